@@ -1,0 +1,25 @@
+"""Filler text for training: short sentences from a tiny grammar, so the models also learn
+ordinary language modelling and not only the five tasks. Not a task: it has no answers."""
+
+from __future__ import annotations
+
+import random
+
+from mechtests.tasks.vocab import ADJECTIVES, BOS, NAMES, NOUNS, VERBS, Lexicon
+
+WORDS = ADJECTIVES + NOUNS + VERBS + NAMES + ("the", "a", "and", "then", ".")
+
+
+def filler(tokenizer, n: int, length: int, seed: int = 0) -> list[tuple[int, ...]]:
+    """`n` sequences of exactly `length` tokens (<bos> first), deterministic for `seed`."""
+    lex = Lexicon(tokenizer, (BOS,) + WORDS, "filler")
+    rng = random.Random(f"filler:{seed}")
+    out = []
+    for _ in range(n):
+        words = [BOS]
+        while len(words) < length:
+            subject = [rng.choice(NAMES)] if rng.random() < 0.3 else ["the", rng.choice(ADJECTIVES), rng.choice(NOUNS)]
+            obj = ["a", rng.choice(NOUNS)] if rng.random() < 0.5 else ["the", rng.choice(ADJECTIVES), rng.choice(NOUNS)]
+            words += subject + [rng.choice(VERBS)] + obj + [rng.choice([".", "and", "then"])]
+        out.append(lex.ids(words[:length]))
+    return out

@@ -1,0 +1,46 @@
+"""Induction/copy: a span of distinct symbols recurs, and the answer is the symbol that followed it.
+
+The repeated span has a random length (1-6) and starts at a random place, so the distance back
+to the token to copy varies: only a head that matches the current token against earlier ones
+(an induction head) can solve it, not one that looks a fixed number of positions back.
+"""
+
+from __future__ import annotations
+
+import random
+
+from mechtests.queries.example import Example
+from mechtests.tasks.base import Task
+from mechtests.tasks.vocab import BOS, SYMBOLS, Lexicon
+
+LENGTH = 24  # tokens per example, <bos> included; the answer is the last token
+MIN_SPAN, MAX_SPAN = 1, 6
+
+
+class Induction(Task):
+    name = "induction"
+    regime = "prefix-dominant"
+    words = SYMBOLS
+
+    def example(self, lex: Lexicon, rng: random.Random) -> Example:
+        span = rng.randint(MIN_SPAN, MAX_SPAN)
+        n_first = LENGTH - 2 - span  # <bos>, first segment, repeated span, answer
+        seq = rng.sample(SYMBOLS, n_first)  # distinct: the token after a repeat is unambiguous
+        start, other = rng.sample(range(n_first - span), 2)  # span starts with a successor in seq
+        clean = [BOS] + seq + seq[start:start + span] + [seq[start + span]]
+        # Corrupted twin: another span is repeated, so the copied token (the answer) changes.
+        corrupt = [BOS] + seq + seq[other:other + span] + [seq[other + span]]
+        return Example(
+            tokens=lex.ids(clean),
+            answer_positions=(LENGTH - 1,),
+            wrong=lex.ids([seq[other + span]]),
+            corrupted=lex.ids(corrupt),
+        )
+
+
+def first_occurrence_targets(example: Example) -> tuple[int, int]:
+    """(query, key) positions an induction head links: the last repeated token, and the token
+    after that token's first occurrence."""
+    query = example.answer_positions[0] - 1
+    key = example.tokens.index(example.tokens[query]) + 1
+    return query, key
