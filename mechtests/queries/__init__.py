@@ -1,0 +1,11 @@
+"""Layer 2: examples in, model input and answer logits out; the one place ARM and MDM differ."""
+
+from mechtests.queries.denoise import denoise_schedule, posed_steps
+from mechtests.queries.example import Example
+from mechtests.queries.pose import Posed, pose, view_for
+from mechtests.queries.read import answer_logits, correct, evaluate, forward_logits, gather_answer_logits, metric
+
+__all__ = [
+    "Example", "Posed", "answer_logits", "correct", "denoise_schedule", "evaluate", "forward_logits",
+    "gather_answer_logits", "metric", "pose", "posed_steps", "view_for",
+]
