@@ -6,12 +6,16 @@ import importlib
 from typing import Any
 
 from mechtests.errors import MechtestsError
-from mechtests.models import ModelSpec, Site, Subject, load_subject
 
 __version__ = "0.1.0"
 
-# Heavier or later layers load on first use: `mechtests.detect`, `mechtests.record`, ...
+# Everything but the error type loads on first use (the pytest plugin imports this package
+# early, and torch/nnsight should load only when a test needs a model).
 _LAZY = {
+    "load_subject": ("mechtests.models", "load_subject"),
+    "ModelSpec": ("mechtests.models", "ModelSpec"),
+    "Site": ("mechtests.models", "Site"),
+    "Subject": ("mechtests.models", "Subject"),
     "queries": "mechtests.queries",
     "tasks": "mechtests.tasks",
     "detect": "mechtests.detect",
@@ -34,4 +38,4 @@ def __getattr__(name: str) -> Any:
     return importlib.import_module(target)
 
 
-__all__ = ["MechtestsError", "ModelSpec", "Site", "Subject", "load_subject", *_LAZY]
+__all__ = ["MechtestsError", *_LAZY]

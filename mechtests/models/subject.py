@@ -11,10 +11,13 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import torch
-from nnsight import NNsight
+
+from mechtests._compat import import_nnsight
 
 from mechtests.models.architectures import ArchitectureMap, resolve
 from mechtests.models.spec import ModelSpec
+
+NNsight = import_nnsight().NNsight
 
 
 @dataclass(eq=False)
