@@ -1,0 +1,294 @@
+"""Forward passes over the graph with plain torch hooks: capture node outputs, give each head its
+own input (edge patching), and collect the gradient at every downstream node's input.
+
+Why torch hooks and not nnsight here: EAP-IG needs gradients at ~n_layers * (n_heads + 1)
+intermediate tensors for k interpolation steps, and edge patching needs each head of a layer
+to read a different residual stream. Both are a few lines of autograd around the model's own
+modules, and cost only what the model costs (see BENCHMARKS.md). Node-level interventions go
+through nnsight (mechtests.interventions).
+
+How a head gets its own input without re-implementing attention: heads of layer l all read
+x = resid_pre(l) through the attention norm and the q/k/v projections. Head h reading
+x_h = x - delta_h instead only changes its own slices of the q/k/v outputs, by
+W[h] (norm(x_h) - norm(x)); the hooks add that correction. For gradients the same algebra runs
+backwards: the gradient at head h's input is the norm's vector-Jacobian product at x with
+W_q[h]^T g_q[h] + W_k[h]^T g_k[h] + W_v[h]^T g_v[h]. Under grouped-query attention a key/value
+head is shared by its group: it reads the mean of the group's inputs, so each head of the group
+gets 1/group of its gradient (the two rules agree).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import torch
+
+from mechtests.attribution.graph import Graph, graph_for
+from mechtests.errors import MechtestsError
+from mechtests.models.architectures import resolve
+
+if TYPE_CHECKING:
+    from mechtests.models.subject import Subject
+
+
+@dataclass(frozen=True)
+class Anatomy:
+    """Inside a decoder block: the two norms, and the q/k/v projections (one fused module for GPT-2)."""
+
+    attn_norm: str
+    mlp_norm: str
+    qkv: tuple[str, ...]
+
+
+_LLAMA_LIKE = Anatomy("input_layernorm", "post_attention_layernorm", ("q_proj", "k_proj", "v_proj"))
+ANATOMY = {"llama": _LLAMA_LIKE, "qwen2": _LLAMA_LIKE, "mistral": _LLAMA_LIKE, "gpt2": Anatomy("ln_1", "ln_2", ("c_attn",))}
+
+
+def anatomy_for(subject: "Subject") -> Anatomy:
+    try:
+        return ANATOMY[subject.arch.family]
+    except KeyError:
+        raise MechtestsError(
+            f"attribution does not know the block layout of {subject.arch.family!r}",
+            f"add an Anatomy for it to mechtests.attribution.engine.ANATOMY (known: {sorted(ANATOMY)})",
+        ) from None
+
+
+class Layout:
+    """Weights and module handles of one subject, read once per measurement."""
+
+    def __init__(self, subject: "Subject") -> None:
+        self.subject, self.anatomy, self.graph = subject, anatomy_for(subject), graph_for(subject)
+        H, dh, d = subject.n_heads, subject.d_head, subject.d_model
+        self.layers = list(subject.layer_modules())
+        self.attn = [resolve(layer, subject.arch.attention) for layer in self.layers]
+        self.attn_norm = [resolve(layer, self.anatomy.attn_norm) for layer in self.layers]
+        self.mlp_norm = [resolve(layer, self.anatomy.mlp_norm) for layer in self.layers]
+        self.mlp = [resolve(layer, subject.arch.mlp) for layer in self.layers]
+        self.proj = [[resolve(a, name) for name in self.anatomy.qkv] for a in self.attn]
+        self.w_out = [subject.out_proj_weight(l).detach() for l in range(len(self.layers))]  # (H, dh, d)
+        self.w_qkv = [self._qkv_weights(l, H, dh, d) for l in range(len(self.layers))]  # 3 x (n, dh, d)
+        self.group = H // self.w_qkv[0][1].shape[0]
+
+    def _qkv_weights(self, layer: int, H: int, dh: int, d: int) -> list[torch.Tensor]:
+        mods = self.proj[layer]
+        if len(mods) == 1:  # GPT-2 Conv1D: weight (d, 3 * H * dh)
+            w = mods[0].weight.detach().T  # (3 * H * dh, d)
+            return [part.reshape(-1, dh, d) for part in w.chunk(3, dim=0)]
+        return [m.weight.detach().reshape(-1, dh, d) for m in mods]  # Linear: (n * dh, d)
+
+    def split(self, outputs: list[torch.Tensor]) -> list[torch.Tensor]:
+        """q, k, v projection outputs -> (B, T, n, dh) each."""
+        dh = self.subject.d_head
+        parts = outputs[0].chunk(3, dim=-1) if len(outputs) == 1 else outputs
+        return [p.reshape(*p.shape[:-1], -1, dh) for p in parts]
+
+    def head_input_grads(self, layer: int, grads: list[torch.Tensor]) -> torch.Tensor:
+        """Gradients at the q/k/v outputs -> gradient at each head's normed input (B, T, H, d)."""
+        gq, gk, gv = self.split(grads)
+        wq, wk, wv = self.w_qkv[layer]
+        total = torch.einsum("btne,ned->btnd", gq, wq)
+        kv = torch.einsum("btne,ned->btnd", gk, wk) + torch.einsum("btne,ned->btnd", gv, wv)  # (B, T, Hkv, d)
+        return total + kv.repeat_interleave(self.group, dim=2) / self.group
+
+    def qkv_correction(self, layer: int, dn: torch.Tensor) -> list[torch.Tensor]:
+        """Per-head change of normed input dn (B, T, H, d) -> change of each q/k/v output (B, T, n*dh)."""
+        wq, wk, wv = self.w_qkv[layer]
+        B, T, H, d = dn.shape
+        dn_kv = dn.reshape(B, T, H // self.group, self.group, d).mean(3)
+        parts = [torch.einsum("btnd,ned->btne", x, w).reshape(B, T, -1) for x, w in ((dn, wq), (dn_kv, wk), (dn_kv, wv))]
+        return [torch.cat(parts, dim=-1)] if len(self.proj[layer]) == 1 else parts
+
+
+def norm_vjp(norm: torch.nn.Module, x: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
+    """J_norm(x)^T v for n vectors at once: x (B, T, d), v (B, T, n, d) -> (B, T, n, d)."""
+    with torch.enable_grad():
+        xr = x.detach().unsqueeze(2).expand(v.shape).contiguous().requires_grad_(True)
+        (g,) = torch.autograd.grad(norm(xr), xr, v)
+    return g
+
+
+def _first(value: Any) -> Any:
+    return value[0] if isinstance(value, tuple) else value
+
+
+class GraphRun:
+    """One forward pass with hooks; use as a context manager around `model(...)`.
+
+    embed: (B, T, d) replaces the residual stream entering layer 0 (IG interpolation).
+    reference, drop: edge patching. reference (B or 1, T, n_up, d) upstream activations to patch
+    in; drop (n_up, n_down) or (B, n_up, n_down) bool, the edges whose upstream value is replaced
+    by the reference at the downstream node's input.
+    record_grads: keep the tensors needed by `downstream_grads`.
+    After the pass, `up` holds every upstream node's output (B, T, n_up, d).
+    """
+
+    def __init__(
+        self,
+        layout: Layout,
+        embed: torch.Tensor | None = None,
+        reference: torch.Tensor | None = None,
+        drop: torch.Tensor | None = None,
+        record_grads: bool = False,
+    ) -> None:
+        self.lay, self.embed, self.reference, self.record = layout, embed, reference, record_grads
+        self.drop = None if drop is None else (drop & layout.graph.edge_mask).to(torch.float32)
+        self._up: list[torch.Tensor] = []  # chunks (B, T, n, d) in upstream order
+        self._diff: list[torch.Tensor] = []
+        self.x_pre: list[torch.Tensor] = []
+        self.x_mid: list[torch.Tensor] = []
+        self.qkv_out: list[list[torch.Tensor]] = [[] for _ in layout.layers]
+        self.mlp_in: list[torch.Tensor] = []
+        self.final_in: torch.Tensor | None = None
+        self._dn: torch.Tensor | None = None
+        self._handles: list[Any] = []
+
+    # --- bookkeeping ------------------------------------------------------------------------
+    @property
+    def up(self) -> torch.Tensor:
+        return torch.cat(self._up, dim=2)  # (B, T, n_up, d)
+
+    def _add_up(self, acts: torch.Tensor) -> None:  # acts (B, T, n, d)
+        start = sum(u.shape[2] for u in self._up)
+        self._up.append(acts)
+        if self.drop is not None:
+            ref = self.reference[:, :, start : start + acts.shape[2]]  # type: ignore[index]
+            self._diff.append(acts - ref)
+
+    def _delta(self, columns: slice) -> torch.Tensor:
+        """Sum of dropped upstream differences at the given downstream inputs: (B, T, n_cols, d)."""
+        diff = torch.cat(self._diff, dim=2)  # (B, T, n_so_far, d)
+        drop = self.drop[..., : diff.shape[2], columns]  # type: ignore[index]
+        if drop.ndim == 2:
+            return torch.einsum("btud,uv->btvd", diff, drop)
+        return torch.einsum("btud,buv->btvd", diff, drop)
+
+    # --- hooks --------------------------------------------------------------------------------
+    def _layer_pre(self, layer: int):
+        def hook(module, args, kwargs):
+            if args:
+                x, rest = args[0], ("args", args[1:])
+            else:
+                x, rest = kwargs["hidden_states"], ("kwargs", None)
+            if layer == 0:
+                if self.embed is not None:
+                    x = self.embed
+                self._add_up(x.unsqueeze(2))
+            self.x_pre.append(x)
+            if self.drop is not None:
+                g = self.lay.graph
+                delta = self._delta(slice(g.down_index(layer, 0), g.down_index(layer, 0) + g.n_heads))  # (B, T, H, d)
+                norm = self.lay.attn_norm[layer]
+                self._dn = norm(x.unsqueeze(2) - delta) - norm(x).unsqueeze(2)  # (B, T, H, d)
+            if layer == 0 and self.embed is not None:
+                if rest[0] == "args":
+                    return (x, *rest[1]), kwargs
+                return args, {**kwargs, "hidden_states": x}
+            return None
+
+        return hook
+
+    def _qkv(self, layer: int, index: int):
+        def hook(module, args, output):
+            if self.drop is not None and self._dn is not None:
+                output = output + self.lay.qkv_correction(layer, self._dn)[index]
+            if self.record:
+                self.qkv_out[layer].append(output)
+            return output
+
+        return hook
+
+    def _out_proj_pre(self, layer: int):
+        def hook(module, args):
+            z = args[0]  # (B, T, H * dh)
+            z = z.reshape(*z.shape[:-1], self.lay.subject.n_heads, -1)  # (B, T, H, dh)
+            self._add_up(torch.einsum("btne,ned->btnd", z, self.lay.w_out[layer]))
+
+        return hook
+
+    def _mlp_norm_pre(self, layer: int):
+        def hook(module, args):
+            self.x_mid.append(args[0])
+
+        return hook
+
+    def _mlp_pre(self, layer: int):
+        def hook(module, args):
+            h = args[0]
+            if self.drop is not None:
+                col = self.lay.graph.down_index(layer)
+                h = self.lay.mlp_norm[layer](self.x_mid[-1] - self._delta(slice(col, col + 1))[:, :, 0])
+            if self.record:
+                self.mlp_in.append(h)
+            return (h, *args[1:]) if self.drop is not None else None
+
+        return hook
+
+    def _mlp_out(self, layer: int):
+        def hook(module, args, output):
+            self._add_up(_first(output).unsqueeze(2))
+
+        return hook
+
+    def _final_pre(self, module, args):
+        x = args[0]
+        if self.drop is not None:
+            x = x - self._delta(slice(-1, None))[:, :, 0]
+        self.final_in = x
+        return (x, *args[1:]) if self.drop is not None else None
+
+    def __enter__(self) -> "GraphRun":
+        lay = self.lay
+        reg = self._handles.append
+        for l, layer in enumerate(lay.layers):
+            reg(layer.register_forward_pre_hook(self._layer_pre(l), with_kwargs=True))
+            for i, proj in enumerate(lay.proj[l]):
+                reg(proj.register_forward_hook(self._qkv(l, i)))
+            reg(lay.subject.out_proj_module(l).register_forward_pre_hook(self._out_proj_pre(l)))
+            reg(lay.mlp_norm[l].register_forward_pre_hook(self._mlp_norm_pre(l)))
+            reg(lay.mlp[l].register_forward_pre_hook(self._mlp_pre(l)))
+            reg(lay.mlp[l].register_forward_hook(self._mlp_out(l)))
+        reg(lay.subject.final_norm_module().register_forward_pre_hook(self._final_pre))
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        for handle in self._handles:
+            handle.remove()
+        self._handles.clear()
+
+    # --- gradients ------------------------------------------------------------------------------
+    def downstream_grads(self, objective: torch.Tensor) -> torch.Tensor:
+        """d objective / d (each downstream node's input), through that node only: (B, T, n_down, d)."""
+        lay = self.lay
+        n = len(lay.layers)
+        targets = [t for outs in self.qkv_out for t in outs] + self.mlp_in + [self.final_in]
+        grads = list(torch.autograd.grad(objective, targets))
+        k = len(lay.proj[0])
+        qkv_grads = [grads[i * k : (i + 1) * k] for i in range(n)]
+        mlp_grads = grads[n * k : n * k + n]
+        pieces = []
+        for l in range(n):
+            heads = norm_vjp(lay.attn_norm[l], self.x_pre[l], lay.head_input_grads(l, qkv_grads[l]))  # (B, T, H, d)
+            mlp = norm_vjp(lay.mlp_norm[l], self.x_mid[l], mlp_grads[l].unsqueeze(2))  # (B, T, 1, d)
+            pieces += [heads, mlp]
+        pieces.append(grads[-1].unsqueeze(2))  # (B, T, 1, d): the final norm reads the stream alone
+        return torch.cat(pieces, dim=2)
+
+
+def capture(layout: Layout, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
+    """Every upstream node's output (B, T, n_up, d), no grad."""
+    with torch.no_grad(), GraphRun(layout) as run:
+        layout.subject.model(input_ids=input_ids, attention_mask=attention_mask)
+    return run.up
+
+
+def patched_logits(
+    layout: Layout, input_ids: torch.Tensor, attention_mask: torch.Tensor, reference: torch.Tensor, drop: torch.Tensor
+) -> torch.Tensor:
+    """Logits (B, T, V) with the dropped edges reading `reference` upstream values."""
+    with torch.no_grad(), GraphRun(layout, reference=reference, drop=drop):
+        return layout.subject.model(input_ids=input_ids, attention_mask=attention_mask).logits
+
+
+__all__ = ["ANATOMY", "Anatomy", "GraphRun", "Layout", "anatomy_for", "capture", "norm_vjp", "patched_logits"]

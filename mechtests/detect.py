@@ -1,0 +1,196 @@
+"""Head detectors: induction, previous-token and duplicate-token scores, an [n_layers, n_heads] tensor.
+
+Every score is the attention probability a head puts on a *designated target* key, averaged
+over the query positions that have one, then over examples. Targets always lie at or before
+the query, so a bidirectional (MDM) head gets no credit for attention it spreads into the
+future: that mass simply is not on the target. Because such a head also has less mass left
+for the past, each result also carries a causal-normalised score, the target mass divided by
+the head's mass on keys at or before the query (identical to the plain score for an ARM).
+
+- induction: query t whose token occurred earlier at p (most recent earlier occurrence, with
+  p + 1 < t); target p + 1, the token that followed it.
+- previous_token: every query t >= 1; target t - 1.
+- duplicate_token: query t whose token occurred earlier; targets all earlier occurrences
+  (summed mass). Later duplicates, visible only to a bidirectional model, are not credited.
+
+Padding, masked answer slots (MDM) and special tokens are neither queries nor targets.
+Inputs: a sequence of Examples (posed through the query layer, clean side) or a (B, T) token
+tensor, e.g. `repeated_tokens(...)`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Callable, Sequence
+
+import torch
+
+from mechtests.errors import MechtestsError
+
+if TYPE_CHECKING:
+    from mechtests.models.subject import Subject
+    from mechtests.queries.example import Example
+
+Targets = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
+
+
+@dataclass
+class HeadScores:
+    """scores, causal: (L, H); per_example, causal_per_example: (B, L, H), NaN where an example has no query."""
+
+    scores: torch.Tensor
+    per_example: torch.Tensor
+    causal: torch.Tensor
+    causal_per_example: torch.Tensor
+
+    def top(self, k: int = 5) -> list[tuple[int, int, float]]:
+        """The k best heads as (layer, head, score)."""
+        flat = self.scores.flatten()
+        idx = flat.argsort(descending=True)[:k]
+        n_heads = self.scores.shape[1]
+        return [(int(i) // n_heads, int(i) % n_heads, float(flat[i])) for i in idx]
+
+
+def repeated_tokens(vocab: int | Sequence[int], n: int, length: int, seed: int = 0, bos: int | None = None) -> torch.Tensor:
+    """(n, 2*length [+1]) tokens: a random sequence of distinct tokens, then the same again.
+
+    vocab: a size (ids 5..vocab-1 are drawn, skipping the usual specials) or explicit ids.
+    """
+    ids = torch.arange(5, vocab) if isinstance(vocab, int) else torch.as_tensor(list(vocab))
+    if len(ids) < length:
+        raise MechtestsError(f"repeated_tokens needs {length} distinct ids, vocabulary has {len(ids)}", "pass a shorter length")
+    gen = torch.Generator().manual_seed(seed)
+    rows = torch.stack([ids[torch.randperm(len(ids), generator=gen)[:length]] for _ in range(n)])  # (n, length)
+    seq = torch.cat([rows, rows], dim=1)  # (n, 2 * length)
+    if bos is not None:
+        seq = torch.cat([torch.full((n, 1), bos, dtype=seq.dtype), seq], dim=1)
+    return seq
+
+
+# --- targets: (B, T) ids, (B, T) valid -> (B, T, T) bool target[b, query, key] ----------------------
+def _earlier_same(ids: torch.Tensor, valid: torch.Tensor) -> torch.Tensor:
+    """(B, Tq, Tk): key < query, same token, both valid."""
+    T = ids.shape[1]
+    same = ids[:, :, None] == ids[:, None, :]  # (B, T, T)
+    before = torch.ones(T, T, dtype=torch.bool).tril(-1)  # key < query
+    return same & before & valid[:, :, None] & valid[:, None, :]
+
+
+def induction_targets(ids: torch.Tensor, valid: torch.Tensor) -> torch.Tensor:
+    """Target p+1 for the most recent earlier occurrence p of the query's token (p + 1 < query)."""
+    B, T = ids.shape
+    earlier = _earlier_same(ids, valid)  # (B, T, T)
+    pos = torch.arange(T)
+    last = torch.where(earlier, pos, torch.full_like(pos, -1)).amax(-1)  # (B, T) most recent p or -1
+    key = last + 1
+    ok = (last >= 0) & (key < pos[None, :])
+    target = torch.zeros(B, T, T, dtype=torch.bool)
+    b, q = ok.nonzero(as_tuple=True)
+    target[b, q, key[b, q]] = True
+    return target & valid[:, None, :]
+
+
+def previous_token_targets(ids: torch.Tensor, valid: torch.Tensor) -> torch.Tensor:
+    """Target t-1 for every query t >= 1."""
+    T = ids.shape[1]
+    prev = torch.zeros(T, T, dtype=torch.bool)
+    prev[torch.arange(1, T), torch.arange(T - 1)] = True
+    return prev[None] & valid[:, :, None] & valid[:, None, :]
+
+
+def duplicate_token_targets(ids: torch.Tensor, valid: torch.Tensor) -> torch.Tensor:
+    """Targets: every earlier occurrence of the query's token."""
+    return _earlier_same(ids, valid)
+
+
+# --- scoring ---------------------------------------------------------------------------------------
+def score_from_probs(probs: torch.Tensor, target: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Per-example scores (B, H) and causal-normalised ones from one layer's probs (B, H, T, T).
+
+    Independent of how the probabilities were obtained, so the tests feed it transformers'
+    own `output_attentions` as well.
+    """
+    T = probs.shape[-1]
+    has_query = target.any(-1)  # (B, T)
+    n_queries = has_query.sum(-1).to(probs.dtype)  # (B,)
+    mass = (probs * target[:, None].to(probs.dtype)).sum(-1)  # (B, H, T)
+    causal = torch.ones(T, T, dtype=probs.dtype).tril()  # key <= query
+    past = (probs * causal).sum(-1).clamp_min(1e-12)  # (B, H, T)
+    q = has_query[:, None].to(probs.dtype)  # (B, 1, T)
+    per_example = (mass * q).sum(-1) / n_queries[:, None]  # (B, H); NaN where no query
+    per_example_causal = (mass / past * q).sum(-1) / n_queries[:, None]
+    return per_example, per_example_causal
+
+
+def _inputs(subject: "Subject", data: "Sequence[Example] | torch.Tensor") -> tuple[torch.Tensor, torch.Tensor]:
+    if isinstance(data, torch.Tensor):
+        if data.ndim != 2:
+            raise MechtestsError(f"detectors take a (B, T) token tensor, got shape {tuple(data.shape)}", "pass tokens[None] for one sequence")
+        return data.long(), torch.ones_like(data, dtype=torch.long)
+    from mechtests.queries import pose
+
+    posed = pose(subject, list(data))
+    return posed.input_ids.cpu(), posed.attention_mask.cpu()
+
+
+def _valid(subject: "Subject", ids: torch.Tensor, attention: torch.Tensor) -> torch.Tensor:
+    special = {subject.mask_token_id, getattr(subject.tokenizer, "pad_token_id", None)}
+    valid = attention.bool().clone()
+    for tok in special - {None}:
+        valid &= ids != int(tok)  # type: ignore[arg-type]
+    return valid
+
+
+def attention_patterns(subject: "Subject", input_ids: torch.Tensor, attention_mask: torch.Tensor) -> list[torch.Tensor]:
+    """Every layer's attention probabilities (B, H, T, T), read through nnsight."""
+    probs: list = []
+    with torch.no_grad(), subject.nn.trace(input_ids=input_ids.to(subject.device), attention_mask=attention_mask.to(subject.device)):
+        for layer in range(subject.n_layers):
+            probs.append(subject.attention_probs(layer).save())
+    return [p.detach().float().cpu() for p in probs]
+
+
+def head_scores(
+    subject: "Subject", data: "Sequence[Example] | torch.Tensor", targets: Targets, batch_size: int = 64
+) -> HeadScores:
+    """Scores of every head for a target rule, batched."""
+    ids, attention = _inputs(subject, data)
+    if ids.shape[0] == 0:
+        raise MechtestsError("head detector got no examples", "pass at least one example or sequence")
+    plain, causal = [], []
+    for start in range(0, ids.shape[0], batch_size):
+        b_ids, b_att = ids[start : start + batch_size], attention[start : start + batch_size]
+        target = targets(b_ids, _valid(subject, b_ids, b_att))  # (b, T, T)
+        layers = [score_from_probs(p, target) for p in attention_patterns(subject, b_ids, b_att)]
+        plain.append(torch.stack([s for s, _ in layers], dim=1))  # (b, L, H)
+        causal.append(torch.stack([c for _, c in layers], dim=1))
+    per_example, per_example_causal = torch.cat(plain), torch.cat(causal)  # (B, L, H)
+    return HeadScores(per_example.nanmean(0), per_example, per_example_causal.nanmean(0), per_example_causal)
+
+
+def _detector(targets: Targets, doc: str) -> Callable[..., "torch.Tensor | HeadScores"]:
+    def detect(
+        subject: "Subject", data: "Sequence[Example] | torch.Tensor", return_per_example: bool = False, batch_size: int = 64
+    ) -> "torch.Tensor | HeadScores":
+        result = head_scores(subject, data, targets, batch_size)
+        return result if return_per_example else result.scores
+
+    detect.__doc__ = doc + (
+        "\n\n    Returns (n_layers, n_heads) scores in [0, 1]; with return_per_example=True a HeadScores"
+        " (scores, per_example (B, L, H), causal-normalised variants). See the module docstring for"
+        " how attention to future positions is treated."
+    )
+    return detect
+
+
+induction = _detector(induction_targets, "Mass from a repeated token onto the token after its previous occurrence.")
+induction.__name__ = "induction"
+previous_token = _detector(previous_token_targets, "Mass from each token onto the token just before it.")
+previous_token.__name__ = "previous_token"
+duplicate_token = _detector(duplicate_token_targets, "Mass from a repeated token onto its earlier occurrences.")
+duplicate_token.__name__ = "duplicate_token"
+
+__all__ = [
+    "HeadScores", "attention_patterns", "duplicate_token", "duplicate_token_targets", "head_scores", "induction",
+    "induction_targets", "previous_token", "previous_token_targets", "repeated_tokens", "score_from_probs",
+]

@@ -1,0 +1,119 @@
+"""Uncertainty for every scalar a hypothesis records: seeded bootstrap intervals over examples.
+
+Examples are the unit of resampling. Statistics of several per-example series (a ratio of two
+means, a paired difference, a normalised faithfulness) resample the examples jointly, so the
+pairing between series is kept.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from typing import Callable, Sequence
+
+import numpy as np
+import torch
+
+from mechtests.errors import MechtestsError
+
+ArrayLike = torch.Tensor | np.ndarray | Sequence[float]
+
+
+@dataclass(frozen=True)
+class Estimate:
+    """A point value with a percentile bootstrap interval; plain floats so it records as JSON."""
+
+    value: float
+    lo: float
+    hi: float
+    seed: int
+    level: float = 0.95
+    n: int = 0
+    n_resamples: int = 0
+
+    def as_dict(self) -> dict[str, float | int]:
+        return asdict(self)
+
+    def __float__(self) -> float:
+        return self.value
+
+
+def _as_array(values: ArrayLike, name: str) -> np.ndarray:
+    if isinstance(values, torch.Tensor):
+        values = values.detach().cpu().double().numpy()
+    arr = np.asarray(values, dtype=np.float64)
+    if arr.ndim == 0 or arr.shape[0] == 0:
+        raise MechtestsError(f"bootstrap got no per-example values for {name}", "pass a 1-d series with one value per example")
+    return arr
+
+
+def _mean(*xs: np.ndarray) -> float:
+    return float(np.nanmean(xs[0], axis=0).mean()) if xs[0].ndim > 1 else float(np.nanmean(xs[0]))
+
+
+def bootstrap(
+    *per_example: ArrayLike,
+    statistic: Callable[..., float] = _mean,
+    n_resamples: int = 1000,
+    seed: int = 0,
+    level: float = 0.95,
+) -> Estimate:
+    """Percentile bootstrap CI of `statistic(*series)` resampling examples (axis 0) jointly.
+
+    `bootstrap(values)` is the mean with its CI; `bootstrap(a, b, statistic=lambda a, b:
+    a.mean() / b.mean())` is a ratio; every series must have one row per example.
+    """
+    if not per_example:
+        raise MechtestsError("bootstrap() got no series", "pass the per-example values, e.g. bootstrap(scores)")
+    if not 0.0 < level < 1.0:
+        raise MechtestsError(f"bootstrap level must lie in (0, 1), got {level}", "pass e.g. level=0.95")
+    if n_resamples < 1:
+        raise MechtestsError(f"n_resamples must be positive, got {n_resamples}", "pass e.g. n_resamples=1000")
+    arrays = [_as_array(x, f"series {i}") for i, x in enumerate(per_example)]
+    n = arrays[0].shape[0]
+    if any(a.shape[0] != n for a in arrays):
+        raise MechtestsError(f"bootstrap series have different lengths {[a.shape[0] for a in arrays]}", "pass one value per example in every series")
+    value = float(statistic(*arrays))
+    rng = np.random.default_rng(seed)
+    index = rng.integers(0, n, size=(n_resamples, n))  # (R, n)
+    draws = np.array([statistic(*(a[row] for a in arrays)) for row in index], dtype=np.float64)
+    tail = (1.0 - level) / 2.0
+    lo, hi = np.nanquantile(draws, [tail, 1.0 - tail]) if np.isfinite(draws).any() else (float("nan"),) * 2
+    return Estimate(value=value, lo=float(lo), hi=float(hi), seed=seed, level=level, n=n, n_resamples=n_resamples)
+
+
+def ratio_of_means(a: np.ndarray, b: np.ndarray) -> float:
+    """mean(a) / mean(b): e.g. recovered over total effect."""
+    return float(np.nanmean(a) / np.nanmean(b))
+
+
+def paired_difference(a: np.ndarray, b: np.ndarray) -> float:
+    """mean(a - b) over the same examples."""
+    return float(np.nanmean(a - b))
+
+
+def normalised(m: np.ndarray, low: np.ndarray, high: np.ndarray) -> float:
+    """(mean(m) - mean(low)) / (mean(high) - mean(low)): faithfulness and recovered fractions."""
+    return float((np.nanmean(m) - np.nanmean(low)) / (np.nanmean(high) - np.nanmean(low)))
+
+
+def spearman(a: ArrayLike, b: ArrayLike) -> float:
+    """Spearman rank correlation (average ranks for ties)."""
+    x, y = _as_array(a, "a"), _as_array(b, "b")
+    rx, ry = _ranks(x), _ranks(y)
+    rx, ry = rx - rx.mean(), ry - ry.mean()
+    denom = np.sqrt((rx**2).sum() * (ry**2).sum())
+    return float((rx * ry).sum() / denom) if denom > 0 else float("nan")
+
+
+def _ranks(x: np.ndarray) -> np.ndarray:
+    order = np.argsort(x, kind="mergesort")
+    ranks = np.empty(len(x), dtype=np.float64)
+    ranks[order] = np.arange(len(x), dtype=np.float64)
+    for value in np.unique(x):  # average ranks of ties
+        tied = x == value
+        if tied.sum() > 1:
+            ranks[tied] = ranks[tied].mean()
+    return ranks
+
+
+__all__ = ["Estimate", "bootstrap", "normalised", "paired_difference", "ratio_of_means", "spearman"]
