@@ -37,9 +37,9 @@ def load_subject(spec: ModelSpec | str | Path, **overrides: Any) -> Subject:
     if unknown:
         raise MechtestsError(f"load_subject got unknown options {sorted(unknown)}", "see mechtests.ModelSpec for the valid ones")
     spec = dataclasses.replace(spec, **overrides)
-    folder = _check_folder(Path(spec.path))
-    weights = _weight_files(folder, spec.allow_pickle)
-    raw_config = json.loads((folder / "config.json").read_text())
+    folder = _check_folder(Path(spec.path), spec.gguf_file)
+    weights = _weight_files(folder, spec.allow_pickle, spec.gguf_file)
+    raw_config = _raw_config(folder, spec)
     spec = spec.with_config_block(raw_config.get("mechtests")).validated()
     arch = architecture_for(str(raw_config.get("model_type")), spec.path)
     if spec.dtype not in DTYPES:
@@ -57,18 +57,31 @@ def load_subject(spec: ModelSpec | str | Path, **overrides: Any) -> Subject:
     return subject
 
 
-def _check_folder(folder: Path) -> Path:
+def _check_folder(folder: Path, gguf_file: str | None) -> Path:
     if not folder.is_dir():
         raise MechtestsError(
             f"no checkpoint folder at {folder}",
             "pass the path of a Hugging Face model folder (config.json, *.safetensors, tokenizer files)",
         )
-    if not (folder / "config.json").is_file():
+    if gguf_file is None and not (folder / "config.json").is_file():
         raise MechtestsError(f"{folder} has no config.json", "point at the folder that save_pretrained wrote")
     return folder
 
 
-def _weight_files(folder: Path, allow_pickle: bool) -> list[Path]:
+def _raw_config(folder: Path, spec: ModelSpec) -> dict[str, Any]:
+    """config.json as a dict; for a GGUF file, the config transformers derives from its metadata."""
+    if spec.gguf_file is None:
+        return json.loads((folder / "config.json").read_text())
+    from transformers import AutoConfig
+
+    return AutoConfig.from_pretrained(folder, gguf_file=spec.gguf_file, local_files_only=True).to_dict()
+
+
+def _weight_files(folder: Path, allow_pickle: bool, gguf_file: str | None = None) -> list[Path]:
+    if gguf_file is not None:
+        if not (folder / gguf_file).is_file():
+            raise MechtestsError(f"{folder} has no {gguf_file}", "pass gguf_file= the name of a .gguf file in that folder")
+        return [folder / gguf_file]
     safetensors = sorted(folder.glob("*.safetensors"))
     if safetensors:
         return safetensors
@@ -98,7 +111,8 @@ def _load_model(folder: Path, spec: ModelSpec, weights: list[Path]) -> torch.nn.
     from transformers.utils import logging as hf_logging
 
     hf_logging.disable_progress_bar()  # one bar per load floods pytest output
-    config = AutoConfig.from_pretrained(folder, local_files_only=True, trust_remote_code=spec.trust_remote_code)
+    gguf = {"gguf_file": spec.gguf_file} if spec.gguf_file else {}
+    config = AutoConfig.from_pretrained(folder, local_files_only=True, trust_remote_code=spec.trust_remote_code, **gguf)
     # An MDM of a transformers architecture attends bidirectionally; transformers 5 reads this flag.
     config.is_causal = spec.kind != "mdm"
     try:
@@ -107,9 +121,10 @@ def _load_model(folder: Path, spec: ModelSpec, weights: list[Path]) -> torch.nn.
             config=config,
             local_files_only=True,
             trust_remote_code=spec.trust_remote_code,
-            use_safetensors=weights[0].suffix == ".safetensors",
+            use_safetensors=weights[0].suffix == ".safetensors" or None,
             attn_implementation="eager",
             dtype=DTYPES[spec.dtype],
+            **gguf,
         )
     except (OSError, ValueError) as err:
         first_line = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
@@ -121,7 +136,8 @@ def _load_tokenizer(folder: Path, spec: ModelSpec) -> Any:
     from transformers import AutoTokenizer
 
     try:
-        return AutoTokenizer.from_pretrained(folder, local_files_only=True, trust_remote_code=spec.trust_remote_code)
+        gguf = {"gguf_file": spec.gguf_file} if spec.gguf_file else {}
+        return AutoTokenizer.from_pretrained(folder, local_files_only=True, trust_remote_code=spec.trust_remote_code, **gguf)
     except (OSError, ValueError) as err:
         raise MechtestsError(
             f"{folder} has no usable tokenizer",

@@ -34,6 +34,7 @@ class ModelSpec:
     prediction: Prediction | None = None
     trust_remote_code: bool = False
     allow_pickle: bool = False
+    gguf_file: str | None = None
     device: str = "cpu"
     dtype: str = "float32"
 
