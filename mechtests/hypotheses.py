@@ -1,0 +1,117 @@
+"""`@mechtests.hypothesis`: a test becomes a named claim with expectations per model.
+
+    @mechtests.hypothesis(
+        claim="the MDM front-loads countdown computation",
+        source="PAPER finding 2",
+        expect={"arm": "fails", "mdm": "holds"},
+    )
+    def test_front_loading(subject, tasks): ...
+
+A test that takes `subject` runs once per model of the pair (`[arm]`, `[mdm]`) and its
+expectations use the keys "arm" and "mdm"; a test that takes `pair` (or neither) runs once and
+uses the key "pair". An expectation of "fails" becomes a strict xfail for AssertionError: the
+run stays green while the model behaves as known, and turns red when the mechanism appears
+(the test passes) or the test errors for another reason.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Callable, Mapping
+
+from mechtests.errors import MechtestsError
+
+VERDICTS: tuple[str, str] = ("holds", "fails")
+MODEL_KEYS: tuple[str, ...] = ("arm", "mdm", "pair")
+MARK_NAME = "mechtests_hypothesis"
+
+
+@dataclass(frozen=True)
+class Hypothesis:
+    """What a test claims. `expect` maps "arm"/"mdm" (or "pair") to "holds" or "fails"."""
+
+    id: str
+    claim: str = ""
+    source: str | None = None
+    expect: Mapping[str, str] = field(default_factory=dict)
+    reason: str | None = None
+
+    def expected(self, model: str) -> str:
+        """The expected verdict on `model`; a model without an expectation is expected to hold."""
+        return self.expect.get(model, "holds")
+
+    def to_json(self) -> dict[str, Any]:
+        return {"id": self.id, "claim": self.claim, "source": self.source, "expect": dict(self.expect), "reason": self.reason}
+
+
+def _check_id(value: Any) -> str:
+    if not isinstance(value, str) or not value or any(c.isspace() for c in value) or "[" in value:
+        raise MechtestsError(
+            f"hypothesis id must be a non-empty string without spaces or '[', got {value!r}",
+            "use a snake_case name such as 'induction_heads_present'",
+        )
+    return value
+
+
+def _check_claim(value: Any) -> str:
+    if not isinstance(value, str) or "\n" in value:
+        raise MechtestsError(f"claim must be a one-line string, got {value!r}", "state the claim in one sentence")
+    return value
+
+
+def _check_expect(value: Any) -> dict[str, str]:
+    if value is None:
+        return {}
+    if not isinstance(value, Mapping):
+        raise MechtestsError(
+            f"expect must be a dict, got {value!r}", 'write expect={"arm": "holds", "mdm": "fails"} or expect={"pair": "holds"}'
+        )
+    out: dict[str, str] = {}
+    for key, verdict in value.items():
+        if key not in MODEL_KEYS:
+            raise MechtestsError(f"expect has unknown key {key!r}", f"use {MODEL_KEYS[:2]} for subject tests or 'pair'")
+        if verdict not in VERDICTS:
+            raise MechtestsError(f"expect[{key!r}] is {verdict!r}", f"use one of {VERDICTS}")
+        out[key] = verdict
+    if "pair" in out and len(out) > 1:
+        raise MechtestsError(f"expect mixes 'pair' with per-model keys: {sorted(out)}", "a pair-level test has only the key 'pair'")
+    return out
+
+
+def hypothesis(
+    id: str | None = None,  # noqa: A002 - the public name of the field
+    claim: str = "",
+    source: str | None = None,
+    expect: Mapping[str, str] | None = None,
+    reason: str | None = None,
+) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """Mark a test as a hypothesis. id defaults to the function name; claim to its docstring's first line."""
+    import pytest
+
+    checked_expect = _check_expect(expect)
+    claim = _check_claim(claim)
+    if source is not None and not isinstance(source, str):
+        raise MechtestsError(f"source must be a string, got {source!r}", "e.g. source='PAPER finding 2'")
+
+    def decorate(fn: Callable[..., Any]) -> Callable[..., Any]:
+        if not callable(fn):
+            raise MechtestsError(f"@hypothesis decorates a test function, got {fn!r}", "put it right above `def test_...`")
+        hid = _check_id(id if id is not None else fn.__name__)
+        spec = Hypothesis(id=hid, claim=claim or (fn.__doc__ or "").strip().split("\n")[0], source=source,
+                          expect=checked_expect, reason=reason)
+        return getattr(pytest.mark, MARK_NAME)(spec=spec)(fn)
+
+    return decorate
+
+
+def hypothesis_of(item: Any) -> Hypothesis | None:
+    """The Hypothesis attached to a pytest item by @hypothesis, or None."""
+    mark = item.get_closest_marker(MARK_NAME)
+    if mark is None:
+        return None
+    spec = mark.kwargs.get("spec")
+    if not isinstance(spec, Hypothesis):
+        raise MechtestsError(
+            f"{item.nodeid}: @pytest.mark.{MARK_NAME} used directly", "use @mechtests.hypothesis(...) instead"
+        )
+    return spec

@@ -1,0 +1,130 @@
+"""The plugin's options, defined once.
+
+Each option is a command-line flag and a key of `[tool.mechtests]` in pyproject.toml; the
+flag wins over the key, the key over the default. Values are parsed here by one function per
+option, which raises MechtestsError naming the option, the bad value and what to write
+instead; the plugin turns that into a one-line pytest usage error.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable
+
+from mechtests.errors import MechtestsError
+from mechtests.reports.compare import parse_tolerance
+
+DTYPES = ("float32", "float16", "bfloat16")
+
+
+# --- parse functions: str (or a TOML value) -> value, or MechtestsError --------------------
+def parse_name(value: Any) -> str:
+    if not isinstance(value, str) or not re.fullmatch(r"[A-Za-z0-9_.-]+", value):
+        raise MechtestsError(f"pair name {value!r} is not a plain name", "use letters, digits, '_', '-' or '.'")
+    return value
+
+
+def parse_path(value: Any) -> str:
+    if not isinstance(value, str) or not value.strip():
+        raise MechtestsError(f"expected a path, got {value!r}", "pass a file or folder path")
+    return value
+
+
+def parse_seed(value: Any) -> int:
+    try:
+        seed = int(value)
+        if isinstance(value, float) or seed < 0:
+            raise ValueError
+    except (TypeError, ValueError):
+        raise MechtestsError(f"seed must be a non-negative integer, got {value!r}", "e.g. --mech-seed 0") from None
+    return seed
+
+
+def parse_device(value: Any) -> str:
+    if not isinstance(value, str) or not re.fullmatch(r"cpu|mps|cuda(:\d+)?", value):
+        raise MechtestsError(f"device must be cpu, cuda, cuda:N or mps, got {value!r}", "e.g. --mech-device cpu")
+    return value
+
+
+def parse_dtype(value: Any) -> str:
+    if value not in DTYPES:
+        raise MechtestsError(f"dtype must be one of {', '.join(DTYPES)}, got {value!r}", "e.g. --mech-dtype float32")
+    return value
+
+
+@dataclass(frozen=True)
+class Option:
+    flag: str
+    key: str  # the key in [tool.mechtests]
+    metavar: str
+    parse: Callable[[Any], Any]
+    default: Any
+    help: str
+
+    @property
+    def dest(self) -> str:
+        return "mechtests_" + self.key.replace("-", "_")
+
+
+OPTIONS: tuple[Option, ...] = (
+    Option("--pair", "pair", "NAME", parse_name, None,
+           "model pair declared under [tool.mechtests.pairs] (default: [tool.mechtests] pair)"),
+    Option("--arm", "arm", "PATH", parse_path, None, "ARM checkpoint folder, overriding the pair's (default: the pair's arm)"),
+    Option("--mdm", "mdm", "PATH", parse_path, None, "MDM checkpoint folder, overriding the pair's (default: the pair's mdm)"),
+    Option("--mech-report", "report", "DIR", parse_path, "reports/",
+           "folder for results.json, report.html and summary.md (default: reports/)"),
+    Option("--mech-seed", "seed", "N", parse_seed, 0, "seed for tasks, sampling and bootstrap intervals (default: 0)"),
+    Option("--mech-save-baseline", "save-baseline", "FILE", parse_path, None,
+           "write this run's verdicts and key metrics to FILE (default: off)"),
+    Option("--mech-baseline", "baseline", "FILE", parse_path, None,
+           "fail the session when a verdict differs from baseline FILE (default: off)"),
+    Option("--mech-tolerance", "tolerance", "TOL", parse_tolerance, "10%",
+           "metric drift against the baseline that is reported, e.g. 10%% or 0.05 (default: 10%%)"),
+    Option("--mech-device", "device", "DEVICE", parse_device, "cpu", "device the models run on (default: cpu)"),
+    Option("--mech-dtype", "dtype", "DTYPE", parse_dtype, "float32",
+           f"dtype the models run in, one of {', '.join(DTYPES)} (default: float32)"),
+)
+BY_FLAG = {o.flag: o for o in OPTIONS}
+SETTING_KEYS = {o.key for o in OPTIONS} | {"pairs"}
+
+
+def add_options(addoption: Callable[..., Any], flags: tuple[str, ...] | None = None) -> None:
+    """Declare the options (all, or those in `flags`) with `addoption` (pytest's or argparse's)."""
+    for opt in OPTIONS:
+        if flags is None or opt.flag in flags:
+            addoption(opt.flag, dest=opt.dest, metavar=opt.metavar, default=None, help=opt.help)
+
+
+def resolve(cli: Callable[[str], Any], settings: dict[str, Any]) -> dict[str, Any]:
+    """Each option's value: command line, then [tool.mechtests], then default; parsed.
+
+    Returns {key: value} plus {"<key>_from_cli": bool} so that paths can be resolved against
+    the right folder (invocation dir for the command line, rootdir otherwise).
+    """
+    # Sub-tables ([tool.mechtests.eval], ...) belong to other commands; plain keys must be ours.
+    unknown = {k for k, v in settings.items() if not isinstance(v, dict)} - SETTING_KEYS
+    if unknown:
+        raise MechtestsError(
+            f"[tool.mechtests] has unknown keys {sorted(unknown)}", f"use only {sorted(SETTING_KEYS)}"
+        )
+    out: dict[str, Any] = {}
+    for opt in OPTIONS:
+        raw, from_cli = cli(opt.dest), True
+        if raw is None:
+            raw, from_cli = settings.get(opt.key, opt.default), False
+        try:
+            out[opt.key] = None if raw is None else opt.parse(raw)
+        except MechtestsError as err:
+            source = opt.flag if from_cli else f"[tool.mechtests] {opt.key}"
+            raise MechtestsError(f"{source}: {err.problem}", err.fix) from None
+        out[opt.key + "_from_cli"] = from_cli and raw is not None
+    return out
+
+
+def place(value: str | None, from_cli: bool, invocation_dir: Path, rootdir: Path) -> Path | None:
+    """A path option as an absolute Path: relative to where pytest started, or to the rootdir."""
+    if value is None:
+        return None
+    return ((invocation_dir if from_cli else rootdir) / value).resolve()

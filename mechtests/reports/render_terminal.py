@@ -1,0 +1,26 @@
+"""The compact matrix printed at the end of a pytest run."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from mechtests.reports.matrix import cell_text, columns, headline, status
+
+MAX_KEY = 48
+
+
+def render_terminal(results: dict[str, Any]) -> list[str]:
+    cols = columns(results)
+    rows = [(_clip(h["key"]), [h["results"].get(c) for c in cols]) for h in results["hypotheses"]]
+    key_w = max([len("hypothesis")] + [len(k) for k, _ in rows])
+    widths = [max([len(c)] + [len(cell_text(cells[i])) for _, cells in rows]) for i, c in enumerate(cols)]
+    lines = [headline(results), "  ".join(["hypothesis".ljust(key_w), *(c.ljust(w) for c, w in zip(cols, widths))]).rstrip()]
+    for key, cells in rows:
+        marks = "  ".join(cell_text(r).ljust(w) for r, w in zip(cells, widths))
+        flag = "" if all(status(r) in ("ok", "none") for r in cells) else "  <--"
+        lines.append(f"{key.ljust(key_w)}  {marks}".rstrip() + flag)
+    return lines
+
+
+def _clip(text: str) -> str:
+    return text if len(text) <= MAX_KEY else text[: MAX_KEY - 3] + "..."
