@@ -11,6 +11,9 @@ from mechtests.testing import FAMILIES, build_tiny_model
 
 torch.set_num_threads(1)
 
+# `pytester` runs pytest in a temporary folder: the plugin tests in tests/plugin use it.
+pytest_plugins = ["pytester"]
+
 
 @pytest.fixture(scope="session")
 def tiny_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
