@@ -38,7 +38,9 @@ def headline(results: dict[str, Any]) -> str:
     t = results["totals"]
     run = results["run"]
     n_hyp = len(results["hypotheses"])
-    parts = [f"{n_hyp} hypotheses, {t['matched']} as expected, {t['mismatched']} not"]
+    n_res = sum(t[k] for k in ("holds", "fails", "error", "skipped"))
+    parts = [f"{n_hyp} hypothes{'i' if n_hyp == 1 else 'e'}s, {n_res} results: {t['matched']} as expected, "
+             f"{t['mismatched']} not"]
     if t["error"]:
         parts.append(f"{t['error']} errors")
     if t["skipped"]:
