@@ -120,7 +120,7 @@ def evaluate(arm_path: Path, mdm_path: Path, n: int, seed: int) -> dict[str, Any
 
 
 def render_table(report: dict[str, Any]) -> str:
-    head = ("task", "regime", "ARM acc", "ARM logit diff", "MDM acc", "MDM logit diff", "common-correct")
+    head = ("task", "regime", "ARM acc", "ARM metric", "MDM acc", "MDM metric", "common-correct")
     rows = [head] + [
         (name, r["regime"], f"{r['arm']['accuracy']:.3f}", f"{r['arm']['logit_diff']:.2f}",
          f"{r['mdm']['accuracy']:.3f}", f"{r['mdm']['logit_diff']:.2f}", f"{r['common_correct']}/{r['candidates']}")
@@ -133,6 +133,8 @@ def render_table(report: dict[str, Any]) -> str:
         lines.append("  ".join(c.ljust(w) for c, w in zip(row, widths)).rstrip())
         if i == 0:
             lines.append("  ".join("-" * w for w in widths))
+    lines.append("metric: mean logit difference, correct minus wrong (greater_than: probability mass above "
+                 "the threshold minus at or below it)")
     return "\n".join(lines)
 
 

@@ -1,0 +1,68 @@
+"""`mechtests eval` on the bundled pair: the acceptance figures, the card's figures, and its errors."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from mechtests.cli import main
+
+ROOT = Path(__file__).resolve().parents[1]
+PAIR = ROOT / "fixtures" / "tiny-pair"
+
+
+@pytest.fixture(scope="module")
+def report():
+    import contextlib
+    import io
+
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        assert main(["eval", "--json", "--n", "1000", "--seed", "0"]) == 0
+    return json.loads(out.getvalue())
+
+
+def test_json_names_the_pair_and_its_weights(report):
+    card = json.loads((PAIR / "card.json").read_text())
+    assert report["pair"] == "tiny" and report["n"] == 1000 and report["seed"] == 0
+    assert report["models"]["arm"]["sha256"] == card["sha256"]["arm"]  # one weight file: same digest
+    assert report["models"]["mdm"]["sha256"] == card["sha256"]["mdm"]
+    assert list(report["tasks"]) == ["induction", "ioi", "greater_than", "countdown", "infilling"]
+
+
+def test_acceptance_accuracy_and_common_correct_pool(report):
+    for name, row in report["tasks"].items():
+        assert row["candidates"] <= 1000 and row["common_correct"] >= 500, name
+        assert row["common_correct"] <= min(row["arm"]["accuracy"], row["mdm"]["accuracy"]) * 1000 + 1e-6
+        if row["regime"] == "prefix-dominant":
+            assert row["arm"]["accuracy"] >= 0.9 and row["mdm"]["accuracy"] >= 0.9, name
+
+
+def test_query_layer_agrees_with_the_training_card(report):
+    """The card's figures come from the recipe's own posing; the query layer must reproduce them."""
+    card = json.loads((PAIR / "card.json").read_text())
+    for name, row in report["tasks"].items():
+        for role in ("arm", "mdm"):
+            assert row[role]["accuracy"] == pytest.approx(card["eval"][name][role]["accuracy"], abs=0.005), (name, role)
+            assert row[role]["logit_diff"] == pytest.approx(card["eval"][name][role]["logit_diff"], abs=0.01), (name, role)
+        assert row["common_correct"] == pytest.approx(card["eval"][name]["common_correct"], abs=5)
+
+
+def test_table_lists_every_task(capsys):
+    assert main(["eval", "--arm", str(PAIR / "arm"), "--mdm", str(PAIR / "mdm"), "--n", "50"]) == 0
+    out = capsys.readouterr().out
+    for name in ("induction", "ioi", "greater_than", "countdown", "infilling", "common-correct"):
+        assert name in out
+
+
+@pytest.mark.parametrize("argv, words", [
+    (["--pair", "nope"], "unknown pair 'nope'"),
+    (["--arm", "/no/such/folder", "--mdm", str(PAIR / "mdm")], "/no/such/folder"),
+    (["--arm", str(PAIR / "mdm"), "--mdm", str(PAIR / "arm"), "--n", "5"], "kind"),
+])
+def test_bad_input_is_one_line_error(capsys, argv, words):
+    assert main(["eval", *argv]) == 2
+    err = capsys.readouterr().err.strip()
+    assert words in err and "\n" not in err and "Traceback" not in err
