@@ -83,7 +83,7 @@ def run_with(subject: "Subject", posed: Posed, values: Mapping[Site, torch.Tenso
     out: list = []
     with torch.no_grad(), subject.nn.trace(**posed.model_inputs()):
         for site in _ordered(list(values)):
-            value = values[site]
+            value = values[site].expand(len(posed), *values[site].shape[1:])  # (1, ...) broadcasts over rows
             if mask is not None:
                 value = torch.where(mask, value, read(subject, site))
             write(subject, site, value)
