@@ -1,0 +1,106 @@
+"""EAP-IG: completeness on the input embeddings, and edge scores against patching each edge alone."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from mechtests.attribution import Layout, eap, eap_ig, patched_logits
+from mechtests.attribution.engine import capture
+from mechtests.circuits import edge_effects, edge_patched_metric
+from mechtests.interventions import patch
+from mechtests.models import Site
+from mechtests.queries import gather_answer_logits, metric, pose
+from mechtests.stats import spearman
+from measure_helpers import bundled
+
+
+def completeness_error(attribution) -> float:
+    total, gap = attribution.completeness()
+    return abs(total - gap) / abs(gap)
+
+
+@pytest.mark.parametrize("family,variant", [("llama", "arm"), ("llama", "mdm"), ("gpt2", "arm"), ("qwen2", "mdm-same")])
+def test_eap_ig_completeness_improves_with_steps(subjects, examples, family, variant):
+    subject = subjects(family, variant)
+    errors = [completeness_error(eap_ig(subject, examples, steps=k)) for k in (1, 32)]
+    assert errors[1] < 0.01, errors
+    assert errors[1] <= errors[0] + 1e-6, errors
+
+
+def test_eap_ig_edge_scores_rank_like_patching_each_edge_alone(subjects, examples):
+    subject = subjects("llama", "arm")  # 2 layers, 4 heads: 54 edges
+    attribution = eap_ig(subject, examples, steps=16)
+    effects = edge_effects(subject, examples)
+    mask = attribution.graph.edge_mask
+    rho = spearman(attribution.scores[mask], effects[mask])
+    assert rho > 0.9, rho
+
+
+def test_edge_patching_all_of_a_heads_outgoing_edges_equals_patching_the_head(subjects, examples):
+    """The hook engine (per-head inputs) against nnsight node patching."""
+    subject = subjects("llama", "mdm")
+    layout = Layout(subject)
+    g = layout.graph
+    keep = torch.ones_like(g.edge_mask)
+    keep[g.up_index(0, 3)] = False
+    m_edges, m_clean, m_corrupt = edge_patched_metric(subject, examples, keep)
+    m_node = patch(subject, examples, [Site("head", 0, 3)]).intervened
+    torch.testing.assert_close(m_edges, m_node, atol=1e-5, rtol=1e-4)
+    clean, corrupt = pose(subject, examples), pose(subject, examples, corrupted=True)
+    with torch.no_grad():
+        plain_corrupt = metric(gather_answer_logits(subject.model(**corrupt.model_inputs()).logits, corrupt), corrupt)
+    torch.testing.assert_close(m_corrupt, plain_corrupt, atol=1e-5, rtol=1e-4)
+
+
+def test_a_head_reading_a_corrupted_input_changes_only_through_that_head(subjects, examples):
+    subject = subjects("llama", "arm")
+    layout = Layout(subject)
+    g = layout.graph
+    clean, corrupt = pose(subject, examples), pose(subject, examples, corrupted=True)
+    ref = capture(layout, corrupt.input_ids, corrupt.attention_mask)
+    drop = torch.zeros_like(g.edge_mask)
+    drop[0, g.down_index(1, 0)] = True  # embed -> head 1.0 only
+    logits = patched_logits(layout, clean.input_ids, clean.attention_mask, ref, drop)
+    with torch.no_grad(), __import__("mechtests").attribution.GraphRun(layout, reference=ref, drop=drop) as run:
+        subject.model(**clean.model_inputs())
+    base = capture(layout, clean.input_ids, clean.attention_mask)
+    changed = (run.up - base).abs().amax(dim=(0, 1, 3)) > 1e-6  # which upstream outputs moved
+    heads_1 = [g.up_index(1, h) for h in range(g.n_heads)]
+    assert changed[g.up_index(1, 0)] and not changed[heads_1[1:]].any() and not changed[: g.up_index(1, 0)].any()
+    assert logits.shape[0] == len(examples)
+
+
+def test_eap_differs_from_eap_ig_and_node_scores_sum_outgoing_edges(subjects, examples):
+    subject = subjects("llama", "arm")
+    a, b = eap(subject, examples), eap_ig(subject, examples, steps=4)
+    assert a.method == "eap" and not torch.allclose(a.scores, b.scores)
+    torch.testing.assert_close(b.node_scores, b.scores.sum(1))
+    assert b.per_example.shape == (len(examples), *b.graph.edge_mask.shape)
+
+
+def test_denoising_steps_are_aggregated(subjects):
+    from measure_helpers import copy_examples
+    from mechtests.queries import Example
+
+    subject = subjects("llama", "mdm")
+    base = copy_examples(4, length=12, seed=9)
+    two = [Example(tokens=e.tokens[:-2] + (e.tokens[3], e.tokens[4]), answer_positions=(10, 11), wrong=(7, 8),
+                   corrupted=e.corrupted[:-2] + (e.tokens[3], e.tokens[4])) for e in base]
+    result = eap_ig(subject, two, steps=8, denoise_steps=2)
+    assert result.denoise_steps == 2
+    assert completeness_error(result) < 0.02
+
+
+@pytest.mark.parametrize("kind", ["arm", "mdm"])
+def test_bundled_pair_eap_ig_completeness_below_5_percent_at_32_steps(kind):
+    subject = bundled(kind)
+    from mechtests.tasks import TaskSet
+
+    tasks = TaskSet(subject.tokenizer, n=16, seed=0)
+    for name in ("induction", "ioi"):
+        result = eap_ig(subject, tasks[name], steps=32)
+        error = completeness_error(result)
+        total, gap = result.completeness()
+        print(f"bundled {kind} {name}: sum(embed edges) = {total:.4f}, m(clean) - m(corrupted) = {gap:.4f}, error {100 * error:.2f}%")
+        assert error < 0.05
