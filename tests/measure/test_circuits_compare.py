@@ -1,0 +1,134 @@
+"""Circuits, comparisons, statistics and the disk cache."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import torch
+
+from mechtests import cache as mcache
+from mechtests.attribution import Graph, eap_ig
+from mechtests.circuits import budget, faithfulness, top_edges
+from mechtests.compare import depth_profile, gini, jaccard, logit_lens, overlap, specialization, targeted_ablation, top_share
+from mechtests.errors import MechtestsError
+from mechtests.models import Site
+from mechtests.stats import bootstrap, normalised, spearman
+
+
+@pytest.fixture(scope="module")
+def attribution(subjects, examples):
+    return eap_ig(subjects("llama", "arm"), examples, steps=8)
+
+
+def test_graph_edges_follow_the_forward_order():
+    g = Graph(n_layers=2, n_heads=2)
+    edges = set(g.edges())
+    assert ("embed", "logits") in edges and ("a0.h0", "m0") in edges and ("a0.h0", "a1.h1") in edges
+    assert ("a0.h0", "a0.h1") not in edges and ("m0", "a0.h0") not in edges and ("m1", "m1") not in edges
+    # embed -> 7 inputs; layer-0 heads -> 5 each; m0 -> 4; layer-1 heads -> 2 each; m1 -> 1
+    assert g.n_edges == 7 + 2 * 5 + 4 + 2 * 2 + 1
+
+
+def test_budget_scales_with_the_graph():
+    assert budget(190) == 10 and budget(10_000) == 500 and budget(5) == 5
+    with pytest.raises(MechtestsError):
+        budget(100, fraction=0)
+
+
+def test_top_edges_and_node_scores(attribution):
+    circuit = top_edges(attribution, k=5)
+    kept = attribution.scores.abs()[circuit.mask]
+    others = attribution.scores.abs()[attribution.graph.edge_mask & ~circuit.mask]
+    assert circuit.k == 5 and kept.min() >= others.max()
+    nodes = circuit.node_scores()
+    assert sum(nodes.values()) == pytest.approx(2 * float(attribution.scores[circuit.mask].sum()), rel=1e-5)
+
+
+def test_faithfulness_is_one_for_the_full_graph_and_zero_for_none(subjects, examples, attribution):
+    subject = subjects("llama", "arm")
+    g = attribution.graph
+    assert faithfulness(subject, examples, g.edge_mask).value == pytest.approx(1.0, abs=1e-4)
+    assert faithfulness(subject, examples, torch.zeros_like(g.edge_mask)).value == pytest.approx(0.0, abs=1e-4)
+    top = faithfulness(subject, examples, top_edges(attribution, fraction=0.3))
+    assert top.circuit.shape == (len(examples),)
+    mean = faithfulness(subject, examples, g.edge_mask, reference="mean")
+    assert mean.value == pytest.approx(1.0, abs=1e-4)
+
+
+def test_overlap_with_null(attribution):
+    c = top_edges(attribution, k=10)
+    same = overlap(c, c, n_null=200, seed=1)
+    assert same.value == 1.0 and same.null_mean < 0.5 and same.p_value < 0.05
+    assert overlap(c, c, level="nodes", n_null=50).value == 1.0
+    assert jaccard({1, 2}, {2, 3}) == pytest.approx(1 / 3)
+
+
+def test_depth_profile_and_specialization(attribution):
+    profile = depth_profile(attribution)
+    assert sum(profile.share) == pytest.approx(1.0) and 0 <= profile.centre <= 1
+    g = attribution.graph
+    only_first = torch.zeros_like(attribution.scores)
+    only_first[0, g.down_index(0, 1)] = 1.0
+    assert depth_profile(only_first, g).early_share == 1.0 and depth_profile(only_first, g).centre == 0.0
+    assert gini([0, 0, 0, 5]) == pytest.approx(0.75) and gini([2, 2, 2, 2]) == 0.0
+    assert top_share([3, 1, 1, 1], k=1) == 0.5
+    spec = specialization(attribution)
+    assert 0 <= spec.gini <= 1 and 0 < spec.top_share <= 1
+
+
+def test_logit_lens_of_a_component_writing_the_answer_direction(subjects, examples):
+    subject = subjects("llama", "arm")
+    lens = logit_lens(subject, examples, sites=[Site("mlp_out", 1), Site("head", 0, 0)])
+    assert lens.zscore.shape == (len(examples), 2) and lens.rank.min() >= 0
+
+
+def test_targeted_ablation_with_controls(subjects, examples):
+    subject = subjects("llama", "arm")
+    result = targeted_ablation(subject, examples, [Site("head", 0, 1)], n_controls=3, band=(1, 2), seed=4)
+    assert result.random.shape == (3, len(examples)) and result.band.shape == (3, len(examples))
+    assert set(result.summary()) == {"target", "random", "same_depth", "band"}
+
+
+def test_bootstrap_is_seeded_and_covers_the_mean():
+    values = np.random.default_rng(0).normal(1.0, 1.0, size=200)
+    a, b = bootstrap(values, seed=3), bootstrap(values, seed=3)
+    assert a == b and a.lo < a.value < a.hi and a.value == pytest.approx(values.mean())
+    assert bootstrap(values, seed=4).lo != a.lo
+    m, low, high = values + 1, values * 0, values * 0 + 2
+    ratio = bootstrap(m, low, high, statistic=normalised)
+    assert ratio.lo <= ratio.value <= ratio.hi
+    with pytest.raises(MechtestsError):
+        bootstrap([1.0], [1.0, 2.0])
+    assert spearman([1, 2, 3], [10, 20, 30]) == pytest.approx(1.0) and spearman([1, 2, 3], [3, 2, 1]) == pytest.approx(-1.0)
+
+
+def test_cache_keys_change_with_the_checkpoint_and_entries_roundtrip(tmp_path, monkeypatch, examples):
+    monkeypatch.setenv(mcache.CACHE_DIR_ENV, str(tmp_path))
+    mcache.clear_memory()
+    k1 = mcache.cache_key("a" * 64, "copy", examples, "eap-ig", {"steps": 32})
+    assert k1 != mcache.cache_key("b" * 64, "copy", examples, "eap-ig", {"steps": 32})
+    assert k1 != mcache.cache_key("a" * 64, "copy", examples, "eap-ig", {"steps": 16})
+    assert k1 != mcache.cache_key("a" * 64, "copy", examples[:-1], "eap-ig", {"steps": 32})
+    calls = []
+    compute = lambda: calls.append(1) or {"scores": torch.arange(4.0)}  # noqa: E731
+    first = mcache.cached(k1, compute, meta={"steps": 32})
+    mcache.clear_memory()
+    second = mcache.cached(k1, compute)
+    assert calls == [1] and torch.equal(first["scores"], second["scores"])
+    assert json.loads((tmp_path / f"{k1}.json").read_text()) == {"steps": 32}
+    assert not list(tmp_path.glob("*.tmp")) and not list(tmp_path.glob("*.pkl"))
+
+
+def test_cache_survives_concurrent_writers(tmp_path):
+    script = (
+        "import sys, torch; from mechtests import cache as c\n"
+        "for i in range(20): c.store('k', {'x': torch.full((1000,), float(sys.argv[1]))}, {'w': sys.argv[1]}); c.clear_memory(); "
+        "t, m = c.load('k'); assert t['x'].numel() == 1000\n"
+    )
+    env = {**__import__("os").environ, mcache.CACHE_DIR_ENV: str(tmp_path)}
+    procs = [subprocess.Popen([sys.executable, "-c", script, str(i)], env=env) for i in range(3)]
+    assert all(p.wait() == 0 for p in procs)
