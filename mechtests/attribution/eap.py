@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Sequence
 
 import torch
 
-from mechtests.attribution.engine import GraphRun, Layout, capture
+from mechtests.attribution.engine import GraphRun, Layout, capture_with_logits
 from mechtests.attribution.graph import Graph
 from mechtests.errors import MechtestsError
 from mechtests.queries import Posed, gather_answer_logits, metric, posed_steps
@@ -97,7 +97,7 @@ def integrated_grads(layout: Layout, clean: Posed, embed_clean: torch.Tensor, em
         embed = embed_corrupt + a.view(k, 1, 1, 1) * (embed_clean - embed_corrupt)  # (k, B, T, d)
         embed = embed.reshape(k * B, *embed.shape[2:]).requires_grad_(True)
         posed = repeat_posed(clean, k)
-        with torch.enable_grad(), GraphRun(layout, embed=embed, record_grads=True) as run:
+        with torch.enable_grad(), GraphRun(layout, embed=embed, record_grads=True, capture_up=False) as run:
             logits = layout.subject.model(**posed.model_inputs()).logits
             grads = run.downstream_grads(_metric(logits, posed).sum())  # (k * B, T, n_down, d)
         grads = grads.reshape(k, B, *grads.shape[1:]).sum(0)
@@ -111,7 +111,7 @@ def attribute(
     steps: int = 32,
     method: str = "eap-ig",
     denoise_steps: int = 1,
-    batch_size: int = 256,
+    batch_size: int = 64,
 ) -> Attribution:
     """EAP (`method='eap'`) or EAP-IG with `steps` interpolation steps; see the module docstring.
 
@@ -129,13 +129,11 @@ def attribute(
     for clean, corrupt in pairs:
         B = len(clean)
         both = torch.cat([clean.input_ids, corrupt.input_ids]), torch.cat([clean.attention_mask, corrupt.attention_mask])
-        up = capture(layout, *both)  # (2B, T, n_up, d)
+        up, logits = capture_with_logits(layout, *both)  # (2B, T, n_up, d), (2B, T, V)
         delta = up[:B] - up[B:]  # (B, T, n_up, d)
         grads = integrated_grads(layout, clean, up[:B, :, 0], up[B:, :, 0], alphas, batch_size)  # (B, T, n_down, d)
         edges = torch.einsum("btud,btvd->buv", delta, grads) * layout.graph.edge_mask  # (B, n_up, n_down)
         per_example.append(edges)
-        with torch.no_grad():
-            logits = subject.model(input_ids=both[0], attention_mask=both[1]).logits
         m_clean.append(_metric(logits[:B], clean))
         m_corrupt.append(_metric(logits[B:], corrupt))
     per = torch.stack(per_example).mean(0).detach()  # mean over denoising steps
@@ -146,11 +144,11 @@ def attribute(
     )
 
 
-def eap(subject: "Subject", data: "Sequence[Example] | Batches", denoise_steps: int = 1, batch_size: int = 256) -> Attribution:
+def eap(subject: "Subject", data: "Sequence[Example] | Batches", denoise_steps: int = 1, batch_size: int = 64) -> Attribution:
     """Edge attribution patching: gradient at the clean input."""
     return attribute(subject, data, method="eap", denoise_steps=denoise_steps, batch_size=batch_size)
 
 
-def eap_ig(subject: "Subject", data: "Sequence[Example] | Batches", steps: int = 32, denoise_steps: int = 1, batch_size: int = 256) -> Attribution:
+def eap_ig(subject: "Subject", data: "Sequence[Example] | Batches", steps: int = 32, denoise_steps: int = 1, batch_size: int = 64) -> Attribution:
     """EAP with integrated gradients over `steps` points between corrupted and clean embeddings."""
     return attribute(subject, data, steps=steps, method="eap-ig", denoise_steps=denoise_steps, batch_size=batch_size)

@@ -8,13 +8,15 @@ modules, and cost only what the model costs (see BENCHMARKS.md). Node-level inte
 through nnsight (mechtests.interventions).
 
 How a head gets its own input without re-implementing attention: heads of layer l all read
-x = resid_pre(l) through the attention norm and the q/k/v projections. Head h reading
-x_h = x - delta_h instead only changes its own slices of the q/k/v outputs, by
-W[h] (norm(x_h) - norm(x)); the hooks add that correction. For gradients the same algebra runs
-backwards: the gradient at head h's input is the norm's vector-Jacobian product at x with
-W_q[h]^T g_q[h] + W_k[h]^T g_k[h] + W_v[h]^T g_v[h]. Under grouped-query attention a key/value
-head is shared by its group: it reads the mean of the group's inputs, so each head of the group
-gets 1/group of its gradient (the two rules agree).
+x = resid_pre(l) through the attention norm and the q/k/v projections. The hooks give the
+layer a per-head copy x_h (B, T, H, d) of its input (x_h = x - delta_h under edge patching),
+normalise each copy, and recompute each head's slices of the q/k/v outputs from its own copy
+(W[h] norm(x_h) + b[h]); the rest of attention runs unchanged. The gradient at x_h is then the
+gradient at head h's input, and one autograd call yields every node's. Under grouped-query
+attention a key/value head is shared by its group: it reads the mean of the group's normalised
+inputs, so each head of the group gets 1/group of its gradient. MLP inputs are read the same
+way through an identity node in front of the MLP's norm, so their gradient excludes the skip
+path.
 """
 
 from __future__ import annotations
@@ -84,29 +86,16 @@ class Layout:
         parts = outputs[0].chunk(3, dim=-1) if len(outputs) == 1 else outputs
         return [p.reshape(*p.shape[:-1], -1, dh) for p in parts]
 
-    def head_input_grads(self, layer: int, grads: list[torch.Tensor]) -> torch.Tensor:
-        """Gradients at the q/k/v outputs -> gradient at each head's normed input (B, T, H, d)."""
-        gq, gk, gv = self.split(grads)
-        wq, wk, wv = self.w_qkv[layer]
-        total = torch.einsum("btne,ned->btnd", gq, wq)
-        kv = torch.einsum("btne,ned->btnd", gk, wk) + torch.einsum("btne,ned->btnd", gv, wv)  # (B, T, Hkv, d)
-        return total + kv.repeat_interleave(self.group, dim=2) / self.group
-
-    def qkv_correction(self, layer: int, dn: torch.Tensor) -> list[torch.Tensor]:
-        """Per-head change of normed input dn (B, T, H, d) -> change of each q/k/v output (B, T, n*dh)."""
-        wq, wk, wv = self.w_qkv[layer]
-        B, T, H, d = dn.shape
-        dn_kv = dn.reshape(B, T, H // self.group, self.group, d).mean(3)
-        parts = [torch.einsum("btnd,ned->btne", x, w).reshape(B, T, -1) for x, w in ((dn, wq), (dn_kv, wk), (dn_kv, wv))]
-        return [torch.cat(parts, dim=-1)] if len(self.proj[layer]) == 1 else parts
-
-
-def norm_vjp(norm: torch.nn.Module, x: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
-    """J_norm(x)^T v for n vectors at once: x (B, T, d), v (B, T, n, d) -> (B, T, n, d)."""
-    with torch.enable_grad():
-        xr = x.detach().unsqueeze(2).expand(v.shape).contiguous().requires_grad_(True)
-        (g,) = torch.autograd.grad(norm(xr), xr, v)
-    return g
+    def qkv_outputs(self, layer: int, normed: torch.Tensor) -> list[torch.Tensor]:
+        """Per-head normalised inputs (B, T, H, d) -> the q/k/v projection outputs (B, T, n * dh), biases included."""
+        B, T, H, d = normed.shape
+        kv_in = normed.reshape(B, T, H // self.group, self.group, d).mean(3) if self.group > 1 else normed
+        parts = [torch.einsum("btnd,ned->btne", x, w).reshape(B, T, -1) for x, w in zip((normed, kv_in, kv_in), self.w_qkv[layer])]
+        mods = self.proj[layer]
+        if len(mods) == 1:
+            out = torch.cat(parts, dim=-1)
+            return [out + mods[0].bias] if getattr(mods[0], "bias", None) is not None else [out]
+        return [p + m.bias if getattr(m, "bias", None) is not None else p for p, m in zip(parts, mods)]
 
 
 def _first(value: Any) -> Any:
@@ -121,6 +110,7 @@ class GraphRun:
     in; drop (n_up, n_down) or (B, n_up, n_down) bool, the edges whose upstream value is replaced
     by the reference at the downstream node's input.
     record_grads: keep the tensors needed by `downstream_grads`.
+    capture_up: keep upstream outputs (skip it in gradient-only passes: it costs an extra matmul per layer).
     After the pass, `up` holds every upstream node's output (B, T, n_up, d).
     """
 
@@ -131,17 +121,17 @@ class GraphRun:
         reference: torch.Tensor | None = None,
         drop: torch.Tensor | None = None,
         record_grads: bool = False,
+        capture_up: bool = True,
     ) -> None:
         self.lay, self.embed, self.reference, self.record = layout, embed, reference, record_grads
+        self.capture_up = capture_up or drop is not None  # patching needs the upstream outputs
         self.drop = None if drop is None else (drop & layout.graph.edge_mask).to(torch.float32)
         self._up: list[torch.Tensor] = []  # chunks (B, T, n, d) in upstream order
         self._diff: list[torch.Tensor] = []
-        self.x_pre: list[torch.Tensor] = []
-        self.x_mid: list[torch.Tensor] = []
-        self.qkv_out: list[list[torch.Tensor]] = [[] for _ in layout.layers]
-        self.mlp_in: list[torch.Tensor] = []
+        self.head_in: list[torch.Tensor] = []  # per layer (B, T, H, d): what each head reads
+        self.x_mid: list[torch.Tensor] = []  # per layer (B, T, d): what the MLP's norm reads
         self.final_in: torch.Tensor | None = None
-        self._dn: torch.Tensor | None = None
+        self._qkv_new: list[torch.Tensor] | None = None
         self._handles: list[Any] = []
 
     # --- bookkeeping ------------------------------------------------------------------------
@@ -150,6 +140,8 @@ class GraphRun:
         return torch.cat(self._up, dim=2)  # (B, T, n_up, d)
 
     def _add_up(self, acts: torch.Tensor) -> None:  # acts (B, T, n, d)
+        if not self.capture_up:
+            return
         start = sum(u.shape[2] for u in self._up)
         self._up.append(acts)
         if self.drop is not None:
@@ -175,12 +167,13 @@ class GraphRun:
                 if self.embed is not None:
                     x = self.embed
                 self._add_up(x.unsqueeze(2))
-            self.x_pre.append(x)
-            if self.drop is not None:
+            if self.drop is not None or self.record:
                 g = self.lay.graph
-                delta = self._delta(slice(g.down_index(layer, 0), g.down_index(layer, 0) + g.n_heads))  # (B, T, H, d)
-                norm = self.lay.attn_norm[layer]
-                self._dn = norm(x.unsqueeze(2) - delta) - norm(x).unsqueeze(2)  # (B, T, H, d)
+                x_heads = x.unsqueeze(2).expand(-1, -1, g.n_heads, -1)  # (B, T, H, d)
+                if self.drop is not None:
+                    x_heads = x_heads - self._delta(slice(g.down_index(layer, 0), g.down_index(layer, 0) + g.n_heads))
+                self.head_in.append(x_heads)
+                self._qkv_new = self.lay.qkv_outputs(layer, self.lay.attn_norm[layer](x_heads))
             if layer == 0 and self.embed is not None:
                 if rest[0] == "args":
                     return (x, *rest[1]), kwargs
@@ -191,16 +184,16 @@ class GraphRun:
 
     def _qkv(self, layer: int, index: int):
         def hook(module, args, output):
-            if self.drop is not None and self._dn is not None:
-                output = output + self.lay.qkv_correction(layer, self._dn)[index]
-            if self.record:
-                self.qkv_out[layer].append(output)
-            return output
+            if self._qkv_new is not None:
+                return self._qkv_new[index]
+            return None
 
         return hook
 
     def _out_proj_pre(self, layer: int):
         def hook(module, args):
+            if not self.capture_up:
+                return
             z = args[0]  # (B, T, H * dh)
             z = z.reshape(*z.shape[:-1], self.lay.subject.n_heads, -1)  # (B, T, H, dh)
             self._add_up(torch.einsum("btne,ned->btnd", z, self.lay.w_out[layer]))
@@ -209,7 +202,9 @@ class GraphRun:
 
     def _mlp_norm_pre(self, layer: int):
         def hook(module, args):
-            self.x_mid.append(args[0])
+            x = args[0].view_as(args[0]) if self.record else args[0]  # own node: gradient through the norm only
+            self.x_mid.append(x)
+            return (x, *args[1:]) if self.record else None
 
         return hook
 
@@ -219,15 +214,14 @@ class GraphRun:
             if self.drop is not None:
                 col = self.lay.graph.down_index(layer)
                 h = self.lay.mlp_norm[layer](self.x_mid[-1] - self._delta(slice(col, col + 1))[:, :, 0])
-            if self.record:
-                self.mlp_in.append(h)
             return (h, *args[1:]) if self.drop is not None else None
 
         return hook
 
     def _mlp_out(self, layer: int):
         def hook(module, args, output):
-            self._add_up(_first(output).unsqueeze(2))
+            if self.capture_up:
+                self._add_up(_first(output).unsqueeze(2))
 
         return hook
 
@@ -260,27 +254,25 @@ class GraphRun:
     # --- gradients ------------------------------------------------------------------------------
     def downstream_grads(self, objective: torch.Tensor) -> torch.Tensor:
         """d objective / d (each downstream node's input), through that node only: (B, T, n_down, d)."""
-        lay = self.lay
-        n = len(lay.layers)
-        targets = [t for outs in self.qkv_out for t in outs] + self.mlp_in + [self.final_in]
-        grads = list(torch.autograd.grad(objective, targets))
-        k = len(lay.proj[0])
-        qkv_grads = [grads[i * k : (i + 1) * k] for i in range(n)]
-        mlp_grads = grads[n * k : n * k + n]
+        n = len(self.lay.layers)
+        grads = torch.autograd.grad(objective, [*self.head_in, *self.x_mid, self.final_in])
         pieces = []
         for l in range(n):
-            heads = norm_vjp(lay.attn_norm[l], self.x_pre[l], lay.head_input_grads(l, qkv_grads[l]))  # (B, T, H, d)
-            mlp = norm_vjp(lay.mlp_norm[l], self.x_mid[l], mlp_grads[l].unsqueeze(2))  # (B, T, 1, d)
-            pieces += [heads, mlp]
-        pieces.append(grads[-1].unsqueeze(2))  # (B, T, 1, d): the final norm reads the stream alone
+            pieces += [grads[l], grads[n + l].unsqueeze(2)]  # heads (B, T, H, d), MLP (B, T, 1, d)
+        pieces.append(grads[-1].unsqueeze(2))  # the final norm reads the stream alone
         return torch.cat(pieces, dim=2)
 
 
 def capture(layout: Layout, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
     """Every upstream node's output (B, T, n_up, d), no grad."""
+    return capture_with_logits(layout, input_ids, attention_mask)[0]
+
+
+def capture_with_logits(layout: Layout, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """(upstream outputs (B, T, n_up, d), logits (B, T, V)) from one pass, no grad."""
     with torch.no_grad(), GraphRun(layout) as run:
-        layout.subject.model(input_ids=input_ids, attention_mask=attention_mask)
-    return run.up
+        logits = layout.subject.model(input_ids=input_ids, attention_mask=attention_mask).logits
+    return run.up, logits
 
 
 def patched_logits(
@@ -291,4 +283,4 @@ def patched_logits(
         return layout.subject.model(input_ids=input_ids, attention_mask=attention_mask).logits
 
 
-__all__ = ["ANATOMY", "Anatomy", "GraphRun", "Layout", "anatomy_for", "capture", "norm_vjp", "patched_logits"]
+__all__ = ["ANATOMY", "Anatomy", "GraphRun", "Layout", "anatomy_for", "capture", "capture_with_logits", "patched_logits"]
