@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import random
 
-from mechtests.tasks.vocab import ADJECTIVES, BOS, NAMES, NOUNS, VERBS, Lexicon
+from mechtests.tasks.vocab import ADJECTIVES, BOS, NAMES, NOUNS, SYMBOLS, VERBS, Lexicon
 
 WORDS = ADJECTIVES + NOUNS + VERBS + NAMES + ("the", "a", "and", "then", ".")
 
@@ -22,4 +22,19 @@ def filler(tokenizer, n: int, length: int, seed: int = 0) -> list[tuple[int, ...
             obj = ["a", rng.choice(NOUNS)] if rng.random() < 0.5 else ["the", rng.choice(ADJECTIVES), rng.choice(NOUNS)]
             words += subject + [rng.choice(VERBS)] + obj + [rng.choice([".", "and", "then"])]
         out.append(lex.ids(words[:length]))
+    return out
+
+
+def repeats(tokenizer, n: int, length: int, seed: int = 0) -> list[tuple[int, ...]]:
+    """`n` sequences of random symbols that repeat with a random period (4-11), `length` tokens each.
+
+    Training data only: most tokens after the first period are predictable by copying, so the
+    ARM forms induction heads early, which the induction, IOI and infilling tasks then use.
+    """
+    lex = Lexicon(tokenizer, (BOS,) + SYMBOLS, "repeats")
+    rng = random.Random(f"repeats:{seed}")
+    out = []
+    for _ in range(n):
+        period = rng.sample(SYMBOLS, rng.randint(4, 11))
+        out.append(lex.ids([BOS] + [period[i % len(period)] for i in range(length - 1)]))
     return out
