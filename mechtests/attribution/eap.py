@@ -112,12 +112,26 @@ def attribute(
     method: str = "eap-ig",
     denoise_steps: int = 1,
     batch_size: int = 64,
+    cache_task: str | None = None,
 ) -> Attribution:
     """EAP (`method='eap'`) or EAP-IG with `steps` interpolation steps; see the module docstring.
 
     data: Examples (posed clean/corrupted through the query layer) or explicit (clean,
     corrupted) Posed pairs, one per denoising step. batch_size bounds the rows per forward pass.
+    cache_task: a task name to cache the result on disk under (mechtests.cache), keyed by the
+    weights sha256, the task, the examples, the method and its parameters.
     """
+    if cache_task is not None and data and not isinstance(list(data)[0], tuple):
+        from mechtests import cache
+
+        params = {"steps": steps, "denoise_steps": denoise_steps}
+        key = cache.cache_key(subject, cache_task, list(data), method, params)
+        stored = cache.cached(key, lambda: _tensors(attribute(subject, data, steps, method, denoise_steps, batch_size)), meta={"method": method, **params})
+        return Attribution(
+            graph=Layout(subject).graph, scores=stored["per_example"].mean(0), per_example=stored["per_example"],
+            metric_clean=stored["metric_clean"], metric_corrupted=stored["metric_corrupted"], method=method,
+            steps=1 if method == "eap" else steps, denoise_steps=int(stored["denoise_steps"]),
+        )
     if method not in ("eap", "eap-ig"):
         raise MechtestsError(f"unknown attribution method {method!r}", "use 'eap' or 'eap-ig'")
     if method == "eap-ig" and steps < 1:
@@ -144,11 +158,18 @@ def attribute(
     )
 
 
+def _tensors(a: Attribution) -> dict[str, torch.Tensor]:
+    return {"per_example": a.per_example, "metric_clean": a.metric_clean, "metric_corrupted": a.metric_corrupted,
+            "denoise_steps": torch.tensor(a.denoise_steps)}
+
+
 def eap(subject: "Subject", data: "Sequence[Example] | Batches", denoise_steps: int = 1, batch_size: int = 64) -> Attribution:
     """Edge attribution patching: gradient at the clean input."""
     return attribute(subject, data, method="eap", denoise_steps=denoise_steps, batch_size=batch_size)
 
 
-def eap_ig(subject: "Subject", data: "Sequence[Example] | Batches", steps: int = 32, denoise_steps: int = 1, batch_size: int = 64) -> Attribution:
+def eap_ig(
+    subject: "Subject", data: "Sequence[Example] | Batches", steps: int = 32, denoise_steps: int = 1, batch_size: int = 64, cache_task: str | None = None
+) -> Attribution:
     """EAP with integrated gradients over `steps` points between corrupted and clean embeddings."""
-    return attribute(subject, data, steps=steps, method="eap-ig", denoise_steps=denoise_steps, batch_size=batch_size)
+    return attribute(subject, data, steps=steps, method="eap-ig", denoise_steps=denoise_steps, batch_size=batch_size, cache_task=cache_task)

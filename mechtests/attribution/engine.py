@@ -98,6 +98,9 @@ class Layout:
         return [p + m.bias if getattr(m, "bias", None) is not None else p for p, m in zip(parts, mods)]
 
 
+_OWN = object()  # marks a module whose forward was its class's (no instance attribute to restore)
+
+
 def _first(value: Any) -> Any:
     return value[0] if isinstance(value, tuple) else value
 
@@ -133,6 +136,7 @@ class GraphRun:
         self.final_in: torch.Tensor | None = None
         self._qkv_new: list[torch.Tensor] | None = None
         self._handles: list[Any] = []
+        self._forwards: list[tuple[torch.nn.Module, Any]] = []  # replaced q/k/v forwards, restored on exit
 
     # --- bookkeeping ------------------------------------------------------------------------
     @property
@@ -182,13 +186,15 @@ class GraphRun:
 
         return hook
 
-    def _qkv(self, layer: int, index: int):
-        def hook(module, args, output):
-            if self._qkv_new is not None:
-                return self._qkv_new[index]
-            return None
+    def _qkv(self, layer: int, index: int, module: torch.nn.Module):
+        """A stand-in forward for a q/k/v projection: the per-head outputs when we computed them,
+        else the module's own forward (skipping the projection whose result would be discarded)."""
+        own = module.forward
 
-        return hook
+        def forward(*args: Any, **kwargs: Any) -> torch.Tensor:
+            return self._qkv_new[index] if self._qkv_new is not None else own(*args, **kwargs)
+
+        return forward
 
     def _out_proj_pre(self, layer: int):
         def hook(module, args):
@@ -238,7 +244,8 @@ class GraphRun:
         for l, layer in enumerate(lay.layers):
             reg(layer.register_forward_pre_hook(self._layer_pre(l), with_kwargs=True))
             for i, proj in enumerate(lay.proj[l]):
-                reg(proj.register_forward_hook(self._qkv(l, i)))
+                self._forwards.append((proj, proj.__dict__.get("forward", _OWN)))
+                proj.forward = self._qkv(l, i, proj)
             reg(lay.subject.out_proj_module(l).register_forward_pre_hook(self._out_proj_pre(l)))
             reg(lay.mlp_norm[l].register_forward_pre_hook(self._mlp_norm_pre(l)))
             reg(lay.mlp[l].register_forward_pre_hook(self._mlp_pre(l)))
@@ -250,6 +257,12 @@ class GraphRun:
         for handle in self._handles:
             handle.remove()
         self._handles.clear()
+        for module, forward in self._forwards:
+            if forward is _OWN:
+                del module.forward
+            else:
+                module.forward = forward
+        self._forwards.clear()
 
     # --- gradients ------------------------------------------------------------------------------
     def downstream_grads(self, objective: torch.Tensor) -> torch.Tensor:

@@ -132,3 +132,16 @@ def test_cache_survives_concurrent_writers(tmp_path):
     env = {**__import__("os").environ, mcache.CACHE_DIR_ENV: str(tmp_path)}
     procs = [subprocess.Popen([sys.executable, "-c", script, str(i)], env=env) for i in range(3)]
     assert all(p.wait() == 0 for p in procs)
+
+
+def test_attribution_is_cached_per_checkpoint(tmp_path, monkeypatch, subjects, examples):
+    monkeypatch.setenv(mcache.CACHE_DIR_ENV, str(tmp_path))
+    mcache.clear_memory()
+    subject = subjects("llama", "arm")
+    first = eap_ig(subject, examples, steps=4, cache_task="copy")
+    assert len(list(tmp_path.glob("*.safetensors"))) == 1
+    again = eap_ig(subject, examples, steps=4, cache_task="copy")
+    torch.testing.assert_close(first.scores, again.scores)
+    other = subjects("llama", "mdm")  # same weights, different kind: a different entry
+    eap_ig(other, examples, steps=4, cache_task="copy")
+    assert len(list(tmp_path.glob("*.safetensors"))) == 2
