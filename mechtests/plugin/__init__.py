@@ -41,13 +41,33 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     options.add_options(group.addoption)
 
 
+LOADGROUP_KEY = "mechtests_loadgroup"
+
+
 @pytest.hookimpl(wrapper=True)
 def pytest_cmdline_main(config: pytest.Config) -> Any:
     """With -n and no --dist, schedule by xdist_group so each model loads on few workers."""
     opt = config.option
     if getattr(opt, "numprocesses", None) and getattr(opt, "dist", "no") == "no" and not getattr(opt, "distload", False):
         opt.dist = "loadgroup"
+    if _is_worker(config) and config.workerinput.get(LOADGROUP_KEY):  # type: ignore[attr-defined]
+        opt.loadgroup = True  # a worker re-parses the command line, which may not say --dist loadgroup
     return (yield)
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_configure_node(node: Any) -> None:
+    """xdist controller: tell each worker whether tests are grouped (it suffixes node ids then)."""
+    node.workerinput[LOADGROUP_KEY] = node.config.getoption("dist") == "loadgroup"
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
+    if config.getvalue("dist") != "loadgroup":
+        return None
+    from mechtests.plugin.scheduling import CrashSafeLoadGroupScheduling
+
+    return CrashSafeLoadGroupScheduling(config, log)
 
 
 def pytest_configure(config: pytest.Config) -> None:
