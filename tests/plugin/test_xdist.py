@@ -1,0 +1,62 @@
+"""Results do not depend on scheduling: -n 0 and -n 2 give the same results.json, apart from timings."""
+
+from __future__ import annotations
+
+from mechtests.reports.schema import stable_view
+
+SUITE = '''
+import mechtests
+import pytest
+
+
+@mechtests.hypothesis(claim="profile", expect={"mdm": "fails"})
+@pytest.mark.parametrize("task", ["ioi", "countdown"])
+def test_profile(subject, task):
+    values = [0.1 * i for i in range(4)] if subject.kind == "arm" else [0.0] * 4
+    mechtests.record("attribution by layer", values)
+    mechtests.record("peak", max(values), threshold=0.2)
+    assert max(values) >= 0.2
+
+
+@mechtests.hypothesis(expect={"pair": "holds"})
+def test_pair_overlap(pair):
+    mechtests.record("overlap", 0.75, ci=(0.7, 0.8))
+
+
+def test_errors(subject):
+    raise RuntimeError(subject.kind)
+
+
+@mechtests.hypothesis()
+def test_record_only():
+    mechtests.record("value", 1.0)
+'''
+
+
+def test_same_results_with_and_without_workers(suite) -> None:
+    suite.write(test_suite=SUITE)
+    assert suite.run("-n", "0").ret == 1
+    serial = suite.results()
+    assert suite.run("-n", "2").ret == 1
+    parallel = suite.results()
+    assert parallel["run"]["invocation"]["workers"] == 2
+    assert stable_view(serial) == stable_view(parallel)
+    assert suite.outcomes() == {
+        "test_errors": {"arm": "error", "mdm": "error"},
+        "test_pair_overlap": {"pair": "holds"},
+        "test_profile[countdown]": {"arm": "holds", "mdm": "fails"},
+        "test_profile[ioi]": {"arm": "holds", "mdm": "fails"},
+        "test_record_only": {"pair": "holds"},
+    }
+    nodeids = [r["nodeid"] for h in parallel["hypotheses"] for r in h["results"].values()]
+    assert not [n for n in nodeids if "@" in n]  # the xdist group suffix never reaches the report
+
+
+def test_each_model_loads_on_one_worker(suite, monkeypatch, tmp_path) -> None:
+    log = tmp_path / "loads.txt"
+    monkeypatch.setenv("MECH_LOAD_LOG", str(log))
+    body = "def test_{0}(subject):\n    pass\n"
+    suite.write(test_many="".join(body.format(i) for i in range(6)))
+    assert suite.run("-n", "2").ret == 0
+    loads = log.read_text().split("\n")[:-1]
+    assert sorted(line.split()[0] for line in loads) == ["arm", "mdm"]  # 12 tests, two loads
