@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from mechtests.reports.schema import totals
+
 MODEL_ORDER = ("arm", "mdm", "pair")
 
 
@@ -35,7 +37,7 @@ def status(res: dict[str, Any] | None) -> str:
 
 
 def headline(results: dict[str, Any]) -> str:
-    t = results["totals"]
+    t = totals(results["hypotheses"])
     run = results["run"]
     n_hyp = len(results["hypotheses"])
     n_res = sum(t[k] for k in ("holds", "fails", "error", "skipped"))

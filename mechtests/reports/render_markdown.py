@@ -22,7 +22,7 @@ def render_markdown(results: dict[str, Any]) -> str:
     out = ["# mechtests", "", f"**{md(headline(results))}**", ""]
     for role, model in run["models"].items():
         sha = (model.get("weights_sha256") or "unknown")[:12]
-        out.append(f"- {role}: `{md(model.get('path'))}` (sha256 {md(sha)})")
+        out.append(f"- {role}: <code>{md(model.get('path'))}</code> (sha256 {md(sha)})")
     git = run.get("git") or {}
     if git.get("commit"):
         out.append(f"- commit {md(git['commit'][:12])}{' (dirty)' if git.get('dirty') else ''}")
@@ -38,13 +38,13 @@ def render_markdown(results: dict[str, Any]) -> str:
                        + (f" - {md(res['message'].splitlines()[0])}" if res.get("message") else ""))
             for ev in res["evidence"]:
                 out.append(f"  - {md(describe(ev))}")
-            out.append(f"  - rerun: `{res['rerun'].replace('`', '')}`")
+            out.append(f"  - rerun: <code>{html.escape(res['rerun'])}</code>")
     baseline = results.get("baseline")
     if baseline:
         out += ["", "## Against the baseline", ""]
         if baseline["changed"]:
             out += [f"- ❌ **{md(c['case'])}**: {md(c['old'])} → {md(c['new'])}" for c in baseline["changed"]]
         else:
-            out.append(f"- no verdict changed against `{md(baseline['file'])}`")
+            out.append(f"- no verdict changed against <code>{md(baseline['file'])}</code>")
         out += [f"- drift: {md(d['case'])} {md(d['metric'])}: {d['old']:.4g} → {d['new']:.4g}" for d in baseline["drift"]]
     return "\n".join(out) + "\n"

@@ -1,0 +1,62 @@
+"""Options: each a flag and a pyproject key; a bad value is a one-line usage error naming the fix."""
+
+from __future__ import annotations
+
+import pytest
+
+from mechtests.errors import MechtestsError
+from mechtests.pairs import resolve_pair
+from mechtests.plugin import options
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--mech-seed", "-1"], "--mech-seed: seed must be a non-negative integer, got '-1'; e.g. --mech-seed 0"),
+        (["--mech-dtype", "f8"], "--mech-dtype: dtype must be one of float32, float16, bfloat16, got 'f8'"),
+        (["--mech-device", "tpu"], "--mech-device: device must be cpu, cuda, cuda:N or mps, got 'tpu'"),
+        (["--mech-tolerance", "lots"], "--mech-tolerance: tolerance must be a percentage or a non-negative number"),
+        (["--pair", "nope"], "unknown pair 'nope' (known: fake); declare [[]tool.mechtests.pairs.nope[]]"),
+    ],
+)
+def test_bad_values_are_one_line_usage_errors(suite, args, message) -> None:
+    suite.write(test_a="def test_a():\n    pass\n")
+    result = suite.run(*args)
+    assert result.ret == 4
+    errors = [line for line in result.stderr.lines if line.startswith("ERROR")]
+    assert len(errors) == 1
+    assert pytest.__name__ and __import__("fnmatch").fnmatch(errors[0], f"ERROR: mechtests: *{message}*")
+
+
+def test_bad_pyproject_values_name_the_key(suite) -> None:
+    suite.pytester.makepyprojecttoml('[tool.mechtests]\nseed = "x"\n')
+    suite.write(test_a="def test_a():\n    pass\n")
+    result = suite.run()
+    assert result.ret == 4
+    result.stderr.fnmatch_lines(["ERROR: mechtests: ?tool.mechtests? seed: seed must be a non-negative integer*"])
+
+
+def test_help_shows_every_option_with_its_default(suite) -> None:
+    out = suite.run("--help").stdout.str()
+    for opt in options.OPTIONS:
+        assert f"{opt.flag}={opt.metavar}" in out
+    assert "(default: reports/)" in out and "(default: 0)" in out and "(default: 10%)" in out
+
+
+def test_pairs_resolve_relative_to_their_folders(tmp_path) -> None:
+    settings = {"pair": "p", "pairs": {"p": {"arm": "a", "mdm": "m"}, "q": {"arm": "qa", "mdm": "qm"}}}
+    assert resolve_pair(settings, tmp_path) == (resolve_pair(settings, tmp_path, name="p"))
+    pair = resolve_pair(settings, tmp_path, name="q", mdm="other", invocation_dir=tmp_path / "sub")
+    assert (pair.name, pair.arm, pair.mdm) == ("q", str(tmp_path / "qa"), str(tmp_path / "sub" / "other"))
+    with pytest.raises(MechtestsError, match=r"unknown pair 'r' \(known: p, q\)"):
+        resolve_pair(settings, tmp_path, name="r")
+    with pytest.raises(MechtestsError, match="must have exactly the string keys arm and mdm"):
+        resolve_pair({"pairs": {"p": {"arm": "a"}}}, tmp_path, name="p")
+    with pytest.raises(MechtestsError, match="no model pair is configured; pass --mdm PATH"):
+        resolve_pair({}, tmp_path).path("mdm")
+
+
+def test_tolerance_is_relative_or_absolute() -> None:
+    rel, absolute = options.parse_tolerance("10%"), options.parse_tolerance("0.05")
+    assert rel.allows(1.0, 1.1) and not rel.allows(1.0, 1.11)
+    assert absolute.allows(0.0, 0.05) and not absolute.allows(0.0, 0.06)
