@@ -36,14 +36,15 @@ class MechtestsState:
     def rerun(self, nodeid: str) -> str:
         """The command that reruns exactly one case with this run's seed and models."""
         parts = ["pytest", nodeid, "--mech-seed", str(self.settings["seed"])]
+        # --flag=value: pytest takes a separate path argument into account when it picks the rootdir.
         if self.settings["pair_from_cli"]:
-            parts += ["--pair", self.settings["pair"]]
+            parts.append(f"--pair={self.settings['pair']}")
         for role in ("arm", "mdm"):
             if self.settings[f"{role}_from_cli"]:
-                parts += [f"--{role}", str(getattr(self.pair, role))]
+                parts.append(f"--{role}={getattr(self.pair, role)}")
         for key in ("device", "dtype"):
             if self.settings[f"{key}_from_cli"]:
-                parts += [f"--mech-{key}", self.settings[key]]
+                parts.append(f"--mech-{key}={self.settings[key]}")
         command = shlex.join(parts)
         if self.invocation_dir != self.rootdir:
             command = f"cd {shlex.quote(str(self.rootdir))} && {command}"

@@ -1,0 +1,47 @@
+"""The plugin on real (tiny, random) checkpoints: load_subject, weights hashes, tasks, reports."""
+
+from __future__ import annotations
+
+import pytest
+
+from mechtests.testing import build_tiny_model
+
+
+@pytest.fixture(scope="module")
+def tiny_pair(tmp_path_factory: pytest.TempPathFactory):
+    import mechtests
+
+    root = tmp_path_factory.mktemp("pair")
+    arm = build_tiny_model(root / "arm", "llama", "arm", seed=1)
+    mdm = build_tiny_model(root / "mdm", "llama", "mdm", weights_from=mechtests.load_subject(arm).model)
+    return arm, mdm
+
+
+def test_a_suite_runs_on_a_real_pair(pytester: pytest.Pytester, tiny_pair) -> None:
+    arm, mdm = tiny_pair
+    pytester.makepyfile(test_real='''
+import mechtests
+
+
+@mechtests.hypothesis(claim="the models load with their kinds", expect={"arm": "holds", "mdm": "holds"})
+def test_kind(subject):
+    mechtests.record("layers", subject.n_layers)
+    assert subject.kind in ("arm", "mdm")
+
+
+@mechtests.hypothesis(expect={"pair": "holds"})
+def test_same_tokenizer(pair):
+    assert len(pair.arm.tokenizer) == len(pair.mdm.tokenizer)
+''')
+    result = pytester.runpytest_subprocess("-p", "no:cacheprovider", f"--arm={arm}", f"--mdm={mdm}")
+    assert result.ret == 0, result.stdout.str()
+    import json
+
+    results = json.loads((pytester.path / "reports" / "results.json").read_text())
+    models = results["run"]["models"]
+    assert models["arm"]["path"] == str(arm) and len(models["arm"]["weights_sha256"]) == 64
+    assert models["arm"]["weights_sha256"] != models["mdm"]["weights_sha256"] or models["mdm"]["path"] == str(mdm)
+    assert {h["key"]: {m: r["outcome"] for m, r in h["results"].items()} for h in results["hypotheses"]} == {
+        "test_kind": {"arm": "holds", "mdm": "holds"},
+        "test_same_tokenizer": {"pair": "holds"},
+    }
