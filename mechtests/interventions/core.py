@@ -27,7 +27,6 @@ if TYPE_CHECKING:
     from mechtests.models.subject import Subject
     from mechtests.queries import Example
 
-Positions = "Sequence[int] | torch.Tensor | None"
 ABLATIONS = ("zero", "mean", "resample")
 
 
