@@ -119,7 +119,7 @@ def test_infilling_needs_both_sides(tok, tasks):
         w = words(tok, e.tokens)
         slot = e.answer_positions[0]
         assert e.right_context and slot < len(e.tokens) - 1
-        facts = dict(zip(w[2:slot - 1:2], w[1:slot - 1:2]))  # animal -> colour, left of the slot
+        facts = dict(zip(w[1:slot - 1:2], w[2:slot - 1:2]))  # animal -> colour, left of the slot
         assert w[slot] == facts[w[slot + 2]]  # the animal to the right picks the colour
         assert e.arm is not None and e.arm.answer == e.answer
         assert e.arm.answer_positions[0] == len(e.arm.tokens) - 1  # the ARM form ends with the slot

@@ -1,8 +1,8 @@
 """Infilling: a slot whose filler is fixed only by the context on both of its sides.
 
-MDM form: "<bos> red cat blue dog green fox gold yak ; [blue] owns dog ." -- the left context
-lists colour-animal pairs, the right context names the animal, and neither alone fixes the slot.
-ARM form (`Example.arm`): the right context moves before the slot, "... ; dog is [blue]", since
+MDM form: "<bos> cat red dog blue fox green yak gold ; [blue] owns dog ." -- the left context
+lists animal-colour pairs, the right context names the animal, and neither alone fixes the slot.
+ARM form (`Example.arm`): the right context moves before the slot, "... ; dog [blue]", since
 an ARM never reads past its answer. The corrupted twin names another animal, so the answer changes.
 """
 
@@ -14,29 +14,29 @@ from mechtests.queries.example import Example
 from mechtests.tasks.base import Task
 from mechtests.tasks.vocab import ANIMALS, BOS, COLORS, Lexicon
 
-PAIRS = 4  # colour-animal pairs listed before the slot
+PAIRS = 4  # animal-colour pairs listed before the slot
 
 
 class Infilling(Task):
     name = "infilling"
     regime = "globally-constrained"
-    words = COLORS + ANIMALS + (";", "owns", "is", ".")
+    words = COLORS + ANIMALS + (";", "owns", ".")
 
     def example(self, lex: Lexicon, rng: random.Random) -> Example:
         colors, animals = rng.sample(COLORS, PAIRS), rng.sample(ANIMALS, PAIRS)
         ask, other = rng.sample(range(PAIRS), 2)
-        facts = [BOS] + [w for pair in zip(colors, animals) for w in pair] + [";"]
+        facts = [BOS] + [w for pair in zip(animals, colors) for w in pair] + [";"]
 
         def mdm(i: int) -> list[str]:
             return facts + [colors[i], "owns", animals[i], "."]
 
         def arm(i: int) -> list[str]:
-            return facts + [animals[i], "is", colors[i]]
+            return facts + [animals[i], colors[i]]
 
         slot = len(facts)
         arm_form = Example(
             tokens=lex.ids(arm(ask)),
-            answer_positions=(slot + 2,),
+            answer_positions=(slot + 1,),
             wrong=lex.ids([colors[other]]),
             corrupted=lex.ids(arm(other)),
         )
