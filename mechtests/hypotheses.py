@@ -78,6 +78,13 @@ def _check_expect(value: Any) -> dict[str, str]:
     return out
 
 
+def default_id(fn: Callable[..., Any]) -> str:
+    """`heads.induction_heads_present` for test_induction_heads_present in test_heads.py."""
+    strip = lambda name: name[5:] if name.startswith("test_") else name  # noqa: E731
+    module = str(getattr(fn, "__module__", "") or "").rpartition(".")[2]
+    return f"{strip(module)}.{strip(fn.__name__)}" if module else strip(fn.__name__)
+
+
 def hypothesis(
     id: str | None = None,  # noqa: A002 - the public name of the field
     claim: str = "",
@@ -85,7 +92,9 @@ def hypothesis(
     expect: Mapping[str, str] | None = None,
     reason: str | None = None,
 ) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
-    """Mark a test as a hypothesis. id defaults to the function name; claim to its docstring's first line."""
+    """Mark a test as a hypothesis. claim defaults to the docstring's first line; id to
+    `<file>.<function>` without the `test_` prefixes (default_id), so that a copied suite file
+    gets new ids without any edit."""
     import pytest
 
     checked_expect = _check_expect(expect)
@@ -96,7 +105,7 @@ def hypothesis(
     def decorate(fn: Callable[..., Any]) -> Callable[..., Any]:
         if not callable(fn):
             raise MechtestsError(f"@hypothesis decorates a test function, got {fn!r}", "put it right above `def test_...`")
-        hid = _check_id(id if id is not None else fn.__name__)
+        hid = _check_id(id if id is not None else default_id(fn))
         spec = Hypothesis(id=hid, claim=claim or (fn.__doc__ or "").strip().split("\n")[0], source=source,
                           expect=checked_expect, reason=reason)
         return getattr(pytest.mark, MARK_NAME)(spec=spec)(fn)

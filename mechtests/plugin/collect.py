@@ -19,7 +19,7 @@ from typing import Any
 import pytest
 
 from mechtests.errors import MechtestsError
-from mechtests.hypotheses import hypothesis_of
+from mechtests.hypotheses import default_id, hypothesis_of
 
 CASE_PROP = "mechtests.case"
 EVIDENCE_PROP = "mechtests.evidence"
@@ -64,7 +64,7 @@ def case_of(item: Any) -> dict[str, Any] | None:
     if "subject" in names and model is None:
         model = "?"
     model = model or "pair"
-    hid = hyp.id if hyp else item.originalname if hasattr(item, "originalname") else item.name
+    hid = hyp.id if hyp else default_id(getattr(item, "obj", None)) if getattr(item, "obj", None) else item.name
     problem = None
     if hyp is not None:
         keys = set(hyp.expect)

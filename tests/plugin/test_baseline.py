@@ -35,7 +35,7 @@ def test_a_changed_verdict_fails_the_session_and_is_named(suite) -> None:
     saved = suite.run("--mech-save-baseline", "baseline.json")
     assert saved.ret == 0
     baseline = json.loads((suite.pytester.path / "baseline.json").read_text())
-    assert baseline["cases"]["test_induction [mdm]"] == {"outcome": "holds", "metrics": {"best score": 0.8}}
+    assert baseline["cases"]["s.induction [mdm]"] == {"outcome": "holds", "metrics": {"best score": 0.8}}
 
     # The same checkpoint again: green, nothing changed.
     same = suite.run("--mech-baseline", "baseline.json")
@@ -49,9 +49,9 @@ def test_a_changed_verdict_fails_the_session_and_is_named(suite) -> None:
     assert changed.ret == 1
     changed.stdout.fnmatch_lines([
         "*1 verdict(s) changed against*baseline.json:",
-        "*test_induction [[]mdm[]]: holds -> fails",
+        "*s.induction [[]mdm[]]: holds -> fails",
     ])
-    assert suite.results()["baseline"]["changed"] == [{"case": "test_induction [mdm]", "old": "holds", "new": "fails"}]
+    assert suite.results()["baseline"]["changed"] == [{"case": "s.induction [mdm]", "old": "holds", "new": "fails"}]
 
 
 def test_the_gate_fails_even_when_the_expectation_was_updated(suite) -> None:
@@ -61,7 +61,7 @@ def test_the_gate_fails_even_when_the_expectation_was_updated(suite) -> None:
     result = suite.run("--mech-baseline", "baseline.json")
     result.assert_outcomes(passed=3, xfailed=1)  # every test is green ...
     assert result.ret == 1  # ... but the verdict moved
-    result.stdout.fnmatch_lines(["*test_induction [[]mdm[]]: holds -> fails"])
+    result.stdout.fnmatch_lines(["*s.induction [[]mdm[]]: holds -> fails"])
 
 
 def test_metric_drift_is_reported_but_does_not_fail(suite) -> None:
@@ -70,7 +70,7 @@ def test_metric_drift_is_reported_but_does_not_fail(suite) -> None:
     suite.write(test_s=suite_with(0.8, arm_metric=0.5))
     result = suite.run("--mech-baseline", "baseline.json", "--mech-tolerance", "10%")
     assert result.ret == 0
-    result.stdout.fnmatch_lines(["*1 metric(s) drifted beyond 10% (warning):", "*test_induction [[]arm[]] best score: 0.9 -> 0.5*"])
+    result.stdout.fnmatch_lines(["*1 metric(s) drifted beyond 10% (warning):", "*s.induction [[]arm[]] best score: 0.9 -> 0.5*"])
     assert suite.run("--mech-baseline", "baseline.json", "--mech-tolerance", "0.5").ret == 0
 
 

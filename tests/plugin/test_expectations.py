@@ -33,7 +33,7 @@ def test_expected_failure_that_holds_is_red_and_says_the_mechanism_appeared(suit
     assert result.ret == 1
     result.assert_outcomes(passed=1, failed=1)
     result.stdout.fnmatch_lines([
-        "*XPASS(strict)*'test_heads' was expected to fail on mdm but holds*",
+        "*XPASS(strict)*'h.heads' was expected to fail on mdm but holds*",
         "*best score = 0.7 vs threshold 0.4*",
         "*seed: 0*",
         "*rerun: pytest 'test_h.py::test_heads?mdm?' --mech-seed 0*",
@@ -48,13 +48,13 @@ def test_unexpected_failure_shows_model_value_threshold_seed_and_rerun_command(s
     assert result.ret == 1
     result.stdout.fnmatch_lines([
         "*AssertionError: no head above threshold*",
-        "*mechtests: hypothesis 'test_heads' on mdm: expected holds, got fails*",
+        "*mechtests: hypothesis 'h.heads' on mdm: expected holds, got fails*",
         "*claim: heads exist*",
         "*best score = 0.1 vs threshold 0.4*",
         "*seed: 5*",
         "*rerun: pytest 'test_h.py::test_heads?mdm?' --mech-seed 5*",
     ])
-    assert suite.outcomes() == {"test_heads": {"arm": "holds", "mdm": "fails"}}
+    assert suite.outcomes() == {"h.heads": {"arm": "holds", "mdm": "fails"}}
 
 
 def test_rerun_command_reruns_just_that_case(suite) -> None:
@@ -63,7 +63,7 @@ def test_rerun_command_reruns_just_that_case(suite) -> None:
     args = command.split(" ", 1)[1].replace("'", "").split()
     result = suite.run(*args)
     result.assert_outcomes(failed=1)
-    assert suite.outcomes() == {"test_heads": {"mdm": "fails"}}
+    assert suite.outcomes() == {"h.heads": {"mdm": "fails"}}
 
 
 @pytest.mark.parametrize("expect", ['{"pair": "holds"}', '{"arm": "sometimes"}'])
@@ -79,7 +79,7 @@ def test_x(subject):
     assert result.ret != 0
     if "pair" in expect:  # a per-model test with a pair expectation: an error of that test
         result.stdout.fnmatch_lines(["*takes `subject` (one run per model) but expect has 'pair'*"])
-        assert suite.outcomes() == {"test_x": {"arm": "error", "mdm": "error"}}
+        assert suite.outcomes() == {"h.x": {"arm": "error", "mdm": "error"}}
     else:  # a bad verdict: the decorator refuses at import
         assert "expect['arm'] is 'sometimes'; use one of ('holds', 'fails')" in result.stdout.str()
 
@@ -90,3 +90,12 @@ def test_duplicate_hypothesis_ids_are_a_usage_error(suite) -> None:
     result = suite.run()
     assert result.ret == 4
     result.stderr.fnmatch_lines(["*hypothesis id 'same' [[]arm[]] is used by both test_a.py::test_a[[]arm[]] and test_b.py::test_b[[]arm[]]*"])
+
+
+def test_a_copied_suite_file_gets_its_own_ids(suite) -> None:
+    """Copying a hypothesis file and changing its claim adds a hypothesis; nothing else to edit."""
+    body = "import mechtests\n\n@mechtests.hypothesis(claim={!r})\ndef test_heads(subject):\n    pass\n"
+    suite.write(test_heads=body.format("original"), test_heads_copy=body.format("the copy"))
+    assert suite.run().ret == 0
+    claims = {h["id"]: h["claim"] for h in suite.results()["hypotheses"]}
+    assert claims == {"heads.heads": "original", "heads_copy.heads": "the copy"}

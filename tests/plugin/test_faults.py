@@ -39,16 +39,16 @@ def test_an_exception_is_an_error_not_a_failed_hypothesis(suite) -> None:
     result = suite.run()
     assert result.ret == 1
     assert suite.outcomes() == {
-        "test_asserts": {"arm": "holds", "mdm": "fails"},
-        "test_fixture_error": {"arm": "error", "mdm": "error"},
-        "test_raises": {"arm": "error", "mdm": "error"},  # expected to fail, but by assertion: still red
-        "test_skips": {"arm": "skipped", "mdm": "skipped"},
+        "f.asserts": {"arm": "holds", "mdm": "fails"},
+        "f.fixture_error": {"arm": "error", "mdm": "error"},
+        "f.raises": {"arm": "error", "mdm": "error"},  # expected to fail, but by assertion: still red
+        "f.skips": {"arm": "skipped", "mdm": "skipped"},
     }
     res = {h["key"]: h["results"] for h in suite.results()["hypotheses"]}
-    assert res["test_raises"]["mdm"]["message"] == "ValueError: measurement broke"
-    assert res["test_raises"]["mdm"]["matched"] is False
-    assert res["test_fixture_error"]["arm"]["message"] == "RuntimeError: fixture broke"
-    assert res["test_skips"]["arm"]["matched"] is None
+    assert res["f.raises"]["mdm"]["message"] == "ValueError: measurement broke"
+    assert res["f.raises"]["mdm"]["matched"] is False
+    assert res["f.fixture_error"]["arm"]["message"] == "RuntimeError: fixture broke"
+    assert res["f.skips"]["arm"]["matched"] is None
 
 
 def test_a_missing_checkpoint_is_one_line_per_test(pytester) -> None:
@@ -77,7 +77,7 @@ def test_dies(subject):
 ''')
     result = suite.run("-n", "2")
     assert result.ret == 1
-    assert suite.outcomes() == {"test_dies": {"arm": "holds", "mdm": "error"}, "test_fine": {"arm": "holds", "mdm": "holds"}}
+    assert suite.outcomes() == {"c.dies": {"arm": "holds", "mdm": "error"}, "c.fine": {"arm": "holds", "mdm": "holds"}}
     dies = suite.results()["hypotheses"][0]["results"]["mdm"]
     assert dies["message"].startswith("worker crashed while running this test")
 
@@ -98,8 +98,8 @@ def test_b_second(subject):
     assert result.ret == 1
     results = suite.results()
     assert results["run"]["incomplete"] is True
-    assert suite.outcomes() == {"test_a_first": {"arm": "fails", "mdm": "skipped"},
-                                "test_b_second": {"arm": "skipped", "mdm": "skipped"}}
+    assert suite.outcomes() == {"x.a_first": {"arm": "fails", "mdm": "skipped"},
+                                "x.b_second": {"arm": "skipped", "mdm": "skipped"}}
     result.stdout.fnmatch_lines(["*INCOMPLETE run*"])
     assert "incomplete" in (suite.reports / "report.html").read_text()
 
@@ -119,4 +119,4 @@ def test_b(subject):
     result = suite.run()
     assert result.ret == 2
     assert suite.results()["run"]["incomplete"] is True
-    assert suite.outcomes()["test_a"] == {"arm": "holds", "mdm": "holds"}
+    assert suite.outcomes()["k.a"] == {"arm": "holds", "mdm": "holds"}

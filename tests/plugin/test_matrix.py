@@ -33,12 +33,12 @@ def test_subject_tests_run_once_per_model_and_fill_the_matrix(suite) -> None:
     assert result.ret == 0
     result.stdout.fnmatch_lines(["*test_score?arm? PASSED*", "*test_score?mdm? XFAIL*", "*test_both PASSED*"])
     assert suite.outcomes() == {
-        "test_score": {"arm": "holds", "mdm": "fails"},
-        "test_both": {"pair": "holds"},
-        "test_unmarked": {"arm": "holds", "mdm": "holds"},
+        "suite.score": {"arm": "holds", "mdm": "fails"},
+        "suite.both": {"pair": "holds"},
+        "suite.unmarked": {"arm": "holds", "mdm": "holds"},
     }
     results = suite.results()
-    score = next(h for h in results["hypotheses"] if h["key"] == "test_score")
+    score = next(h for h in results["hypotheses"] if h["key"] == "suite.score")
     assert (score["claim"], score["source"]) == ("scores are high", "PAPER finding 1")
     assert score["results"]["mdm"]["expected"] == "fails" and score["results"]["mdm"]["matched"] is True
     assert score["results"]["arm"]["evidence"] == [
@@ -50,10 +50,10 @@ def test_subject_tests_run_once_per_model_and_fill_the_matrix(suite) -> None:
     result.stdout.fnmatch_lines([
         "*= mechtests =*",
         "hypothesis*arm*mdm*pair",
-        "test_both *-*-*holds",
-        "test_score *holds*fails (expected)*",
+        "suite.both *-*-*holds",
+        "suite.score *holds*fails (expected)*",
     ])
-    assert "| test_score | ✅ holds | ✅ fails (expected) | - |" in (suite.reports / "summary.md").read_text()
+    assert "| suite.score | ✅ holds | ✅ fails (expected) | - |" in (suite.reports / "summary.md").read_text()
 
 
 def test_a_session_without_hypotheses_writes_no_report(suite) -> None:

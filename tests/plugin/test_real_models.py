@@ -42,6 +42,6 @@ def test_same_tokenizer(pair):
     assert models["arm"]["path"] == str(arm) and len(models["arm"]["weights_sha256"]) == 64
     assert models["arm"]["weights_sha256"] != models["mdm"]["weights_sha256"] or models["mdm"]["path"] == str(mdm)
     assert {h["key"]: {m: r["outcome"] for m, r in h["results"].items()} for h in results["hypotheses"]} == {
-        "test_kind": {"arm": "holds", "mdm": "holds"},
-        "test_same_tokenizer": {"pair": "holds"},
+        "real.kind": {"arm": "holds", "mdm": "holds"},
+        "real.same_tokenizer": {"pair": "holds"},
     }

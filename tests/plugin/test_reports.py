@@ -26,7 +26,7 @@ def test_evil(subject, name):
     assert suite.run().ret == 1
     page = (suite.reports / "report.html").read_text()
     assert "<script" not in page and "<img" not in page and "<b>bold" not in page
-    assert "test_evil[&lt;script&gt;alert(1)&lt;/script&gt;]" in page
+    assert "x.evil[&lt;script&gt;alert(1)&lt;/script&gt;]" in page
     assert "&lt;b&gt;bold&lt;/b&gt; &amp; co" in page
     summary = (suite.reports / "summary.md").read_text()
     assert "<script" not in summary and "&lt;script&gt;" in summary

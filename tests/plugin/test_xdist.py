@@ -42,11 +42,11 @@ def test_same_results_with_and_without_workers(suite) -> None:
     assert parallel["run"]["invocation"]["workers"] == 2
     assert stable_view(serial) == stable_view(parallel)
     assert suite.outcomes() == {
-        "test_errors": {"arm": "error", "mdm": "error"},
-        "test_pair_overlap": {"pair": "holds"},
-        "test_profile[countdown]": {"arm": "holds", "mdm": "fails"},
-        "test_profile[ioi]": {"arm": "holds", "mdm": "fails"},
-        "test_record_only": {"pair": "holds"},
+        "suite.errors": {"arm": "error", "mdm": "error"},
+        "suite.pair_overlap": {"pair": "holds"},
+        "suite.profile[countdown]": {"arm": "holds", "mdm": "fails"},
+        "suite.profile[ioi]": {"arm": "holds", "mdm": "fails"},
+        "suite.record_only": {"pair": "holds"},
     }
     nodeids = [r["nodeid"] for h in parallel["hypotheses"] for r in h["results"].values()]
     assert not [n for n in nodeids if "@" in n]  # the xdist group suffix never reaches the report
