@@ -71,7 +71,8 @@ def test_models_load_only_when_a_test_asks(suite, monkeypatch, tmp_path) -> None
     assert suite.run("-k", "plain").ret == 0
     assert not log.exists()
     assert suite.run().ret == 0
-    assert sorted(log.read_text().split("\n")[:-1]) == ["arm main", "mdm main"]  # once per model, not per test
+    loads = sorted(line.split()[0] for line in log.read_text().splitlines())
+    assert loads == ["arm", "mdm"]  # once per model, not per test (the worker name varies under outer xdist)
 
 
 def test_seed_and_report_dir_come_from_the_command_line_or_pyproject(suite) -> None:
