@@ -188,7 +188,8 @@ def test_validation_names_missing_component(tiny_paths, monkeypatch):
     from mechtests.models import architectures
 
     broken = architectures.ArchitectureMap(family="llama", layers="model.layers", attention="self_attn", out_proj="o_proj",
-                                           mlp="feedforward", final_norm="model.norm", unembed="lm_head")
+                                           mlp="feedforward", final_norm="model.norm", unembed="lm_head",
+                                           attn_norm="input_layernorm", mlp_norm="post_attention_layernorm", qkv=("q_proj",))
     monkeypatch.setitem(architectures.ARCHITECTURES, "llama", broken)
     msg = _one_line_error(lambda: mechtests.load_subject(tiny_paths["llama", "arm"]))
     assert "missing component" in msg and "feedforward" in msg

@@ -21,40 +21,21 @@ path.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import torch
 
 from mechtests.attribution.graph import Graph, graph_for
 from mechtests.errors import MechtestsError
-from mechtests.models.architectures import resolve
+from mechtests.models.architectures import ArchitectureMap, resolve
 
 if TYPE_CHECKING:
     from mechtests.models.subject import Subject
 
 
-@dataclass(frozen=True)
-class Anatomy:
-    """Inside a decoder block: the two norms, and the q/k/v projections (one fused module for GPT-2)."""
-
-    attn_norm: str
-    mlp_norm: str
-    qkv: tuple[str, ...]
-
-
-_LLAMA_LIKE = Anatomy("input_layernorm", "post_attention_layernorm", ("q_proj", "k_proj", "v_proj"))
-ANATOMY = {"llama": _LLAMA_LIKE, "qwen2": _LLAMA_LIKE, "mistral": _LLAMA_LIKE, "gpt2": Anatomy("ln_1", "ln_2", ("c_attn",))}
-
-
-def anatomy_for(subject: "Subject") -> Anatomy:
-    try:
-        return ANATOMY[subject.arch.family]
-    except KeyError:
-        raise MechtestsError(
-            f"attribution does not know the block layout of {subject.arch.family!r}",
-            f"add an Anatomy for it to mechtests.attribution.engine.ANATOMY (known: {sorted(ANATOMY)})",
-        ) from None
+def anatomy_for(subject: "Subject") -> ArchitectureMap:
+    """The block layout (norms, q/k/v projections) comes from the model's ArchitectureMap."""
+    return subject.arch
 
 
 class Layout:
@@ -296,4 +277,4 @@ def patched_logits(
         return layout.subject.model(input_ids=input_ids, attention_mask=attention_mask).logits
 
 
-__all__ = ["ANATOMY", "Anatomy", "GraphRun", "Layout", "anatomy_for", "capture", "capture_with_logits", "patched_logits"]
+__all__ = ["GraphRun", "Layout", "anatomy_for", "capture", "capture_with_logits", "patched_logits"]

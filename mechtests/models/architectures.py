@@ -22,6 +22,9 @@ class ArchitectureMap:
         concatenation of the heads' outputs, (B, T, n_heads * d_head).
     out_proj_transposed: the projection stores its weight as (in, out) (GPT-2's Conv1D)
         rather than (out, in) (nn.Linear).
+    attn_norm / mlp_norm: the norms before attention and before the MLP, inside one block.
+    qkv: the query, key and value projections inside `attention` (one fused module for GPT-2);
+        edge attribution gives every head its own copy of their input.
     """
 
     family: str
@@ -31,6 +34,9 @@ class ArchitectureMap:
     mlp: str
     final_norm: str
     unembed: str
+    attn_norm: str
+    mlp_norm: str
+    qkv: tuple[str, ...]
     out_proj_transposed: bool = False
 
 
@@ -41,6 +47,9 @@ _LLAMA_LIKE = dict(
     mlp="mlp",
     final_norm="model.norm",
     unembed="lm_head",
+    attn_norm="input_layernorm",
+    mlp_norm="post_attention_layernorm",
+    qkv=("q_proj", "k_proj", "v_proj"),
 )
 
 ARCHITECTURES: dict[str, ArchitectureMap] = {
@@ -55,6 +64,9 @@ ARCHITECTURES: dict[str, ArchitectureMap] = {
         mlp="mlp",
         final_norm="transformer.ln_f",
         unembed="lm_head",
+        attn_norm="ln_1",
+        mlp_norm="ln_2",
+        qkv=("c_attn",),
         out_proj_transposed=True,
     ),
 }

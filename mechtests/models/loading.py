@@ -154,7 +154,8 @@ def validate_components(subject: Subject) -> None:
         resolve(subject.model, arch.final_norm)
         unembed = subject.unembed_module()
         for i, layer in enumerate(layers):
-            resolve(layer, arch.mlp)
+            for name in (arch.mlp, arch.attn_norm, arch.mlp_norm, *(f"{arch.attention}.{q}" for q in arch.qkv)):
+                resolve(layer, name)
             out_proj = subject.out_proj_module(i)
     except AttributeError as err:
         raise MechtestsError(f"{where}: missing component: {err}", f"fix the ArchitectureMap for {arch.family!r}") from None
