@@ -62,8 +62,19 @@ def _count(value: Any) -> int:
     return sum(_count(v) for v in value) if isinstance(value, list) else 1
 
 
+def _unpack_estimate(value: Any, ci: Any, extra: dict[str, Any]) -> tuple[Any, Any]:
+    """A mechtests.stats.Estimate records as its value, its interval and its seed and sample size."""
+    if not all(hasattr(value, field) for field in ("value", "lo", "hi", "seed")):
+        return value, ci
+    extra.setdefault("seed", value.seed)
+    if getattr(value, "n", 0):
+        extra.setdefault("n", value.n)
+    return value.value, (value.lo, value.hi) if ci is None else ci
+
+
 def make_entry(name: str, value: Any, ci: Any = None, threshold: Any = None, **extra: Any) -> dict[str, Any]:
     """Validate one record() call into a plain dict {name, value, ci, threshold, extra}."""
+    value, ci = _unpack_estimate(value, ci, extra)
     if not isinstance(name, str) or not name.strip():
         raise MechtestsError(f"record() needs a non-empty name, got {name!r}", "e.g. record('best induction score', x)")
     plain = _plain(value, f"record({name!r}) value")
@@ -92,8 +103,9 @@ def make_entry(name: str, value: Any, ci: Any = None, threshold: Any = None, **e
 def record(name: str, value: Any, ci: Any = None, threshold: Any = None, **extra: Any) -> dict[str, Any]:
     """Record one measurement of the running hypothesis test and return it as a plain dict.
 
-    name: what was measured, as a reader should see it; value: a number, or a list (or list
-    of lists) of numbers for plots; ci: a (lo, hi) interval; threshold: the value the test's
+    name: what was measured, as a reader should see it; value: a number, a list (or list of
+    lists) of numbers for plots, or a mechtests.stats.Estimate (its interval, seed and sample
+    size come along); ci: a (lo, hi) interval; threshold: the value the test's
     assertion compares against; extra: further str/number fields (e.g. seed=, n_examples=).
     """
     sink = _SINK.get()

@@ -47,3 +47,13 @@ def test_record_outside_a_test_says_so() -> None:
     with pytest.raises(MechtestsError, match="outside a running test"):
         with collecting(None):  # type: ignore[arg-type]
             record("x", 1.0)
+
+
+def test_an_estimate_records_with_its_interval_seed_and_size() -> None:
+    from mechtests.evidence import make_entry
+    from mechtests.stats import bootstrap
+
+    est = bootstrap([0.1, 0.5, 0.9, 0.4], seed=3)
+    entry = make_entry("score", est, threshold=0.4)
+    assert entry["value"] == est.value and entry["ci"] == [est.lo, est.hi]
+    assert entry["extra"] == {"seed": 3, "n": 4} and entry["threshold"] == 0.4
