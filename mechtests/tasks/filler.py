@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import random
 
-from mechtests.tasks.vocab import ADJECTIVES, BOS, NAMES, NOUNS, SYMBOLS, VERBS, Lexicon
+from mechtests.tasks.vocab import ADJECTIVES, ANIMALS, BOS, COLORS, NAMES, NOUNS, NUMBERS, SYMBOLS, VERBS, Lexicon
 
 WORDS = ADJECTIVES + NOUNS + VERBS + NAMES + ("the", "a", "and", "then", ".")
 
@@ -26,15 +26,18 @@ def filler(tokenizer, n: int, length: int, seed: int = 0) -> list[tuple[int, ...
 
 
 def repeats(tokenizer, n: int, length: int, seed: int = 0) -> list[tuple[int, ...]]:
-    """`n` sequences of random symbols that repeat with a random period (4-11), `length` tokens each.
+    """`n` sequences of random words that repeat with a random period (3-11), `length` tokens each.
 
-    Training data only: most tokens after the first period are predictable by copying, so the
-    ARM forms induction heads early, which the induction, IOI and infilling tasks then use.
+    Training data only: every token after the first period is predictable by copying, so the
+    ARM forms induction heads early. The words come from the whole task vocabulary (symbols,
+    names, colours, animals, numbers), so the copying works for every task that needs it
+    (induction, IOI, infilling), not only for the symbols.
     """
-    lex = Lexicon(tokenizer, (BOS,) + SYMBOLS, "repeats")
+    pool = SYMBOLS + NAMES + COLORS + ANIMALS + NUMBERS[1:30] + NOUNS
+    lex = Lexicon(tokenizer, (BOS,) + pool, "repeats")
     rng = random.Random(f"repeats:{seed}")
     out = []
     for _ in range(n):
-        period = rng.sample(SYMBOLS, rng.randint(4, 11))
+        period = rng.sample(pool, rng.randint(3, 11))
         out.append(lex.ids([BOS] + [period[i % len(period)] for i in range(length - 1)]))
     return out
