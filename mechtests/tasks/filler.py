@@ -26,18 +26,24 @@ def filler(tokenizer, n: int, length: int, seed: int = 0) -> list[tuple[int, ...
 
 
 def repeats(tokenizer, n: int, length: int, seed: int = 0) -> list[tuple[int, ...]]:
-    """`n` sequences of random words that repeat with a random period (3-11), `length` tokens each.
+    """`n` sequences of distinct random words followed by copies of random spans of them, `length`
+    tokens each.
 
-    Training data only: every token after the first period is predictable by copying, so the
-    ARM forms induction heads early. The words come from the whole task vocabulary (symbols,
-    names, colours, animals, numbers), so the copying works for every task that needs it
-    (induction, IOI, infilling), not only for the symbols.
+    Training data only: every copied token after a span's first is predictable only by an
+    induction head (find the current word earlier, copy what followed it), at a distance that
+    varies with the first segment's length and the span's start. The words come from the whole
+    task vocabulary, so the copying serves every task that needs it (induction, IOI, infilling).
     """
     pool = SYMBOLS + NAMES + COLORS + ANIMALS + NUMBERS[1:30] + NOUNS
     lex = Lexicon(tokenizer, (BOS,) + pool, "repeats")
     rng = random.Random(f"repeats:{seed}")
     out = []
     for _ in range(n):
-        period = rng.sample(pool, rng.randint(3, 11))
-        out.append(lex.ids([BOS] + [period[i % len(period)] for i in range(length - 1)]))
+        first = rng.sample(pool, rng.randint(8, 16))
+        words = [BOS] + first
+        while len(words) < length:
+            span = rng.randint(3, 8)
+            start = rng.randrange(len(first) - span + 1)
+            words += first[start:start + span]
+        out.append(lex.ids(words[:length]))
     return out
