@@ -1,0 +1,187 @@
+"""The paper's pipeline, computed once and shared by every hypothesis that needs it.
+
+- Which examples: the common-correct pool (examples both models of the pair answer correctly,
+  the first `size` of them, as the paper's 500), or one model's own correct examples.
+- Each model's EAP-IG attribution on a task, kept in memory and on disk (mechtests.cache),
+  keyed by the weights' sha256, the task, the examples and every parameter, so that xdist
+  workers and later runs reuse it and a new checkpoint never gets a stale result.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Callable, Sequence
+
+import torch
+
+from mechtests import cache
+from mechtests.attribution import Attribution, attribute, graph_for
+from mechtests.errors import MechtestsError
+from mechtests.queries import Example, evaluate
+
+if TYPE_CHECKING:
+    import numpy as np
+
+    from mechtests.attribution import Graph
+    from mechtests.models import Site
+    from mechtests.models.subject import Subject
+    from mechtests.stats import Estimate
+
+POOL_SIZE = 500  # the paper's common-correct pool
+IG_STEPS = 8  # EAP-IG interpolation steps in the suites (completeness is tested at 32 in tests/)
+
+
+def correctness(subject: "Subject", task: str, examples: Sequence[Example]) -> torch.Tensor:
+    """(N,) bool: does `subject` answer each example correctly (cached)."""
+    key = cache.cache_key(subject, task, examples, "correct")
+    return cache.cached(key, lambda: {"correct": evaluate(subject, examples)[1]})["correct"].bool()
+
+
+def common_pool(arm: "Subject", mdm: "Subject", task: str, examples: Sequence[Example], size: int = POOL_SIZE) -> list[Example]:
+    """The first `size` examples that both models answer correctly."""
+    both = correctness(arm, task, examples) & correctness(mdm, task, examples)
+    pool = [ex for ex, ok in zip(examples, both.tolist()) if ok][:size]
+    if not pool:
+        raise MechtestsError(f"no {task} example is answered correctly by both models", "check the pair with `mechtests eval`")
+    return pool
+
+
+def own_pool(subject: "Subject", task: str, examples: Sequence[Example], size: int = POOL_SIZE) -> list[Example]:
+    """The first `size` examples that `subject` answers correctly."""
+    ok = correctness(subject, task, examples).tolist()
+    pool = [ex for ex, right in zip(examples, ok) if right][:size]
+    if not pool:
+        raise MechtestsError(f"{subject.kind} answers no {task} example correctly", "check the model with `mechtests eval`")
+    return pool
+
+
+def attribution(
+    subject: "Subject", task: str, examples: Sequence[Example], steps: int = IG_STEPS, denoise_steps: int = 1
+) -> Attribution:
+    """EAP-IG edge scores of `subject` on `examples` (cached in memory and on disk)."""
+    params = {"steps": steps, "denoise_steps": denoise_steps}
+    key = cache.cache_key(subject, task, examples, "eap-ig", params)
+
+    def compute() -> dict[str, torch.Tensor]:
+        result = attribute(subject, examples, steps=steps, method="eap-ig", denoise_steps=denoise_steps)
+        return {
+            "per_example": result.per_example, "metric_clean": result.metric_clean,
+            "metric_corrupted": result.metric_corrupted, "denoise_steps": torch.tensor(result.denoise_steps),
+        }
+
+    stored = cache.cached(key, compute, meta={"task": task, "method": "eap-ig", **params, "model": subject.path})
+    per_example = stored["per_example"]
+    return Attribution(
+        graph=graph_for(subject), scores=per_example.mean(0), per_example=per_example,
+        metric_clean=stored["metric_clean"], metric_corrupted=stored["metric_corrupted"],
+        method="eap-ig", steps=steps, denoise_steps=int(stored["denoise_steps"]),
+    )
+
+
+# --- pair-level statistics over the shared pool -----------------------------------------------------
+EARLY = 0.5  # "early layers" in the suites: the first half of the layers (layers 0-1 of 4)
+N_RESAMPLES = 200  # bootstrap draws for statistics that recompute a circuit per draw
+
+
+def regime_of(task: str) -> str:
+    """'prefix-dominant' or 'globally-constrained'."""
+    from mechtests.tasks import TASKS
+
+    return TASKS[task].regime
+
+
+def tasks_in(regime: str) -> list[str]:
+    from mechtests.tasks import TASKS
+
+    return [name for name, task in TASKS.items() if task.regime == regime]
+
+
+def resampled(attributions: Sequence[Attribution], statistic: Callable[..., float], seed: int, n_resamples: int = N_RESAMPLES) -> "np.ndarray":
+    """`statistic(*mean_scores)` on the full pool (entry 0) and on `n_resamples` bootstrap resamples
+    of the examples, the same rows for every attribution (they must share one pool).
+
+    For statistics that are not means of per-example values (a circuit's top-K, a Gini
+    coefficient), the scores are averaged over each resample and the statistic recomputed.
+    """
+    import numpy as np
+
+    sizes = {a.per_example.shape[0] for a in attributions}
+    if len(sizes) != 1:
+        raise MechtestsError(f"attributions measured on different numbers of examples {sorted(sizes)}", "use study.common_pool for every model")
+    n = sizes.pop()
+    rng = np.random.default_rng(seed)
+    rows = [np.arange(n)] + [rng.integers(0, n, n) for _ in range(n_resamples)]
+    return np.array([statistic(*(a.per_example[torch.as_tensor(r)].mean(0) for a in attributions)) for r in rows])
+
+
+def edge_jaccard(graph: "Graph", fraction: float) -> Callable[[torch.Tensor, torch.Tensor], float]:
+    """statistic(scores_a, scores_b): Jaccard of the two top-K edge sets (K from circuits.budget)."""
+    from mechtests.circuits import budget
+    from mechtests.compare import jaccard
+
+    k = budget(graph.n_edges, fraction)
+    edges = graph.edge_mask.flatten().nonzero().squeeze(1)
+
+    def statistic(a: torch.Tensor, b: torch.Tensor) -> float:
+        top = lambda s: set(edges[s.flatten()[edges].abs().topk(k).indices].tolist())  # noqa: E731
+        return jaccard(top(a), top(b))
+
+    return statistic
+
+
+def component_gini(graph: "Graph") -> Callable[[torch.Tensor], float]:
+    """statistic(scores): Gini coefficient of |attribution| over heads and MLPs."""
+    from mechtests.compare import component_attribution, gini
+
+    return lambda scores: gini(component_attribution(scores, graph).flatten())
+
+
+def interval(draws: "np.ndarray", seed: int, level: float = 0.95) -> "Estimate":
+    """An Estimate from bootstrap draws whose first entry is the full-sample value."""
+    import numpy as np
+
+    from mechtests.stats import Estimate
+
+    tail = (1 - level) / 2
+    lo, hi = np.quantile(draws[1:], [tail, 1 - tail])
+    return Estimate(value=float(draws[0]), lo=float(lo), hi=float(hi), seed=seed, level=level, n=0, n_resamples=len(draws) - 1)
+
+
+def early_shares(attr: Attribution, early: float = EARLY) -> "np.ndarray":
+    """(N,) each example's share of |attribution| in the early layers."""
+    from mechtests.compare import depth_per_example
+
+    return depth_per_example(attr, early)[0]
+
+
+def circuit_early_share(scores: torch.Tensor, graph: "Graph", fraction: float, early: float = EARLY) -> float:
+    """Early-layer share of the attribution on the top-K circuit's edges (budget `fraction`)."""
+    from mechtests.circuits import budget
+    from mechtests.compare import depth_profile
+
+    key = torch.where(graph.edge_mask, scores.abs(), torch.full_like(scores, -1.0)).flatten()
+    keep = torch.zeros_like(key, dtype=torch.bool)
+    keep[key.topk(budget(graph.n_edges, fraction)).indices] = True
+    return depth_profile(scores * keep.view_as(scores), graph, early=early).early_share
+
+
+def node_site(name: str) -> "Site":
+    """A graph node's component: 'a2.h1' -> head (2, 1), 'm3' -> mlp_out 3."""
+    from mechtests.models import Site
+
+    if name.startswith("a") and ".h" in name:
+        layer, head = name[1:].split(".h")
+        return Site("head", int(layer), int(head))
+    if name.startswith("m"):
+        return Site("mlp_out", int(name[1:]))
+    raise MechtestsError(f"graph node {name!r} is not a head or an MLP", "pass a name like 'a2.h1' or 'm3'")
+
+
+def top_components(scores: torch.Tensor, graph: "Graph", n: int, layers: Sequence[int] | None = None) -> list["Site"]:
+    """The `n` heads/MLPs with the most |attribution| (in- and out-edges), optionally within `layers`."""
+    from mechtests.compare import component_attribution
+    from mechtests.models import Site
+
+    comp = component_attribution(scores, graph)  # (L, H + 1), last column the MLP
+    allowed = range(graph.n_layers) if layers is None else layers
+    ranked = sorted(((float(comp[l, c]), l, c) for l in allowed for c in range(graph.n_heads + 1)), reverse=True)
+    return [Site("mlp_out", l) if c == graph.n_heads else Site("head", l, c) for _, l, c in ranked[:n]]
