@@ -25,25 +25,19 @@ def filler(tokenizer, n: int, length: int, seed: int = 0) -> list[tuple[int, ...
     return out
 
 
-def repeats(tokenizer, n: int, length: int, seed: int = 0) -> list[tuple[int, ...]]:
-    """`n` sequences of distinct random words followed by copies of random spans of them, `length`
-    tokens each.
+def repeats(tokenizer, n: int, length: int, seed: int = 0, words: str = "all") -> list[tuple[int, ...]]:
+    """`n` sequences of random words that repeat with a random period (4-11), `length` tokens each.
 
-    Training data only: every copied token after a span's first is predictable only by an
-    induction head (find the current word earlier, copy what followed it), at a distance that
-    varies with the first segment's length and the span's start. The words come from the whole
-    task vocabulary, so the copying serves every task that needs it (induction, IOI, infilling).
+    Training data only: every token after the first period is predictable by copying, so an
+    ARM forms induction heads within a few hundred steps. words="symbols" draws only the
+    induction task's symbols (the curriculum); "all" draws from the whole task vocabulary
+    (symbols, names, colours, animals, numbers), so the copying serves every task that needs it.
     """
-    pool = SYMBOLS + NAMES + COLORS + ANIMALS + NUMBERS[1:30] + NOUNS
+    pool = SYMBOLS if words == "symbols" else SYMBOLS + NAMES + COLORS + ANIMALS + NUMBERS[1:30] + NOUNS
     lex = Lexicon(tokenizer, (BOS,) + pool, "repeats")
-    rng = random.Random(f"repeats:{seed}")
+    rng = random.Random(f"repeats:{words}:{seed}")
     out = []
     for _ in range(n):
-        first = rng.sample(pool, rng.randint(8, 16))
-        words = [BOS] + first
-        while len(words) < length:
-            span = rng.randint(3, 8)
-            start = rng.randrange(len(first) - span + 1)
-            words += first[start:start + span]
-        out.append(lex.ids(words[:length]))
+        period = rng.sample(pool, rng.randint(4, 11))
+        out.append(lex.ids([BOS] + [period[i % len(period)] for i in range(length - 1)]))
     return out
