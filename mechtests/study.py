@@ -109,8 +109,12 @@ def resampled(attributions: Sequence[Attribution], statistic: Callable[..., floa
         raise MechtestsError(f"attributions measured on different numbers of examples {sorted(sizes)}", "use study.common_pool for every model")
     n = sizes.pop()
     rng = np.random.default_rng(seed)
-    rows = [np.arange(n)] + [rng.integers(0, n, n) for _ in range(n_resamples)]
-    return np.array([statistic(*(a.per_example[torch.as_tensor(r)].mean(0) for a in attributions)) for r in rows])
+    weights = np.ones((n_resamples + 1, n))  # row 0: the full pool
+    for row in range(1, n_resamples + 1):
+        weights[row] = np.bincount(rng.integers(0, n, n), minlength=n)
+    weights = torch.as_tensor(weights / n, dtype=torch.float32)  # (R + 1, n): each resample's mean as one matmul
+    means = [(weights @ a.per_example.flatten(1)).view(-1, *a.per_example.shape[1:]) for a in attributions]  # (R + 1, n_up, n_down)
+    return np.array([statistic(*(m[r] for m in means)) for r in range(n_resamples + 1)])
 
 
 def edge_jaccard(graph: "Graph", fraction: float) -> Callable[[torch.Tensor, torch.Tensor], float]:

@@ -55,9 +55,22 @@ def mech_loader(request: pytest.FixtureRequest) -> Callable[[str, str], Any]:
     def load(role: str, path: str) -> Any:
         from mechtests.models import load_subject
 
+        _share_cores()
         return load_subject(path, device=settings["device"], dtype=settings["dtype"])
 
     return load
+
+
+def _share_cores() -> None:
+    """Under xdist, give each worker its share of the cores: with every worker running torch's
+    default thread count the CPU is oversubscribed and each forward pass gets several times slower."""
+    import os
+
+    workers = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "0") or 0)
+    if workers > 1:
+        import torch
+
+        torch.set_num_threads(max(1, (os.cpu_count() or 1) // workers))
 
 
 @pytest.fixture(scope="session")
