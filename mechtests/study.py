@@ -22,6 +22,7 @@ if TYPE_CHECKING:
     import numpy as np
 
     from mechtests.attribution import Graph
+    from mechtests.compare import AblationComparison
     from mechtests.models import Site
     from mechtests.models.subject import Subject
     from mechtests.stats import Estimate
@@ -189,3 +190,22 @@ def top_components(scores: torch.Tensor, graph: "Graph", n: int, layers: Sequenc
     allowed = range(graph.n_layers) if layers is None else layers
     ranked = sorted(((float(comp[l, c]), l, c) for l in allowed for c in range(graph.n_heads + 1)), reverse=True)
     return [Site("mlp_out", l) if c == graph.n_heads else Site("head", l, c) for _, l, c in ranked[:n]]
+
+
+def ablation(
+    subject: "Subject", task: str, examples: Sequence[Example], targets: Sequence["Site"], method: str = "mean",
+    n_controls: int = 10, band: tuple[int, int] | None = None, seed: int = 0,
+) -> "AblationComparison":
+    """compare.targeted_ablation, cached like the attributions (keyed by the targets and every parameter)."""
+    from mechtests.compare import AblationComparison, targeted_ablation
+
+    params = {"targets": [str(t) for t in targets], "method": method, "n_controls": n_controls, "band": band, "seed": seed}
+    key = cache.cache_key(subject, task, examples, "targeted-ablation", params)
+
+    def compute() -> dict[str, torch.Tensor]:
+        result = targeted_ablation(subject, examples, targets, method=method, n_controls=n_controls, band=band, seed=seed)
+        parts = {"target": result.target, "random": result.random, "same_depth": result.same_depth}
+        return parts if result.band is None else {**parts, "band": result.band}
+
+    stored = cache.cached(key, compute, meta={"task": task, "method": "targeted-ablation", **params, "model": subject.path})
+    return AblationComparison(stored["target"], stored["random"], stored["same_depth"], stored.get("band"), seed)

@@ -12,7 +12,6 @@ import numpy as np
 
 import mechtests
 from mechtests import study
-from mechtests.compare import targeted_ablation
 from mechtests.stats import bootstrap, paired_difference
 from mechtests.tasks import TaskSet
 
@@ -42,14 +41,16 @@ def _circuit_front_loading(attributions, regime: str, fraction: float, seed: int
 @mechtests.hypothesis(
     claim="On globally constrained tasks the MDM puts more of its attribution in early layers than the ARM; on prefix-dominant tasks it does not",
     source="PAPER finding 2",
-    expect={"pair": "holds"},
+    expect={"pair": "fails"},
+    reason="bundled pair (seed 0): reversed; on globally constrained tasks the MDM's early-layer share is LOWER "
+    "than the ARM's by 0.063 [0.056, 0.069], while on prefix-dominant tasks it is higher by 0.009 [0.006, 0.012]",
 )
 def test_mdm_front_loads_global_tasks(pair, attributions, mech_seed):
     """Threshold: zero. On globally constrained tasks the interval of (MDM - ARM) early share lies
     above 0; on prefix-dominant tasks its lower end does not."""
     est = {}
     for regime in (GLOBAL, PREFIX):
-        est[regime] = e = bootstrap(_front_loading(attributions, regime))
+        est[regime] = e = bootstrap(_front_loading(attributions, regime), seed=mech_seed)
         mechtests.record(f"{regime}: MDM - ARM early-layer share", e, threshold=0.0)
     for task in study.tasks_in(GLOBAL) + study.tasks_in(PREFIX):
         arm, mdm = attributions(task)
@@ -62,7 +63,9 @@ def test_mdm_front_loads_global_tasks(pair, attributions, mech_seed):
 @mechtests.hypothesis(
     claim="Ablating the MDM's early high-attribution components hurts a global task more than random or middle/late-layer controls",
     source="PAPER finding 3",
-    expect={"pair": "holds"},
+    expect={"pair": "fails"},
+    reason="bundled pair (seed 0): holds on countdown (drop 3.0 above both controls) but not on infilling, whose "
+    "68-example pool leaves the differences' intervals across 0 (0.10 [-0.06, 0.27] vs random)",
 )
 def test_mdm_early_components_are_causal(pair, pools, attributions, mech_seed):
     """Targets: the 3 heads/MLPs of the early layers with the most |attribution| in the MDM, mean-
@@ -76,11 +79,11 @@ def test_mdm_early_components_are_causal(pair, pools, attributions, mech_seed):
     for task in study.tasks_in(GLOBAL):
         _, mdm_attr = attributions(task)
         targets = study.top_components(mdm_attr.scores, mdm_attr.graph, 3, early_layers)
-        result = targeted_ablation(mdm, pools[task], targets, method="mean", n_controls=10,
-                                   band=(mdm.n_layers // 2, mdm.n_layers))
+        result = study.ablation(mdm, task, pools[task], targets, method="mean", n_controls=10,
+                                band=(mdm.n_layers // 2, mdm.n_layers), seed=mech_seed)
         mechtests.record(f"{task}: ablated", len(targets), components=", ".join(map(str, targets)))
         for name, control in (("random", result.random), ("middle/late", result.band)):
-            diff = bootstrap(result.target, control.mean(0), statistic=paired_difference)
+            diff = bootstrap(result.target, control.mean(0), statistic=paired_difference, seed=mech_seed)
             mechtests.record(f"{task}: drop, early targets - {name}", diff, threshold=0.0)
             if diff.lo <= 0:
                 failing.append(f"{task} vs {name}: {diff.value:.3f} [{diff.lo:.3f}, {diff.hi:.3f}]")
@@ -90,7 +93,9 @@ def test_mdm_early_components_are_causal(pair, pools, attributions, mech_seed):
 @mechtests.hypothesis(
     claim="The front-loading pattern persists across prompt resamplings, circuit budgets and denoising step counts",
     source="PAPER finding 5",
-    expect={"pair": "holds"},
+    expect={"pair": "fails"},
+    reason="bundled pair (seed 0): what persists is the reverse pattern; in all six variants the MDM - ARM early "
+    "share is negative on globally constrained tasks (-0.06 to -0.15) and slightly positive on prefix-dominant ones",
 )
 def test_depth_pattern_is_robust(pair, attributions, tasks, mech_seed):
     """The pattern: MDM - ARM early share is positive on globally constrained tasks and larger

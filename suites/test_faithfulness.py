@@ -24,7 +24,9 @@ EXAMPLES = 200
 @mechtests.hypothesis(
     claim="On every task, the top-K circuit alone recovers most of the clean metric",
     source="PAPER, Method (faithfulness of EAP-IG circuits)",
-    expect={"arm": "holds", "mdm": "holds"},
+    expect={"arm": "fails", "mdm": "fails"},
+    reason="bundled pair (seed 0): 10-edge circuits recover induction (ARM 0.62, MDM 0.70) but not ioi (0.08, "
+    "0.05), greater_than (0.02, 0.00), countdown (0.29, 0.18) or infilling (0.36, -0.15; 68 examples)",
 )
 def test_task_circuits_are_faithful(subject, tasks, mech_seed):
     unfaithful = []
@@ -33,7 +35,7 @@ def test_task_circuits_are_faithful(subject, tasks, mech_seed):
         attribution = study.attribution(subject, task, examples)
         circuit = top_edges(attribution)
         m_circuit, m_clean, m_corrupt = edge_patched_metric(subject, examples, circuit.mask)
-        faith = bootstrap(m_circuit, m_corrupt, m_clean, statistic=normalised)
+        faith = bootstrap(m_circuit, m_corrupt, m_clean, statistic=normalised, seed=mech_seed)
         summed, gap = attribution.completeness()
         mechtests.record(f"{task}: faithfulness (K={circuit.k})", faith, threshold=MOST)
         mechtests.record(f"{task}: EAP-IG completeness error", abs(summed - gap) / max(abs(gap), 1e-12), steps=attribution.steps)

@@ -22,13 +22,15 @@ THRESHOLD = 0.4
 def _best_head(scores, mech_seed: int):
     """The best head by mean score, and its bootstrap interval over examples."""
     layer, head, _ = scores.top(1)[0]
-    return layer, head, bootstrap(scores.per_example[:, layer, head])
+    return layer, head, bootstrap(scores.per_example[:, layer, head], seed=mech_seed)
 
 
 @mechtests.hypothesis(
     claim="Some head attends from a repeated token to the token after its previous occurrence",
     source="induction circuit; PAPER finding 1",
-    expect={"arm": "holds", "mdm": "holds"},
+    expect={"arm": "fails", "mdm": "fails"},
+    reason="bundled pair (seed 0): best induction head 0.052 [0.048, 0.057] in the ARM, 0.057 [0.051, 0.063] in "
+    "the MDM, though both copy at 0.905/0.907 accuracy: the tiny pair copies without a classic induction head",
 )
 def test_induction_heads_present(subject, tasks, mech_seed):
     scores = mechtests.detect.induction(subject, tasks.induction, return_per_example=True)

@@ -14,7 +14,7 @@ targets' own layers. Fixed from the claim's words, before any run.
 from __future__ import annotations
 
 import mechtests
-from mechtests.compare import targeted_ablation
+from mechtests import study
 from mechtests.models import Site
 from mechtests.stats import bootstrap, ratio_of_means
 
@@ -25,18 +25,20 @@ DESTROYED = 0.5
 @mechtests.hypothesis(
     claim="Ablating the induction heads destroys in-context copying; as many random or same-layer heads do not",
     source="induction circuit; PAPER finding 3 (method)",
-    expect={"arm": "holds", "mdm": "holds"},
+    expect={"arm": "fails", "mdm": "fails"},
+    reason="bundled pair (seed 0): no head clears 0.4, so the best-scoring head is ablated: it removes 0.001 of "
+    "copying in the ARM and 0.28 [0.27, 0.30] in the MDM, below the 0.5 that 'destroys' means",
 )
 def test_induction_heads_are_causal(subject, tasks, mech_seed):
     examples = tasks.induction[:500]
     ranked = mechtests.detect.induction(subject, examples, return_per_example=True).top(k=subject.n_layers * subject.n_heads)
     heads = [(l, h) for l, h, score in ranked if score >= INDUCTION_BAR] or [ranked[0][:2]]
     targets = [Site("head", l, h) for l, h in heads]
-    result = targeted_ablation(subject, examples, targets, method="mean", n_controls=10)
+    result = study.ablation(subject, "induction", examples, targets, method="mean", n_controls=10, seed=mech_seed)
     clean = _clean_metric(subject, examples)
-    drop = bootstrap(result.target, clean, statistic=ratio_of_means)
-    random_drop = bootstrap(result.random.mean(0), clean, statistic=ratio_of_means)
-    layer_drop = bootstrap(result.same_depth.mean(0), clean, statistic=ratio_of_means)
+    drop = bootstrap(result.target, clean, statistic=ratio_of_means, seed=mech_seed)
+    random_drop = bootstrap(result.random.mean(0), clean, statistic=ratio_of_means, seed=mech_seed)
+    layer_drop = bootstrap(result.same_depth.mean(0), clean, statistic=ratio_of_means, seed=mech_seed)
     mechtests.record("ablated heads", len(targets), heads=", ".join(str(t) for t in targets))
     mechtests.record("copying lost, induction heads", drop, threshold=DESTROYED)
     mechtests.record("copying lost, random heads", random_drop, threshold=DESTROYED)

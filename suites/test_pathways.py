@@ -14,7 +14,7 @@ import numpy as np
 import mechtests
 from mechtests import study
 from mechtests.circuits import top_edges
-from mechtests.compare import overlap, targeted_ablation
+from mechtests.compare import overlap
 from mechtests.models import Site
 from mechtests.stats import bootstrap, paired_difference
 
@@ -43,7 +43,7 @@ def test_prefix_pathways_preserved(pair, attributions, mech_seed):
     failing = []
     for task, draws in _overlaps(attributions, study.tasks_in("prefix-dominant"), mech_seed).items():
         arm, mdm = attributions(task)
-        null = overlap(top_edges(arm, fraction=FRACTION), top_edges(mdm, fraction=FRACTION))
+        null = overlap(top_edges(arm, fraction=FRACTION), top_edges(mdm, fraction=FRACTION), seed=mech_seed)
         est = study.interval(draws, mech_seed)
         bar = max(WELL_ABOVE * null.null_mean, null.null_hi)
         mechtests.record(f"{task}: edge Jaccard", est, threshold=bar, null_mean=null.null_mean)
@@ -72,7 +72,9 @@ def test_global_pathways_reorganised(pair, attributions, mech_seed):
 @mechtests.hypothesis(
     claim="Ablating the ARM's prefix-task circuit components inside the MDM hurts the MDM far more than random components",
     source="PAPER finding 1 (the inherited circuit remains causal)",
-    expect={"pair": "holds"},
+    expect={"pair": "fails"},
+    reason="bundled pair (seed 0): the ARM's circuit hurts the MDM far more than random components on ioi "
+    "(11.2 vs 2.2) and greater_than (0.24 vs 0.02) but only 1.77x on induction (11.7 vs 6.6), under the 2x bar",
 )
 def test_arm_circuit_causal_in_mdm(pair, pools, attributions, mech_seed):
     """Targets: the heads and MLPs of the ARM's top-K circuit (by node score, at most 6) on each
@@ -83,9 +85,9 @@ def test_arm_circuit_causal_in_mdm(pair, pools, attributions, mech_seed):
     for task in study.tasks_in("prefix-dominant"):
         arm_attr, _ = attributions(task)
         targets = _circuit_components(top_edges(arm_attr, fraction=FRACTION))
-        result = targeted_ablation(pair.mdm, pools[task], targets, method="mean", n_controls=10)
+        result = study.ablation(pair.mdm, task, pools[task], targets, method="mean", n_controls=10, seed=mech_seed)
         random = result.random.mean(0)
-        diff = bootstrap(result.target, random, statistic=paired_difference)
+        diff = bootstrap(result.target, random, statistic=paired_difference, seed=mech_seed)
         ratio = float(result.target.mean() / random.mean().clamp_min(1e-6))
         mechtests.record(f"{task}: MDM drop, ARM circuit ({len(targets)} components)", bootstrap(result.target, seed=mech_seed),
                          components=", ".join(map(str, targets)))

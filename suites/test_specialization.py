@@ -37,14 +37,16 @@ def _sharpest_z(subject, examples) -> np.ndarray:
 @mechtests.hypothesis(
     claim="The ARM's attribution is more concentrated on single components than the MDM's, and its top component aligns more sharply with the answer",
     source="PAPER finding 4",
-    expect={"pair": "holds"},
+    expect={"pair": "fails"},
+    reason="bundled pair (seed 0): half holds; the ARM's attribution is more concentrated (Gini +0.025, +0.17) but "
+    "its top component's logit-lens alignment is weaker than the MDM's (z -0.17 prefix, -0.41 global)",
 )
 def test_arm_more_specialized(pair, pools, attributions, mech_seed):
     failing = []
     for regime in ("prefix-dominant", "globally-constrained"):
         gap = study.interval(_gini_gap(attributions, regime, mech_seed), mech_seed)
         lens_gap = bootstrap(np.concatenate([_sharpest_z(pair.arm, pools[t]) - _sharpest_z(pair.mdm, pools[t])
-                                             for t in study.tasks_in(regime)]))
+                                             for t in study.tasks_in(regime)]), seed=mech_seed)
         mechtests.record(f"{regime}: ARM - MDM Gini", gap, threshold=0.0)
         mechtests.record(f"{regime}: ARM - MDM top-component logit-lens z", lens_gap, threshold=0.0)
         for name, est in (("Gini", gap), ("logit lens", lens_gap)):
