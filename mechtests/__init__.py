@@ -24,6 +24,7 @@ _LAZY = {
     "circuits": "mechtests.circuits",
     "compare": "mechtests.compare",
     "stats": "mechtests.stats",
+    "study": "mechtests.study",
     "hypothesis": ("mechtests.hypotheses", "hypothesis"),
     "record": ("mechtests.evidence", "record"),
 }
