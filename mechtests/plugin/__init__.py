@@ -44,11 +44,22 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 LOADGROUP_KEY = "mechtests_loadgroup"
 
 
+def _dist_given(config: pytest.Config) -> bool:
+    """Did the user choose a --dist mode? (xdist may already have turned dist 'no' into 'load'
+    when its hook runs before ours, so the option's value alone cannot tell.)"""
+    import os
+    import shlex
+
+    args = list(config.invocation_params.args) + shlex.split(os.environ.get("PYTEST_ADDOPTS", ""))
+    args += list(config.getini("addopts"))
+    return any(a in ("--dist", "-d") or a.startswith("--dist=") for a in args)
+
+
 @pytest.hookimpl(wrapper=True)
 def pytest_cmdline_main(config: pytest.Config) -> Any:
     """With -n and no --dist, schedule by xdist_group so each model loads on few workers."""
     opt = config.option
-    if getattr(opt, "numprocesses", None) and getattr(opt, "dist", "no") == "no" and not getattr(opt, "distload", False):
+    if getattr(opt, "numprocesses", None) and not _dist_given(config) and not getattr(opt, "distload", False):
         opt.dist = "loadgroup"
     if _is_worker(config) and config.workerinput.get(LOADGROUP_KEY):  # type: ignore[attr-defined]
         opt.loadgroup = True  # a worker re-parses the command line, which may not say --dist loadgroup
