@@ -31,7 +31,7 @@ import mechtests  # noqa: E402
 from mechtests.attribution import eap_ig  # noqa: E402
 from mechtests.interventions import head_sweep  # noqa: E402
 from mechtests.queries import Example, gather_answer_logits, metric, pose  # noqa: E402
-from mechtests.testing import build_tiny_model, tiny_config  # noqa: E402
+from mechtests.testing import build_tiny_model  # noqa: E402
 
 T = 24
 

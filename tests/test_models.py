@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import shutil
-from pathlib import Path
 
 import pytest
 import torch
@@ -12,7 +11,7 @@ import torch
 import mechtests
 from mechtests.errors import MechtestsError
 from mechtests.models import Site, read
-from mechtests.testing import FAMILIES, build_tiny_model
+from mechtests.testing import FAMILIES
 
 
 def _random_ids(seed: int, batch: int = 3, length: int = 12) -> torch.Tensor:

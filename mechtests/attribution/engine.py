@@ -25,8 +25,7 @@ from typing import TYPE_CHECKING, Any
 
 import torch
 
-from mechtests.attribution.graph import Graph, graph_for
-from mechtests.errors import MechtestsError
+from mechtests.attribution.graph import graph_for
 from mechtests.models.architectures import ArchitectureMap, resolve
 
 if TYPE_CHECKING:

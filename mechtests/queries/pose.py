@@ -77,7 +77,6 @@ def pose(
         raise MechtestsError("pose() got no examples", "pass at least one Example")
     views = [view_for(subject, ex) for ex in examples]
     _check_batchable(views)
-    n_answers = len(views[0].answer_positions)
     source = [v.corrupted if corrupted else v.tokens for v in views]
     ids = torch.tensor(source, dtype=torch.long)  # (B, T)
     positions = torch.tensor([v.answer_positions for v in views], dtype=torch.long)  # (B, A)

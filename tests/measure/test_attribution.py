@@ -47,7 +47,7 @@ def test_edge_patching_all_of_a_heads_outgoing_edges_equals_patching_the_head(su
     m_edges, m_clean, m_corrupt = edge_patched_metric(subject, examples, keep)
     m_node = patch(subject, examples, [Site("head", 0, 3)]).intervened
     torch.testing.assert_close(m_edges, m_node, atol=1e-5, rtol=1e-4)
-    clean, corrupt = pose(subject, examples), pose(subject, examples, corrupted=True)
+    corrupt = pose(subject, examples, corrupted=True)
     with torch.no_grad():
         plain_corrupt = metric(gather_answer_logits(subject.model(**corrupt.model_inputs()).logits, corrupt), corrupt)
     torch.testing.assert_close(m_corrupt, plain_corrupt, atol=1e-5, rtol=1e-4)
