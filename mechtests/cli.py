@@ -32,6 +32,11 @@ def main(argv: list[str] | None = None) -> int:
     except MechtestsError as err:
         print(f"mechtests {args.command}: error: {err}", file=sys.stderr)
         return 2
+    except BrokenPipeError:  # `mechtests compare ... | head`: the reader left; not an error of ours
+        import os
+
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
 
 
 if __name__ == "__main__":
