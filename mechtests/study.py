@@ -118,19 +118,21 @@ def resampled(attributions: Sequence[Attribution], statistic: Callable[..., floa
     return np.array([statistic(*(m[r] for m in means)) for r in range(n_resamples + 1)])
 
 
-def edge_jaccard(graph: "Graph", fraction: float) -> Callable[[torch.Tensor, torch.Tensor], float]:
-    """statistic(scores_a, scores_b): Jaccard of the two top-K edge sets (K from circuits.budget)."""
+def top_edge_indices(scores: torch.Tensor, graph: "Graph", fraction: float) -> torch.Tensor:
+    """Flat indices of the top-K edges by |score| (K from circuits.budget), for statistics that
+    rebuild a circuit from a bare score matrix on every bootstrap draw."""
     from mechtests.circuits import budget
+
+    edges = graph.edge_mask.flatten().nonzero().squeeze(1)
+    return edges[scores.flatten()[edges].abs().topk(budget(graph.n_edges, fraction)).indices]
+
+
+def edge_jaccard(graph: "Graph", fraction: float) -> Callable[[torch.Tensor, torch.Tensor], float]:
+    """statistic(scores_a, scores_b): Jaccard of the two top-K edge sets."""
     from mechtests.compare import jaccard
 
-    k = budget(graph.n_edges, fraction)
-    edges = graph.edge_mask.flatten().nonzero().squeeze(1)
-
-    def statistic(a: torch.Tensor, b: torch.Tensor) -> float:
-        top = lambda s: set(edges[s.flatten()[edges].abs().topk(k).indices].tolist())  # noqa: E731
-        return jaccard(top(a), top(b))
-
-    return statistic
+    top = lambda s: set(top_edge_indices(s, graph, fraction).tolist())  # noqa: E731
+    return lambda a, b: jaccard(top(a), top(b))
 
 
 def component_gini(graph: "Graph") -> Callable[[torch.Tensor], float]:
@@ -160,12 +162,10 @@ def early_shares(attr: Attribution, early: float = EARLY) -> "np.ndarray":
 
 def circuit_early_share(scores: torch.Tensor, graph: "Graph", fraction: float, early: float = EARLY) -> float:
     """Early-layer share of the attribution on the top-K circuit's edges (budget `fraction`)."""
-    from mechtests.circuits import budget
     from mechtests.compare import depth_profile
 
-    key = torch.where(graph.edge_mask, scores.abs(), torch.full_like(scores, -1.0)).flatten()
-    keep = torch.zeros_like(key, dtype=torch.bool)
-    keep[key.topk(budget(graph.n_edges, fraction)).indices] = True
+    keep = torch.zeros(scores.numel(), dtype=torch.bool)
+    keep[top_edge_indices(scores, graph, fraction)] = True
     return depth_profile(scores * keep.view_as(scores), graph, early=early).early_share
 
 
