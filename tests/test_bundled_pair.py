@@ -94,8 +94,6 @@ def induction_scores(subject, examples) -> torch.Tensor:
     return torch.stack([a[rows, :, list(q), list(k)].mean(0) for a in attentions])  # (L, H)
 
 
-@pytest.mark.xfail(strict=True, reason="shipped ARM (seed 0) solves induction at 0.905 but its best head puts "
-                   "only ~0.05 attention on the token after the first occurrence; see issue 3 report")
 def test_bundled_arm_has_an_induction_head(arm, tasks):
     scores = induction_scores(arm, tasks.induction)
     assert scores.max().item() >= 0.4, f"best induction score {scores.max().item():.3f}"

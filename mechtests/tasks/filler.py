@@ -25,11 +25,20 @@ def filler(tokenizer, n: int, length: int, seed: int = 0) -> list[tuple[int, ...
     return out
 
 
-def repeats(tokenizer, n: int, length: int, seed: int = 0, words: str = "all") -> list[tuple[int, ...]]:
-    """`n` sequences of random words that repeat with a random period (4-11), `length` tokens each.
+PERIODS = (3, 20)  # shortest and longest period of `repeats`
+
+
+def repeats(
+    tokenizer, n: int, length: int, seed: int = 0, words: str = "all", periods: tuple[int, int] = PERIODS
+) -> list[tuple[int, ...]]:
+    """`n` sequences of random words that repeat with a random period, `length` tokens each.
 
     Training data only: every token after the first period is predictable by copying, so an
-    ARM forms induction heads within a few hundred steps. words="symbols" draws only the
+    ARM forms induction heads within a few hundred steps. The periods span the distances the
+    induction task copies over (2-20 tokens). Measured on symbol strings with the 4-layer pair
+    recipe: on periods 3-20 an induction head (0.8 attention on the copied token) formed within
+    300 steps; on periods 4-11 the ARM learned to copy those strings but reached only 0.25 on
+    the induction task, with no head attending to the copied token. words="symbols" draws only the
     induction task's symbols (the curriculum); "all" draws from the whole task vocabulary
     (symbols, names, colours, animals, numbers), so the copying serves every task that needs it.
     """
@@ -38,6 +47,6 @@ def repeats(tokenizer, n: int, length: int, seed: int = 0, words: str = "all") -
     rng = random.Random(f"repeats:{words}:{seed}")
     out = []
     for _ in range(n):
-        period = rng.sample(pool, rng.randint(4, 11))
+        period = rng.sample(pool, rng.randint(*periods))
         out.append(lex.ids([BOS] + [period[i % len(period)] for i in range(length - 1)]))
     return out
