@@ -71,18 +71,53 @@ class Circuit:
         return result
 
 
-def top_edges(attribution: Attribution, k: int | None = None, fraction: float = 0.05, absolute: bool = True) -> Circuit:
-    """The K highest-scoring edges (by |score| unless absolute=False); K from `budget` when not given."""
+def _ranking(attribution: Attribution, k: int | None, fraction: float, absolute: bool) -> tuple[int, torch.Tensor]:
+    """K (from `budget` when not given) and the (n_up, n_down) ranking key, -inf off the graph's edges."""
     graph = attribution.graph
     k = budget(graph.n_edges, fraction) if k is None else k
     if not 1 <= k <= graph.n_edges:
         raise MechtestsError(f"circuit size k={k} is outside 1..{graph.n_edges} (the graph's edges)", "pass a smaller k")
     key = attribution.scores.abs() if absolute else attribution.scores
-    key = torch.where(graph.edge_mask, key, torch.full_like(key, -math.inf))
-    flat = key.flatten().topk(k).indices
-    mask = torch.zeros(graph.edge_mask.numel(), dtype=torch.bool)
-    mask[flat] = True
-    return Circuit(graph, mask.view_as(graph.edge_mask), attribution.scores)
+    return k, torch.where(graph.edge_mask, key, torch.full_like(key, -math.inf))
+
+
+def top_edges(attribution: Attribution, k: int | None = None, fraction: float = 0.05, absolute: bool = True) -> Circuit:
+    """The K highest-scoring edges (by |score| unless absolute=False); K from `budget` when not given.
+
+    The paper's equal-size summary. It need not be connected: when the top edges miss every path
+    from a component to the logits, patching only them recovers nothing (see `connected_edges`).
+    """
+    k, key = _ranking(attribution, k, fraction, absolute)
+    mask = torch.zeros(key.numel(), dtype=torch.bool)
+    mask[key.flatten().topk(k).indices] = True
+    return Circuit(attribution.graph, mask.view_as(key), attribution.scores)
+
+
+def connected_edges(attribution: Attribution, k: int | None = None, fraction: float = 0.05, absolute: bool = True) -> Circuit:
+    """K edges grown greedily back from the logits: each step adds the best-scoring edge whose
+    downstream node is already in the circuit, so every edge lies on a path to the logits.
+
+    This is the greedy construction of Hanna et al. (2024, "Have faith in faithfulness"), the
+    circuit to test for faithfulness: a top-K set can keep a head's input edges while leaving
+    out its path to the output, and then carries no effect at all.
+    """
+    k, key = _ranking(attribution, k, fraction, absolute)
+    graph = attribution.graph
+    down_of = {name: i for i, name in enumerate(graph.downstream)}
+    reachable = torch.zeros(len(graph.downstream), dtype=torch.bool)  # downstream nodes in the circuit
+    reachable[down_of["logits"]] = True
+    mask = torch.zeros_like(graph.edge_mask)
+    for _ in range(k):
+        candidates = torch.where(reachable[None, :] & ~mask, key, torch.full_like(key, -math.inf))
+        best = int(candidates.flatten().argmax())
+        up, down = divmod(best, key.shape[1])
+        if candidates[up, down] == -math.inf:
+            break  # every edge that reaches the circuit is in it
+        mask[up, down] = True
+        name = graph.upstream[up]
+        if name in down_of:
+            reachable[down_of[name]] = True
+    return Circuit(graph, mask, attribution.scores)
 
 
 @dataclass
@@ -165,4 +200,6 @@ def edge_effects(subject: "Subject", data: "Sequence[Example] | Batches", edges:
     return effects / len(_batches(subject, data, 1))
 
 
-__all__ = ["Circuit", "Faithfulness", "budget", "edge_effects", "edge_patched_metric", "faithfulness", "top_edges"]
+__all__ = [
+    "Circuit", "Faithfulness", "budget", "connected_edges", "edge_effects", "edge_patched_metric", "faithfulness", "top_edges",
+]

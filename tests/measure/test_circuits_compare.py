@@ -12,8 +12,9 @@ import torch
 
 from mechtests import cache as mcache
 from mechtests.attribution import Graph, eap_ig
-from mechtests.circuits import budget, faithfulness, top_edges
-from mechtests.compare import depth_profile, gini, jaccard, logit_lens, overlap, specialization, targeted_ablation, top_share
+from mechtests.attribution.eap import Attribution
+from mechtests.circuits import budget, connected_edges, faithfulness, top_edges
+from mechtests.compare import control_sets, depth_profile, gini, jaccard, logit_lens, overlap, specialization, targeted_ablation, top_share
 from mechtests.errors import MechtestsError
 from mechtests.models import Site
 from mechtests.stats import bootstrap, normalised, spearman
@@ -48,6 +49,31 @@ def test_top_edges_and_node_scores(attribution):
     assert sum(nodes.values()) == pytest.approx(2 * float(attribution.scores[circuit.mask].sum()), rel=1e-5)
 
 
+def _synthetic(graph: Graph, scores: dict[tuple[str, str], float]) -> Attribution:
+    matrix = torch.zeros(graph.edge_mask.shape)
+    for (up, down), value in scores.items():
+        matrix[graph.upstream.index(up), graph.downstream.index(down)] = value
+    one = torch.zeros(1)
+    return Attribution(graph, matrix, matrix[None], one, one, "eap-ig", 1, 1)
+
+
+def test_connected_edges_grow_back_from_the_logits_where_top_edges_dangle():
+    g = Graph(n_layers=2, n_heads=2)
+    att = _synthetic(g, {("embed", "a0.h0"): 10.0, ("a0.h0", "a1.h0"): 9.0, ("m1", "logits"): 1.0, ("a1.h0", "logits"): -0.5})
+    assert set(top_edges(att, k=2).edges()) == {("embed", "a0.h0"), ("a0.h0", "a1.h0")}  # no path to the logits
+    assert set(connected_edges(att, k=3).edges()) == {("m1", "logits"), ("a1.h0", "logits"), ("a0.h0", "a1.h0")}
+    assert set(connected_edges(att, k=4).edges()) == {("m1", "logits"), ("a1.h0", "logits"), ("a0.h0", "a1.h0"), ("embed", "a0.h0")}
+    assert connected_edges(att, k=g.n_edges).mask.equal(g.edge_mask)  # everything reaches the logits eventually
+
+
+def test_every_connected_edge_lies_on_a_path_to_the_logits(attribution):
+    circuit = connected_edges(attribution, k=12)
+    edges = circuit.edges()
+    assert circuit.k == 12
+    feeding = {up for up, _ in edges}
+    assert all(down == "logits" or down in feeding for _, down in edges)
+
+
 def test_faithfulness_is_one_for_the_full_graph_and_zero_for_none(subjects, examples, attribution):
     subject = subjects("llama", "arm")
     g = attribution.graph
@@ -57,6 +83,21 @@ def test_faithfulness_is_one_for_the_full_graph_and_zero_for_none(subjects, exam
     assert top.circuit.shape == (len(examples),)
     mean = faithfulness(subject, examples, g.edge_mask, reference="mean")
     assert mean.value == pytest.approx(1.0, abs=1e-4)
+
+
+def test_control_sets_hold_distinct_non_targets_and_leave_an_exhausted_layer(subjects):
+    subject = subjects("llama", "arm")
+    assert subject.n_layers == 2
+    targets = [Site("head", 1, h) for h in range(subject.n_heads)]  # every head of layer 1
+    controls = control_sets(subject, targets, n=20, seed=0, band=(0, 2))
+    for name in ("random", "same_depth", "band"):
+        for drawn in controls[name]:
+            assert len(set(drawn)) == len(targets) and not set(drawn) & set(targets), (name, drawn)
+    assert {s.layer for drawn in controls["same_depth"] for s in drawn} == {0}  # the nearest layer with free heads
+    assert control_sets(subject, targets, n=20, seed=0) == control_sets(subject, targets, n=20, seed=0)
+    every_mlp = [Site("mlp_out", 0), Site("mlp_out", 1)]  # no MLP is left to be a control
+    for drawn in control_sets(subject, every_mlp, n=5, seed=0)["random"]:
+        assert not set(drawn) & set(every_mlp) and len(set(drawn)) == 2 and {s.name for s in drawn} == {"head"}
 
 
 def test_overlap_with_null(attribution):
