@@ -12,7 +12,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Sequence
+from typing import TYPE_CHECKING, Callable, Sequence
 
 import numpy as np
 import torch
@@ -221,27 +221,56 @@ def _pool(subject: "Subject", kind: str, layers: Sequence[int]) -> list[Site]:
     return [Site("mlp_out", l) for l in layers]
 
 
-def _draw(pool: list[Site], exclude: set[Site], gen: torch.Generator) -> Site:
-    choices = [s for s in pool if s not in exclude] or pool
-    return choices[int(torch.randint(len(choices), (1,), generator=gen))]
+CONTROL_DRAW = 4  # version of how control sets are drawn; part of the ablation cache key
+
+
+def _draw(
+    subject: "Subject", kind: str, layers: Sequence[int], taken: set[Site], targets: set[Site], gen: torch.Generator
+) -> Site:
+    """A control component, never a target and, while any is left, not yet in the set (a control
+    ablates as many distinct components as the targets): of `kind` from `layers`; else from the
+    nearest layers with one free; else of the other kind (a small model has few MLPs); else a
+    non-target of `kind` again."""
+    every = range(subject.n_layers)
+    pool = [s for s in _pool(subject, kind, layers) if s not in taken]
+    for distance in range(1, subject.n_layers):
+        if pool:
+            break
+        near = sorted({l + d for l in layers for d in (-distance, distance)} & set(every))
+        pool = [s for s in _pool(subject, kind, near) if s not in taken]
+    pool = pool or [s for s in _pool(subject, "mlp" if kind == "head" else "head", every) if s not in taken]
+    pool = pool or [s for s in _pool(subject, kind, every) if s not in targets]
+    if not pool:
+        raise MechtestsError("every component is a target, so no control set can be drawn", "ablate fewer components")
+    return pool[int(torch.randint(len(pool), (1,), generator=gen))]
 
 
 def control_sets(
     subject: "Subject", targets: Sequence[Site], n: int, seed: int, band: tuple[int, int] | None = None
 ) -> dict[str, list[list[Site]]]:
-    """Seeded control sets of the targets' size and kinds: random (any layer), same_depth (the
-    targets' layers; an MLP, alone in its layer, is replaced by a head of that layer) and band
-    (layers band[0] <= l < band[1], e.g. the middle/late layers)."""
+    """Seeded control sets of the targets' size and kinds, of non-target components, distinct
+    while the model has enough (see `_draw`): random (any layer), same_depth (heads of the
+    targets' layers; an MLP, alone in its layer, is replaced by a head of that layer; when a
+    layer's heads are all targets, heads of the nearest layer) and band (layers
+    band[0] <= l < band[1], e.g. the middle/late layers)."""
     gen = torch.Generator().manual_seed(seed)
-    every = range(subject.n_layers)
-    chosen = set(targets)
+    every = list(range(subject.n_layers))
+    kind = lambda t: "head" if t.name == "head" else "mlp"  # noqa: E731
+    plans: dict[str, Callable[[Site], tuple[str, Sequence[int]]]] = {
+        "random": lambda t: (kind(t), every),
+        "same_depth": lambda t: ("head", [int(t.layer)]),  # type: ignore[arg-type]
+    }
+    if band is not None:
+        plans["band"] = lambda t: (kind(t), list(range(*band)))
     out: dict[str, list[list[Site]]] = {"random": [], "same_depth": [], "band": []}
     for _ in range(n):
-        out["random"].append([_draw(_pool(subject, "head" if t.name == "head" else "mlp", every), chosen, gen) for t in targets])
-        out["same_depth"].append([_draw(_pool(subject, "head", [int(t.layer)]), chosen, gen) for t in targets])  # type: ignore[arg-type]
-        if band is not None:
-            layers = range(*band)
-            out["band"].append([_draw(_pool(subject, "head" if t.name == "head" else "mlp", layers), chosen, gen) for t in targets])
+        for name, plan in plans.items():
+            taken, drawn = set(targets), []
+            for t in targets:
+                site = _draw(subject, *plan(t), taken, set(targets), gen)
+                taken.add(site)
+                drawn.append(site)
+            out[name].append(drawn)
     return out
 
 

@@ -197,9 +197,10 @@ def ablation(
     n_controls: int = 10, band: tuple[int, int] | None = None, seed: int = 0,
 ) -> "AblationComparison":
     """compare.targeted_ablation, cached like the attributions (keyed by the targets and every parameter)."""
-    from mechtests.compare import AblationComparison, targeted_ablation
+    from mechtests.compare import CONTROL_DRAW, AblationComparison, targeted_ablation
 
-    params = {"targets": [str(t) for t in targets], "method": method, "n_controls": n_controls, "band": band, "seed": seed}
+    params = {"targets": [str(t) for t in targets], "method": method, "n_controls": n_controls, "band": band, "seed": seed,
+              "controls": CONTROL_DRAW}
     key = cache.cache_key(subject, task, examples, "targeted-ablation", params)
 
     def compute() -> dict[str, torch.Tensor]:

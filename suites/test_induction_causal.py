@@ -8,7 +8,8 @@ one. Each is mean-ablated (replaced by its mean over the batch) on the induction
 Thresholds: "destroys copying" means the ablation removes at least half of the clean logit
 difference (drop >= 0.5); "does not" means a control set of as many heads removes less than
 half. Controls: 10 random sets of as many heads (any layer), and 10 sets drawn from the
-targets' own layers. Fixed from the claim's words, before any run.
+targets' own layers (from the nearest layer when the targets are every head of theirs). Fixed
+from the claim's words, before any run.
 """
 
 from __future__ import annotations
@@ -26,8 +27,10 @@ DESTROYED = 0.5
     claim="Ablating the induction heads destroys in-context copying; as many random or same-layer heads do not",
     source="induction circuit; PAPER finding 3 (method)",
     expect={"arm": "fails", "mdm": "fails"},
-    reason="bundled pair (seed 0): no head clears 0.4, so the best-scoring head is ablated: it removes 0.001 of "
-    "copying in the ARM and 0.28 [0.27, 0.30] in the MDM, below the 0.5 that 'destroys' means",
+    reason="bundled pair (built with seed 1, run seed 0): the four heads that clear 0.4 (all of layer 1) remove all "
+    "copying (ARM 1.01 [0.99, 1.03], MDM 1.00 [1.00, 1.01]), but 4 random heads of the 16 remove 0.71 [0.71, 0.71] "
+    "(ARM) and 0.70 [0.70, 0.71] (MDM), and 4 heads of the nearest layers 0.64: in a 16-head model, four heads that "
+    "are not induction heads also remove most of the copying",
 )
 def test_induction_heads_are_causal(subject, tasks, mech_seed):
     examples = tasks.induction[:500]
