@@ -41,9 +41,7 @@ def _example(subject, words: list[str]) -> Example:
 @mechtests.hypothesis(
     claim="On any repeated span the model copies the next token, and its top induction head attends to it",
     source="induction circuit",
-    expect={"arm": "fails", "mdm": "fails"},
-    reason="bundled pair (seed 0): no induction head (best scores 0.05), so the top head's attention misses the "
-    "token to copy (shrunk to a 1-token span); copying accuracy is 0.905 (ARM), 0.907 (MDM)",
+    expect={"arm": "holds", "mdm": "holds"},
 )
 def test_copies_any_repeated_span(subject, tasks, mech_seed):
     layer, head, score = mechtests.detect.induction(subject, tasks.induction[:200], return_per_example=True).top(1)[0]

@@ -31,9 +31,7 @@ def _check_best_head(scores, kind: str, mech_seed: int) -> None:
 @mechtests.hypothesis(
     claim="Some head attends from a repeated token to the token after its previous occurrence",
     source="induction circuit; PAPER finding 1",
-    expect={"arm": "fails", "mdm": "fails"},
-    reason="bundled pair (seed 0): best induction head 0.052 [0.048, 0.057] in the ARM, 0.057 [0.051, 0.063] in "
-    "the MDM, though both copy at 0.905/0.907 accuracy: the tiny pair copies without a classic induction head",
+    expect={"arm": "holds", "mdm": "holds"},
 )
 def test_induction_heads_present(subject, tasks, mech_seed):
     _check_best_head(mechtests.detect.induction(subject, tasks.induction, return_per_example=True), "induction", mech_seed)
