@@ -1,8 +1,10 @@
 """A disk cache (plus an in-memory layer) for expensive measurements: attribution and circuit scores.
 
 Keys hash everything that produced a result: the model's weights sha256, the task name, a hash
-of the examples' tokens, the method and its parameters. A new checkpoint has a new sha256 and
-so can never be served a stale result. Entries are a safetensors file (tensors) and a JSON
+of the examples' tokens, the method and its parameters, and the mechtests version. A new
+checkpoint has a new sha256 and so can never be served a stale result; nor can a new release,
+whose measurement code may differ (within a version, a method whose result changes carries its
+own version among its parameters, as targeted ablation's CONTROL_DRAW does). Entries are a safetensors file (tensors) and a JSON
 file (plain metadata), never pickle; both are written to a temporary file and renamed into
 place, so concurrent xdist workers computing the same entry at worst both write it, and a
 reader never sees half a file.
@@ -52,12 +54,14 @@ def examples_hash(examples: Sequence[Any]) -> str:
 
 
 def cache_key(subject: Any, task: str, examples: Sequence[Any], method: str, params: Mapping[str, Any] | None = None) -> str:
-    """One hex key for (weights sha256, kind, task, examples, method, params)."""
+    """One hex key for (weights sha256, kind, task, examples, method, params, mechtests version)."""
+    from mechtests import __version__
+
     sha = getattr(subject, "weights_sha256", subject)
     kind = getattr(subject, "kind", "")
     payload = {
         "weights_sha256": str(sha), "kind": kind, "task": task, "examples": examples_hash(examples),
-        "method": method, "params": _plain(dict(params or {})),
+        "method": method, "params": _plain(dict(params or {})), "mechtests": __version__,
     }
     return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()
 

@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 import torch
 
+import mechtests
 from mechtests import cache as mcache
 from mechtests.attribution import Graph, eap_ig
 from mechtests.attribution.eap import Attribution
@@ -154,6 +155,8 @@ def test_cache_keys_change_with_the_checkpoint_and_entries_roundtrip(tmp_path, m
     assert k1 != mcache.cache_key("b" * 64, "copy", examples, "eap-ig", {"steps": 32})
     assert k1 != mcache.cache_key("a" * 64, "copy", examples, "eap-ig", {"steps": 16})
     assert k1 != mcache.cache_key("a" * 64, "copy", examples[:-1], "eap-ig", {"steps": 32})
+    monkeypatch.setattr(mechtests, "__version__", "999.0")  # a new release never reads an old entry
+    assert k1 != mcache.cache_key("a" * 64, "copy", examples, "eap-ig", {"steps": 32})
     calls = []
     compute = lambda: calls.append(1) or {"scores": torch.arange(4.0)}  # noqa: E731
     first = mcache.cached(k1, compute, meta={"steps": 32})
