@@ -15,13 +15,14 @@ reader never sees half a file.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import hashlib
 import json
 import os
 import tempfile
 from pathlib import Path
-from typing import Any, Callable, Mapping, Sequence
+from typing import Any, Callable, Iterator, Mapping, Sequence
 
 import torch
 from safetensors.torch import load_file, save_file
@@ -127,11 +128,34 @@ def cached(
     hit = load(key)
     if hit is not None:
         return dict(hit[0])
-    tensors = dict(compute())
-    if not all(isinstance(v, torch.Tensor) for v in tensors.values()):
-        raise MechtestsError("cached() compute must return a dict of tensors", "wrap scalars with torch.tensor(...)")
-    store(key, tensors, meta)
+    with _computing(key):  # another worker computing this key: wait for it, then read its entry
+        hit = load(key)
+        if hit is not None:
+            return dict(hit[0])
+        tensors = dict(compute())
+        if not all(isinstance(v, torch.Tensor) for v in tensors.values()):
+            raise MechtestsError("cached() compute must return a dict of tensors", "wrap scalars with torch.tensor(...)")
+        store(key, tensors, meta)
     return tensors
+
+
+@contextlib.contextmanager
+def _computing(key: str) -> Iterator[None]:
+    """Hold `<key>.lock` (an advisory lock on POSIX; none elsewhere) while computing one entry,
+    so that xdist workers needing the same result compute it once."""
+    try:
+        import fcntl
+    except ImportError:  # Windows: concurrent workers may both compute; the writes stay atomic
+        yield
+        return
+    folder = cache_dir()
+    folder.mkdir(parents=True, exist_ok=True)
+    with open(folder / f"{key}.lock", "w") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
 
 
 def clear_memory() -> None:

@@ -28,6 +28,7 @@ from mechtests.plugin import options
 from mechtests.plugin.collect import CASE_PROP, EVIDENCE_PROP, GROUP_PREFIX, base_nodeid, case_of, phase_status
 from mechtests.plugin.fixtures import mech_loader, mech_models, mech_seed, mech_tasks, pair, subject, tasks  # noqa: F401
 from mechtests.plugin.controller import WORKER_OUTPUT_KEY, Controller
+from mechtests.plugin.scheduling import split_pair
 from mechtests.plugin.state import CASE_KEY, STATE_KEY, MechtestsState, state_of
 
 
@@ -149,6 +150,8 @@ def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config
         names = getattr(item, "fixturenames", ())
         if "subject" in names or "pair" in names or "tasks" in names:
             group = case["model"] if case["model"] in ("arm", "mdm") else "pair"
+            if group == "pair" and split_pair(state.settings["split-pair"], state.pair):
+                group = f"pair-{case['key']}"  # xdist hands these out one by one as workers free up
             item.add_marker(pytest.mark.xdist_group(name=GROUP_PREFIX + group))
         if case["expected"] == "fails" and not case["problem"]:
             why = case["reason"] or "expected not to hold"

@@ -54,6 +54,14 @@ def parse_dtype(value: Any) -> str:
     return value
 
 
+def parse_split(value: Any) -> str:
+    choices = {True: "yes", False: "no", "yes": "yes", "no": "no", "auto": "auto", "true": "yes", "false": "no"}
+    key = value.lower() if isinstance(value, str) else value
+    if not isinstance(key, (str, bool)) or key not in choices:
+        raise MechtestsError(f"expected yes, no or auto, got {value!r}", "write yes, no or auto (or true/false in pyproject.toml)")
+    return choices[key]
+
+
 @dataclass(frozen=True)
 class Option:
     flag: str
@@ -82,6 +90,9 @@ OPTIONS: tuple[Option, ...] = (
            "fail the session when a verdict differs from baseline FILE (default: off)"),
     Option("--mech-tolerance", "tolerance", "TOL", parse_tolerance, "10%",
            "metric drift against the baseline that is reported, e.g. 10%% or 0.05 (default: 10%%)"),
+    Option("--mech-split-pair", "split-pair", "yes|no|auto", parse_split, "auto",
+           "give each pair-level hypothesis its own xdist group, so that several workers share them; every such "
+           "worker loads both models; auto: yes when the two checkpoints' weights total under 1 GiB (default: auto)"),
     Option("--mech-device", "device", "DEVICE", parse_device, "cpu", "device the models run on (default: cpu)"),
     Option("--mech-dtype", "dtype", "DTYPE", parse_dtype, "float32",
            f"dtype the models run in, one of {', '.join(DTYPES)} (default: float32)"),

@@ -5,6 +5,12 @@ The plugin marks each test with `xdist_group("mechtests-arm" | "mechtests-mdm" |
 workers. Grouping saves work only: results are keyed by hypothesis and model, never by node
 id, so they are the same under any grouping.
 
+The pair group holds most of the work (both models' attributions on every task), so one
+worker ends up doing it alone. With --mech-split-pair each pair-level hypothesis gets a group
+of its own ("mechtests-pair-<id>"), xdist hands them to workers as they free up, and the disk
+cache's per-entry lock keeps two workers from computing one attribution twice. Each worker
+that takes a pair group loads both models, so `auto` splits only small pairs.
+
 xdist 3.8's loadgroup scheduler puts a crashed worker's whole work unit back in the queue,
 the test that crashed it included, so that test kills worker after worker. The scheduler
 here counts the crashing test as done (xdist reports it as a crash) and requeues the rest.
@@ -12,9 +18,29 @@ here counts the crashing test as done (xdist reports it as a crash) and requeues
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 from xdist.scheduler import LoadGroupScheduling
+
+from mechtests.pairs import ROLES, PairPaths
+
+SPLIT_BELOW = 2**30  # bytes of weights (both checkpoints) under which split-pair=auto splits
+WEIGHT_SUFFIXES = (".safetensors", ".bin", ".pt", ".gguf")
+
+
+def split_pair(setting: str, pair: PairPaths) -> bool:
+    """Whether pair-level hypotheses get a group each: yes, no, or auto (both checkpoints' weight
+    files under SPLIT_BELOW in total, so that every worker can hold both models)."""
+    if setting != "auto":
+        return setting == "yes"
+    total = 0
+    for role in ROLES:
+        folder = getattr(pair, role)
+        if folder is None or not Path(folder).is_dir():
+            return False  # loading will say what is wrong; do not guess a size
+        total += sum(f.stat().st_size for f in Path(folder).iterdir() if f.suffix in WEIGHT_SUFFIXES and f.is_file())
+    return total < SPLIT_BELOW
 
 
 class CrashSafeLoadGroupScheduling(LoadGroupScheduling):

@@ -167,6 +167,20 @@ def test_cache_keys_change_with_the_checkpoint_and_entries_roundtrip(tmp_path, m
     assert not list(tmp_path.glob("*.tmp")) and not list(tmp_path.glob("*.pkl"))
 
 
+def test_workers_needing_one_entry_compute_it_once(tmp_path):
+    script = (
+        "import sys, time, torch; from mechtests import cache as c\n"
+        "def compute():\n"
+        "    open(sys.argv[1], 'a').write('computed\\n'); time.sleep(1.0); return {'x': torch.ones(3)}\n"
+        "assert c.cached('shared', compute)['x'].sum() == 3\n"
+    )
+    env = {**__import__("os").environ, mcache.CACHE_DIR_ENV: str(tmp_path / "cache")}
+    calls = tmp_path / "calls.txt"
+    workers = [subprocess.Popen([sys.executable, "-c", script, str(calls)], env=env) for _ in range(3)]
+    assert [w.wait(timeout=120) for w in workers] == [0, 0, 0]
+    assert calls.read_text() == "computed\n"
+
+
 def test_cache_survives_concurrent_writers(tmp_path):
     script = (
         "import sys, torch; from mechtests import cache as c\n"

@@ -17,6 +17,7 @@ from mechtests.plugin import options
         (["--mech-device", "tpu"], "--mech-device: device must be cpu, cuda, cuda:N or mps, got 'tpu'"),
         (["--mech-tolerance", "lots"], "--mech-tolerance: tolerance must be a percentage or a non-negative number"),
         (["--pair", "nope"], "unknown pair 'nope' (known: fake); declare [[]tool.mechtests.pairs.nope[]]"),
+        (["--mech-split-pair", "maybe"], "--mech-split-pair: expected yes, no or auto, got 'maybe'"),
     ],
 )
 def test_bad_values_are_one_line_usage_errors(suite, args, message) -> None:

@@ -60,3 +60,56 @@ def test_each_model_loads_on_one_worker(suite, monkeypatch, tmp_path) -> None:
     assert suite.run("-n", "2").ret == 0
     loads = log.read_text().split("\n")[:-1]
     assert sorted(line.split()[0] for line in loads) == ["arm", "mdm"]  # 12 tests, two loads
+
+
+GROUPS = """
+import mechtests, os
+
+
+def _log(request):
+    with open(os.environ["MECH_GROUP_LOG"], "a") as fh:
+        fh.write(request.node.get_closest_marker("xdist_group").kwargs["name"] + "\\n")
+
+
+@mechtests.hypothesis()
+def test_first(pair, request):
+    _log(request)
+
+
+@mechtests.hypothesis()
+def test_second(pair, request):
+    _log(request)
+
+
+@mechtests.hypothesis()
+def test_each(subject, request):
+    _log(request)
+"""
+
+
+def test_split_pair_gives_each_pair_hypothesis_its_own_group(suite, monkeypatch, tmp_path) -> None:
+    log = tmp_path / "groups.txt"
+    monkeypatch.setenv("MECH_GROUP_LOG", str(log))
+    suite.write(test_g=GROUPS)
+    whole = ["mechtests-arm", "mechtests-mdm", "mechtests-pair", "mechtests-pair"]
+    split = ["mechtests-arm", "mechtests-mdm", "mechtests-pair-g.first", "mechtests-pair-g.second"]
+    for option, groups in (("no", whole), ("yes", split), ("auto", whole)):  # auto: the fake pair has no folders to size
+        assert suite.run("-n", "2", f"--mech-split-pair={option}").ret == 0
+        assert sorted(log.read_text().split()) == groups, option
+        log.unlink()
+
+
+def test_auto_split_only_when_both_models_fit_a_worker(tmp_path) -> None:
+    from mechtests.pairs import PairPaths
+    from mechtests.plugin.scheduling import SPLIT_BELOW, split_pair
+
+    for role in ("arm", "mdm"):
+        (tmp_path / role).mkdir()
+        with open(tmp_path / role / "model.safetensors", "wb") as fh:
+            fh.truncate(SPLIT_BELOW // 4)  # sparse: the size without the disk
+    pair = PairPaths(name=None, arm=str(tmp_path / "arm"), mdm=str(tmp_path / "mdm"))
+    assert split_pair("auto", pair)
+    with open(tmp_path / "mdm" / "model.safetensors", "wb") as fh:
+        fh.truncate(SPLIT_BELOW)
+    assert not split_pair("auto", pair) and split_pair("yes", pair) and not split_pair("no", PairPaths(None, None, None))
+    assert not split_pair("auto", PairPaths(name=None, arm=str(tmp_path / "nowhere"), mdm=str(tmp_path / "mdm")))
