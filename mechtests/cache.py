@@ -4,10 +4,10 @@ Keys hash everything that produced a result: the model's weights sha256, the tas
 of the examples' tokens, the method and its parameters, and the mechtests version. A new
 checkpoint has a new sha256 and so can never be served a stale result; nor can a new release,
 whose measurement code may differ (within a version, a method whose result changes carries its
-own version among its parameters, as targeted ablation's CONTROL_DRAW does). Entries are a safetensors file (tensors) and a JSON
-file (plain metadata), never pickle; both are written to a temporary file and renamed into
-place, so concurrent xdist workers computing the same entry at worst both write it, and a
-reader never sees half a file.
+own version among its parameters, as targeted ablation's CONTROL_DRAW does). Entries are a
+safetensors file (tensors) and a JSON file (plain metadata), never pickle; both are written to
+a temporary file and renamed into place, so a reader never sees half a file. A worker computing
+an entry holds a lock on it, so concurrent xdist workers needing it compute it once.
 
     key = cache_key(subject, "induction", examples, "eap-ig", {"steps": 32})
     scores = cached(key, lambda: {"scores": compute()})["scores"]

@@ -263,11 +263,12 @@ def control_sets(
     if band is not None:
         plans["band"] = lambda t: (kind(t), list(range(*band)))
     out: dict[str, list[list[Site]]] = {"random": [], "same_depth": [], "band": []}
+    forbidden = set(targets)
     for _ in range(n):
         for name, plan in plans.items():
-            taken, drawn = set(targets), []
+            taken, drawn = set(forbidden), []
             for t in targets:
-                site = _draw(subject, *plan(t), taken, set(targets), gen)
+                site = _draw(subject, *plan(t), taken, forbidden, gen)
                 taken.add(site)
                 drawn.append(site)
             out[name].append(drawn)

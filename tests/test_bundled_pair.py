@@ -10,7 +10,7 @@ import pytest
 import torch
 
 import mechtests
-from mechtests.tasks import TaskSet, first_occurrence_targets
+from mechtests.tasks import TaskSet, first_occurrence_scores
 
 PAIR = Path(__file__).resolve().parents[1] / "fixtures" / "tiny-pair"
 
@@ -87,11 +87,9 @@ def test_mdm_weights_are_bidirectional_without_the_loader(tasks):
 def induction_scores(subject, examples) -> torch.Tensor:
     """(L, H): mean attention from the last repeated token to the token after its first occurrence."""
     ids = torch.tensor([e.tokens for e in examples])  # (B, T)
-    q, k = zip(*(first_occurrence_targets(e) for e in examples))
-    rows = torch.arange(len(examples))
     with torch.no_grad():
         attentions = subject.model(input_ids=ids, output_attentions=True).attentions  # L x (B, H, T, T)
-    return torch.stack([a[rows, :, list(q), list(k)].mean(0) for a in attentions])  # (L, H)
+    return first_occurrence_scores(attentions, examples)  # (L, H)
 
 
 def test_bundled_arm_has_an_induction_head(arm, tasks):

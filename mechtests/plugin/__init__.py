@@ -131,6 +131,7 @@ def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config
     """Attach each hypothesis's case, its xfail expectation and its model's xdist group."""
     state = state_of(config)
     seen: dict[tuple[str, str], str] = {}
+    split = split_pair(state.settings["split-pair"], state.pair)
     for item in items:
         try:
             case = case_of(item)
@@ -150,7 +151,7 @@ def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config
         names = getattr(item, "fixturenames", ())
         if "subject" in names or "pair" in names or "tasks" in names:
             group = case["model"] if case["model"] in ("arm", "mdm") else "pair"
-            if group == "pair" and split_pair(state.settings["split-pair"], state.pair):
+            if group == "pair" and split:
                 group = f"pair-{case['key']}"  # xdist hands these out one by one as workers free up
             item.add_marker(pytest.mark.xdist_group(name=GROUP_PREFIX + group))
         if case["expected"] == "fails" and not case["problem"]:

@@ -17,7 +17,7 @@ from mechtests.queries.example import Example
 from mechtests.tasks.base import Regime, Task
 from mechtests.tasks.countdown import Countdown
 from mechtests.tasks.greater_than import GreaterThan
-from mechtests.tasks.induction import Induction, first_occurrence_targets
+from mechtests.tasks.induction import Induction, first_occurrence_scores, first_occurrence_targets
 from mechtests.tasks.infilling import Infilling
 from mechtests.tasks.ioi import IOI
 from mechtests.tasks.vocab import build_tokenizer
@@ -52,4 +52,4 @@ class TaskSet:
     infilling = property(lambda self: self["infilling"])
 
 
-__all__ = ["TASKS", "TaskSet", "Task", "Regime", "build_tokenizer", "first_occurrence_targets"]
+__all__ = ["TASKS", "TaskSet", "Task", "Regime", "build_tokenizer", "first_occurrence_scores", "first_occurrence_targets"]
