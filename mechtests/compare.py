@@ -22,6 +22,7 @@ from mechtests.attribution.graph import Graph
 from mechtests.circuits import Circuit
 from mechtests.errors import MechtestsError
 from mechtests.models.components import Site
+from mechtests.stats import draws_halfwidth
 
 if TYPE_CHECKING:
     from mechtests.models.subject import Subject
@@ -198,9 +199,20 @@ def logit_lens(subject: "Subject", data: "Sequence[Example] | tuple[Posed, Posed
 
 
 # --- targeted ablation -----------------------------------------------------------------------------
+# How many control sets an ablation draws. A fixed count left the controls' mean noisy enough to
+# flip a "twice as causal as random" verdict between evaluation seeds (issue #12), so controls are
+# drawn in batches of `n_controls` until the 95% interval of their mean effect (normal
+# approximation over draws) has a half-width of at most CONTROL_PRECISION of that mean, for every
+# control family, or until CONTROL_CAP draws. A family whose mean effect is near zero cannot
+# reach a relative target; it stops at the cap, and `AblationComparison.precision` says so.
+CONTROL_PRECISION = 0.10
+CONTROL_CAP = 100
+
+
 @dataclass
 class AblationComparison:
-    """Per-example effects (B,) of ablating the targets, and (n_controls, B) for each control family."""
+    """Per-example effects (B,) of ablating the targets, and (n_draws, B) for each control family
+    (each family has as many draws as its precision target needed)."""
 
     target: torch.Tensor
     random: torch.Tensor
@@ -214,6 +226,16 @@ class AblationComparison:
             out["band"] = float(self.band.mean())
         return out
 
+    def precision(self, family: str) -> dict[str, float]:
+        """For a control family: its draws, and the half-width of its mean's 95% interval relative
+        to the mean (the quantity the precision target bounds)."""
+        return _precision(getattr(self, family))
+
+
+def _precision(effects: torch.Tensor) -> dict[str, float]:
+    mean, half = draws_halfwidth(effects.double().mean(1).numpy())
+    return {"draws": int(effects.shape[0]), "relative_halfwidth": half / abs(mean) if mean != 0 else float("inf")}
+
 
 def _pool(subject: "Subject", kind: str, layers: Sequence[int]) -> list[Site]:
     if kind == "head":
@@ -221,7 +243,7 @@ def _pool(subject: "Subject", kind: str, layers: Sequence[int]) -> list[Site]:
     return [Site("mlp_out", l) for l in layers]
 
 
-CONTROL_DRAW = 4  # version of how control sets are drawn; part of the ablation cache key
+CONTROL_DRAW = 5  # version of how control sets are drawn; part of the ablation cache key
 
 
 def _draw(
@@ -252,7 +274,8 @@ def control_sets(
     while the model has enough (see `_draw`): random (any layer), same_depth (heads of the
     targets' layers; an MLP, alone in its layer, is replaced by a head of that layer; when a
     layer's heads are all targets, heads of the nearest layer) and band (layers
-    band[0] <= l < band[1], e.g. the middle/late layers)."""
+    band[0] <= l < band[1], e.g. the middle/late layers). The first n sets of a seed are the
+    same whatever n, so drawing more extends the sets already drawn."""
     gen = torch.Generator().manual_seed(seed)
     every = list(range(subject.n_layers))
     kind = lambda t: "head" if t.name == "head" else "mlp"  # noqa: E731
@@ -283,8 +306,12 @@ def targeted_ablation(
     n_controls: int = 10,
     band: tuple[int, int] | None = None,
     seed: int = 0,
+    precision: float = CONTROL_PRECISION,
+    max_controls: int = CONTROL_CAP,
 ) -> AblationComparison:
-    """Effect (m(clean) - m(ablated)) of ablating the targets together, and of equal-size control sets."""
+    """Effect (m(clean) - m(ablated)) of ablating the targets together, and of equal-size control
+    sets: at least `n_controls` per family, more in batches of `n_controls` until the family's
+    mean effect is known to `precision` (relative 95% half-width) or `max_controls` are drawn."""
     from mechtests.interventions import ablation_values, as_pair, run_with
     from mechtests.queries import answer_logits, metric
 
@@ -292,21 +319,35 @@ def targeted_ablation(
         raise MechtestsError("targeted_ablation got no target components", "pass e.g. [Site('head', 0, 1)]")
     if any(t.name not in ("head", "mlp_out") for t in targets):
         raise MechtestsError("targeted_ablation ablates heads and MLPs", "pass Site('head', l, h) or Site('mlp_out', l)")
+    if n_controls < 2 or max_controls < n_controls or not precision > 0:
+        raise MechtestsError(f"control draws need 2 <= n_controls <= max_controls and precision > 0, got {n_controls}, "
+                             f"{max_controls}, {precision}", "pass e.g. n_controls=10, max_controls=100, precision=0.1")
     clean, _ = as_pair(subject, data)
-    controls = control_sets(subject, targets, n_controls, seed, band)
-    every = set(targets) | {s for sets in controls.values() for chosen in sets for s in chosen}
-    # One pass caches every component's ablated value and one the clean metric; each set then costs one pass.
-    values = ablation_values(subject, clean, sorted(every, key=lambda s: s.order), method, seed)
     m_clean = metric(answer_logits(subject, clean), clean)
+    values: dict[Site, torch.Tensor] = {}
 
     def effect(sites: Sequence[Site]) -> torch.Tensor:
+        missing = sorted({s for s in sites if s not in values}, key=lambda s: s.order)
+        if missing:  # one pass caches the new components' ablated values; each set then costs one pass
+            values.update(ablation_values(subject, clean, missing, method, seed))
         return m_clean - metric(run_with(subject, clean, {s: values[s] for s in sites}), clean)
 
-    stack = lambda sets: torch.stack([effect(s) for s in sets]) if sets else None  # noqa: E731
-    return AblationComparison(effect(list(targets)), stack(controls["random"]), stack(controls["same_depth"]), stack(controls["band"]), seed)  # type: ignore[arg-type]
+    families = ("random", "same_depth") + (("band",) if band is not None else ())
+    effects: dict[str, list[torch.Tensor]] = {name: [] for name in families}
+    drawn = 0
+    while drawn < max_controls:
+        drawn = min(drawn + n_controls, max_controls)
+        sets = control_sets(subject, targets, drawn, seed, band)
+        for name in families:
+            if len(effects[name]) < n_controls or _precision(torch.stack(effects[name]))["relative_halfwidth"] > precision:
+                effects[name] += [effect(s) for s in sets[name][len(effects[name]):]]
+        if all(_precision(torch.stack(effects[name]))["relative_halfwidth"] <= precision for name in families):
+            break
+    stacked = {name: torch.stack(rows) for name, rows in effects.items()}
+    return AblationComparison(effect(list(targets)), stacked["random"], stacked["same_depth"], stacked.get("band"), seed)
 
 
 __all__ = [
-    "AblationComparison", "DepthProfile", "LogitLens", "Overlap", "Specialization", "component_attribution", "control_sets",
+    "AblationComparison", "CONTROL_CAP", "CONTROL_PRECISION", "DepthProfile", "LogitLens", "Overlap", "Specialization", "component_attribution", "control_sets",
     "depth_per_example", "depth_profile", "gini", "jaccard", "logit_lens", "overlap", "specialization", "targeted_ablation", "top_share",
 ]

@@ -196,11 +196,12 @@ def ablation(
     subject: "Subject", task: str, examples: Sequence[Example], targets: Sequence["Site"], method: str = "mean",
     n_controls: int = 10, band: tuple[int, int] | None = None, seed: int = 0,
 ) -> "AblationComparison":
-    """compare.targeted_ablation, cached like the attributions (keyed by the targets and every parameter)."""
-    from mechtests.compare import CONTROL_DRAW, AblationComparison, targeted_ablation
+    """compare.targeted_ablation, cached like the attributions (keyed by the targets and every
+    parameter, the control precision target and cap included)."""
+    from mechtests.compare import CONTROL_CAP, CONTROL_DRAW, CONTROL_PRECISION, AblationComparison, targeted_ablation
 
     params = {"targets": [str(t) for t in targets], "method": method, "n_controls": n_controls, "band": band, "seed": seed,
-              "controls": CONTROL_DRAW}
+              "controls": CONTROL_DRAW, "precision": CONTROL_PRECISION, "max_controls": CONTROL_CAP}
     key = cache.cache_key(subject, task, examples, "targeted-ablation", params)
 
     def compute() -> dict[str, torch.Tensor]:
