@@ -118,20 +118,18 @@ def resampled(attributions: Sequence[Attribution], statistic: Callable[..., floa
     return np.array([statistic(*(m[r] for m in means)) for r in range(n_resamples + 1)])
 
 
-def top_edge_indices(scores: torch.Tensor, graph: "Graph", fraction: float) -> torch.Tensor:
-    """Flat indices of the top-K edges by |score| (K from circuits.budget), for statistics that
-    rebuild a circuit from a bare score matrix on every bootstrap draw."""
-    from mechtests.circuits import budget
-
+def top_edge_indices(scores: torch.Tensor, graph: "Graph", k: int) -> torch.Tensor:
+    """Flat indices of the top-K edges by |score|, for statistics that rebuild a circuit from a
+    bare score matrix on every bootstrap draw."""
     edges = graph.edge_mask.flatten().nonzero().squeeze(1)
-    return edges[scores.flatten()[edges].abs().topk(budget(graph.n_edges, fraction)).indices]
+    return edges[scores.flatten()[edges].abs().topk(k).indices]
 
 
-def edge_jaccard(graph: "Graph", fraction: float) -> Callable[[torch.Tensor, torch.Tensor], float]:
+def edge_jaccard(graph: "Graph", k: int) -> Callable[[torch.Tensor, torch.Tensor], float]:
     """statistic(scores_a, scores_b): Jaccard of the two top-K edge sets."""
     from mechtests.compare import jaccard
 
-    top = lambda s: set(top_edge_indices(s, graph, fraction).tolist())  # noqa: E731
+    top = lambda s: set(top_edge_indices(s, graph, k).tolist())  # noqa: E731
     return lambda a, b: jaccard(top(a), top(b))
 
 
@@ -161,11 +159,12 @@ def early_shares(attr: Attribution, early: float = EARLY) -> "np.ndarray":
 
 
 def circuit_early_share(scores: torch.Tensor, graph: "Graph", fraction: float, early: float = EARLY) -> float:
-    """Early-layer share of the attribution on the top-K circuit's edges (budget `fraction`)."""
+    """Early-layer share of the attribution on the top-K circuit's edges (K from circuits.budget(`fraction`))."""
+    from mechtests.circuits import budget
     from mechtests.compare import depth_profile
 
     keep = torch.zeros(scores.numel(), dtype=torch.bool)
-    keep[top_edge_indices(scores, graph, fraction)] = True
+    keep[top_edge_indices(scores, graph, budget(graph.n_edges, fraction))] = True
     return depth_profile(scores * keep.view_as(scores), graph, early=early).early_share
 
 

@@ -11,7 +11,9 @@ summary is recorded beside it: it need not be connected, and when it keeps a hea
 but not its path to the logits it recovers nothing. A 25% circuit is recorded too, to show how
 many edges the metric takes. Faithfulness = (m_circuit - m_corrupted) / (m_clean - m_corrupted),
 every edge outside the circuit patched to its corrupted activation. Threshold: "most of the
-metric" is more than half, 0.5, for every task, at the 5% budget. Examples: the model's own
+metric" is more than half, 0.5, for every task, at the 5% budget, judged on the bootstrap
+interval (below 0.5 fails, around 0.5 inconclusive). This K is the faithfulness test's own
+budget, not mechtests.compare.comparison_k: the claim is about a small circuit. Examples: the model's own
 correctly answered examples (up to 200 per task); the pair-level hypotheses use the
 common-correct pool instead.
 """
@@ -21,6 +23,7 @@ from __future__ import annotations
 import mechtests
 from mechtests import study
 from mechtests.circuits import connected_edges, edge_patched_metric, top_edges
+from mechtests.outcomes import Parts
 from mechtests.stats import bootstrap, normalised
 
 MOST = 0.5
@@ -37,7 +40,7 @@ WIDER = 0.25  # the larger budget recorded beside the verdict's
     "models spread each task over more than 5% of their edges",
 )
 def test_task_circuits_are_faithful(subject, tasks, mech_seed):
-    unfaithful = []
+    parts = Parts()
     for task in tasks:
         examples = study.own_pool(subject, task, tasks[task], size=EXAMPLES)
         attribution = study.attribution(subject, task, examples)
@@ -54,6 +57,5 @@ def test_task_circuits_are_faithful(subject, tasks, mech_seed):
         mechtests.record(f"{task}: faithfulness (K={circuit.k}, top edges)", faithfulness(top_edges(attribution)))
         summed, gap = attribution.completeness()
         mechtests.record(f"{task}: EAP-IG completeness error", abs(summed - gap) / max(abs(gap), 1e-12), steps=attribution.steps)
-        if not faith.value > MOST:
-            unfaithful.append(f"{task} {faith.value:.2f}")
-    assert not unfaithful, f"circuits recovering at most {MOST} of the metric: {', '.join(unfaithful)}"
+        parts.check(f"{task}: faithfulness (K={circuit.k})", faith.lo, faith.hi, MOST, value=faith.value)
+    parts.conclude()

@@ -1,0 +1,106 @@
+"""Multi-seed runs (issue #12): --mech-seeds parsing, per-seed cases, and their agreement."""
+
+from __future__ import annotations
+
+import pytest
+
+from mechtests.errors import MechtestsError
+from mechtests.plugin import seeds
+
+SEEDED_SUITE = '''
+import mechtests
+
+
+@mechtests.hypothesis(expect={"arm": "holds", "mdm": "holds"})
+def test_stable(subject, mech_seed):
+    assert mech_seed in range(4)
+
+
+@mechtests.hypothesis(expect={"pair": "holds"})
+def test_wobbly(pair, mech_seed):
+    assert mech_seed % 2 == 0, f"odd seed {mech_seed}"
+
+
+@mechtests.hypothesis(expect={"pair": "fails"})
+def test_never(pair, mech_seed):
+    assert False, "never holds"
+
+
+@mechtests.hypothesis(expect={"pair": "holds"})
+def test_seedless(pair):
+    pass
+'''
+
+
+def test_parse_seeds_takes_ranges_and_lists():
+    assert seeds.parse_seeds("0-3") == (0, 1, 2, 3)
+    assert seeds.parse_seeds("0,1,2,3") == (0, 1, 2, 3)
+    assert seeds.parse_seeds("5, 0-1") == (5, 0, 1)
+    assert seeds.parse_seeds([2, 7]) == (2, 7)
+    for bad in ("", "3-1", "a", "1,1", "-2", "0-100", None, 1.5):
+        with pytest.raises(MechtestsError, match="mech-seeds"):
+            seeds.parse_seeds(bad)
+
+
+def test_agreement_flags_seed_dependent_verdicts():
+    same = seeds.agreement({0: "fails", 1: "fails", 2: "fails"})
+    assert same["outcome"] == "fails" and same["agreement"] == 1.0 and not same["seed_dependent"]
+    mixed = seeds.agreement({0: "holds", 1: "fails", 2: "holds", 3: "holds"})
+    assert mixed["outcome"] == "inconclusive" and mixed["seed_dependent"] and mixed["agreement"] == 0.75
+    assert mixed["per_seed"] == {"0": "holds", "1": "fails", "2": "holds", "3": "holds"}
+    assert seeds.agreement({0: "holds", 1: "error"})["outcome"] == "error"
+
+
+def test_combine_folds_per_seed_entries():
+    def entry(variant, outcome):
+        return {"key": f"h[{variant}]", "id": "h", "variant": variant, "file": "f",
+                "results": {"pair": {"outcome": outcome, "expected": "holds", "matched": outcome == "holds"}}}
+
+    combined = seeds.combine([entry("ioi-seed0", "holds"), entry("ioi-seed1", "holds"), entry("seed0", "holds"),
+                              entry("seed1", "fails"), {"key": "plain", "id": "plain", "variant": None, "results": {}}], (0, 1))
+    by_key = {h["key"]: h for h in combined}
+    assert set(by_key) == {"h[ioi]", "h", "plain"}
+    assert by_key["h[ioi]"]["results"]["pair"]["outcome"] == "holds" and by_key["h[ioi]"]["results"]["pair"]["matched"]
+    wobbly = by_key["h"]["results"]["pair"]
+    assert wobbly["outcome"] == "inconclusive" and wobbly["seeds"]["seed_dependent"] and not wobbly["matched"]
+    assert set(wobbly["seeds"]["results"]) == {"0", "1"} and wobbly["seeds"]["missing"] == []
+
+
+# Until the plugin wires seeds.py in (see its module docstring), this conftest does it the same way.
+WIRING = '''
+import pytest
+from mechtests.plugin import seeds
+
+
+def pytest_addoption(parser):
+    seeds.add_option(parser.addoption)
+
+
+def pytest_generate_tests(metafunc):
+    value = metafunc.config.getoption("mechtests_seeds")
+    seeds.parametrize(metafunc, seeds.parse_seeds(value) if value else None)
+
+
+@pytest.fixture(scope="session")
+def mech_seed(request):
+    return getattr(request, "param", 0)
+'''
+
+
+@pytest.mark.parametrize("workers", [(), ("-n", "2")], ids=["serial", "xdist"])
+def test_each_hypothesis_runs_at_every_seed(suite, workers):
+    suite.pytester.makeconftest(suite.pytester.path.joinpath("conftest.py").read_text() + WIRING)
+    suite.write(test_seeded=SEEDED_SUITE)
+    result = suite.run("--mech-seeds=0-3", "-p", "xdist", *workers)
+    hypotheses = suite.results()["hypotheses"]
+    keys = {h["key"] for h in hypotheses}
+    assert {f"seeded.stable[seed{s}]" for s in range(4)} <= keys and "seeded.seedless" in keys
+    combined = {h["key"]: h for h in seeds.combine(hypotheses, (0, 1, 2, 3))}
+    assert set(combined) == {"seeded.stable", "seeded.wobbly", "seeded.never", "seeded.seedless"}
+    stable = combined["seeded.stable"]["results"]
+    assert stable["arm"]["outcome"] == stable["mdm"]["outcome"] == "holds" and not stable["arm"]["seeds"]["seed_dependent"]
+    wobbly = combined["seeded.wobbly"]["results"]["pair"]
+    assert wobbly["seeds"]["per_seed"] == {"0": "holds", "1": "fails", "2": "holds", "3": "fails"}
+    assert wobbly["seeds"]["seed_dependent"] and wobbly["outcome"] == "inconclusive" and wobbly["seeds"]["agreement"] == 0.5
+    assert combined["seeded.never"]["results"]["pair"]["outcome"] == "fails"
+    assert result.ret == 1  # the odd seeds of test_wobbly fail its expectation
