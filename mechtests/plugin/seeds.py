@@ -13,20 +13,19 @@ The plugin wires this in with a few calls:
 - the `mech_seed` fixture: `getattr(request, "param", settings["seed"])`;
 - pytest_runtest_setup: seed the RNGs with `seed_of(item, default)`;
 - collection: `group(name, item)` for the xdist group;
-- the controller, before writing results.json: `combine(hypotheses, seeds)`.
+- the controller, before writing results.json: `combine(hypotheses)`.
 
 `combine` folds the per-seed entries of one hypothesis (keys `id[seed0]`, `id[seed1]`, ...) into
-one entry whose results hold, per model, the combined outcome and a `seeds` table: the verdict
-at each seed, the agreement (share of seeds with the most common verdict) and `seed_dependent`
-(true when the verdicts differ). The combined outcome is the common verdict when every seed
-agrees; when they differ it is `inconclusive`: a verdict that does not replicate across
-evaluation seeds is not a decision. An error at any seed makes the combined outcome `error`.
+one entry whose results hold, per model, the combined outcome, the verdict at each seed
+("seeds") and whether they all agree ("agreement"; false flags the hypothesis seed-dependent),
+the fields results.json's schema version 2 reserves. The combined outcome is the common verdict
+when every seed agrees; when they differ it is `inconclusive`: a verdict that does not
+replicate across evaluation seeds is not a decision. An error at any seed makes it `error`.
 """
 
 from __future__ import annotations
 
 import re
-from collections import Counter
 from typing import Any, Callable, Sequence
 
 from mechtests.errors import MechtestsError
@@ -114,28 +113,24 @@ def _split_variant(variant: str | None) -> tuple[str | None, int | None]:
     return rest or None, int(parts[i][4:])
 
 
-def agreement(outcomes: dict[int, str]) -> dict[str, Any]:
-    """How far the verdicts at several seeds agree: the combined outcome and the seeds table."""
-    counts = Counter(outcomes.values())
-    common, n_common = counts.most_common(1)[0]
-    dependent = len(counts) > 1
-    combined = ERROR if ERROR in counts else INCONCLUSIVE if dependent else common
-    return {
-        "outcome": combined,
-        "per_seed": {str(s): outcomes[s] for s in sorted(outcomes)},
-        "agreement": n_common / len(outcomes),
-        "most_common": common,
-        "seed_dependent": dependent,
-    }
+def combined_outcome(outcomes: Sequence[str]) -> str:
+    """One outcome for the verdicts at several seeds: theirs when all agree; `error` when any
+    seed erred; otherwise `inconclusive` (the verdict depends on the seed)."""
+    distinct = set(outcomes)
+    if ERROR in distinct:
+        return ERROR
+    return distinct.pop() if len(distinct) == 1 else INCONCLUSIVE
 
 
-def combine(hypotheses: list[dict[str, Any]], seeds: Sequence[int]) -> list[dict[str, Any]]:
-    """Fold results.json's per-seed entries into one entry per hypothesis (see the module docstring).
+def combine(hypotheses: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Fold results.json's per-seed entries into one entry per hypothesis.
 
-    Each model's result keeps the first seed's fields (evidence, message, rerun) under the
-    combined outcome, and gains `seeds`: {"per_seed", "agreement", "most_common",
-    "seed_dependent", "results"}, with every seed's full result in "results". Entries without a
-    seed parameter (hypotheses that do not depend on the seed) are kept as they are.
+    Entries whose variant names a seed (`id[seed0]`, `id[ioi-seed0]`) are merged under the key
+    without it. Each model's result keeps the lowest seed's fields (evidence, message, rerun)
+    under the combined outcome (`combined_outcome`), with "seeds": [{"seed", "outcome",
+    "message", "evidence"}] in seed order and "agreement": true when every seed gave the same
+    verdict (false: the hypothesis is seed-dependent). "matched" is recomputed for the combined
+    outcome. Entries without a seed (hypotheses that do not depend on it) are kept as they are.
     """
     merged: dict[str, dict[str, Any]] = {}
     out: list[dict[str, Any]] = []
@@ -153,17 +148,18 @@ def combine(hypotheses: list[dict[str, Any]], seeds: Sequence[int]) -> list[dict
             target["_seeds"].setdefault(model, {})[seed] = result
     for target in merged.values():
         for model, by_seed in target.pop("_seeds").items():
-            summary = agreement({s: r["outcome"] for s, r in by_seed.items()})
-            first = by_seed[min(by_seed)]
-            expected = first.get("expected")
-            missing = sorted(set(seeds) - set(by_seed))
+            ordered = [(s, by_seed[s]) for s in sorted(by_seed)]
+            outcome = combined_outcome([r["outcome"] for _, r in ordered])
+            first = ordered[0][1]
             target["results"][model] = {
                 **first,
-                "outcome": summary["outcome"],
-                "matched": None if expected is None else summary["outcome"] == expected,
-                "seeds": {**summary, "missing": missing, "results": {str(s): by_seed[s] for s in sorted(by_seed)}},
+                "outcome": outcome,
+                "matched": None if first.get("expected") is None else outcome == first["expected"],
+                "seeds": [{"seed": s, "outcome": r["outcome"], "message": r.get("message"), "evidence": r.get("evidence", [])}
+                          for s, r in ordered],
+                "agreement": len({r["outcome"] for _, r in ordered}) == 1,
             }
     return out
 
 
-__all__ = ["add_option", "agreement", "combine", "group", "parametrize", "parse_seeds", "seed_id", "seed_of"]
+__all__ = ["add_option", "combine", "combined_outcome", "group", "parametrize", "parse_seeds", "seed_id", "seed_of"]
