@@ -230,24 +230,26 @@ def logit_lens(subject: "Subject", data: "Sequence[Example] | tuple[Posed, Posed
 # control family, or until CONTROL_CAP draws. A family whose mean effect is near zero cannot
 # reach a relative target; it stops at the cap, and `AblationComparison.precision` says so.
 CONTROL_PRECISION = 0.10
-CONTROL_CAP = 100
+CONTROL_CAP = 50
+CONTROL_FAMILIES = ("random", "same_depth", "band")
 
 
 @dataclass
 class AblationComparison:
     """Per-example effects (B,) of ablating the targets, and (n_draws, B) for each control family
-    (each family has as many draws as its precision target needed)."""
+    that was drawn (None for one that was not; each has as many draws as its precision target needed)."""
 
     target: torch.Tensor
-    random: torch.Tensor
-    same_depth: torch.Tensor
+    random: torch.Tensor | None
+    same_depth: torch.Tensor | None
     band: torch.Tensor | None
     seed: int
 
     def summary(self) -> dict[str, float]:
-        out = {"target": float(self.target.mean()), "random": float(self.random.mean()), "same_depth": float(self.same_depth.mean())}
-        if self.band is not None:
-            out["band"] = float(self.band.mean())
+        out = {"target": float(self.target.mean())}
+        for name in CONTROL_FAMILIES:
+            if getattr(self, name) is not None:
+                out[name] = float(getattr(self, name).mean())
         return out
 
     def precision(self, family: str) -> dict[str, float]:
@@ -332,10 +334,12 @@ def targeted_ablation(
     seed: int = 0,
     precision: float = CONTROL_PRECISION,
     max_controls: int = CONTROL_CAP,
+    controls: Sequence[str] = ("random", "same_depth"),
 ) -> AblationComparison:
     """Effect (m(clean) - m(ablated)) of ablating the targets together, and of equal-size control
-    sets: at least `n_controls` per family, more in batches of `n_controls` until the family's
-    mean effect is known to `precision` (relative 95% half-width) or `max_controls` are drawn."""
+    sets of the families in `controls` (and "band" when `band` is given): at least `n_controls`
+    per family, more in batches of `n_controls` until the family's mean effect is known to
+    `precision` (relative 95% half-width) or `max_controls` are drawn."""
     from mechtests.interventions import ablation_values, as_pair, run_with
     from mechtests.queries import answer_logits, metric
 
@@ -343,6 +347,10 @@ def targeted_ablation(
         raise MechtestsError("targeted_ablation got no target components", "pass e.g. [Site('head', 0, 1)]")
     if any(t.name not in ("head", "mlp_out") for t in targets):
         raise MechtestsError("targeted_ablation ablates heads and MLPs", "pass Site('head', l, h) or Site('mlp_out', l)")
+    families = tuple(dict.fromkeys([*controls, *(["band"] if band is not None else [])]))
+    if not families or set(families) - set(CONTROL_FAMILIES) or ("band" in families and band is None):
+        raise MechtestsError(f"unknown or unusable control families {list(controls)} (band={band})",
+                             f"name some of {CONTROL_FAMILIES[:2]}; 'band' needs band=(first, last)")
     if n_controls < 2 or max_controls < n_controls or not precision > 0:
         raise MechtestsError(f"control draws need 2 <= n_controls <= max_controls and precision > 0, got {n_controls}, "
                              f"{max_controls}, {precision}", "pass e.g. n_controls=10, max_controls=100, precision=0.1")
@@ -356,7 +364,6 @@ def targeted_ablation(
             values.update(ablation_values(subject, clean, missing, method, seed))
         return m_clean - metric(run_with(subject, clean, {s: values[s] for s in sites}), clean)
 
-    families = ("random", "same_depth") + (("band",) if band is not None else ())
     effects: dict[str, list[torch.Tensor]] = {name: [] for name in families}
     drawn = 0
     while drawn < max_controls:
@@ -368,10 +375,10 @@ def targeted_ablation(
         if all(_precision(torch.stack(effects[name]))["relative_halfwidth"] <= precision for name in families):
             break
     stacked = {name: torch.stack(rows) for name, rows in effects.items()}
-    return AblationComparison(effect(list(targets)), stacked["random"], stacked["same_depth"], stacked.get("band"), seed)
+    return AblationComparison(effect(list(targets)), *(stacked.get(name) for name in CONTROL_FAMILIES), seed)
 
 
 __all__ = [
-    "AblationComparison", "CONTROL_CAP", "CONTROL_PRECISION", "DepthProfile", "LogitLens", "Overlap", "Specialization", "component_attribution", "control_sets",
+    "AblationComparison", "CONTROL_CAP", "CONTROL_FAMILIES", "CONTROL_PRECISION", "DepthProfile", "LogitLens", "Overlap", "Specialization", "component_attribution", "control_sets",
     "comparison_k", "depth_per_example", "depth_profile", "gini", "jaccard", "jaccard_resolution", "logit_lens", "overlap", "specialization", "targeted_ablation", "top_share",
 ]

@@ -193,20 +193,21 @@ def top_components(scores: torch.Tensor, graph: "Graph", n: int, layers: Sequenc
 
 def ablation(
     subject: "Subject", task: str, examples: Sequence[Example], targets: Sequence["Site"], method: str = "mean",
-    n_controls: int = 10, band: tuple[int, int] | None = None, seed: int = 0,
+    n_controls: int = 10, band: tuple[int, int] | None = None, seed: int = 0, controls: Sequence[str] = ("random", "same_depth"),
 ) -> "AblationComparison":
     """compare.targeted_ablation, cached like the attributions (keyed by the targets and every
-    parameter, the control precision target and cap included)."""
-    from mechtests.compare import CONTROL_CAP, CONTROL_DRAW, CONTROL_PRECISION, AblationComparison, targeted_ablation
+    parameter, the control families, precision target and cap included)."""
+    from mechtests.compare import CONTROL_CAP, CONTROL_DRAW, CONTROL_FAMILIES, CONTROL_PRECISION, AblationComparison, targeted_ablation
 
     params = {"targets": [str(t) for t in targets], "method": method, "n_controls": n_controls, "band": band, "seed": seed,
-              "controls": CONTROL_DRAW, "precision": CONTROL_PRECISION, "max_controls": CONTROL_CAP}
+              "controls": CONTROL_DRAW, "families": list(controls), "precision": CONTROL_PRECISION, "max_controls": CONTROL_CAP}
     key = cache.cache_key(subject, task, examples, "targeted-ablation", params)
 
     def compute() -> dict[str, torch.Tensor]:
-        result = targeted_ablation(subject, examples, targets, method=method, n_controls=n_controls, band=band, seed=seed)
-        parts = {"target": result.target, "random": result.random, "same_depth": result.same_depth}
-        return parts if result.band is None else {**parts, "band": result.band}
+        result = targeted_ablation(subject, examples, targets, method=method, n_controls=n_controls, band=band, seed=seed,
+                                   controls=controls)
+        drawn = {name: getattr(result, name) for name in CONTROL_FAMILIES if getattr(result, name) is not None}
+        return {"target": result.target, **drawn}
 
     stored = cache.cached(key, compute, meta={"task": task, "method": "targeted-ablation", **params, "model": subject.path})
-    return AblationComparison(stored["target"], stored["random"], stored["same_depth"], stored.get("band"), seed)
+    return AblationComparison(stored["target"], *(stored.get(name) for name in CONTROL_FAMILIES), seed)

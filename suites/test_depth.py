@@ -83,7 +83,7 @@ def test_mdm_early_components_are_causal(pair, pools, attributions, mech_seed):
         _, mdm_attr = attributions(task)
         targets = study.top_components(mdm_attr.scores, mdm_attr.graph, 3, early_layers)
         result = study.ablation(mdm, task, pools[task], targets, method="mean", n_controls=10,
-                                band=(mdm.n_layers // 2, mdm.n_layers), seed=mech_seed)
+                                band=(mdm.n_layers // 2, mdm.n_layers), seed=mech_seed, controls=("random",))
         mechtests.record(f"{task}: ablated", len(targets), components=", ".join(map(str, targets)))
         for name, control in (("random", result.random), ("middle/late", result.band)):
             diff = bootstrap_with_controls(result.target, controls=control, statistic=paired_difference, seed=mech_seed)

@@ -91,7 +91,8 @@ def test_arm_circuit_causal_in_mdm(pair, pools, attributions, mech_seed):
     for task in study.tasks_in("prefix-dominant"):
         arm_attr, _ = attributions(task)
         targets = _circuit_components(top_edges(arm_attr, k=comparison_k(arm_attr.graph.n_edges)))
-        result = study.ablation(pair.mdm, task, pools[task], targets, method="mean", n_controls=10, seed=mech_seed)
+        result = study.ablation(pair.mdm, task, pools[task], targets, method="mean", n_controls=10, seed=mech_seed,
+                                controls=("random",))
         random = result.random.mean(0)
         diff = bootstrap_with_controls(result.target, controls=result.random, statistic=paired_difference, seed=mech_seed)
         ratio = bootstrap_with_controls(result.target, controls=result.random, statistic=ratio_of_means, seed=mech_seed)

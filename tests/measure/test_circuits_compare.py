@@ -141,8 +141,12 @@ def test_targeted_ablation_with_controls(subjects, examples):
     fixed = targeted_ablation(subject, examples, [Site("head", 0, 1)], n_controls=3, band=(1, 2), seed=4, max_controls=3)
     assert fixed.random.shape == (3, len(examples))
     assert torch.equal(fixed.random, result.random[:3])  # more draws extend the first ones
+    only_random = targeted_ablation(subject, examples, [Site("head", 0, 1)], n_controls=3, seed=4, max_controls=3, controls=("random",))
+    assert only_random.same_depth is None and only_random.band is None and set(only_random.summary()) == {"target", "random"}
     with pytest.raises(MechtestsError, match="n_controls"):
         targeted_ablation(subject, examples, [Site("head", 0, 1)], n_controls=5, max_controls=3)
+    with pytest.raises(MechtestsError, match="control families"):
+        targeted_ablation(subject, examples, [Site("head", 0, 1)], controls=("band",))
 
 
 def test_bootstrap_is_seeded_and_covers_the_mean():
