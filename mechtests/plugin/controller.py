@@ -15,6 +15,7 @@ from typing import Any
 
 import pytest
 
+from mechtests.plugin.fixtures import budget_of
 from mechtests.plugin.state import MechtestsState
 from mechtests.reports import compare as gate
 from mechtests.reports.schema import SCHEMA, SCHEMA_VERSION, atomic_write, dumps, totals
@@ -75,7 +76,8 @@ class Controller:
             "schema_version": SCHEMA_VERSION,
             "run": {
                 "seed": state.settings["seed"],
-                "pair": state.pair.name,
+                "pair": state.pair.label,  # what ran: the pair's name, or what --arm/--mdm replaced
+                "budget": budget_of(self.config).as_dict(),
                 "device": state.settings["device"],
                 "dtype": state.settings["dtype"],
                 "models": models,
