@@ -91,16 +91,39 @@ class PairPaths:
         return value
 
     def load_options(self, role: str) -> dict[str, Any]:
-        """Keyword options for load_subject(self.path(role), ...) from the pair table or the path."""
-        return dict(self.options.get(role, {}))
+        """Keyword options for load_subject(self.path(role), ...) from the pair table or the path.
+        A GGUF file carries no mechtests block, so its kind defaults to the role it is given for."""
+        options = dict(self.options.get(role, {}))
+        if "gguf_file" in options:
+            options.setdefault("kind", role)
+        return options
+
+    def location(self, role: str) -> str:
+        """`role`'s model as --arm/--mdm would name it: `none`, a .gguf file, or a folder."""
+        folder = getattr(self, role)
+        if folder is None:
+            return NONE
+        gguf = self.options.get(role, {}).get("gguf_file")
+        return str(Path(folder) / gguf) if gguf else folder
 
     @property
     def label(self) -> str:
         """What ran, for reports: the pair's name, or the name with what the command line replaced."""
         if not self.replaced:
             return self.name or "custom"
-        changed = ", ".join(f"{r}={getattr(self, r) or NONE}" for r in self.replaced)
+        changed = ", ".join(f"{r}={self.location(r)}" for r in self.replaced)
         return f"{self.name} with {changed}" if self.name else changed
+
+
+def check_role(role: str, subject: Any) -> Any:
+    """`subject` if its kind is `role`, else a MechtestsError (an MDM given as --arm, say)."""
+    kind = getattr(subject, "kind", role)
+    if kind != role:
+        raise MechtestsError(
+            f"the pair's {role} checkpoint {getattr(subject, 'path', '')} is an {kind}",
+            f"pass an {role.upper()} with --{role}, or fix the mechtests block of its config.json",
+        )
+    return subject
 
 
 def read_settings(rootdir: str | Path) -> dict[str, Any]:

@@ -17,6 +17,7 @@ to the loader, which reports a broken checkpoint in the tests that need it.
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -45,6 +46,8 @@ def pytest_sessionstart(session: pytest.Session) -> None:
 
 def check_pair(pair: PairPaths, options: dict[str, dict[str, Any]], n: int, seed: int) -> None:
     """Raise MechtestsError naming the first difference between the pair's two checkpoints."""
+    if not all(Path(pair.path(role)).is_dir() for role in ("arm", "mdm")):
+        return  # a missing checkpoint is the loader's to report, in the tests that need it
     configs = {role: _config(pair.path(role), options[role]) for role in ("arm", "mdm")}
     if all(c is not None for c in configs.values()):
         for name in SHAPE:

@@ -21,7 +21,7 @@ import pytest
 from mechtests import budget as run_budget
 from mechtests.errors import MechtestsError
 from mechtests.outcomes import NotApplicable
-from mechtests.pairs import ROLES
+from mechtests.pairs import ROLES, check_role
 from mechtests.plugin.collect import MODEL_PROP
 from mechtests.plugin.state import state_of
 
@@ -70,15 +70,12 @@ def mech_budget(request: pytest.FixtureRequest) -> run_budget.Budget:
 def load_options(config: pytest.Config, role: str) -> dict[str, Any]:
     """load_subject's options for `role`: the command line's device and dtype, then the pair
     table's options, then [tool.mechtests]' device and dtype (the checkpoint's mechtests block
-    and the family's defaults come after, inside load_subject). A GGUF file carries no
-    mechtests block, so its kind defaults to the role it was given for."""
+    and the family's defaults come after, inside load_subject)."""
     state = state_of(config)
     options = state.pair.load_options(role)
     for key in ("device", "dtype"):
         if state.settings[f"{key}_from_cli"] or key not in options:
             options[key] = state.settings[key]
-    if "gguf_file" in options:
-        options.setdefault("kind", role)
     return options
 
 
@@ -122,14 +119,7 @@ def mech_models(
             raise NotApplicable(f"one-model run: there is no {role.upper()} ({_one_model_reason(pair_paths, role)})")
         if role not in cache:
             try:
-                subject = mech_loader(role, pair_paths.path(role))
-                kind = getattr(subject, "kind", role)
-                if kind != role:
-                    raise MechtestsError(
-                        f"the pair's {role} checkpoint {subject.path} is an {kind}",
-                        f"pass an {role.upper()} with --{role}, or fix the mechtests block of its config.json",
-                    )
-                cache[role] = subject
+                cache[role] = check_role(role, mech_loader(role, pair_paths.path(role)))
             except Exception as err:  # remembered: every later test gets the same error at once
                 cache[role] = err
         value = cache[role]

@@ -41,7 +41,7 @@ class MechtestsState:
             parts.append(f"--pair={self.settings['pair']}")
         for role in ("arm", "mdm"):
             if self.settings[f"{role}_from_cli"]:
-                parts.append(f"--{role}={getattr(self.pair, role)}")
+                parts.append(f"--{role}={self.pair.location(role)}")
         for key in ("device", "dtype"):
             if self.settings[f"{key}_from_cli"]:
                 parts.append(f"--mech-{key}={self.settings[key]}")
