@@ -120,7 +120,7 @@ def check_role(role: str, subject: Any) -> Any:
     kind = getattr(subject, "kind", role)
     if kind != role:
         raise MechtestsError(
-            f"the pair's {role} checkpoint {getattr(subject, 'path', '')} is an {kind}",
+            f"the pair's {role} checkpoint {getattr(subject, 'path', '')} is of kind {kind!r}",
             f"pass an {role.upper()} with --{role}, or fix the mechtests block of its config.json",
         )
     return subject

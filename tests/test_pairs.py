@@ -105,7 +105,7 @@ def test_a_model_of_the_wrong_kind_is_named() -> None:
         kind, path = "mdm", "/m"
 
     assert check_role("mdm", Model()) is not None
-    with pytest.raises(MechtestsError, match="the pair's arm checkpoint /m is an mdm; pass an ARM with --arm"):
+    with pytest.raises(MechtestsError, match="the pair's arm checkpoint /m is of kind 'mdm'; pass an ARM with --arm"):
         check_role("arm", Model())
 
 
