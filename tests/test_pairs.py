@@ -183,3 +183,27 @@ def test_models_of_different_shapes_are_refused_before_any_test(tmp_path) -> Non
     pair = resolve_pair({}, tmp_path, arm=str(TINY / "arm"), mdm=str(tmp_path / "mdm"))
     with pytest.raises(MechtestsError, match="the pair's models differ in num_hidden_layers: ARM 4, MDM 6"):
         check_pair(pair, {"arm": {}, "mdm": {}}, n=10, seed=0)
+
+
+def test_the_plugin_stops_an_inconsistent_pair_before_any_test(pytester, tmp_path) -> None:
+    import json
+    import shutil
+
+    shutil.copytree(TINY / "mdm", tmp_path / "mdm")
+    config = json.loads((tmp_path / "mdm" / "config.json").read_text())
+    config["num_attention_heads"] = 8
+    (tmp_path / "mdm" / "config.json").write_text(json.dumps(config))
+    pytester.makepyprojecttoml("[tool.mechtests]\n")
+    pytester.makepyfile(test_never='''
+import mechtests
+
+
+@mechtests.hypothesis(expect={"pair": "holds"})
+def test_pair(pair):
+    raise RuntimeError("must not run")
+''')
+    result = pytester.runpytest_subprocess("-p", "no:cacheprovider", f"--arm={TINY / 'arm'}", f"--mdm={tmp_path / 'mdm'}")
+    assert result.ret == 4
+    errors = [line for line in result.stderr.lines if "mechtests:" in line]
+    assert len(errors) == 1 and "the pair's models differ in num_attention_heads: ARM 4, MDM 8" in errors[0]
+    assert "must not run" not in result.stdout.str() and not (pytester.path / "reports").exists()
