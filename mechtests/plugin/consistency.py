@@ -79,6 +79,7 @@ def first_token_difference(arm_tokenizer: Any, mdm_tokenizer: Any, n: int, seed:
     from mechtests.tasks import TaskSet  # tasks import the query layer and torch; only a two-model run pays
 
     tasks = TaskSet(arm_tokenizer, n=n, seed=seed)
+    first_use: dict[int, str] = {}  # token id -> where it is first used, in order of first use
     for name in tasks:
         try:
             examples = tasks[name]
@@ -86,12 +87,14 @@ def first_token_difference(arm_tokenizer: Any, mdm_tokenizer: Any, n: int, seed:
             continue
         for index, example in enumerate(examples):
             for token_id in _ids(example):
-                if token_id == mask_token_id:
-                    return f"task {name}, example {index}: id {token_id} is the MDM's mask token"
-                arm_token = arm_tokenizer.convert_ids_to_tokens(token_id)
-                mdm_token = mdm_tokenizer.convert_ids_to_tokens(token_id)
-                if arm_token != mdm_token:
-                    return f"task {name}, example {index}: id {token_id} is {arm_token!r} to the ARM but {mdm_token!r} to the MDM"
+                first_use.setdefault(token_id, f"task {name}, example {index}")
+    for token_id, where in first_use.items():  # each id once: the check costs a vocabulary, not the examples
+        if token_id == mask_token_id:
+            return f"{where}: id {token_id} is the MDM's mask token"
+        arm_token = arm_tokenizer.convert_ids_to_tokens(token_id)
+        mdm_token = mdm_tokenizer.convert_ids_to_tokens(token_id)
+        if arm_token != mdm_token:
+            return f"{where}: id {token_id} is {arm_token!r} to the ARM but {mdm_token!r} to the MDM"
     return None
 
 
