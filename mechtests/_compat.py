@@ -7,6 +7,9 @@ abstract classes before nnsight keeps pytest (whose anyio plugin imports them la
 
 from __future__ import annotations
 
+import contextlib
+from typing import Iterator
+
 
 def import_nnsight():  # noqa: ANN201 - returns the nnsight module
     try:
@@ -16,3 +19,9 @@ def import_nnsight():  # noqa: ANN201 - returns the nnsight module
     import nnsight
 
     return nnsight
+
+
+@contextlib.contextmanager
+def remote_code_compat() -> Iterator[None]:
+    """While a checkpoint's own model code (written for transformers 4.x) is imported and run."""
+    yield
