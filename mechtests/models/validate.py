@@ -90,9 +90,10 @@ def validate_sites(subject: "Subject") -> list[str]:
     ids = _probe_ids(subject)
     got: list = []
     with torch.no_grad(), subject.nn.trace(**subject.model_inputs(ids, torch.ones_like(ids))):
+        probs = subject.attention_probs(0).save()  # first: a recomputing family reads a module that runs earlier
         out = subject.attention_envoy(0).output
         got.append((out[0] if isinstance(out, tuple) else out).save())
-        got.append(subject.attention_probs(0).save())
+        got.append(probs)
         out = subject.mlp_envoy(0).output
         got.append((out[0] if isinstance(out, tuple) else out).save())
     T, d = PROBE_LENGTH, subject.d_model
