@@ -39,11 +39,16 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         "pyproject.toml (default: [tool.mechtests] pair, the bundled tiny pair)")
     parser.add_argument("--arm", metavar="PATH", help="the ARM's Hugging Face folder (with --mdm, instead of --pair)")
     parser.add_argument("--mdm", metavar="PATH", help="the MDM's Hugging Face folder (with --arm, instead of --pair)")
+    add_draw_arguments(parser)
+    parser.add_argument("--json", action="store_true", help="print JSON instead of a table")
+
+
+def add_draw_arguments(parser: argparse.ArgumentParser) -> None:
+    """--n and --seed: how the task examples are drawn (shared with `mechtests tasks`)."""
     parser.add_argument("--n", type=_positive_int, default=DEFAULT_N, metavar="N",
                         help=f"candidate examples per task (default: {DEFAULT_N})")
     parser.add_argument("--seed", type=int, default=DEFAULT_SEED, metavar="S",
                         help=f"seed of the task generators (default: {DEFAULT_SEED})")
-    parser.add_argument("--json", action="store_true", help="print JSON instead of a table")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -113,7 +118,7 @@ def evaluate(arm_path: Path, mdm_path: Path, n: int, seed: int) -> dict[str, Any
         for role, s in subjects.items():
             correct, diffs = score(s, examples)
             verdicts[role] = correct
-            row[role] = {"accuracy": round(sum(correct) / n, 4), "logit_diff": round(sum(diffs) / n, 4)}
+            row[role] = {"accuracy": round(sum(correct) / len(examples), 4), "logit_diff": round(sum(diffs) / len(examples), 4)}
         row["common_correct"] = sum(a and m for a, m in zip(verdicts["arm"], verdicts["mdm"]))
         report["tasks"][name] = row
     return report
