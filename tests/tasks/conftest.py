@@ -9,7 +9,7 @@ import random
 from pathlib import Path
 
 import pytest
-from tokenizers import Regex, Tokenizer, decoders, models, pre_tokenizers, trainers
+from tokenizers import Regex, Tokenizer, decoders, models, pre_tokenizers, processors, trainers
 from transformers import AutoTokenizer, PreTrainedTokenizerFast
 
 from mechtests.tasks.natural import countdown, greater_than, infilling, ioi
@@ -35,7 +35,8 @@ def corpus(n: int = 4000, seed: int = 0) -> list[str]:
 
 
 def train(digits: str, bos: bool) -> PreTrainedTokenizerFast:
-    """A byte-level BPE; digits="single" splits every digit, "pairs" cuts digit runs into pairs."""
+    """A byte-level BPE; digits="single" splits every digit, "pairs" cuts digit runs into pairs;
+    bos: it declares <|endoftext|> its BOS and puts it before every text (as LLaMA-2 does <s>)."""
     split = (pre_tokenizers.Digits(individual_digits=True) if digits == "single"
              else pre_tokenizers.Split(Regex(r"\d\d"), behavior="isolated"))
     core = Tokenizer(models.BPE())
@@ -44,6 +45,8 @@ def train(digits: str, bos: bool) -> PreTrainedTokenizerFast:
     specials = ["<|endoftext|>", "<pad>"]
     core.train_from_iterator(corpus(), trainers.BpeTrainer(vocab_size=3000, special_tokens=specials,
                                                            initial_alphabet=pre_tokenizers.ByteLevel.alphabet()))
+    if bos:
+        core.post_processor = processors.TemplateProcessing(single="<|endoftext|> $A", special_tokens=[("<|endoftext|>", 0)])
     return PreTrainedTokenizerFast(tokenizer_object=core, pad_token="<pad>", eos_token="<|endoftext|>",
                                    bos_token="<|endoftext|>" if bos else None, name_or_path=f"bpe-{digits}-digits")
 

@@ -2,7 +2,9 @@
 that followed it. The layout is the bundled task's (mechtests.tasks.induction.repeated_span),
 drawn from this tokenizer's ordinary tokens: lower-case words of three or more letters that
 encode back to themselves with their leading space, so no special token, byte fragment or
-piece of a longer word appears. The tokenizer's BOS comes first when it has one.
+piece of a longer word appears. The tokenizer's BOS comes first when it has one (unlike the
+prompt tasks, which begin as the tokenizer begins a text): a random sequence needs a start
+position to attend to, as the bundled task's <bos>.
 """
 
 from __future__ import annotations
@@ -13,14 +15,14 @@ from typing import Any
 from mechtests.queries.example import Example
 from mechtests.tasks.base import Task, Unposable
 from mechtests.tasks.induction import LENGTH, repeated_span
-from mechtests.tasks.natural.writer import Writer
 
 
 class Vocabulary:
     """The ordinary tokens of one tokenizer (sorted ids), and its BOS."""
 
     def __init__(self, tokenizer: Any) -> None:
-        self.bos = Writer(tokenizer).bos
+        bos = getattr(tokenizer, "bos_token_id", None)
+        self.bos: tuple[int, ...] = () if bos is None else (int(bos),)
         special = set(getattr(tokenizer, "all_special_ids", []))
         pieces = tokenizer.convert_ids_to_tokens(list(range(len(tokenizer))))
         # A cheap first cut on the raw pieces (word-start markers of byte-level and SentencePiece
