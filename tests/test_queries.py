@@ -250,3 +250,19 @@ def test_per_digit_reads_teacher_forced_for_the_arm_and_in_one_fill_step_for_the
         p0, p1 = direct[5].softmax(-1), direct[6].softmax(-1)
     expected = p0[4:10].sum() - p0[:3].sum() + p0[3] * (p1[3:10].sum() - p1[:3].sum())
     assert torch.allclose(got, expected.unsqueeze(0), atol=1e-5)
+
+
+@pytest.mark.parametrize("role", ["arm", "mdm"])
+def test_padding_changes_no_attribution(bundled, role):
+    """EAP-IG reads the metric through the query layer: a padded batch gives every row the edge
+    scores it gets alone."""
+    from mechtests.attribution import attribute
+
+    arm, mdm, mixed = bundled
+    subject = arm if role == "arm" else mdm
+    rows = mixed[:3]  # induction, IOI, infilling: three lengths
+    together = attribute(subject, rows, steps=2)
+    for i, example in enumerate(rows):
+        alone = attribute(subject, [example], steps=2)
+        assert torch.allclose(together.per_example[i], alone.per_example[0], atol=1e-5)
+        assert torch.allclose(together.metric_clean[i], alone.metric_clean[0], atol=1e-5)
