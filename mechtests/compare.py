@@ -11,7 +11,6 @@
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Callable, Sequence
 
@@ -37,27 +36,11 @@ def jaccard(a: set, b: set) -> float:
     return len(a & b) / len(union) if union else 1.0
 
 
-# How many edges a circuit keeps when two models' circuits are compared. The paper keeps K = 1000
-# edges of a 7B graph (0.06-0.11% of its edges); on a small graph that share is a handful of
-# edges, and the edge Jaccard of two K-edge circuits then moves in steps of up to 2 / (K + 1)
-# (one of K shared edges swapped: 1 -> (K - 1) / (K + 1)): with K = 10 a single edge is 0.18.
-# The rule: the paper's share of the graph, but at least the K whose coarsest Jaccard step is
-# JACCARD_STEP, and at most half the graph (beyond that two circuits must share edges).
-PAPER_EDGE_SHARE = 0.001
-JACCARD_STEP = 0.05
-
-
 def jaccard_resolution(k: int) -> float:
-    """The coarsest step of the Jaccard of two K-edge sets: one shared edge swapped out of K."""
+    """The coarsest step of the Jaccard of two K-edge sets: one of K shared edges swapped out
+    takes it from 1 to (K - 1) / (K + 1). With K = 10 one edge is 0.18; the budget's K rule
+    (mechtests.budget) keeps it at most 0.05."""
     return 2.0 / (k + 1) if k > 0 else 1.0
-
-
-def comparison_k(n_edges: int, step: float = JACCARD_STEP, share: float = PAPER_EDGE_SHARE) -> int:
-    """K for circuits that are compared by Jaccard: max(share * edges, the K that resolves `step`), at most half the graph."""
-    if n_edges < 2 or not 0.0 < step < 1.0:
-        raise MechtestsError(f"comparison_k needs a graph of at least 2 edges and 0 < step < 1, got {n_edges}, {step}",
-                             "pass the graph's n_edges and e.g. step=0.05")
-    return max(1, min(n_edges // 2, max(math.ceil(2.0 / step - 1.0), round(share * n_edges))))
 
 
 @dataclass
@@ -380,5 +363,5 @@ def targeted_ablation(
 
 __all__ = [
     "AblationComparison", "CONTROL_CAP", "CONTROL_FAMILIES", "CONTROL_PRECISION", "DepthProfile", "LogitLens", "Overlap", "Specialization", "component_attribution", "control_sets",
-    "comparison_k", "depth_per_example", "depth_profile", "gini", "jaccard", "jaccard_resolution", "logit_lens", "overlap", "specialization", "targeted_ablation", "top_share",
+    "depth_per_example", "depth_profile", "gini", "jaccard", "jaccard_resolution", "logit_lens", "overlap", "specialization", "targeted_ablation", "top_share",
 ]

@@ -14,6 +14,7 @@ import numpy as np
 
 import mechtests
 from mechtests import study
+from mechtests.circuits import budget
 from mechtests.outcomes import Parts
 from mechtests.stats import Estimate, bootstrap, bootstrap_with_controls, independent_difference, paired_difference
 from mechtests.tasks import TaskSet
@@ -30,13 +31,13 @@ def _front_loading(attributions, regime: str) -> np.ndarray:
     return np.concatenate(diffs)
 
 
-def _circuit_front_loading(attributions, regime: str, fraction: float, seed: int) -> np.ndarray:
+def _circuit_front_loading(attributions, regime: str, k: int, seed: int) -> np.ndarray:
     """MDM - ARM early share of the top-K circuits, mean over the regime's tasks, on the pool
     (entry 0) and its bootstrap resamples (the circuits recomputed on every resample)."""
     draws = []
     for task in study.tasks_in(regime):
         arm, mdm = attributions(task)
-        share = lambda scores, g=arm.graph: study.circuit_early_share(scores, g, fraction)  # noqa: E731
+        share = lambda scores, g=arm.graph: study.circuit_early_share(scores, g, k)  # noqa: E731
         draws.append(study.resampled([arm, mdm], lambda a, m: share(m) - share(a), seed))
     return np.mean(draws, axis=0)
 
@@ -103,7 +104,7 @@ def test_mdm_early_components_are_causal(pair, pools, attributions, mech_seed):
 def test_depth_pattern_is_robust(pair, attributions, tasks, mech_seed):
     """The pattern: MDM - ARM early share is positive on globally constrained tasks and larger
     there than on prefix-dominant tasks (means over tasks). Variants: two fresh prompt samples
-    (seeds +1, +2; pools of 200), two circuit budgets (top 5% and 10% of edges) and two
+    (seeds +1, +2; pools of 200), two circuit budgets (the budget's K and twice it) and two
     denoising step counts (1 and 2 steps for the MDM's multi-token answers). Thresholds: zero,
     twice per variant; the global share's interval lies above 0, and so does the interval of
     global minus prefix (the two regimes' examples resampled each on their own)."""
@@ -118,9 +119,10 @@ def test_depth_pattern_is_robust(pair, attributions, tasks, mech_seed):
         pools = {t: study.common_pool(pair.arm, pair.mdm, t, resampled[t], size=200) for t in resampled}
         get = lambda t, p=pools: tuple(study.attribution(m, t, p[t]) for m in pair)  # noqa: E731
         variants[f"prompts seed {mech_seed + offset}"] = per_example(get)
-    for fraction in (0.05, 0.10):
-        glob, prefix = (_circuit_front_loading(attributions, r, fraction, mech_seed) for r in (GLOBAL, PREFIX))
-        variants[f"circuit top {fraction:.0%}"] = tuple(study.interval(d, mech_seed) for d in (glob, prefix, glob - prefix))
+    k = budget(attributions(study.tasks_in(PREFIX)[0])[0].graph.n_edges)
+    for size in (k, 2 * k):
+        glob, prefix = (_circuit_front_loading(attributions, r, size, mech_seed) for r in (GLOBAL, PREFIX))
+        variants[f"circuit top {size} edges"] = tuple(study.interval(d, mech_seed) for d in (glob, prefix, glob - prefix))
     for steps in (1, 2):
         get = lambda t, k=steps: attributions(t, denoise_steps=k if study.regime_of(t) == GLOBAL else 1)  # noqa: E731
         variants[f"{steps} denoising step(s)"] = per_example(get)

@@ -4,16 +4,15 @@ Source: PAPER, Method (circuits from EAP-IG scores; faithfulness validates them)
 al. 2024 ("Have faith in faithfulness") for how the circuit is built.
 
 Circuit: K edges grown greedily back from the logits by |EAP-IG score|
-(mechtests.circuits.connected_edges), so every edge lies on a path to the output. K is 5% of
-the graph's edges (mechtests.circuits.budget: the paper keeps well under 1% of a 7B graph's
-edges; a 207-edge graph needs a larger share to hold a circuit at all). The paper's top-K
+(mechtests.circuits.connected_edges), so every edge lies on a path to the output. K is the
+run budget's (mechtests.circuits.budget: the paper's share of the graph, at least 39 edges, the
+smallest K whose edge Jaccard resolves 0.05; 39 of the bundled pair's 207). The paper's top-K
 summary is recorded beside it: it need not be connected, and when it keeps a head's inputs
 but not its path to the logits it recovers nothing. A 25% circuit is recorded too, to show how
 many edges the metric takes. Faithfulness = (m_circuit - m_corrupted) / (m_clean - m_corrupted),
 every edge outside the circuit patched to its corrupted activation. Threshold: "most of the
-metric" is more than half, 0.5, for every task, at the 5% budget, judged on the bootstrap
-interval (below 0.5 fails, around 0.5 inconclusive). This K is the faithfulness test's own
-budget, not mechtests.compare.comparison_k: the claim is about a small circuit. Examples: the model's own
+metric" is more than half, 0.5, for every task, at the budget's K, judged on the bootstrap
+interval (below 0.5 fails, around 0.5 inconclusive). Examples: the model's own
 correctly answered examples (up to 200 per task); the pair-level hypotheses use the
 common-correct pool instead.
 """

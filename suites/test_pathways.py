@@ -3,10 +3,10 @@ the ARM's circuit still carries the task inside the MDM.
 
 Source: PAPER findings 1 and 2. Both models are measured on the same common-correct pool
 (up to 500 examples per task that both answer correctly), with EAP-IG (8 steps) and the top
-K edges as each model's circuit, K from mechtests.compare.comparison_k (the paper's 0.1% of the
-graph, but at least the K whose coarsest Jaccard step is 0.05: 39 of the bundled pair's 207
-edges; with 10 edges one edge moved the Jaccard by 0.18). The Jaccard's resolution is recorded
-next to it. Intervals: bootstrap over the pool's examples, the same resample for both models,
+K edges as each model's circuit, K from the run budget's rule (mechtests.budget: the paper's
+share of the graph, but at least the K whose coarsest Jaccard step is 0.05: 39 of the bundled
+pair's 207 edges; with 10 edges one edge moved the Jaccard by 0.18). K and the Jaccard's
+resolution are recorded next to it. Intervals: bootstrap over the pool's examples, the same resample for both models,
 the circuits recomputed on every draw; every part is judged on its interval (straddling its bar:
 inconclusive).
 """
@@ -17,8 +17,8 @@ import numpy as np
 
 import mechtests
 from mechtests import study
-from mechtests.circuits import top_edges
-from mechtests.compare import comparison_k, jaccard_resolution, overlap
+from mechtests.circuits import budget, top_edges
+from mechtests.compare import jaccard_resolution, overlap
 from mechtests.models import Site
 from mechtests.outcomes import Parts
 from mechtests.stats import bootstrap, bootstrap_with_controls, paired_difference, ratio_of_means
@@ -32,7 +32,7 @@ def _overlaps(attributions, tasks: list[str], seed: int) -> dict[str, np.ndarray
     out = {}
     for task in tasks:
         arm, mdm = attributions(task)
-        out[task] = study.resampled([arm, mdm], study.edge_jaccard(arm.graph, comparison_k(arm.graph.n_edges)), seed)
+        out[task] = study.resampled([arm, mdm], study.edge_jaccard(arm.graph), seed)
     return out
 
 
@@ -47,8 +47,8 @@ def test_prefix_pathways_preserved(pair, attributions, mech_seed):
     parts = Parts()
     for task, draws in _overlaps(attributions, study.tasks_in("prefix-dominant"), mech_seed).items():
         arm, mdm = attributions(task)
-        k = comparison_k(arm.graph.n_edges)
-        null = overlap(top_edges(arm, k=k), top_edges(mdm, k=k), seed=mech_seed)
+        k = budget(arm.graph.n_edges)
+        null = overlap(top_edges(arm), top_edges(mdm), seed=mech_seed)
         est = study.interval(draws, mech_seed)
         bar = max(WELL_ABOVE * null.null_mean, null.null_hi)
         mechtests.record(f"{task}: edge Jaccard", est, threshold=bar, null_mean=null.null_mean, k=k, resolution=jaccard_resolution(k))
@@ -90,7 +90,7 @@ def test_arm_circuit_causal_in_mdm(pair, pools, attributions, mech_seed):
     parts = Parts()
     for task in study.tasks_in("prefix-dominant"):
         arm_attr, _ = attributions(task)
-        targets = _circuit_components(top_edges(arm_attr, k=comparison_k(arm_attr.graph.n_edges)))
+        targets = _circuit_components(top_edges(arm_attr))
         result = study.ablation(pair.mdm, task, pools[task], targets, method="mean", n_controls=10, seed=mech_seed,
                                 controls=("random",))
         random = result.random.mean(0)

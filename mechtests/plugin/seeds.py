@@ -8,12 +8,13 @@ built once per seed, and the node ids gain `seed<N>` (`test_x[arm-seed2]`). Unde
 (model, seed) is its own group, so the seeds of one model spread over the workers.
 
 The plugin wires this in with a few calls:
-- options: `add_option(addoption)`; the parsed value is `parse_seeds(value)`;
+- options: `--mech-seeds` parsed by `parse_seeds`;
 - pytest_generate_tests: `parametrize(metafunc, seeds)`;
 - the `mech_seed` fixture: `getattr(request, "param", settings["seed"])`;
-- pytest_runtest_setup: seed the RNGs with `seed_of(item, default)`;
+- pytest_runtest_setup and the notes under a surprise: `seed_of(item, default)`;
 - collection: `group(name, item)` for the xdist group;
-- the controller, before writing results.json: `combine(hypotheses)`.
+- the rerun command: `single_seed(nodeid, default)`, the node id and `--mech-seed` to rerun it;
+- the controller, before writing results.json: `combine(hypotheses, strict)`.
 
 `combine` folds the per-seed entries of one hypothesis (keys `id[seed0]`, `id[seed1]`, ...) into
 one entry whose results hold, per model, the combined outcome, the verdict at each seed
@@ -29,7 +30,8 @@ import re
 from typing import Any, Callable, Sequence
 
 from mechtests.errors import MechtestsError
-from mechtests.outcomes import ERROR, INCONCLUSIVE
+from mechtests.outcomes import ERROR, INCONCLUSIVE, grade
+from mechtests.plugin.collect import matched
 
 FLAG = "--mech-seeds"
 SEED_FIXTURE = "mech_seed"
@@ -67,13 +69,6 @@ def parse_seeds(value: Any) -> tuple[int, ...]:
     return tuple(seeds)
 
 
-def add_option(addoption: Callable[..., Any]) -> None:
-    """Declare --mech-seeds with pytest's or argparse's `addoption`."""
-    addoption(FLAG, dest="mechtests_seeds", metavar="SEEDS", default=None,
-              help="run every hypothesis at each of these evaluation seeds, e.g. 0-3 or 0,1,2,3, and report the "
-                   "verdict per seed and their agreement (default: off; one run at --mech-seed)")
-
-
 def seed_id(seed: int) -> str:
     return f"seed{seed}"
 
@@ -100,6 +95,18 @@ def group(name: str, item: Any) -> str:
     return f"{name}-{seed_id(int(callspec.params[SEED_FIXTURE]))}"
 
 
+def single_seed(nodeid: str, default: int) -> tuple[str, int]:
+    """The node id of a per-seed case in a single-seed run, and its seed:
+    ('t.py::test_x[arm-seed2]', 0) -> ('t.py::test_x[arm]', 2); ('t.py::test_x[seed2]', 0) -> ('t.py::test_x', 2)."""
+    head, bracket, params = nodeid.partition("[")
+    if not bracket or not params.endswith("]"):
+        return nodeid, default
+    rest, seed = _split_variant(params[:-1])
+    if seed is None:
+        return nodeid, default
+    return (f"{head}[{rest}]" if rest else head), seed
+
+
 def _split_variant(variant: str | None) -> tuple[str | None, int | None]:
     """'ioi-seed2' -> ('ioi', 2); 'seed0' -> (None, 0); 'ioi' -> ('ioi', None)."""
     if not variant:
@@ -122,15 +129,16 @@ def combined_outcome(outcomes: Sequence[str]) -> str:
     return distinct.pop() if len(distinct) == 1 else INCONCLUSIVE
 
 
-def combine(hypotheses: list[dict[str, Any]]) -> list[dict[str, Any]]:
+def combine(hypotheses: list[dict[str, Any]], strict: bool = False) -> list[dict[str, Any]]:
     """Fold results.json's per-seed entries into one entry per hypothesis.
 
     Entries whose variant names a seed (`id[seed0]`, `id[ioi-seed0]`) are merged under the key
     without it. Each model's result keeps the lowest seed's fields (evidence, message, rerun)
     under the combined outcome (`combined_outcome`), with "seeds": [{"seed", "outcome",
     "message", "evidence"}] in seed order and "agreement": true when every seed gave the same
-    verdict (false: the hypothesis is seed-dependent). "matched" is recomputed for the combined
-    outcome. Entries without a seed (hypotheses that do not depend on it) are kept as they are.
+    verdict (false: the hypothesis is seed-dependent). "grade" and "matched" are recomputed for
+    the combined outcome. Entries without a seed (hypotheses that do not depend on it) are kept
+    as they are.
     """
     merged: dict[str, dict[str, Any]] = {}
     out: list[dict[str, Any]] = []
@@ -154,7 +162,8 @@ def combine(hypotheses: list[dict[str, Any]]) -> list[dict[str, Any]]:
             target["results"][model] = {
                 **first,
                 "outcome": outcome,
-                "matched": None if first.get("expected") is None else outcome == first["expected"],
+                "grade": grade(outcome, first["expected"], strict),
+                "matched": matched(outcome, first["expected"]),
                 "seeds": [{"seed": s, "outcome": r["outcome"], "message": r.get("message"), "evidence": r.get("evidence", [])}
                           for s, r in ordered],
                 "agreement": len({r["outcome"] for _, r in ordered}) == 1,
@@ -162,4 +171,4 @@ def combine(hypotheses: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return out
 
 
-__all__ = ["add_option", "combine", "combined_outcome", "group", "parametrize", "parse_seeds", "seed_id", "seed_of"]
+__all__ = ["combine", "combined_outcome", "group", "parametrize", "parse_seeds", "seed_id", "seed_of", "single_seed"]

@@ -36,7 +36,7 @@ def test_graph_edges_follow_the_forward_order():
 
 
 def test_budget_scales_with_the_graph():
-    assert budget(190) == 10 and budget(10_000) == 500 and budget(5) == 5
+    assert budget(190) == 39 and budget(100_000) == 320 and budget(5) == 5 and budget(10_000, fraction=0.05) == 500
     with pytest.raises(MechtestsError):
         budget(100, fraction=0)
 

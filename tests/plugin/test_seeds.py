@@ -65,41 +65,27 @@ def test_combine_folds_per_seed_entries():
     assert [(s["seed"], s["outcome"]) for s in wobbly["seeds"]] == [(0, "holds"), (1, "fails")]
 
 
-# Until the plugin wires seeds.py in (see its module docstring), this conftest does it the same way.
-WIRING = '''
-import pytest
-from mechtests.plugin import seeds
-
-
-def pytest_addoption(parser):
-    seeds.add_option(parser.addoption)
-
-
-def pytest_generate_tests(metafunc):
-    value = metafunc.config.getoption("mechtests_seeds")
-    seeds.parametrize(metafunc, seeds.parse_seeds(value) if value else None)
-
-
-@pytest.fixture(scope="session")
-def mech_seed(request):
-    return getattr(request, "param", 0)
-'''
-
-
 @pytest.mark.parametrize("workers", [(), ("-n", "2")], ids=["serial", "xdist"])
 def test_each_hypothesis_runs_at_every_seed(suite, workers):
-    suite.pytester.makeconftest(suite.pytester.path.joinpath("conftest.py").read_text() + WIRING)
     suite.write(test_seeded=SEEDED_SUITE)
     result = suite.run("--mech-seeds=0-3", "-p", "xdist", *workers)
-    hypotheses = suite.results()["hypotheses"]
-    keys = {h["key"] for h in hypotheses}
-    assert {f"seeded.stable[seed{s}]" for s in range(4)} <= keys and "seeded.seedless" in keys
-    combined = {h["key"]: h for h in seeds.combine(hypotheses)}
+    results = suite.results()
+    assert results["run"]["seeds"] == [0, 1, 2, 3]
+    combined = {h["key"]: h for h in results["hypotheses"]}
     assert set(combined) == {"seeded.stable", "seeded.wobbly", "seeded.never", "seeded.seedless"}
     stable = combined["seeded.stable"]["results"]
     assert stable["arm"]["outcome"] == stable["mdm"]["outcome"] == "holds" and stable["arm"]["agreement"]
     wobbly = combined["seeded.wobbly"]["results"]["pair"]
     assert [s["outcome"] for s in wobbly["seeds"]] == ["holds", "fails", "holds", "fails"]
     assert not wobbly["agreement"] and wobbly["outcome"] == "inconclusive"
+    assert "test_wobbly --mech-seed 0" in wobbly["rerun"]  # the lowest seed's case, as a single-seed run reruns it
     assert combined["seeded.never"]["results"]["pair"]["outcome"] == "fails"
     assert result.ret == 1  # the odd seeds of test_wobbly fail its expectation
+
+
+def test_per_seed_node_ids_rerun_at_their_seed():
+    assert seeds.single_seed("t.py::test_x[arm-seed2]", 0) == ("t.py::test_x[arm]", 2)
+    assert seeds.single_seed("t.py::test_x[seed12]", 0) == ("t.py::test_x", 12)
+    assert seeds.single_seed("t.py::test_x[ioi-seed1-arm]", 5) == ("t.py::test_x[ioi-arm]", 1)
+    assert seeds.single_seed("t.py::test_x[arm]", 5) == ("t.py::test_x[arm]", 5)
+    assert seeds.single_seed("t.py::test_x", 5) == ("t.py::test_x", 5)
