@@ -73,7 +73,7 @@ def test_mdm_front_loads_global_tasks(pair, attributions, mech_seed):
 def test_mdm_early_components_are_causal(pair, pools, attributions, mech_seed):
     """Targets: the 3 heads/MLPs of the early layers with the most |attribution| in the MDM, mean-
     ablated on each globally constrained task. Controls: random sets of as many components (any
-    layer) and sets from the middle/late layers (the second half), at least 10 of each and more
+    layer) and sets from the middle/late layers (the second half), the budget's control draws (10) and more
     until their mean drop is known to 10%. Threshold: zero; the paired difference target -
     control, its interval resampling examples and control draws together, lies above 0, for
     both controls, on every globally constrained task."""
@@ -83,7 +83,7 @@ def test_mdm_early_components_are_causal(pair, pools, attributions, mech_seed):
     for task in study.tasks_in(GLOBAL):
         _, mdm_attr = attributions(task)
         targets = study.top_components(mdm_attr.scores, mdm_attr.graph, 3, early_layers)
-        result = study.ablation(mdm, task, pools[task], targets, method="mean", n_controls=10,
+        result = study.ablation(mdm, task, pools[task], targets, method="mean",
                                 band=(mdm.n_layers // 2, mdm.n_layers), seed=mech_seed, controls=("random",))
         mechtests.record(f"{task}: ablated", len(targets), components=", ".join(map(str, targets)))
         for name, control in (("random", result.random), ("middle/late", result.band)):

@@ -8,7 +8,7 @@ one. Each is mean-ablated (replaced by its mean over the batch) on the induction
 Thresholds: "destroys copying" means the ablation removes at least half of the clean logit
 difference (drop >= 0.5); "does not" means a control set of as many heads removes less than
 half. Controls: random sets of as many heads (any layer), and sets drawn from the targets' own
-layers (from the nearest layer when the targets are every head of theirs), at least 10 of each
+layers (from the nearest layer when the targets are every head of theirs), the budget's control draws of each (10)
 and more until their mean drop is known to 10% (mechtests.compare.CONTROL_PRECISION). Fixed
 from the claim's words, before any run. Each share lost is judged on its 95% interval (for the
 controls, examples and control draws resampled together): clear of 0.5 on the claimed side
@@ -42,7 +42,7 @@ def test_induction_heads_are_causal(subject, tasks, mech_seed):
     ranked = mechtests.detect.induction(subject, examples, return_per_example=True).top(k=subject.n_layers * subject.n_heads)
     heads = [(l, h) for l, h, score in ranked if score >= INDUCTION_BAR] or [ranked[0][:2]]
     targets = [Site("head", l, h) for l, h in heads]
-    result = study.ablation(subject, "induction", examples, targets, method="mean", n_controls=10, seed=mech_seed)
+    result = study.ablation(subject, "induction", examples, targets, method="mean", seed=mech_seed)
     clean = _clean_metric(subject, examples)
     drop = bootstrap(result.target, clean, statistic=ratio_of_means, seed=mech_seed)
     random_drop = bootstrap_with_controls(clean, controls=result.random, statistic=_share_lost, seed=mech_seed)

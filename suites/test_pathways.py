@@ -84,14 +84,14 @@ def test_global_pathways_reorganised(pair, attributions, mech_seed):
 def test_arm_circuit_causal_in_mdm(pair, pools, attributions, mech_seed):
     """Targets: the heads and MLPs of the ARM's top-K circuit (by node score, at most 6) on each
     prefix-dominant task, mean-ablated in the MDM on the same pool. Controls: random sets of as
-    many components, at least 10 and more until their mean drop is known to 10%. Thresholds: the
+    many components, the budget's control draws (10) and more until their mean drop is known to 10%. Thresholds: the
     ratio of mean drops (circuit / random) is at least 2, and the paired difference is above 0,
     each judged on an interval that resamples the examples and the control draws together."""
     parts = Parts()
     for task in study.tasks_in("prefix-dominant"):
         arm_attr, _ = attributions(task)
         targets = _circuit_components(top_edges(arm_attr))
-        result = study.ablation(pair.mdm, task, pools[task], targets, method="mean", n_controls=10, seed=mech_seed,
+        result = study.ablation(pair.mdm, task, pools[task], targets, method="mean", seed=mech_seed,
                                 controls=("random",))
         random = result.random.mean(0)
         diff = bootstrap_with_controls(result.target, controls=result.random, statistic=paired_difference, seed=mech_seed)
