@@ -7,19 +7,18 @@ and retries, saying so with a BatchWarning. A batch size never changes a result:
 measurement computes each example's values independently of the others in its pass.
 
 The budget (`--mech-max-memory`, parsed by `parse_max_memory`):
-- `auto` (the default): half of the memory available to this process on CPU (MemAvailable),
-  80% of the free memory on a GPU;
+- `auto` (the default): half of the memory available on the CPU (MemAvailable), shared among
+  the xdist workers; 80% of the free memory on a GPU (each worker has its own);
 - an amount: `8GiB`, `512MB`, `2G` (binary units for G/M/K, as GiB/MiB/KiB);
 - a share: `30%` of what the device has available.
 
-Rows per pass = budget // bytes per row, where bytes per row is estimated from the model's
-shape (`row_bytes`: the activations one row keeps alive in the pass; the weights are already
-resident and not counted).
+Rows per pass = budget // bytes per row (at most MAX_ROWS), where bytes per row is estimated
+from the model's shape (`row_bytes`: the activations one row keeps alive in the pass; the
+weights are already resident and not counted).
 """
 
 from __future__ import annotations
 
-import math
 import os
 import re
 import warnings
@@ -40,7 +39,9 @@ CPU_SHARE = 0.5  # of MemAvailable: the rest is for the OS, other processes and 
 GPU_SHARE = 0.8  # of the free device memory: the rest is for the CUDA context and fragmentation
 UNITS = {"": 1, "b": 1, "k": 2**10, "kb": 10**3, "kib": 2**10, "m": 2**20, "mb": 10**6, "mib": 2**20,
          "g": 2**30, "gb": 10**9, "gib": 2**30, "t": 2**40, "tb": 10**12, "tib": 2**40}
-MAX_ROWS = 4096  # a pass never gets more rows than this, whatever the budget (keeps passes cache-friendly)
+# A pass never gets more rows than this, whatever the budget: on a CPU, passes beyond a few hundred
+# rows gain no throughput and only hold memory; a GPU needs large passes to be busy.
+MAX_ROWS = {"cpu": 256, "cuda": 4096}
 
 
 class BatchWarning(UserWarning):
@@ -59,8 +60,10 @@ class MemoryLimit:
         device = torch.device(device)
         if self.amount is not None:
             return self.amount
-        share = self.share if self.share is not None else (GPU_SHARE if device.type == "cuda" else CPU_SHARE)
-        return int(share * available_bytes(device))
+        if device.type == "cuda":  # each xdist worker has a GPU of its own (mechtests.placement)
+            return int((self.share or GPU_SHARE) * available_bytes(device))
+        workers = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1") or 1)  # the CPU's memory is shared among them
+        return int((self.share or CPU_SHARE) * available_bytes(device) / max(1, workers))
 
     def __str__(self) -> str:
         if self.amount is not None:
@@ -108,7 +111,34 @@ def available_bytes(device: torch.device | str) -> int:
     return int(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") // 2)  # no MemAvailable: assume half is free
 
 
-def row_bytes(subject: "Subject", seq_len: int, grad: bool = False, per_head_inputs: bool = False) -> int:
+@dataclass(frozen=True)
+class ModelShape:
+    """What a pass's memory depends on: the model's shape and the bytes of one of its numbers."""
+
+    n_layers: int
+    n_heads: int
+    d_model: int
+    d_mlp: int
+    vocab: int
+    element_bytes: int
+
+    @classmethod
+    def of(cls, subject: "Subject") -> "ModelShape":
+        return cls.from_config(subject.model.config, next(subject.model.parameters()).element_size(), subject.n_layers, subject.vocab_size)
+
+    @classmethod
+    def from_config(cls, config: object, element_bytes: int, n_layers: int | None = None, vocab: int | None = None) -> "ModelShape":
+        """From a transformers config (Llama/Qwen2/Mistral or GPT-2 field names)."""
+        read = lambda *names: next(int(v) for n in names if (v := getattr(config, n, None)) is not None)  # noqa: E731
+        d = read("hidden_size", "n_embd")
+        return cls(
+            n_layers=n_layers or read("num_hidden_layers", "n_layer"), n_heads=read("num_attention_heads", "n_head"), d_model=d,
+            d_mlp=next((int(v) for n in ("intermediate_size", "n_inner") if (v := getattr(config, n, None))), 4 * d),
+            vocab=vocab or read("vocab_size"), element_bytes=element_bytes,
+        )
+
+
+def row_bytes(shape: "ModelShape | Subject", seq_len: int, grad: bool = False, per_head_inputs: bool = False) -> int:
     """Bytes one row (one sequence of `seq_len` tokens) keeps alive during a pass, from the model's shape.
 
     Forward without grad: the largest transient of a layer (attention scores H*T*T twice, the MLP's
@@ -118,21 +148,25 @@ def row_bytes(subject: "Subject", seq_len: int, grad: bool = False, per_head_inp
     EAP-IG engine), each layer also holds each head's normalised input copy and its gradient
     (3 * H * d per position) and the gradients at every downstream input ((L * (H + 1) + 1) * d).
     """
-    L, H, d, V = subject.n_layers, subject.n_heads, subject.d_model, subject.vocab_size
-    d_mlp = int(getattr(subject.model.config, "intermediate_size", None) or getattr(subject.model.config, "n_inner", None) or 4 * d)
-    T = seq_len
-    size = next(subject.model.parameters()).element_size()
-    layer = 2 * H * T + 3 * d_mlp + 6 * d  # per position
-    per_position = (L if grad else 1) * layer + 2 * V
+    s = shape if isinstance(shape, ModelShape) else ModelShape.of(shape)
+    L, H, d, T = s.n_layers, s.n_heads, s.d_model, seq_len
+    layer = 2 * H * T + 3 * s.d_mlp + 6 * d  # per position
+    per_position = (L if grad else 1) * layer + 2 * s.vocab
     if per_head_inputs:
         per_position += L * 3 * H * d + (L * (H + 1) + 1) * d
-    return int(size * T * per_position)
+    return int(s.element_bytes * T * per_position)
 
 
 def rows_for(subject: "Subject", seq_len: int, limit: MemoryLimit | None = None, **kind: bool) -> int:
     """Rows per pass that fit the budget (at least 1, at most MAX_ROWS); `kind` as for row_bytes."""
     budget = (limit or current_limit()).bytes_for(subject.device)
-    return max(1, min(MAX_ROWS, budget // max(1, row_bytes(subject, seq_len, **kind))))
+    return rows_within(budget, row_bytes(subject, seq_len, **kind), subject.device)
+
+
+def rows_within(budget: int, per_row: int, device: torch.device | str) -> int:
+    """Rows of `per_row` bytes that fit `budget` bytes (at least 1, at most MAX_ROWS on that device)."""
+    cap = MAX_ROWS.get(torch.device(device).type, MAX_ROWS["cuda"])
+    return max(1, min(cap, budget // max(1, per_row)))
 
 
 def is_out_of_memory(err: BaseException) -> bool:
@@ -173,12 +207,7 @@ def in_batches(fn: Callable[[int, int, int], T], n: int, rows: int, what: str) -
     return out
 
 
-def chunks_of(n: int, size: int) -> int:
-    """How many passes of `size` cover n items."""
-    return math.ceil(n / max(1, size))
-
-
 __all__ = [
-    "BatchWarning", "MAX_MEMORY_ENV", "MemoryLimit", "available_bytes", "chunks_of", "current_limit", "in_batches",
-    "is_out_of_memory", "parse_max_memory", "row_bytes", "rows_for",
+    "BatchWarning", "MAX_MEMORY_ENV", "MemoryLimit", "ModelShape", "available_bytes", "current_limit", "in_batches",
+    "is_out_of_memory", "parse_max_memory", "row_bytes", "rows_for", "rows_within",
 ]

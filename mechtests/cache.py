@@ -201,6 +201,11 @@ def load(key: str) -> tuple[dict[str, torch.Tensor], dict[str, Any]] | None:
     return entry
 
 
+def stored(key: str) -> bool:
+    """Whether an entry for `key` is on disk (not verified: reading it verifies it)."""
+    return key in _MEMORY or _entry_path(key).is_file()
+
+
 def store(key: str, tensors: Mapping[str, torch.Tensor], meta: Mapping[str, Any] | None = None) -> None:
     """Write an entry atomically, with its checksum, under the entry's lock."""
     with _lock(key):
@@ -233,5 +238,5 @@ def clear_memory() -> None:
 
 __all__ = [
     "CacheWarning", "ModelIdentity", "cache_dir", "cache_key", "cached", "checksum", "clear_memory", "code_hash",
-    "examples_hash", "load", "model_identity", "store",
+    "examples_hash", "load", "model_identity", "store", "stored",
 ]

@@ -12,6 +12,7 @@ from mechtests.errors import MechtestsError
 SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "eval": ("mechtests.commands.eval", "accuracy, logit difference and common-correct pool per task and model"),
     "compare": ("mechtests.commands.compare", "compare two results.json files and flag changed verdicts"),
+    "plan": ("mechtests.commands.plan", "estimate a run's passes, time and peak memory, and what is cached, before starting it"),
 }
 
 

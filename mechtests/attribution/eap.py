@@ -14,6 +14,20 @@ answer positions). A score estimates m(clean) - m(clean with that edge corrupted
   . d m / d resid where u writes: node-level attribution patching.
 - With `denoise_steps` > 1 an MDM is measured at each step of a k-step denoising schedule
   (mechtests.queries.posed_steps) and the scores are averaged over steps.
+
+Cost, per batch of b examples with R = k * b rows per gradient pass (`memory_lower_bound`):
+one no-grad pass over the 2b clean and corrupted rows, then steps / k forward+backward passes.
+Memory beyond a bare forward+backward pass of R rows (the floor of any IG implementation),
+which no implementation of edge-level EAP-IG can avoid holding at once:
+  each head's own normalised input, kept for the backward pass   R * T * L * H * d
+  the gradient at every downstream node's input                  R * T * n_down * d
+  across passes: clean - corrupted upstream outputs and the
+  running gradient sum                                           b * T * (n_up + n_down) * d
+  the per-example edge scores                                    b * n_up * n_down
+(floats of the accumulation dtype; T tokens, L layers, H heads, d the model width). The
+engine keeps only these: upstream differences are built layer chunk by layer chunk (never the
+concatenated clean and corrupted outputs), gradients are summed piece by piece (never
+concatenated), and the weights take no gradient.
 """
 
 from __future__ import annotations
@@ -25,8 +39,8 @@ from typing import TYPE_CHECKING, Callable, Sequence
 import torch
 
 from mechtests import batching
-from mechtests.attribution.engine import GraphRun, Layout
-from mechtests.attribution.graph import Graph
+from mechtests.attribution.engine import GraphRun, Layout, frozen_weights
+from mechtests.attribution.graph import Graph, graph_for
 from mechtests.errors import MechtestsError
 from mechtests.queries import Posed, gather_answer_logits, metric, posed_steps
 
@@ -109,7 +123,7 @@ def integrated_grads(layout: Layout, clean: Posed, embed_clean: torch.Tensor, em
         embed = embed_corrupt + a.view(k, 1, 1, 1) * (embed_clean - embed_corrupt)  # (k, B, T, d)
         embed = embed.reshape(k * B, *embed.shape[2:]).requires_grad_(True)
         posed = repeat_posed(clean, k)
-        with torch.enable_grad(), GraphRun(layout, embed=embed, record_grads=True, capture_up=False) as run:
+        with torch.enable_grad(), frozen_weights(layout.subject.model), GraphRun(layout, embed=embed, record_grads=True, capture_up=False) as run:
             logits = layout.subject.model(**posed.model_inputs()).logits
             pieces = run.downstream_grads(_metric(logits, posed).sum())  # [(column, (k * B, T, n, d))]
         del logits, run, embed
@@ -133,6 +147,18 @@ def _edge_scores(layout: Layout, clean: Posed, corrupt: Posed, alphas: torch.Ten
     grads = integrated_grads(layout, clean, embed_clean, embed_corrupt, alphas, rows)  # (B, T, n_down, d)
     edges = torch.einsum("btud,btvd->buv", delta, grads) * layout.graph.edge_mask.to(grads.device)  # (B, n_up, n_down)
     return edges, m_clean, m_corrupt
+
+
+def memory_lower_bound(subject: "Subject", examples: int, rows: int, seq_len: int) -> int:
+    """Bytes EAP-IG must hold beyond a bare forward+backward pass of `rows` rows (module docstring),
+    for `examples` examples per batch and `rows` rows per gradient pass."""
+    L, H, d, T = subject.n_layers, subject.n_heads, subject.d_model, seq_len
+    graph = graph_for(subject)
+    n_up, n_down = len(graph.upstream), len(graph.downstream)
+    size = torch.finfo(ACCUMULATE).bits // 8
+    per_pass = rows * T * (L * H + n_down) * d
+    across = examples * T * (n_up + n_down) * d + examples * n_up * n_down
+    return size * (per_pass + across)
 
 
 def attribute(

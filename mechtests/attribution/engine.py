@@ -21,7 +21,8 @@ path.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+import contextlib
+from typing import TYPE_CHECKING, Any, Iterator
 
 import torch
 
@@ -269,6 +270,20 @@ class GraphRun:
         return pieces
 
 
+@contextlib.contextmanager
+def frozen_weights(model: torch.nn.Module) -> Iterator[None]:
+    """No parameter takes a gradient inside (restored after): autograd then keeps only what the
+    input gradients need, not every layer's input for a weight gradient nobody reads."""
+    trainable = [p for p in model.parameters() if p.requires_grad]
+    for p in trainable:
+        p.requires_grad_(False)
+    try:
+        yield
+    finally:
+        for p in trainable:
+            p.requires_grad_(True)
+
+
 def capture(layout: Layout, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
     """Every upstream node's output (B, T, n_up, d), no grad."""
     with torch.no_grad(), GraphRun(layout) as run:
@@ -284,4 +299,4 @@ def patched_logits(
         return layout.subject.model(input_ids=input_ids, attention_mask=attention_mask).logits
 
 
-__all__ = ["GraphRun", "Layout", "anatomy_for", "capture", "patched_logits"]
+__all__ = ["GraphRun", "Layout", "anatomy_for", "capture", "frozen_weights", "patched_logits"]
