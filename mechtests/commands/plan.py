@@ -2,11 +2,12 @@
 
     mechtests plan                                  # the default pair (pyproject.toml)
     mechtests plan --pair smollm2 --mech-device cuda --mech-max-memory 60GiB
-    mechtests plan --arm PATH --mdm PATH --pool 500 --steps 8 --json
+    mechtests plan --arm PATH --mdm PATH --mech-budget paper --json
 
 For each model and task: the shared measurements the suites rely on (whether each model answers
-each candidate correctly, and the EAP-IG attribution on the common-correct pool; they are most of
-a cold run's time), whether each is already in the disk cache, and an estimate of the rows
+each candidate correctly, and the EAP-IG attribution on the common-correct pool, or on the
+model's own correct examples in a one-model run; they are most of a cold run's time), with the
+sizes and steps of the run budget (mechtests.budget), whether each is already in the disk cache, and an estimate of the rows
 through the model (forward, and forward+backward), the passes, the time and the peak memory on
 the chosen device. Nothing is run but one small matmul: the models' shapes come from their
 configs and safetensors headers, the cache keys from their weights' sha256 and tokenizers.
@@ -34,6 +35,7 @@ from typing import Any
 import torch
 
 from mechtests import batching, cache, placement
+from mechtests import budget as run_budget
 from mechtests.errors import MechtestsError
 
 MATMUL_SHARE = 0.5  # share of the measured matmul throughput a whole forward/backward achieves
@@ -44,10 +46,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--pair", metavar="NAME", help="a pair declared under [tool.mechtests.pairs] in pyproject.toml")
     parser.add_argument("--arm", metavar="PATH", help="the ARM's Hugging Face folder (with --mdm, instead of --pair)")
     parser.add_argument("--mdm", metavar="PATH", help="the MDM's Hugging Face folder (with --arm, instead of --pair)")
-    parser.add_argument("--n", type=int, default=1000, metavar="N", help="candidate examples per task (default: 1000, as the suites)")
+    parser.add_argument("--mech-budget", dest="budget", type=_option(run_budget.parse_budget), default=None, metavar="NAME",
+                        help="the run budget (candidates, pool size, EAP-IG steps): default, paper or quick "
+                             "(default: the pair table's, else [tool.mechtests] budget, else default)")
     parser.add_argument("--seed", type=int, default=0, metavar="S", help="seed of the task generators (default: 0)")
-    parser.add_argument("--pool", type=int, default=None, metavar="N", help="common-correct pool size (default: the suites', 500)")
-    parser.add_argument("--steps", type=int, default=None, metavar="K", help="EAP-IG steps (default: the suites', 8)")
     parser.add_argument("--mech-device", dest="device", type=_option(placement.parse_device), default="auto", metavar="DEVICE",
                         help="auto, cpu, cuda or cuda:N (default: auto)")
     parser.add_argument("--mech-dtype", dest="dtype", type=_option(placement.parse_dtype), default="auto", metavar="DTYPE",
@@ -96,19 +98,30 @@ class Line:
     peak_bytes: int
 
 
-def read_model(role: str, folder: Path, device: torch.device, dtype: str) -> ModelFacts:
-    """Shape from config.json, parameter count from the safetensors headers, identity from the weights' sha256."""
+def read_model(role: str, paths: Any, device: torch.device, dtype: str) -> ModelFacts:
+    """A safetensors folder is read without loading it: shape from config.json, parameter count from
+    the safetensors headers, identity from the weights' sha256. Anything else (a GGUF file, whose
+    shapes live in its quantized tensors) is loaded."""
     from safetensors import safe_open
     from transformers import AutoConfig, AutoTokenizer
 
-    from mechtests.models import ModelSpec
+    from mechtests.models import ModelSpec, load_subject
     from mechtests.models.loading import weights_sha256
 
+    folder, options = Path(paths.path(role)), paths.load_options(role)
+    torch_dtype = getattr(torch, dtype)
+    element = torch.finfo(torch_dtype).bits // 8
     weights = sorted(folder.glob("*.safetensors"))
-    if not weights:
-        raise MechtestsError(f"{folder} has no *.safetensors weights", "mechtests plan reads safetensors checkpoints; convert the weights first")
+    if "gguf_file" in options or not weights:
+        subject = load_subject(folder, **options)
+        n_params = sum(p.numel() for p in subject.model.parameters())
+        embed = subject.model.get_input_embeddings().weight.numel()
+        identity = cache.ModelIdentity(subject.weights_sha256, subject.kind, subject.mask_token_id, subject.prediction, torch_dtype, device)
+        shape = batching.ModelShape.from_config(subject.model.config, element, subject.n_layers, subject.vocab_size)
+        return ModelFacts(role, str(folder), identity, shape, n_params, n_params - embed, subject.tokenizer)
     raw = json.loads((folder / "config.json").read_text())
-    spec = ModelSpec(path=str(folder)).with_config_block(raw.get("mechtests")).validated()
+    fields = {k: options[k] for k in ("kind", "mask_token_id", "prediction") if k in options}
+    spec = ModelSpec(path=str(folder), **fields).with_config_block(raw.get("mechtests")).validated()
     config = AutoConfig.from_pretrained(folder, local_files_only=True)
     n_params = embed = 0
     for file in weights:
@@ -117,8 +130,7 @@ def read_model(role: str, folder: Path, device: torch.device, dtype: str) -> Mod
                 count = math.prod(handle.get_slice(name).get_shape())
                 n_params += count
                 embed += count if "embed_tokens" in name or name.endswith("wte.weight") else 0
-    element = torch.finfo(getattr(torch, dtype)).bits // 8
-    identity = cache.ModelIdentity(weights_sha256(weights), str(spec.kind), spec.mask_token_id, str(spec.prediction), getattr(torch, dtype), device)
+    identity = cache.ModelIdentity(weights_sha256(weights), str(spec.kind), spec.mask_token_id, str(spec.prediction), torch_dtype, device)
     tokenizer = AutoTokenizer.from_pretrained(folder, local_files_only=True)
     return ModelFacts(role, str(folder), identity, batching.ModelShape.from_config(config, element), n_params, n_params - embed, tokenizer)
 
@@ -156,39 +168,48 @@ def estimate(model: ModelFacts, device: torch.device, seq_len: int, budget: int,
     return passes, seconds, weights + peak_rows
 
 
-def plan(arm: ModelFacts, mdm: ModelFacts, args: argparse.Namespace, device: torch.device, dtype: str) -> dict[str, Any]:
+def plan(models: list[ModelFacts], budget: run_budget.Budget, seed: int, max_memory: batching.MemoryLimit,
+         device: torch.device, dtype: str) -> dict[str, Any]:
+    """The lines of the plan: per task, each model's correctness, then each model's EAP-IG on the
+    pool (common-correct with two models, the model's own correct examples with one)."""
     from mechtests.tasks import TaskSet
 
-    tasks = TaskSet(arm.tokenizer, n=args.n, seed=args.seed)
-    budget = args.max_memory.bytes_for(device)
-    flops_per_s = matmul_flops_per_s(arm.shape, device, dtype)
+    tasks = TaskSet(models[0].tokenizer, n=budget.candidates, seed=seed)
+    memory = max_memory.bytes_for(device)
+    flops_per_s = matmul_flops_per_s(models[0].shape, device, dtype)
     lines: list[Line] = []
     for task in tasks:
         examples = tasks[task]
         seq_len = max(len(ex.tokens) for ex in examples)
-        correct = {}
-        for m in (arm, mdm):
-            key = cache.cache_key(m.identity, task, examples, "correct")
-            hit = cache.load(key)
-            correct[m.role] = None if hit is None else hit[0]["correct"].bool()
-            passes, seconds, peak = estimate(m, device, seq_len, budget, flops_per_s, len(examples), 0, {})
+        correct = []
+        for m in models:
+            hit = cache.load(cache.cache_key(m.identity, task, examples, "correct"))
+            correct.append(None if hit is None else hit[0]["correct"].bool())
+            passes, seconds, peak = estimate(m, device, seq_len, memory, flops_per_s, len(examples), 0, {})
             lines.append(Line(f"correct ({len(examples)} candidates)", m.role, task, "yes" if hit else "no",
                               len(examples), 0, passes, seconds, peak))
-        known = correct["arm"] is not None and correct["mdm"] is not None
-        pool = [ex for ex, ok in zip(examples, (correct["arm"] & correct["mdm"]).tolist()) if ok][: args.pool] if known else None
-        size = len(pool) if pool is not None else min(args.pool, len(examples))
-        for m in (arm, mdm):
-            key = None if pool is None else cache.cache_key(m.identity, task, pool, "eap-ig", {"steps": args.steps, "denoise_steps": 1})
-            status = "?" if key is None else ("yes" if cache.stored(key) else "no")
-            passes, seconds, peak = estimate(m, device, seq_len, budget, flops_per_s, 2 * size, args.steps * size, {"per_head_inputs": True})
-            lines.append(Line(f"eap-ig ({args.steps} steps, pool {size if pool is not None else f'<= {size}'})", m.role, task, status,
-                              2 * size, args.steps * size, passes, seconds, peak))
+        pool = None
+        if all(c is not None for c in correct):
+            both = torch.stack(correct).all(0).tolist()
+            pool = [ex for ex, ok in zip(examples, both) if ok][: budget.pool_size]
+        size = len(pool) if pool is not None else min(budget.pool_size, len(examples))
+        if pool is not None and size < max(budget.min_pool, 1):
+            continue  # the hypotheses on this task are not applicable: no attribution is computed
+        params = {"steps": budget.ig_steps, "denoise_steps": 1}
+        for m in models:
+            status = "?" if pool is None else ("yes" if cache.stored(cache.cache_key(m.identity, task, pool, "eap-ig", params)) else "no")
+            passes, seconds, peak = estimate(m, device, seq_len, memory, flops_per_s, 2 * size, budget.ig_steps * size,
+                                             {"per_head_inputs": True})
+            label = f"pool {size}" if pool is not None else f"pool <= {size}"
+            lines.append(Line(f"eap-ig ({budget.ig_steps} steps, {label})", m.role, task, status, 2 * size,
+                              budget.ig_steps * size, passes, seconds, peak))
     todo = [line for line in lines if line.cached != "yes"]
     return {
         "models": {m.role: {"path": m.path, "layers": m.shape.n_layers, "heads": m.shape.n_heads, "d_model": m.shape.d_model,
-                            "parameters": m.n_params, "sha256": m.identity.weights_sha256} for m in (arm, mdm)},
-        "device": str(device), "dtype": dtype, "threads": torch.get_num_threads(), "memory_budget_bytes": budget,
-        "matmul_flops_per_s": flops_per_s, "calibration": "matmul throughput measured now; MATMUL_SHARE and PASS_OVERHEAD_S documented constants",
+                            "parameters": m.n_params, "sha256": m.identity.weights_sha256} for m in models},
+        "budget": budget.name, "device": str(device), "dtype": dtype, "threads": torch.get_num_threads(), "memory_budget_bytes": memory,
+        "matmul_flops_per_s": flops_per_s,
+        "calibration": "matmul throughput measured now; MATMUL_SHARE and PASS_OVERHEAD_S are documented constants",
         "lines": [asdict(line) for line in lines],
         "total": {"measurements": len(lines), "cached": len(lines) - len(todo),
                   "rows_forward": sum(line.rows_forward for line in todo), "rows_forward_backward": sum(line.rows_backward for line in todo),
@@ -210,7 +231,7 @@ def render(report: dict[str, Any]) -> str:
     for role, m in report["models"].items():
         out.append(f"  {role.upper()} {m['path']}: {m['layers']} layers x {m['heads']} heads, d_model {m['d_model']}, "
                    f"{m['parameters'] / 1e6:.1f}M parameters")
-    out.append(f"device {report['device']} ({report['dtype']}), {report['threads']} torch thread(s), memory budget "
+    out.append(f"run budget {report['budget']}; device {report['device']} ({report['dtype']}), {report['threads']} torch thread(s), memory budget "
                f"{_size(report['memory_budget_bytes'])}, matmul {report['matmul_flops_per_s'] / 1e9:.1f} GFLOP/s (measured now)")
     head = ("measurement", "model", "task", "cached", "rows fwd", "rows fwd+bwd", "passes", "time", "peak memory")
     rows = [head] + [(line["measurement"], line["model"], line["task"], line["cached"], str(line["rows_forward"]),
@@ -228,17 +249,19 @@ def render(report: dict[str, Any]) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
-    from mechtests.commands.eval import resolve
+    from mechtests.commands.eval import find_project, resolve
+    from mechtests.pairs import read_settings
 
-    from mechtests import study  # the suites' defaults (imports torch and nnsight: not at `mechtests --help`)
-
-    name, arm_path, mdm_path = resolve(args.pair, args.arm, args.mdm)
-    args.pool = args.pool or study.POOL_SIZE
-    args.steps = args.steps or study.IG_STEPS
+    paths = resolve(args.pair, args.arm, args.mdm)
+    try:
+        project = read_settings(find_project()).get("budget")
+    except MechtestsError:  # --arm and --mdm given outside a project: no project budget
+        project = None
+    budget = args.budget or run_budget.select(None, paths.budget, project)
     torch.set_num_threads(args.threads or placement.default_threads())
     device = placement.resolve_device(args.device)
     dtype = placement.resolve_dtype(args.dtype, device)
-    arm, mdm = (read_model(role, path, device, dtype) for role, path in (("arm", arm_path), ("mdm", mdm_path)))
-    report = {"pair": name, **plan(arm, mdm, args, device, dtype)}
+    models = [read_model(role, paths, device, dtype) for role in paths.roles]
+    report = {"pair": paths.name or "custom", **plan(models, budget, args.seed, args.max_memory, device, dtype)}
     print(json.dumps(report, indent=2) if args.json else render(report), file=sys.stdout)
     return 0
