@@ -33,7 +33,8 @@ from mechtests.outcomes import ERROR, MISMATCH, WARNING, grade, as_pytest
 from mechtests.pairs import resolve_pair, read_settings
 from mechtests.plugin import options, preflight
 from mechtests.plugin.collect import CASE_PROP, EVIDENCE_PROP, GROUP_PREFIX, base_nodeid, case_of, phase_outcome
-from mechtests.plugin.fixtures import mech_loader, mech_models, mech_seed, mech_tasks, pair, subject, tasks  # noqa: F401
+from mechtests.plugin.consistency import pytest_sessionstart  # noqa: F401 - the pair check, before any test
+from mechtests.plugin.fixtures import mech_budget, mech_loader, mech_models, mech_seed, mech_tasks, pair, subject, tasks  # noqa: F401
 from mechtests.plugin.controller import DESELECTED_OUTPUT_KEY, WORKER_OUTPUT_KEY, Controller
 from mechtests.plugin.scheduling import CrashSafeLoadGroupScheduling, split_pair
 from mechtests.plugin.state import CASE_KEY, STATE_KEY, MechtestsState, state_of

@@ -24,6 +24,7 @@ import pytest
 
 from mechtests.errors import MechtestsError
 from mechtests.plugin.runinfo import git_info, versions
+from mechtests.plugin.fixtures import budget_of
 from mechtests.plugin.state import MechtestsState
 from mechtests.reports import compare as gate
 from mechtests.reports.render_html import render_html
@@ -109,7 +110,8 @@ class Controller:
             "schema_version": SCHEMA_VERSION,
             "run": {
                 "seed": state.settings["seed"],
-                "pair": state.pair.name,
+                "pair": state.pair.label,  # what ran: the pair's name, or what --arm/--mdm replaced
+                "budget": budget_of(self.config).as_dict(),
                 "device": state.settings["device"],
                 "dtype": state.settings["dtype"],
                 "strict": state.settings["strict"],

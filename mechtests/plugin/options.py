@@ -13,7 +13,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
 
+from mechtests.budget import BUDGETS, parse_budget
 from mechtests.errors import MechtestsError
+from mechtests.pairs import is_location_keyword
 from mechtests.reports.compare import parse_tolerance
 
 DTYPES = ("float32", "float16", "bfloat16")
@@ -59,6 +61,10 @@ def parse_dtype(value: Any) -> str:
     return value
 
 
+def parse_budget_name(value: Any) -> str:
+    return parse_budget(value).name
+
+
 def parse_split(value: Any) -> str:
     choices = {True: "yes", False: "no", "yes": "yes", "no": "no", "auto": "auto", "true": "yes", "false": "no"}
     key = value.lower() if isinstance(value, str) else value
@@ -93,8 +99,13 @@ class Option:
 OPTIONS: tuple[Option, ...] = (
     Option("--pair", "pair", "NAME", parse_name, None,
            "model pair declared under [tool.mechtests.pairs] (default: [tool.mechtests] pair)"),
-    Option("--arm", "arm", "PATH", parse_path, None, "ARM checkpoint folder, overriding the pair's (default: the pair's arm)"),
-    Option("--mdm", "mdm", "PATH", parse_path, None, "MDM checkpoint folder, overriding the pair's (default: the pair's mdm)"),
+    Option("--arm", "arm", "PATH", parse_path, None, "ARM checkpoint (a folder, a .gguf file, pkg:MODULE/PATH, or none for "
+           "a one-model run), replacing the pair's (default: the pair's arm)"),
+    Option("--mdm", "mdm", "PATH", parse_path, None, "MDM checkpoint (a folder, a .gguf file, pkg:MODULE/PATH, or none for "
+           "a one-model run), replacing the pair's (default: the pair's mdm)"),
+    Option("--mech-budget", "budget", "|".join(BUDGETS), parse_budget_name, None,
+           "run budget: pool sizes, EAP-IG steps, bootstrap and control draws, circuit size K (default: the pair's "
+           "budget, else default, which reproduces the bundled pair's settings)"),
     Option("--mech-report", "report", "DIR", parse_path, "reports/",
            "folder for results.json, report.html and summary.md (default: reports/)"),
     Option("--mech-seed", "seed", "N", parse_seed, 0, "seed for tasks, sampling and bootstrap intervals (default: 0)"),
@@ -164,4 +175,6 @@ def place(value: str | None, from_cli: bool, invocation_dir: Path, rootdir: Path
     """A path option as an absolute Path: relative to where pytest started, or to the rootdir."""
     if value is None:
         return None
+    if is_location_keyword(value):  # `none`, `pkg:...`: not relative to any folder (mechtests.pairs)
+        return Path(value)
     return ((invocation_dir if from_cli else rootdir) / value).resolve()

@@ -44,7 +44,7 @@ class MechtestsState:
             parts.append(f"--pair={self.settings['pair']}")
         for role in ("arm", "mdm"):
             if self.settings[f"{role}_from_cli"]:
-                parts.append(f"--{role}={getattr(self.pair, role)}")
+                parts.append(f"--{role}={self.pair.location(role)}")
         if self.settings.get("strict_from_cli"):
             parts.append("--mech-strict")
         for key in ("device", "dtype"):
