@@ -21,6 +21,8 @@ from typing import Any
 
 from mechtests.errors import MechtestsError
 from mechtests.pairs import PairPaths, check_role, read_settings, resolve_pair
+from mechtests.plugin.options import parse_seed
+from mechtests.reports.schema import json_safe
 
 DEFAULT_N = 1000
 DEFAULT_SEED = 0
@@ -36,6 +38,14 @@ def _positive_int(text: str) -> int:
     return value
 
 
+def _seed(text: str) -> int:
+    """The same seed rule as the plugin's --mech-seed (non-negative, within numpy's range)."""
+    try:
+        return parse_seed(text)
+    except MechtestsError as err:  # argparse shows ArgumentTypeError's message as a usage error
+        raise argparse.ArgumentTypeError(str(err)) from None
+
+
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--pair", metavar="NAME", help="a pair declared under [tool.mechtests.pairs] in "
                         "pyproject.toml (default: [tool.mechtests] pair, the bundled tiny pair)")
@@ -45,7 +55,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         "replacing the pair's")
     parser.add_argument("--n", type=_positive_int, default=DEFAULT_N, metavar="N",
                         help=f"candidate examples per task (default: {DEFAULT_N})")
-    parser.add_argument("--seed", type=int, default=DEFAULT_SEED, metavar="S",
+    parser.add_argument("--seed", type=_seed, default=DEFAULT_SEED, metavar="S",
                         help=f"seed of the task generators (default: {DEFAULT_SEED})")
     parser.add_argument("--json", action="store_true", help="print JSON instead of a table")
 
@@ -155,8 +165,13 @@ def render_table(report: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
+def to_json(report: dict[str, Any]) -> str:
+    """Always valid JSON: a NaN or infinite number (a model that never answers) is written as null."""
+    return json.dumps(json_safe(report, []), indent=2, allow_nan=False)
+
+
 def run(args: argparse.Namespace) -> int:
     paths = resolve(args.pair, args.arm, args.mdm)
     report = {"pair": paths.label, **evaluate(load(paths), args.n, args.seed)}
-    print(json.dumps(report, indent=2) if args.json else render_table(report), file=sys.stdout)
+    print(to_json(report) if args.json else render_table(report), file=sys.stdout)
     return 0

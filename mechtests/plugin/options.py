@@ -34,13 +34,18 @@ def parse_path(value: Any) -> str:
     return value
 
 
+MAX_SEED = 2**32 - 1  # numpy's legacy seeding (np.random.seed) takes 0 .. 2**32 - 1
+
+
 def parse_seed(value: Any) -> int:
     try:
         seed = int(value)
-        if isinstance(value, float) or seed < 0:
+        if isinstance(value, (float, bool)) or seed < 0:
             raise ValueError
     except (TypeError, ValueError):
         raise MechtestsError(f"seed must be a non-negative integer, got {value!r}", "e.g. --mech-seed 0") from None
+    if seed > MAX_SEED:
+        raise MechtestsError(f"seed {seed} is above {MAX_SEED}, the largest seed numpy takes", "e.g. --mech-seed 0")
     return seed
 
 
@@ -68,6 +73,14 @@ def parse_split(value: Any) -> str:
     return choices[key]
 
 
+def parse_flag(value: Any) -> bool:
+    choices = {True: True, False: False, "yes": True, "no": False, "true": True, "false": False}
+    key = value.lower() if isinstance(value, str) else value
+    if not isinstance(key, (str, bool)) or key not in choices:
+        raise MechtestsError(f"expected true or false, got {value!r}", "write true or false (yes or no)")
+    return choices[key]
+
+
 @dataclass(frozen=True)
 class Option:
     flag: str
@@ -76,6 +89,7 @@ class Option:
     parse: Callable[[Any], Any]
     default: Any
     help: str
+    const: Any = None  # a flag without a value: given, it means `const`
 
     @property
     def dest(self) -> str:
@@ -104,18 +118,26 @@ OPTIONS: tuple[Option, ...] = (
     Option("--mech-split-pair", "split-pair", "yes|no|auto", parse_split, "auto",
            "give each pair-level hypothesis its own xdist group, so that several workers share them; every such "
            "worker loads both models; auto: yes when the two checkpoints' weights total under 1 GiB (default: auto)"),
+    Option("--mech-strict", "strict", "", parse_flag, False,
+           "an inconclusive verdict against its expectation, or a move into or out of inconclusive against the "
+           "baseline, fails the run instead of warning (default: off)", const=True),
     Option("--mech-device", "device", "DEVICE", parse_device, "cpu", "device the models run on (default: cpu)"),
     Option("--mech-dtype", "dtype", "DTYPE", parse_dtype, "float32",
            f"dtype the models run in, one of {', '.join(DTYPES)} (default: float32)"),
 )
 BY_FLAG = {o.flag: o for o in OPTIONS}
+BY_KEY = {o.key: o for o in OPTIONS}
 SETTING_KEYS = {o.key for o in OPTIONS} | {"pairs"}
 
 
 def add_options(addoption: Callable[..., Any], flags: tuple[str, ...] | None = None) -> None:
     """Declare the options (all, or those in `flags`) with `addoption` (pytest's or argparse's)."""
     for opt in OPTIONS:
-        if flags is None or opt.flag in flags:
+        if flags is not None and opt.flag not in flags:
+            continue
+        if opt.const is not None:
+            addoption(opt.flag, dest=opt.dest, action="store_const", const=opt.const, default=None, help=opt.help)
+        else:
             addoption(opt.flag, dest=opt.dest, metavar=opt.metavar, default=None, help=opt.help)
 
 
@@ -139,10 +161,14 @@ def resolve(cli: Callable[[str], Any], settings: dict[str, Any]) -> dict[str, An
         try:
             out[opt.key] = None if raw is None else opt.parse(raw)
         except MechtestsError as err:
-            source = opt.flag if from_cli else f"[tool.mechtests] {opt.key}"
-            raise MechtestsError(f"{source}: {err.problem}", err.fix) from None
+            raise MechtestsError(f"{label(opt.key, from_cli)}: {err.problem}", err.fix) from None
         out[opt.key + "_from_cli"] = from_cli and raw is not None
     return out
+
+
+def label(key: str, from_cli: bool) -> str:
+    """How the user set an option, for error messages: its flag, or its pyproject key."""
+    return BY_KEY[key].flag if from_cli else f"[tool.mechtests] {key}"
 
 
 def place(value: str | None, from_cli: bool, invocation_dir: Path, rootdir: Path) -> Path | None:
