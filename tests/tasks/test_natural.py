@@ -143,6 +143,16 @@ def test_the_bundled_tokenizer_keeps_the_bundled_generators(bpe_single_digits):
     assert {n: t.regime for n, t in NATURAL_TASKS.items()} == {n: t.regime for n, t in TASKS.items()}
 
 
+def test_induction_vocabulary_is_what_the_induction_task_draws_from(bpe_single_digits):
+    from mechtests.tasks import build_tokenizer, induction_vocabulary
+
+    for tok in (bpe_single_digits, build_tokenizer()):
+        start, pool = induction_vocabulary(tok)
+        for e in TaskSet(tok, n=20).induction:
+            assert e.tokens[: len(start)] == start and set(e.tokens[len(start):]) <= set(pool)
+    assert start == (build_tokenizer().bos_token_id,) and len(pool) == 48
+
+
 def test_same_seed_same_examples_and_prefix_stable(bpe_digit_pairs):
     for name, task in NATURAL_TASKS.items():
         a = task.generate(bpe_digit_pairs, 40, seed=3)
