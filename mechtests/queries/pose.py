@@ -13,7 +13,7 @@ tokens identical and changes only the context.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Sequence
+from typing import TYPE_CHECKING, Any, Sequence
 
 import torch
 
@@ -50,9 +50,10 @@ class Posed:
     def __len__(self) -> int:
         return int(self.input_ids.shape[0])
 
-    def model_inputs(self) -> dict[str, torch.Tensor]:
-        """Keyword arguments for the model's forward."""
-        return {"input_ids": self.input_ids, "attention_mask": self.attention_mask}
+    def model_inputs(self, subject: "Subject") -> dict[str, Any]:
+        """Keyword arguments for `subject`'s forward, its attention mask in the form its family needs
+        (a DiffuLLaMA-like MDM attends bidirectionally only when handed a 4-D mask)."""
+        return subject.model_inputs(self.input_ids, self.attention_mask)
 
     def to(self, device: torch.device | str) -> "Posed":
         moved = {k: (v.to(device) if isinstance(v, torch.Tensor) else v) for k, v in self.__dict__.items()}
