@@ -33,10 +33,7 @@ WIDER = 0.25  # the larger budget recorded beside the verdict's
 @mechtests.hypothesis(
     claim="On every task, a K-edge circuit alone recovers most of the clean metric",
     source="PAPER, Method (faithfulness of EAP-IG circuits)",
-    expect={"arm": "fails", "mdm": "fails"},
-    reason="bundled pair (built with seed 1, run seed 0): 10-edge circuits recover at most 0.22 of any task's "
-    "metric (ARM 0.02-0.22, MDM 0.01-0.13); 52-edge circuits recover 0.87-0.99 (ARM) and 0.73-0.99 (MDM): the tiny "
-    "models spread each task over more than 5% of their edges",
+    expect={"arm": "holds", "mdm": "holds"},
 )
 def test_task_circuits_are_faithful(subject, tasks, mech_seed):
     parts = Parts()
