@@ -89,3 +89,10 @@ def test_per_seed_node_ids_rerun_at_their_seed():
     assert seeds.single_seed("t.py::test_x[ioi-seed1-arm]", 5) == ("t.py::test_x[ioi-arm]", 1)
     assert seeds.single_seed("t.py::test_x[arm]", 5) == ("t.py::test_x[arm]", 5)
     assert seeds.single_seed("t.py::test_x", 5) == ("t.py::test_x", 5)
+
+
+def test_a_bad_seed_list_is_a_usage_error(suite):
+    suite.write(test_seeded=SEEDED_SUITE)
+    result = suite.run("--mech-seeds=3-1")
+    assert result.ret == 4
+    result.stderr.fnmatch_lines(["*--mech-seeds*must be a range like 0-3*e.g. --mech-seeds=0-3*"])
