@@ -79,7 +79,10 @@ def test_global_pathways_reorganised(pair, attributions, mech_seed):
 @mechtests.hypothesis(
     claim="Ablating the ARM's prefix-task circuit components inside the MDM hurts the MDM far more than random components",
     source="PAPER finding 1 (the inherited circuit remains causal)",
-    expect={"pair": "holds"},
+    expect={"pair": "inconclusive"},
+    reason="bundled pair (built with seed 1): more causal than random at every seed (drop difference above 0), but 'twice as "
+    "causal' sits inside the noise of which random sets are drawn: at run seed 0 every ratio clears 2 by a hair (lowest "
+    "2.47 [2.01, 3.10]); at run seed 1 two straddle it (induction 2.27 [1.79, 3.16], ioi 2.16 [1.97, 2.38])",
 )
 def test_arm_circuit_causal_in_mdm(pair, pools, attributions, mech_seed):
     """Targets: the heads and MLPs of the ARM's top-K circuit (by node score, at most 6) on each
