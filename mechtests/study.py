@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Callable, Sequence
 
 import torch
 
-from mechtests import cache
+from mechtests import cache, progress
 from mechtests.attribution import Attribution, attribute, graph_for
 from mechtests.errors import MechtestsError
 from mechtests.queries import Example, evaluate
@@ -39,6 +39,7 @@ def correctness(subject: "Subject", task: str, examples: Sequence[Example]) -> t
 
 def common_pool(arm: "Subject", mdm: "Subject", task: str, examples: Sequence[Example], size: int = POOL_SIZE) -> list[Example]:
     """The first `size` examples that both models answer correctly."""
+    progress.step(f"common-correct pool: {task}")
     both = correctness(arm, task, examples) & correctness(mdm, task, examples)
     pool = [ex for ex, ok in zip(examples, both.tolist()) if ok][:size]
     if not pool:
@@ -63,6 +64,7 @@ def attribution(
     key = cache.cache_key(subject, task, examples, "eap-ig", params)
 
     def compute() -> dict[str, torch.Tensor]:
+        progress.step(f"EAP-IG {task} ({subject.kind})")
         result = attribute(subject, examples, steps=steps, method="eap-ig", denoise_steps=denoise_steps)
         return {
             "per_example": result.per_example, "metric_clean": result.metric_clean,
@@ -204,6 +206,7 @@ def ablation(
     key = cache.cache_key(subject, task, examples, "targeted-ablation", params)
 
     def compute() -> dict[str, torch.Tensor]:
+        progress.step(f"ablation {task} ({subject.kind})")
         result = targeted_ablation(subject, examples, targets, method=method, n_controls=n_controls, band=band, seed=seed)
         parts = {"target": result.target, "random": result.random, "same_depth": result.same_depth}
         return parts if result.band is None else {**parts, "band": result.band}

@@ -26,6 +26,7 @@ import torch
 
 from mechtests.attribution.engine import GraphRun, Layout, capture_with_logits
 from mechtests.attribution.graph import Graph
+from mechtests import progress
 from mechtests.errors import MechtestsError
 from mechtests.queries import Posed, gather_answer_logits, metric, posed_steps
 
@@ -91,7 +92,7 @@ def integrated_grads(layout: Layout, clean: Posed, embed_clean: torch.Tensor, em
     B = len(clean)
     per_pass = max(1, batch_size // B)
     total = None
-    for start in range(0, len(alphas), per_pass):
+    for start in progress.iterate(range(0, len(alphas), per_pass), "integrated-gradient passes"):
         a = alphas[start : start + per_pass].to(embed_clean.dtype)  # (k,)
         k = len(a)
         embed = embed_corrupt + a.view(k, 1, 1, 1) * (embed_clean - embed_corrupt)  # (k, B, T, d)

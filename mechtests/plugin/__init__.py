@@ -24,7 +24,7 @@ from mechtests import evidence
 from mechtests.errors import MechtestsError
 from mechtests.hypotheses import MARK_NAME
 from mechtests.pairs import resolve_pair, read_settings
-from mechtests.plugin import options
+from mechtests.plugin import junit, options, progress
 from mechtests.plugin.collect import CASE_PROP, EVIDENCE_PROP, GROUP_PREFIX, base_nodeid, case_of, phase_status
 from mechtests.plugin.fixtures import mech_loader, mech_models, mech_seed, mech_tasks, pair, subject, tasks  # noqa: F401
 from mechtests.plugin.controller import WORKER_OUTPUT_KEY, Controller
@@ -111,6 +111,8 @@ def pytest_configure(config: pytest.Config) -> None:
     )
     if not state.is_worker:
         config.pluginmanager.register(Controller(config, state), "mechtests-controller")
+    junit.register(config, state)
+    progress.register(config, state)
 
 
 # --- collection ---------------------------------------------------------------------------------
