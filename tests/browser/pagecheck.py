@@ -25,10 +25,11 @@ LAYOUT = r"""
                viewWidth: window.innerWidth, matrixRight: null, matrixOverflow: null, firstChartBottom: null};
   document.querySelectorAll('svg').forEach((svg, i) => {
     const r = svg.getBoundingClientRect();
-    out.charts.push({label: svg.getAttribute('aria-label') || `svg #${i}`, width: r.width, height: r.height});
+    out.charts.push({label: svg.getAttribute('aria-label') || `svg #${i}`, kind: svg.dataset.chart || null, width: r.width, height: r.height});
     if (out.firstChartBottom === null && svg.classList.contains('chart')) out.firstChartBottom = r.bottom + window.scrollY;
   });
-  const matrix = document.querySelector('table.matrix');
+  const baseline = document.getElementById('baseline'), matrix = document.querySelector('table.matrix');
+  out.baselineFirst = baseline ? !!(baseline.compareDocumentPosition(matrix) & Node.DOCUMENT_POSITION_FOLLOWING) : null;
   if (matrix) {
     out.matrixRight = matrix.getBoundingClientRect().right;
     out.matrixOverflow = matrix.scrollWidth - matrix.clientWidth;
