@@ -57,10 +57,12 @@ class BaselineView:
     file: str
     tolerance: str
     changed: list[ChangedRow]
+    unsettled: list[ChangedRow]  # into or out of inconclusive: a warning unless --mech-strict
     drift: list[DriftRow]
     missing: list[str]
     new: list[str]
     notes: list[str]
+    error: str | None = None  # the gate could not compare (a bad or incompatible baseline)
 
 
 class _Side:
@@ -105,6 +107,8 @@ def baseline_view(results: dict[str, Any], old_results: dict[str, Any] | None = 
     comparison = results.get("baseline")
     if not comparison:
         return None
+    if comparison.get("error"):
+        return BaselineView(str(comparison.get("file", "")), "", [], [], [], [], [], [], error=str(comparison["error"]))
     if old_results is None and old_baseline is None:
         try:
             old_baseline, old_results = read_old(comparison["file"])
@@ -112,19 +116,21 @@ def baseline_view(results: dict[str, Any], old_results: dict[str, Any] | None = 
             pass  # the file moved or changed since the gate read it: old values show as unknown
     new_side = _Side(results)
     old_side = _Side(old_results, (old_baseline or {}).get("cases"))
-    changed = []
-    for c in comparison["changed"]:
+
+    def moved(c: dict[str, Any]) -> ChangedRow:
         names = [ev["name"] for ev in new_side.key_metrics(c["case"])] or [ev["name"] for ev in old_side.key_metrics(c["case"])]
         thresholds = {ev["name"]: ev.get("threshold") for ev in new_side.key_metrics(c["case"])}
         rows = [MetricRow(n, old_side.value(c["case"], n), new_side.value(c["case"], n), thresholds.get(n)) for n in names]
-        changed.append(ChangedRow(c["case"], c["old"], c["new"], split_case(c["case"]), rows))
+        return ChangedRow(c["case"], c["old"], c["new"], split_case(c["case"]), rows)
+
     drift = [
         DriftRow(d["case"], split_case(d["case"]), MetricRow(
             d["metric"], _with_value(old_side.value(d["case"], d["metric"]), d["old"]),
             _with_value(new_side.value(d["case"], d["metric"]), d["new"])))
-        for d in comparison["drift"]
+        for d in comparison.get("drift", [])
     ]
-    return BaselineView(str(comparison.get("file", "")), str(comparison.get("tolerance", "")), changed, drift,
+    return BaselineView(str(comparison.get("file", "")), str(comparison.get("tolerance", "")),
+                        [moved(c) for c in comparison.get("changed", [])], [moved(c) for c in comparison.get("unsettled", [])], drift,
                         list(comparison.get("missing", [])), list(comparison.get("new", [])), list(comparison.get("notes", [])))
 
 

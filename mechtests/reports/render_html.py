@@ -9,6 +9,7 @@ rerun command. Every string from the run goes through `e()` (html.escape).
 
 from __future__ import annotations
 
+import hashlib
 import html
 import re
 from typing import Any
@@ -25,7 +26,7 @@ body{font:14px/1.4 system-ui,sans-serif;margin:1.5em auto;max-width:1180px;color
 table{border-collapse:collapse;margin:.5em 0}th,td{border:1px solid #ccc;padding:3px 8px;text-align:left;vertical-align:top}
 table.matrix{width:100%}table.matrix td{overflow-wrap:anywhere}
 td.ok{background:#e3f6e3}td.mismatch{background:#f9d6d5;font-weight:bold}td.error{background:#fbe8c8}
-td.skipped{background:#eee;color:#555}td a{color:inherit;text-decoration:none;display:block}
+td.warning{background:#fff3b0}td.not_applicable,td.not_selected{background:#eee;color:#555}td a{color:inherit;text-decoration:none;display:block}
 code,pre{font:12px ui-monospace,monospace;background:#f6f6f6;overflow-wrap:anywhere}pre{padding:6px;white-space:pre-wrap}
 section.h{border-top:2px solid #ddd;margin-top:1.5em}.meta{color:#555}.plots{display:flex;gap:1em;flex-wrap:wrap;align-items:flex-start}
 section.baseline{border:2px solid #b00;padding:0 1em .5em;margin-bottom:1em}section.baseline.same{border-color:#4a4}
@@ -42,9 +43,10 @@ def e(value: Any) -> str:
 
 
 def anchor(key: str, model: str | None = None) -> str:
-    """An id made only of safe characters (and unique: the escaped key is appended as hex)."""
+    """An id made only of safe characters, unique per hypothesis (and model): a readable slug
+    plus a hash of the whole key, so keys that share a long prefix still differ."""
     slug = re.sub(r"[^A-Za-z0-9_-]+", "-", key)[:40]
-    suffix = key.encode("utf-8").hex()[:16]
+    suffix = hashlib.sha256(key.encode("utf-8")).hexdigest()[:16]
     return f"h-{slug}-{suffix}" + (f"-{re.sub(r'[^a-z]', '', model)}" if model else "")
 
 
@@ -109,6 +111,8 @@ def _baseline(view: BaselineView) -> str:
     """Changed verdicts first, then drifted metrics, each with old and new values and intervals."""
     out = [f"<section class='baseline{'' if view.changed else ' same'}' id='baseline'>"
            f"<h2>Against the baseline <code>{e(view.file)}</code></h2>"]
+    if view.error:
+        return "".join(out) + f"<p class='bad'>The gate could not compare: {e(view.error)}</p></section>"
     if view.changed:
         out.append(f"<p class='bad'>{len(view.changed)} verdict(s) changed</p><table><tr><th>hypothesis [model]</th>"
                    "<th>baseline</th><th>this run</th><th>key evidence: baseline → this run</th></tr>")
@@ -118,6 +122,12 @@ def _baseline(view: BaselineView) -> str:
         out.append("</table>")
     else:
         out.append("<p>No verdict changed.</p>")
+    if view.unsettled:
+        out.append(f"<p class='warn'>{len(view.unsettled)} verdict(s) moved into or out of inconclusive:</p><table><tr>"
+                   "<th>hypothesis [model]</th><th>baseline</th><th>this run</th><th>key evidence: baseline → this run</th></tr>")
+        out += [f"<tr><td><a href='#{anchor(*row.anchor)}'>{e(row.case)}</a></td><td>{e(row.old)}</td><td class='warn'>{e(row.new)}</td>"
+                f"<td>{'<br>'.join(_metric(m) for m in row.metrics)}</td></tr>" for row in view.unsettled]
+        out.append("</table>")
     if view.drift:
         out.append(f"<p class='warn'>{len(view.drift)} metric(s) moved beyond {e(view.tolerance)}:</p><table><tr>"
                    "<th>hypothesis [model]</th><th>metric: baseline → this run</th></tr>")
@@ -157,7 +167,7 @@ def _hypothesis(hyp: dict[str, Any]) -> str:
             for ev in scalars:
                 ci = f"[{fmt(ev['ci'][0])}, {fmt(ev['ci'][1])}]" if ev.get("ci") else ""
                 thr = fmt(ev["threshold"]) if ev.get("threshold") is not None else ""
-                extra = ", ".join(f"{k}={v}" for k, v in ev.get("extra", {}).items() if not is_chart_key(k))
+                extra = ", ".join([*(f"{k}={v}" for k, v in ev.get("extra", {}).items() if not is_chart_key(k)), *ev.get("flags", [])])
                 out.append(f"<tr><td>{e(ev['name'])}</td><td>{e(fmt(ev['value']))}</td><td>{e(ci)}</td>"
                            f"<td>{e(thr)}</td><td>{e(extra)}</td></tr>")
             out.append("</table>")

@@ -3,19 +3,32 @@ summaries ($GITHUB_STEP_SUMMARY)."""
 
 from __future__ import annotations
 
-import html
+import re
 from typing import Any
 
 from mechtests.evidence import describe
 from mechtests.reports.baseline_view import BaselineView, MetricRow, baseline_view, interval_text
-from mechtests.reports.matrix import cell_text, columns, headline, status
+from mechtests.reports.matrix import cell_text, columns, headline, needs_attention, status
 
-ICONS = {"ok": "✅", "mismatch": "❌", "error": "⚠️", "skipped": "⏭️", "none": ""}
+ICONS = {"ok": "✅", "mismatch": "❌", "error": "💥", "warning": "⚠️", "not_applicable": "➖", "not_selected": "⏭️",
+         "none": ""}
+# Markdown punctuation that can open a link or an image ([ ]), emphasis, code, raw HTML or an
+# autolink (< >), an entity (&) or a table cell (|); CommonMark lets a backslash make any of
+# them literal. With [ and ] escaped, "(url)" and "!" are plain text.
+MARKUP = re.compile(r"([\\`*_\[\]<>|~&])")
 
 
 def md(text: Any) -> str:
-    """Text safe inside a Markdown table cell: HTML escaped, pipes and newlines neutralised."""
-    return html.escape(str(text)).replace("|", "\\|").replace("\n", " ").replace("`", "\\`")
+    """Text safe in Markdown, a table cell included: markup characters backslash-escaped (so a
+    name cannot make a link, an image or HTML), newlines turned into spaces."""
+    return MARKUP.sub(r"\\\1", str(text)).replace("\r", " ").replace("\n", " ")
+
+
+def code(text: Any) -> str:
+    """A Markdown code span showing `text` literally, whatever backticks it holds."""
+    text = str(text).replace("\r", " ").replace("\n", " ")
+    fence = "`" * (max((len(run) for run in re.findall(r"`+", text)), default=0) + 1)
+    return f"{fence} {text} {fence}"
 
 
 def render_markdown(results: dict[str, Any], old: dict[str, Any] | None = None) -> str:
@@ -29,7 +42,7 @@ def render_markdown(results: dict[str, Any], old: dict[str, Any] | None = None) 
     out += [f"**{md(headline(results))}**", ""]
     for role, model in run["models"].items():
         sha = (model.get("weights_sha256") or "unknown")[:12]
-        out.append(f"- {role}: <code>{md(model.get('path'))}</code> (sha256 {md(sha)})")
+        out.append(f"- {role}: {code(model.get('path'))} (sha256 {md(sha)})")
     git = run.get("git") or {}
     if git.get("commit"):
         out.append(f"- commit {md(git['commit'][:12])}{' (dirty)' if git.get('dirty') else ''}")
@@ -37,21 +50,23 @@ def render_markdown(results: dict[str, Any], old: dict[str, Any] | None = None) 
     for hyp in results["hypotheses"]:
         cells = [hyp["results"].get(c) for c in cols]
         out.append(f"| {md(hyp['key'])} | " + " | ".join(f"{ICONS[status(r)]} {md(cell_text(r))}".strip() for r in cells) + " |")
-    attention = [(h, m, r) for h in results["hypotheses"] for m, r in h["results"].items() if status(r) not in ("ok", "none")]
+    attention = [(h, m, r) for h in results["hypotheses"] for m, r in h["results"].items() if needs_attention(r)]
     if attention:
         out += ["", "## Needs attention", ""]
         for hyp, model, res in attention:
-            out.append(f"- **{md(hyp['key'])}** [{md(model)}]: {md(cell_text(res))}"
+            out.append(f"- **{md(hyp['key'])}** \\[{md(model)}\\]: {md(cell_text(res))}"
                        + (f" - {md(res['message'].splitlines()[0])}" if res.get("message") else ""))
             for ev in res["evidence"]:
                 out.append(f"  - {md(describe(ev))}")
-            out.append(f"  - rerun: <code>{html.escape(res['rerun'])}</code>")
+            out.append(f"  - rerun: {code(res['rerun'])}")
     return "\n".join(out) + "\n"
 
 
 def _baseline(view: BaselineView) -> list[str]:
     """Changed verdicts first, then drifted metrics, each with old and new values and intervals."""
-    out = [f"## Against the baseline `{md(view.file)}`", ""]
+    out = [f"## Against the baseline {code(view.file)}", ""]
+    if view.error:
+        return out + [f"💥 the gate could not compare: {md(view.error)}", ""]
     if view.changed:
         out += [f"**{len(view.changed)} verdict(s) changed**", "", "| hypothesis [model] | baseline | this run | key evidence: baseline → this run |",
                 "|---|---|---|---|"]
@@ -59,6 +74,9 @@ def _baseline(view: BaselineView) -> list[str]:
                 for r in view.changed]
     else:
         out.append("✅ no verdict changed")
+    if view.unsettled:
+        out += ["", f"⚠️ {len(view.unsettled)} verdict(s) moved into or out of inconclusive:", ""]
+        out += [f"- {md(r.case)}: {md(r.old)} → **{md(r.new)}**" + "".join(f"; {_metric(m)}" for m in r.metrics) for r in view.unsettled]
     if view.drift:
         out += ["", f"{len(view.drift)} metric(s) moved beyond {md(view.tolerance)} (warning):", ""]
         out += [f"- {md(d.case)}: {_metric(d.metric)}" for d in view.drift]

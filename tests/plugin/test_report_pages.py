@@ -87,7 +87,8 @@ def test_a_changed_verdict_comes_first_in_html_and_markdown_with_both_values(tmp
     summary = render_markdown(results)
     sections = [line for line in summary.splitlines() if line.startswith("## ")]
     assert sections[0].startswith("## Against the baseline")
-    assert "| ❌ overlap[ioi] [mdm] | holds | **fails** | score: 0.7 → **0.7** (threshold 0.5) |" in summary
+    assert r"| ❌ overlap\[ioi\] \[mdm\] | holds | **fails** | score: 0.7 → **0.7** (threshold 0.5) |" in summary
+    assert "&lt;" not in summary and "&#" not in summary  # fit for a CI job summary
     assert summary.index("Against the baseline") < summary.index("| hypothesis |")
 
 
