@@ -48,6 +48,7 @@ def common_pool(arm: "Subject", mdm: "Subject", task: str, examples: Sequence[Ex
 
 def own_pool(subject: "Subject", task: str, examples: Sequence[Example], size: int | None = None) -> list[Example]:
     """The first `size` (default: the budget's pool size) examples that `subject` answers correctly."""
+    progress.step(f"correct examples: {task} ({subject.kind})")
     ok = correctness(subject, task, examples).tolist()
     return _pool(examples, ok, size, f"{task}: the {subject.kind} answers {{n}} of {len(examples)} candidates correctly")
 
