@@ -127,7 +127,7 @@ class Board:
             return result
         with self.around_output():
             result = yield
-            if report.when not in ("setup", "call"):
+            if report.when != "setup":  # the call has ended (or the worker crashed): its line goes
                 self.lines.pop(report.nodeid, None)
         return result
 

@@ -115,3 +115,14 @@ def test_compare_html_renders_the_page_with_the_comparison_on_top(tmp_path, caps
     baseline.write_text(json.dumps(gate.baseline_from_results(json.loads((DATA / "new_results.json").read_text()))))
     assert main(["compare", str(DATA / "old_results.json"), str(baseline), "--html", str(tmp_path / "x.html")]) == 2
     assert "--html needs NEW to be a results.json" in capsys.readouterr().err
+
+
+def test_chart_names_series_and_categories_are_shown_as_text() -> None:
+    evil = "<script>alert(1)</script>"
+    hyp = _hypothesis(
+        ("pair", make_entry("a", 0.5, ci=(0.4, 0.6), **figures.point(evil, x=evil, series=evil))),
+        ("pair", make_entry("b", [[0.5, 0.4, 0.6]], **figures.profile(evil + "p", evil))),
+        ("pair", make_entry("c", [[-1, 0, 0, 0]], **figures.circuit(evil + "c", evil, 1, 1))),
+    )
+    charts = "".join(hypothesis_charts(hyp))
+    assert charts.count("<svg") == 3 and "<script" not in charts and "&lt;script&gt;" in charts
