@@ -7,13 +7,15 @@ This is the one place that knows how an ARM and an MDM differ in what they see:
   right context kept where the example has one, dropped (padded out of attention) where it has
   not; logits read at the answer position (same-position) or the one before it (shifted).
 The corrupted input keeps the answer positions, the mask configuration and any filled answer
-tokens identical and changes only the context.
+tokens identical and changes only the context. Examples of different lengths share a batch by
+right padding: a causal row never sees what follows it, and a bidirectional row's padded keys
+are masked out, so no row's result depends on the others (tests/test_queries.py checks it).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Sequence
+from typing import TYPE_CHECKING, Any, Sequence
 
 import torch
 
@@ -50,9 +52,10 @@ class Posed:
     def __len__(self) -> int:
         return int(self.input_ids.shape[0])
 
-    def model_inputs(self) -> dict[str, torch.Tensor]:
-        """Keyword arguments for the model's forward."""
-        return {"input_ids": self.input_ids, "attention_mask": self.attention_mask}
+    def model_inputs(self, subject: "Subject") -> dict[str, Any]:
+        """Keyword arguments for `subject`'s forward, its attention mask in the form its family needs
+        (a DiffuLLaMA-like MDM attends bidirectionally only when handed a 4-D mask)."""
+        return subject.model_inputs(self.input_ids, self.attention_mask)
 
     def to(self, device: torch.device | str) -> "Posed":
         moved = {k: (v.to(device) if isinstance(v, torch.Tensor) else v) for k, v in self.__dict__.items()}

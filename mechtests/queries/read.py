@@ -22,7 +22,7 @@ def gather_answer_logits(logits: torch.Tensor, posed: Posed) -> torch.Tensor:
 def forward_logits(subject: "Subject", posed: Posed) -> torch.Tensor:
     """One plain forward pass (no nnsight, no grad): (B, T, V) logits."""
     with torch.no_grad():
-        return subject.model(**posed.model_inputs()).logits
+        return subject.model(**posed.model_inputs(subject)).logits
 
 
 def answer_logits(
