@@ -97,7 +97,7 @@ def subjects(args: argparse.Namespace, tmp: Path):
 # --- raw torch versions -------------------------------------------------------------------------------
 def raw_metric(model, posed):
     with torch.no_grad():
-        return metric(gather_answer_logits(model(**posed.model_inputs()).logits, posed), posed)
+        return metric(gather_answer_logits(model(input_ids=posed.input_ids, attention_mask=posed.attention_mask).logits, posed), posed)
 
 
 def raw_head_sweep(subject, clean, corrupt, rows_per_pass: int = 512) -> torch.Tensor:
@@ -106,7 +106,7 @@ def raw_head_sweep(subject, clean, corrupt, rows_per_pass: int = 512) -> torch.T
     source: dict[int, torch.Tensor] = {}
     handles = [m.register_forward_pre_hook(lambda mod, a, l=l: source.__setitem__(l, a[0].detach())) for l, m in enumerate(outs)]
     with torch.no_grad():
-        model(**corrupt.model_inputs())
+        model(input_ids=corrupt.input_ids, attention_mask=corrupt.attention_mask)
     for h in handles:
         h.remove()
     m_clean, _ = raw_metric(model, clean), raw_metric(model, corrupt)

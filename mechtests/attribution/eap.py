@@ -124,7 +124,7 @@ def integrated_grads(layout: Layout, clean: Posed, embed_clean: torch.Tensor, em
         embed = embed.reshape(k * B, *embed.shape[2:]).requires_grad_(True)
         posed = repeat_posed(clean, k)
         with torch.enable_grad(), frozen_weights(layout.subject.model), GraphRun(layout, embed=embed, record_grads=True, capture_up=False) as run:
-            logits = layout.subject.model(**posed.model_inputs()).logits
+            logits = layout.subject.model(**posed.model_inputs(layout.subject)).logits
             pieces = run.downstream_grads(_metric(logits, posed).sum())  # [(column, (k * B, T, n, d))]
         del logits, run, embed
         for column, g in pieces:
@@ -138,7 +138,7 @@ def _edge_scores(layout: Layout, clean: Posed, corrupt: Posed, alphas: torch.Ten
     B = len(clean)
     both = torch.cat([clean.input_ids, corrupt.input_ids]), torch.cat([clean.attention_mask, corrupt.attention_mask])
     with torch.no_grad(), GraphRun(layout) as run:  # one pass over clean and corrupted: activations and metrics
-        logits = layout.subject.model(input_ids=both[0], attention_mask=both[1]).logits  # (2B, T, V)
+        logits = layout.subject.model(**layout.subject.model_inputs(*both)).logits  # (2B, T, V)
     m_clean, m_corrupt = _metric(logits[:B], clean), _metric(logits[B:], corrupt)
     embed = run.stream_in  # (2B, T, d)
     embed_clean, embed_corrupt = embed[:B].clone(), embed[B:].clone()

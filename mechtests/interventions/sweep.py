@@ -41,7 +41,7 @@ class SweepResult:
 def head_inputs(subject: "Subject", posed: Posed) -> list[torch.Tensor]:
     """Every layer's output-projection input (B, T, H * d_head): all heads' outputs, one pass."""
     saved: list = []
-    with torch.no_grad(), subject.nn.trace(**posed.model_inputs()):
+    with torch.no_grad(), subject.nn.trace(**posed.model_inputs(subject)):
         for layer in range(subject.n_layers):
             saved.append(subject.out_proj_envoy(layer).input.save())
     return [torch.as_tensor(s).detach() for s in saved]
@@ -66,7 +66,7 @@ def sweep_pass(
     B, n = len(posed), len(heads)
     rows = repeat_posed(posed, n)
     out: list = []
-    with torch.no_grad(), subject.nn.trace(**rows.model_inputs()):
+    with torch.no_grad(), subject.nn.trace(**rows.model_inputs(subject)):
         for layer in sorted({l for l, _ in heads}):
             z = subject.out_proj_envoy(layer).input  # (n * B, T, H * d_head)
             for i, (l, h) in enumerate(heads):

@@ -15,7 +15,7 @@ def hook_metric(subject, posed, module, replace):
     handle = module.register_forward_pre_hook(lambda mod, args: (replace(args[0]), *args[1:]))
     try:
         with torch.no_grad():
-            logits = subject.model(**posed.model_inputs()).logits
+            logits = subject.model(**posed.model_inputs(subject)).logits
     finally:
         handle.remove()
     return metric(gather_answer_logits(logits, posed), posed)
@@ -26,7 +26,7 @@ def captured_input(subject, posed, module):
     handle = module.register_forward_pre_hook(lambda mod, args: store.setdefault("x", args[0].detach().clone()))
     try:
         with torch.no_grad():
-            subject.model(**posed.model_inputs())
+            subject.model(**posed.model_inputs(subject))
     finally:
         handle.remove()
     return store["x"]
@@ -49,7 +49,7 @@ def test_head_patch_matches_a_torch_hook(subjects, examples, family, variant):
     expected = hook_metric(subject, clean, out_proj, replace)
     got = patch(subject, examples, [Site("head", layer, head)]).intervened
     torch.testing.assert_close(got, expected, atol=1e-5, rtol=1e-5)
-    assert not torch.allclose(got, metric(gather_answer_logits(subject.model(**clean.model_inputs()).logits, clean), clean))
+    assert not torch.allclose(got, metric(gather_answer_logits(subject.model(**clean.model_inputs(subject)).logits, clean), clean))
 
 
 def test_positioned_zero_ablation_of_an_mlp_matches_a_torch_hook(subjects, examples):
@@ -66,7 +66,7 @@ def test_positioned_zero_ablation_of_an_mlp_matches_a_torch_hook(subjects, examp
     handle = mlp.register_forward_hook(hook)
     try:
         with torch.no_grad():
-            expected = metric(gather_answer_logits(subject.model(**clean.model_inputs()).logits, clean), clean)
+            expected = metric(gather_answer_logits(subject.model(**clean.model_inputs(subject)).logits, clean), clean)
     finally:
         handle.remove()
     got = ablate(subject, examples, [Site("mlp_out", 0)], "zero", positions=positions).intervened
