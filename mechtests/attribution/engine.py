@@ -21,7 +21,8 @@ path.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+import contextlib
+from typing import TYPE_CHECKING, Any, Iterator
 
 import torch
 
@@ -99,6 +100,17 @@ class GraphRun:
     @property
     def up(self) -> torch.Tensor:
         return torch.cat(self._up, dim=2)  # (B, T, n_up, d)
+
+    @property
+    def stream_in(self) -> torch.Tensor:
+        """The residual stream entering layer 0, (B, T, d)."""
+        return self._up[0][:, :, 0]
+
+    def up_difference(self, rows: int, dtype: torch.dtype) -> torch.Tensor:
+        """Upstream outputs of the first `rows` rows minus those of the next `rows` (a pass over a
+        clean and a corrupted batch stacked): (rows, T, n_up, d) in `dtype`, built chunk by chunk,
+        so that the concatenated outputs of both batches are never held at once."""
+        return torch.cat([(u[:rows].to(dtype) - u[rows:].to(dtype)) for u in self._up], dim=2)
 
     def _add_up(self, acts: torch.Tensor) -> None:  # acts (B, T, n, d)
         if not self.capture_up:
@@ -221,27 +233,38 @@ class GraphRun:
         self._forwards.clear()
 
     # --- gradients ------------------------------------------------------------------------------
-    def downstream_grads(self, objective: torch.Tensor) -> torch.Tensor:
-        """d objective / d (each downstream node's input), through that node only: (B, T, n_down, d)."""
+    def downstream_grads(self, objective: torch.Tensor) -> list[tuple[int, torch.Tensor]]:
+        """d objective / d (each downstream node's input), through that node only, as (first
+        column, gradient (B, T, n, d)) pieces in downstream order: heads of a layer, its MLP, ...,
+        the logits. Pieces, not one tensor: a caller that sums them needs no concatenated copy."""
         n = len(self.lay.layers)
         grads = torch.autograd.grad(objective, [*self.head_in, *self.x_mid, self.final_in])
-        pieces = []
-        for l in range(n):
-            pieces += [grads[l], grads[n + l].unsqueeze(2)]  # heads (B, T, H, d), MLP (B, T, 1, d)
-        pieces.append(grads[-1].unsqueeze(2))  # the final norm reads the stream alone
-        return torch.cat(pieces, dim=2)
+        pieces, column = [], 0
+        for g in [piece for l in range(n) for piece in (grads[l], grads[n + l].unsqueeze(2))] + [grads[-1].unsqueeze(2)]:
+            pieces.append((column, g))  # heads (B, T, H, d), MLP (B, T, 1, d); the final norm reads the stream alone
+            column += g.shape[2]
+        return pieces
+
+
+@contextlib.contextmanager
+def frozen_weights(model: torch.nn.Module) -> Iterator[None]:
+    """No parameter takes a gradient inside (restored after): autograd then keeps only what the
+    input gradients need, not every layer's input for a weight gradient nobody reads."""
+    trainable = [p for p in model.parameters() if p.requires_grad]
+    for p in trainable:
+        p.requires_grad_(False)
+    try:
+        yield
+    finally:
+        for p in trainable:
+            p.requires_grad_(True)
 
 
 def capture(layout: Layout, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
     """Every upstream node's output (B, T, n_up, d), no grad."""
-    return capture_with_logits(layout, input_ids, attention_mask)[0]
-
-
-def capture_with_logits(layout: Layout, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """(upstream outputs (B, T, n_up, d), logits (B, T, V)) from one pass, no grad."""
     with torch.no_grad(), GraphRun(layout) as run:
-        logits = layout.subject.model(**layout.subject.model_inputs(input_ids, attention_mask)).logits
-    return run.up, logits
+        layout.subject.model(**layout.subject.model_inputs(input_ids, attention_mask))
+    return run.up
 
 
 def patched_logits(
@@ -252,4 +275,4 @@ def patched_logits(
         return layout.subject.model(**layout.subject.model_inputs(input_ids, attention_mask)).logits
 
 
-__all__ = ["GraphRun", "Layout", "capture", "capture_with_logits", "patched_logits"]
+__all__ = ["GraphRun", "Layout", "capture", "frozen_weights", "patched_logits"]

@@ -53,11 +53,16 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         "replacing the pair's")
     parser.add_argument("--mdm", metavar="PATH", help="the MDM (a folder, a .gguf file, pkg:MODULE/PATH, or none), "
                         "replacing the pair's")
+    add_draw_arguments(parser)
+    parser.add_argument("--json", action="store_true", help="print JSON instead of a table")
+
+
+def add_draw_arguments(parser: argparse.ArgumentParser) -> None:
+    """--n and --seed: how the task examples are drawn (shared with `mechtests tasks`)."""
     parser.add_argument("--n", type=_positive_int, default=DEFAULT_N, metavar="N",
                         help=f"candidate examples per task (default: {DEFAULT_N})")
     parser.add_argument("--seed", type=_seed, default=DEFAULT_SEED, metavar="S",
                         help=f"seed of the task generators (default: {DEFAULT_SEED})")
-    parser.add_argument("--json", action="store_true", help="print JSON instead of a table")
 
 
 # ---------------------------------------------------------------------------------------------
