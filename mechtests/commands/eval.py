@@ -4,6 +4,7 @@
     mechtests eval --pair tiny --json
     mechtests eval --arm PATH --mdm PATH --n 1000 --seed 0
     mechtests eval --pair smollm2 --json    # a one-model pair: the ARM's accuracy and own pool
+    mechtests eval --task ioi --task greater_than
 
 Per task and per model: accuracy and mean logit difference (correct minus wrong), read through
 the query layer, the model's own pool (examples it answers correctly: per-model hypotheses
@@ -54,6 +55,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--mdm", metavar="PATH", help="the MDM (a folder, a .gguf file, pkg:MODULE/PATH, or none), "
                         "replacing the pair's")
     add_draw_arguments(parser)
+    parser.add_argument("--task", metavar="NAME", action="append", dest="tasks",
+                        help="evaluate this task only; repeat for several (default: every task)")
     parser.add_argument("--json", action="store_true", help="print JSON instead of a table")
 
 
@@ -113,7 +116,7 @@ def score(subject, examples: list) -> tuple[list[bool], list[float]]:
     return [bool(c) for c in correct.tolist()], [float(m) for m in metric.tolist()]
 
 
-def evaluate(subjects: dict[str, Any], n: int, seed: int) -> dict[str, Any]:
+def evaluate(subjects: dict[str, Any], n: int, seed: int, only: list[str] | None = None) -> dict[str, Any]:
     """The eval report as plain builtins (the --json output). Tasks are posed in the ARM's
     tokenizer (the MDM's in an MDM-only run): per task the candidates drawn, how many were kept
     and why the rest were dropped; accuracy is over the kept ones. A task the tokenizer cannot
@@ -126,7 +129,9 @@ def evaluate(subjects: dict[str, Any], n: int, seed: int) -> dict[str, Any]:
         "models": {r: {"path": str(s.path), "sha256": s.weights_sha256} for r, s in subjects.items()},
         "n": n, "seed": seed, "tasks": {},
     }
-    for name in tasks:
+    for name in only or tasks:
+        if name not in tasks.generators:
+            raise MechtestsError(f"unknown task {name!r}", f"use one of {', '.join(tasks)}")
         row: dict[str, Any] = {"regime": tasks.generators[name].regime, "candidates": n}
         try:
             draw = tasks.draw(name)
@@ -180,6 +185,6 @@ def to_json(report: dict[str, Any]) -> str:
 
 def run(args: argparse.Namespace) -> int:
     paths = resolve(args.pair, args.arm, args.mdm)
-    report = {"pair": paths.label, **evaluate(load(paths), args.n, args.seed)}
+    report = {"pair": paths.label, **evaluate(load(paths), args.n, args.seed, args.tasks)}
     print(to_json(report) if args.json else render_table(report), file=sys.stdout)
     return 0
