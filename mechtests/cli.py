@@ -12,6 +12,7 @@ from mechtests.errors import MechtestsError
 SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "eval": ("mechtests.commands.eval", "accuracy, logit difference and common-correct pool per task and model"),
     "compare": ("mechtests.commands.compare", "compare two results.json files and flag changed verdicts"),
+    "posttrain": ("mechtests.commands.posttrain", "adapt a Hugging Face ARM into a masked diffusion LM (MDM)"),
 }
 
 
