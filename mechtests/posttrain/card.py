@@ -67,8 +67,11 @@ def render(card: dict[str, Any]) -> str:
                          f"{point['mask_rate']} | {point['openness']} |")
     lines += ["", "Held-out one-step masked-token accuracy (15-50% of tokens masked, seeded masks; step 0 is the "
               "untrained weights run bidirectionally), 95% bootstrap interval over rows:", "",
-              "| step | accuracy | interval |", "| --- | --- | --- |"]
-    lines += [f"| {h['step']} | {h['value']:.4f} | [{h['lo']:.4f}, {h['hi']:.4f}] |" for h in p["heldout_curve"]]
+              "| step | accuracy | interval | masked-token CE | interval |", "| --- | --- | --- | --- | --- |"]
+    for h in p["heldout_curve"]:
+        acc, ce = h["accuracy"], h["masked_ce"]
+        lines.append(f"| {h['step']} | {acc['value']:.4f} | [{acc['lo']:.4f}, {acc['hi']:.4f}] | {ce['value']:.4f} | "
+                     f"[{ce['lo']:.4f}, {ce['hi']:.4f}] |")
     if card.get("evaluation"):
         lines += ["", "## Evaluation", ""] + [f"- {k}: {v}" for k, v in card["evaluation"].items()]
     lines += ["", "## Weights", "", f"model.safetensors sha256 `{card['sha256']}`" if card["sha256"] else

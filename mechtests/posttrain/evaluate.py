@@ -15,6 +15,7 @@ from __future__ import annotations
 from typing import Callable
 
 import torch
+import torch.nn.functional as F
 
 from mechtests.stats import Estimate, bootstrap, ratio_of_means
 
@@ -35,17 +36,19 @@ def heldout_masks(rows: torch.Tensor, seed: int) -> torch.Tensor:
 
 
 @torch.no_grad()
-def hits(logits_of: Logits, inputs: torch.Tensor, targets: torch.Tensor, scored: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """Per row: how many scored positions the shifted prediction gets right, and how many were scored."""
-    right = torch.zeros(len(inputs))
+def hits(logits_of: Logits, inputs: torch.Tensor, targets: torch.Tensor, scored: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Per row: scored positions the shifted prediction gets right, their summed cross-entropy, and how many."""
+    right, ce = torch.zeros(len(inputs)), torch.zeros(len(inputs))
     for start in range(0, len(inputs), CHUNK):
         part = slice(start, start + CHUNK)
-        predicted = logits_of(inputs[part])[:, :-1].argmax(-1)  # (b, T-1): position i-1 predicts i
-        right[part] = ((predicted == targets[part, 1:]) & scored[part, 1:]).sum(1).float()
-    return right, scored[:, 1:].sum(1).float()
+        logits = logits_of(inputs[part])[:, :-1]  # (b, T-1, V): position i-1 predicts i
+        goal, keep = targets[part, 1:], scored[part, 1:]
+        right[part] = ((logits.argmax(-1) == goal) & keep).sum(1).float()
+        ce[part] = (F.cross_entropy(logits.transpose(1, 2), goal, reduction="none") * keep).sum(1)
+    return right, ce, scored[:, 1:].sum(1).float()
 
 
-def accuracy(right: torch.Tensor, total: torch.Tensor, seed: int) -> Estimate:
+def accuracy(right: torch.Tensor, ce: torch.Tensor, total: torch.Tensor, seed: int) -> Estimate:
     """Pooled token accuracy with a bootstrap interval over rows."""
     return bootstrap(right, total, statistic=ratio_of_means, seed=seed)
 
@@ -61,9 +64,13 @@ def left_context_accuracy(logits_of: Logits, rows: torch.Tensor, seed: int) -> E
     return accuracy(*hits(logits_of, rows, rows, heldout_masks(rows, seed)), seed)
 
 
-def heldout_accuracy(adapter, rows: torch.Tensor, seed: int) -> Estimate:
-    """masked_accuracy of a training Adapter (bidirectional): the card's curve."""
-    return masked_accuracy(lambda ids: adapter.logits(adapter.hidden(ids)), rows, adapter.mask.id, seed)
+def heldout_scores(adapter, rows: torch.Tensor, seed: int) -> dict[str, Estimate]:
+    """A training Adapter's (bidirectional) masked-token accuracy and cross-entropy: the card's curve."""
+    masked = heldout_masks(rows, seed)
+    right, ce, total = hits(lambda ids: adapter.logits(adapter.hidden(ids)), rows.masked_fill(masked, adapter.mask.id),
+                            rows, masked)
+    return {"accuracy": bootstrap(right, total, statistic=ratio_of_means, seed=seed),
+            "masked_ce": bootstrap(ce, total, statistic=ratio_of_means, seed=seed)}
 
 
 def infill_spans(rows: torch.Tensor, seed: int) -> tuple[torch.Tensor, torch.Tensor]:

@@ -56,5 +56,5 @@ def masked_diffusion_loss(adapter: Adapter, x: torch.Tensor, openness: float, ge
     logits = adapter.logits(hidden[rows, cols - 1])  # (M, V): shifted, position i-1 predicts i
     ce = F.cross_entropy(logits, x[rows, cols], reduction="none")  # (M,)
     loss = (ce / t[rows]).sum() / (B * (T - 1))
-    return StepLoss(loss=loss, masked_ce=float(ce.mean()) if len(ce) else 0.0, mask_rate=float(t.mean()),
+    return StepLoss(loss=loss, masked_ce=float(ce.detach().mean()) if len(ce) else 0.0, mask_rate=float(t.mean()),
                     n_masked=int(len(ce)))

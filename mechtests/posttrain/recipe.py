@@ -34,7 +34,7 @@ from mechtests.posttrain import card as cards
 from mechtests.posttrain.adapter import Adapter
 from mechtests.posttrain.checkpoint import load_state, save_state
 from mechtests.posttrain.data import CorpusSpec, build_corpus, rows_from_files
-from mechtests.posttrain.evaluate import heldout_accuracy
+from mechtests.posttrain.evaluate import heldout_scores
 from mechtests.posttrain.folder import save_delta, write_folder
 from mechtests.posttrain.masktoken import ensure_mask_token
 from mechtests.posttrain.objective import masked_diffusion_loss
@@ -158,14 +158,15 @@ class Run:
     def out_of_time(self) -> bool:
         return self.recipe.minutes is not None and time.time() - self.started > 60 * self.recipe.minutes
 
-    def train(self) -> dict[str, Any]:
-        """Train to the end of the schedule or the time budget; returns the card."""
+    def train(self, max_steps: int | None = None) -> dict[str, Any]:
+        """Train to the end of the schedule, the time budget or `max_steps` more steps; returns the card."""
         r, p = self.recipe, self.progress
+        stop_at = r.total_steps if max_steps is None else min(r.total_steps, p["step"] + max_steps)
         if p["step"] == 0 and not p["heldout_curve"]:
             self._evaluate()  # step 0: the untrained weights, run bidirectionally
         last_checkpoint, window = time.time(), []
         bar = tqdm(total=r.total_steps, initial=p["step"], desc="posttrain", dynamic_ncols=True, mininterval=5)
-        while p["step"] < r.total_steps and not self.out_of_time():
+        while p["step"] < stop_at and not self.out_of_time():
             step, t0 = p["step"], time.time()
             for group in self.optimizer.param_groups:
                 group["lr"] = r.lr_at(step)
@@ -202,11 +203,13 @@ class Run:
 
     def _evaluate(self) -> None:
         self.adapter.eval()
-        acc = heldout_accuracy(self.adapter, self.heldout, self.recipe.seed)
+        scores = heldout_scores(self.adapter, self.heldout, self.recipe.seed)
         self.adapter.train()
-        self.progress["heldout_curve"].append({"step": self.progress["step"], **acc.as_dict()})
-        self.log(f"held-out masked-token accuracy at step {self.progress['step']}: {acc.value:.4f} "
-                 f"[{acc.lo:.4f}, {acc.hi:.4f}]")
+        acc, ce = scores["accuracy"], scores["masked_ce"]
+        self.progress["heldout_curve"].append({"step": self.progress["step"], "accuracy": acc.as_dict(),
+                                               "masked_ce": ce.as_dict()})
+        self.log(f"held-out at step {self.progress['step']}: masked-token accuracy {acc.value:.4f} "
+                 f"[{acc.lo:.4f}, {acc.hi:.4f}], cross-entropy {ce.value:.4f} [{ce.lo:.4f}, {ce.hi:.4f}]")
 
     def delta_meta(self) -> dict[str, Any]:
         return {"rank": self.recipe.rank, "alpha": self.recipe.alpha, "targets": self.adapter.targets,
