@@ -17,6 +17,7 @@ corpus.safetensors, the training text).
 from __future__ import annotations
 
 import dataclasses
+import json
 import math
 import platform
 import time
@@ -91,7 +92,7 @@ class Recipe:
     def schedule_fields(self) -> dict[str, Any]:
         """The settings a resumed run must share with the stopped one (the budget and logging may differ)."""
         skip = {"minutes", "checkpoint_minutes", "log_every", "threads"}
-        return {k: v for k, v in dataclasses.asdict(self).items() if k not in skip}
+        return json.loads(json.dumps({k: v for k, v in dataclasses.asdict(self).items() if k not in skip}))  # as saved
 
 
 def batch_rows(step: int, batch_size: int, n_rows: int, seed: int) -> list[int]:
@@ -164,7 +165,8 @@ class Run:
         stop_at = r.total_steps if max_steps is None else min(r.total_steps, p["step"] + max_steps)
         if p["step"] == 0 and not p["heldout_curve"]:
             self._evaluate()  # step 0: the untrained weights, run bidirectionally
-        last_checkpoint, window = time.time(), []
+        last_checkpoint = time.time()
+        window = p.setdefault("window", [])  # the log interval in progress: checkpointed, so a resume logs the same
         bar = tqdm(total=r.total_steps, initial=p["step"], desc="posttrain", dynamic_ncols=True, mininterval=5)
         while p["step"] < stop_at and not self.out_of_time():
             step, t0 = p["step"], time.time()
@@ -178,7 +180,7 @@ class Run:
             self.optimizer.step()
             p["step"] += 1
             p["seconds"] += time.time() - t0
-            window.append((float(result.loss), result.masked_ce, result.mask_rate))
+            window.append([float(result.loss.detach()), result.masked_ce, result.mask_rate])
             tokens_per_s = p["step"] * r.batch_size * r.seq_len / max(p["seconds"], 1e-9)
             bar.update(1)
             bar.set_postfix(loss=f"{window[-1][0]:.3f}", mask_rate=f"{result.mask_rate:.2f}",
@@ -190,7 +192,7 @@ class Run:
                                         "openness": round(r.openness_at(step), 3), "lr": r.lr_at(step)})
                 self.log(f"step {p['step']}/{r.total_steps}: loss {loss:.4f}, masked-token CE {ce:.4f}, "
                          f"mask rate {rate:.2f}, openness {r.openness_at(step):.2f}, {tokens_per_s:.0f} tokens/s")
-                window = []
+                window.clear()
             if time.time() - last_checkpoint > 60 * r.checkpoint_minutes:
                 self._evaluate()
                 self.checkpoint()
