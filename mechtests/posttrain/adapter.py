@@ -78,13 +78,29 @@ class Adapter(nn.Module):
                     raise ValueError(f"delta tensor {name} has shape {tuple(value.shape)}, expected {tuple(target.shape)}")
                 target.copy_(value.float())
 
-    def merged(self) -> nn.Module:
-        """The plain transformers model with the delta merged in (this Adapter is spent afterwards)."""
+    def merged_state(self) -> dict[str, torch.Tensor]:
+        """The weights of the plain model with the delta merged, by the model's own names, float32, name order.
+
+        Factors are rounded to float16 first, exactly as the shipped delta holds them, so the weights
+        written here and the ones an assembler rebuilds from the delta are the same bytes. A tied
+        output matrix is left out (it is the input embeddings). The Adapter is not modified.
+        """
+        state = self.model.state_dict()
+        out_weight = self.model.get_output_embeddings().weight
+        embed_name = next(f"{path}.weight" for path, m in self.model.named_modules() if m is self.model.get_input_embeddings())
+        if self.tied:
+            state = {k: v for k, v in state.items() if k == embed_name or v.data_ptr() != out_weight.data_ptr()}
         if self.rank > 0:
-            self.load_delta(self.delta())  # round the factors exactly as the shipped file does
-            lowrank.merge(self.model)
-            with torch.no_grad():
-                self.model.get_input_embeddings().weight[self.mask.id] = self.mask_row
-        for p in self.model.parameters():
-            p.requires_grad_(False)
-        return self.model
+            delta = self.delta()
+            for path, module in self.model.named_modules():
+                if isinstance(module, lowrank.LowRankLinear):
+                    a, b = delta[f"{path}.lora_A"].float(), delta[f"{path}.lora_B"].float()
+                    state[f"{path}.weight"] = lowrank.merged_weight(module.base.weight, a, b, module.scale)
+                    state.pop(f"{path}.base.weight")
+                    if f"{path}.base.bias" in state:
+                        state[f"{path}.bias"] = state.pop(f"{path}.base.bias")
+                    state.pop(f"{path}.lora_A"), state.pop(f"{path}.lora_B")
+            embed = state[embed_name].clone()
+            embed[self.mask.id] = delta["mask_row"]
+            state[embed_name] = embed
+        return {name: state[name].detach().float().contiguous() for name in sorted(state)}

@@ -11,7 +11,7 @@ from pathlib import Path
 from mechtests.errors import MechtestsError
 from mechtests.models import load_subject
 from mechtests.posttrain.adapter import Adapter
-from mechtests.posttrain.folder import load_delta, write_folder
+from mechtests.posttrain.folder import load_delta, mdm_block, write_folder
 from mechtests.posttrain.masktoken import ensure_mask_token
 
 
@@ -35,7 +35,7 @@ def assemble(arm_path: str | Path, delta_path: str | Path, out: str | Path, gguf
         adapter.load_delta(tensors)
     except ValueError as err:
         raise MechtestsError(f"{delta_path} does not fit {arm_path}: {err}", "pass the delta trained on this ARM") from None
-    sha = write_folder(adapter.merged(), arm.tokenizer, Path(out), mask.id)
+    sha = write_folder(adapter.merged_state(), arm.model.config, arm.tokenizer, Path(out), mdm_block(mask.id))
     if expected_sha256 is not None and sha != expected_sha256:
         raise MechtestsError(f"the rebuilt weights hash to {sha[:12]}, the card says {expected_sha256[:12]}",
                              "rebuild with the same torch version and the delta the card names")

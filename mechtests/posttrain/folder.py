@@ -1,4 +1,4 @@
-"""Write the MDM as a normal Hugging Face folder, and ship or apply the low-rank delta.
+"""Write a model as a normal Hugging Face folder, and ship or read the low-rank delta.
 
 transformers refuses `save_pretrained` on a model loaded from GGUF, so the weights are written
 with safetensors directly: tensors in name order, a tied output matrix stored once, no
@@ -7,6 +7,8 @@ timestamps, hence the same bytes (and sha256) for the same weights.
 
 from __future__ import annotations
 
+import copy
+import hashlib
 import json
 import os
 from pathlib import Path
@@ -14,35 +16,43 @@ from typing import Any
 
 import torch
 from safetensors import safe_open
-from safetensors.torch import save_file
-from torch import nn
+from safetensors.torch import save, save_file
 
 from mechtests.errors import MechtestsError
-from mechtests.models import weights_sha256
 
 WEIGHTS = "model.safetensors"
 
 
-def write_folder(model: nn.Module, tokenizer: Any, folder: Path, mask_token_id: int) -> str:
-    """Save `model` + `tokenizer` as an MDM folder with the mechtests block; returns the weights' sha256."""
+def mdm_block(mask_token_id: int) -> dict[str, Any]:
+    """config.json's mechtests block of a posttrained MDM: shifted prediction, as the ARM it comes from."""
+    return {"kind": "mdm", "mask_token_id": int(mask_token_id), "prediction": "shifted"}
+
+
+def weights_bytes(state: dict[str, torch.Tensor]) -> bytes:
+    """The model.safetensors bytes of `state` (already float32 and in name order)."""
+    return save(state, metadata={"format": "pt"})
+
+
+def sha256_of(state: dict[str, torch.Tensor]) -> str:
+    """The sha256 that mechtests.models.weights_sha256 reports for a folder holding `state`."""
+    return hashlib.sha256(weights_bytes(state)).hexdigest()
+
+
+def write_folder(state: dict[str, torch.Tensor], config: Any, tokenizer: Any, folder: Path, block: dict[str, Any]) -> str:
+    """Save weights, config (with the `mechtests` block) and tokenizer to `folder`; returns the weights' sha256."""
     folder.mkdir(parents=True, exist_ok=True)
-    config = model.config
-    config.mechtests = {"kind": "mdm", "mask_token_id": int(mask_token_id), "prediction": "shifted"}
-    config.vocab_size = int(model.get_input_embeddings().weight.shape[0])
-    config.architectures = [type(model).__name__]
+    config = copy.deepcopy(config)
+    config.mechtests = block
+    config.is_causal = block["kind"] == "arm"
     config.dtype = "float32"
+    config._attn_implementation = "eager"  # measurements read attention probabilities
     config.save_pretrained(folder)
-    state = model.state_dict()
-    if getattr(config, "tie_word_embeddings", False):
-        out_name = next(name for name, p in model.named_parameters(remove_duplicate=False)
-                        if p is model.get_output_embeddings().weight and not name.endswith("embed_tokens.weight"))
-        state.pop(out_name, None)  # tied: stored once, as the input embeddings
-    tensors = {name: state[name].detach().float().contiguous() for name in sorted(state)}
+    data = weights_bytes(state)
     tmp = folder / (WEIGHTS + ".tmp")
-    save_file(tensors, tmp, metadata={"format": "pt"})
+    tmp.write_bytes(data)
     os.replace(tmp, folder / WEIGHTS)
     tokenizer.save_pretrained(folder)
-    return weights_sha256([folder / WEIGHTS])
+    return hashlib.sha256(data).hexdigest()
 
 
 def save_delta(tensors: dict[str, torch.Tensor], meta: dict[str, Any], path: Path) -> None:

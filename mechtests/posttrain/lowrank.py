@@ -33,10 +33,10 @@ class LowRankLinear(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.base(x) + (x @ self.lora_A.T @ self.lora_B.T) * self.scale
 
-    def merged_weight(self) -> torch.Tensor:
-        """The base weight plus the delta, (out, in), in float32, deterministic (float64 product)."""
-        delta = self.lora_B.detach().double() @ self.lora_A.detach().double()
-        return (self.base.weight.detach().double() + self.scale * delta).float()
+
+def merged_weight(weight: torch.Tensor, a: torch.Tensor, b: torch.Tensor, scale: float) -> torch.Tensor:
+    """`weight + scale * b @ a` (out, in) in float32, computed in float64 so the bytes do not depend on threads."""
+    return (weight.detach().double() + scale * (b.detach().double() @ a.detach().double())).float()
 
 
 def attach(model: nn.Module, rank: int, alpha: float, seed: int) -> list[str]:
@@ -51,15 +51,6 @@ def attach(model: nn.Module, rank: int, alpha: float, seed: int) -> list[str]:
                 setattr(module, name, LowRankLinear(child, rank, alpha, generator))
                 wrapped.append(f"{path}.{name}" if path else name)
     return wrapped
-
-
-def merge(model: nn.Module) -> None:
-    """Replace every LowRankLinear by a plain nn.Linear holding the merged weight."""
-    for module in list(model.modules()):
-        for name, child in list(module.named_children()):
-            if isinstance(child, LowRankLinear):
-                child.base.weight.data = child.merged_weight()
-                setattr(module, name, child.base)
 
 
 def factors(model: nn.Module) -> dict[str, torch.Tensor]:

@@ -36,7 +36,7 @@ from mechtests.posttrain.adapter import Adapter
 from mechtests.posttrain.checkpoint import load_state, save_state
 from mechtests.posttrain.data import CorpusSpec, build_corpus, rows_from_files
 from mechtests.posttrain.evaluate import heldout_scores
-from mechtests.posttrain.folder import save_delta, write_folder
+from mechtests.posttrain.folder import mdm_block, save_delta, sha256_of, write_folder
 from mechtests.posttrain.masktoken import ensure_mask_token
 from mechtests.posttrain.objective import masked_diffusion_loss
 
@@ -218,10 +218,11 @@ class Run:
                 "mask_token": dataclasses.asdict(self.mask), "source": self.source, "step": self.progress["step"]}
 
     def checkpoint(self) -> None:
+        """Resumable state, the shippable delta and a card whose sha256 is that of the delta merged."""
         save_state(self.state_path, self.params, self.optimizer, self.progress)
         if self.recipe.rank > 0:
             save_delta(self.adapter.delta(), self.delta_meta(), self.train_dir / "delta.safetensors")
-        cards.write(self.out, self.card(sha256=None))
+        cards.write(self.train_dir, self.card(sha256=sha256_of(self.adapter.merged_state())))
         self.log(f"checkpoint at step {self.progress['step']} -> {self.state_path}")
 
     def card(self, sha256: str | None) -> dict[str, Any]:
@@ -234,10 +235,7 @@ class Run:
 
     def finish(self) -> dict[str, Any]:
         """Write the MDM folder (the merged weights) and its card."""
-        mask_id = self.mask.id
-        model = self.adapter.merged()
-        model.set_attn_implementation("eager")  # measurements read attention probabilities
-        sha = write_folder(model, self.tokenizer, self.out, mask_id)
+        sha = write_folder(self.adapter.merged_state(), self.model.config, self.tokenizer, self.out, mdm_block(self.mask.id))
         card = self.card(sha256=sha)
         cards.write(self.out, card)
         self.log(f"wrote the MDM to {self.out} (sha256 {sha[:12]}), step {self.progress['step']} of {self.recipe.total_steps}")
