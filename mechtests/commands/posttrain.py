@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 
 from mechtests.posttrain import Recipe, posttrain
+from mechtests.posttrain.evaluate import evaluate_run
 
 DEFAULTS = Recipe()
 
@@ -20,6 +21,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--text", nargs="+", default=[], metavar="FILE",
                         help="train on these UTF-8 text files (default: text sampled from the ARM itself)")
     parser.add_argument("--resume", action="store_true", help="continue the run in --out from its last checkpoint")
+    parser.add_argument("--evaluate", action="store_true",
+                        help="do not train: measure the finished MDM in --out against ARM_PATH on its held-out text "
+                             "(masked-token accuracy vs the causal ARM and the untrained weights, right context, "
+                             "bidirectionality) and add the numbers to its card")
     parser.add_argument("--tokens", type=int, default=DEFAULTS.train_tokens, metavar="N",
                         help=f"training tokens of the whole schedule (default: {DEFAULTS.train_tokens:,})")
     parser.add_argument("--batch-size", type=int, default=DEFAULTS.batch_size, metavar="B", help=f"default: {DEFAULTS.batch_size}")
@@ -32,10 +37,21 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    if args.evaluate:
+        return _evaluate(args)
     recipe = Recipe(seed=args.seed, rank=args.rank, lr=args.lr, batch_size=args.batch_size, seq_len=args.seq_len,
                     train_tokens=args.tokens, corpus_rows=args.corpus_rows, minutes=args.minutes,
                     checkpoint_minutes=args.checkpoint_minutes, text_files=tuple(args.text))
     card = posttrain(args.arm_path, args.out, recipe, gguf_file=args.gguf_file, resume=args.resume)
     progress = card["progress"]
     print(f"{args.out}: step {progress['step']} of {card['total_steps']}, sha256 {card['sha256']}")
+    return 0
+
+
+def _evaluate(args: argparse.Namespace) -> int:
+    result = evaluate_run(args.out, args.arm_path, gguf_file=args.gguf_file, seed=args.seed)
+    print(result["heldout"])
+    for group in ("masked_token_accuracy", "infilling", "later_token_effect"):
+        for name, e in result[group].items():
+            print(f"{group:22s} {name:24s} {e['value']:.4f}  [{e['lo']:.4f}, {e['hi']:.4f}]  (n={e['n']}, seed {e['seed']})")
     return 0

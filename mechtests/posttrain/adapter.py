@@ -55,6 +55,10 @@ class Adapter(nn.Module):
         weight = self.embedding_matrix() if self.tied else head.weight
         return F.linear(hidden, weight, getattr(head, "bias", None))
 
+    def logits_of(self, ids: torch.Tensor) -> torch.Tensor:
+        """(B, T, V) logits with full bidirectional attention."""
+        return self.logits(self.hidden(ids))
+
     def trainable(self) -> dict[str, nn.Parameter]:
         return {name: p for name, p in self.named_parameters() if p.requires_grad}
 

@@ -146,11 +146,19 @@ def save_corpus(rows: torch.Tensor, spec: CorpusSpec, path: Path) -> None:
     os.replace(tmp, path)
 
 
+def read_corpus(path: Path) -> tuple[torch.Tensor, dict[str, Any]]:
+    """(N, T) rows, held-out first, and the spec they were built with (as saved)."""
+    if not path.is_file():
+        raise MechtestsError(f"no corpus at {path}", "point at the --out folder of a posttrain run")
+    with safe_open(path, "pt") as fh:
+        spec = json.loads(fh.metadata()["spec"])
+    return load_file(path)["rows"].long(), spec
+
+
 def load_corpus(path: Path, spec: CorpusSpec) -> torch.Tensor:
     """Rows saved by an earlier run with the same spec; a different spec is an error, not a silent mix."""
-    with safe_open(path, "pt") as fh:
-        saved = json.loads(fh.metadata()["spec"])
+    rows, saved = read_corpus(path)
     if saved != json.loads(json.dumps(asdict(spec))):
         raise MechtestsError(f"{path} was built with a different corpus spec ({saved})",
                              "resume with the same settings, or use a fresh --out folder")
-    return load_file(path)["rows"].long()
+    return rows

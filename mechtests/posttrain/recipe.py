@@ -34,8 +34,8 @@ from mechtests.models import load_subject
 from mechtests.posttrain import card as cards
 from mechtests.posttrain.adapter import Adapter
 from mechtests.posttrain.checkpoint import load_state, save_state
-from mechtests.posttrain.data import CorpusSpec, build_corpus, rows_from_files
-from mechtests.posttrain.evaluate import heldout_scores
+from mechtests.posttrain.data import CorpusSpec, build_corpus, rows_from_files, save_corpus
+from mechtests.posttrain.evaluate import masked_scores
 from mechtests.posttrain.folder import mdm_block, save_delta, sha256_of, write_folder
 from mechtests.posttrain.masktoken import ensure_mask_token
 from mechtests.posttrain.objective import masked_diffusion_loss
@@ -150,6 +150,7 @@ class Run:
             rows = rows_from_files(self.tokenizer, r.text_files, r.seq_len)
             held = min(r.heldout_rows, len(rows) // 10)
             spec = CorpusSpec("files", len(rows) - held, held, r.seq_len, r.seed, files=tuple(map(str, r.text_files)))
+            save_corpus(rows, spec, self.train_dir / "corpus.safetensors")  # what evaluate_run reads back
             return rows[held:], rows[:held], spec
         n = r.corpus_rows if r.corpus_rows is not None else max(1, r.train_tokens // (4 * r.seq_len))
         spec = CorpusSpec("self-distillation", n, r.heldout_rows, r.seq_len, r.seed, r.temperature, r.top_p)
@@ -205,9 +206,9 @@ class Run:
 
     def _evaluate(self) -> None:
         self.adapter.eval()
-        scores = heldout_scores(self.adapter, self.heldout, self.recipe.seed)
+        scores = masked_scores(self.adapter.logits_of, self.heldout, self.mask.id, self.recipe.seed)
         self.adapter.train()
-        acc, ce = scores["accuracy"], scores["masked_ce"]
+        acc, ce = scores.accuracy(self.recipe.seed), scores.cross_entropy(self.recipe.seed)
         self.progress["heldout_curve"].append({"step": self.progress["step"], "accuracy": acc.as_dict(),
                                                "masked_ce": ce.as_dict()})
         self.log(f"held-out at step {self.progress['step']}: masked-token accuracy {acc.value:.4f} "
