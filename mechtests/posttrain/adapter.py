@@ -13,6 +13,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from mechtests.posttrain import lowrank
+from mechtests.posttrain.folder import embedding_name, model_state
 from mechtests.posttrain.masktoken import MaskToken
 
 
@@ -89,11 +90,7 @@ class Adapter(nn.Module):
         written here and the ones an assembler rebuilds from the delta are the same bytes. A tied
         output matrix is left out (it is the input embeddings). The Adapter is not modified.
         """
-        state = self.model.state_dict()
-        out_weight = self.model.get_output_embeddings().weight
-        embed_name = next(f"{path}.weight" for path, m in self.model.named_modules() if m is self.model.get_input_embeddings())
-        if self.tied:
-            state = {k: v for k, v in state.items() if k == embed_name or v.data_ptr() != out_weight.data_ptr()}
+        state = model_state(self.model)
         if self.rank > 0:
             delta = self.delta()
             for path, module in self.model.named_modules():
@@ -104,7 +101,7 @@ class Adapter(nn.Module):
                     if f"{path}.base.bias" in state:
                         state[f"{path}.bias"] = state.pop(f"{path}.base.bias")
                     state.pop(f"{path}.lora_A"), state.pop(f"{path}.lora_B")
-            embed = state[embed_name].clone()
-            embed[self.mask.id] = delta["mask_row"]
-            state[embed_name] = embed
-        return {name: state[name].detach().float().contiguous() for name in sorted(state)}
+            embed_name = embedding_name(self.model)
+            state[embed_name] = state[embed_name].clone()
+            state[embed_name][self.mask.id] = delta["mask_row"]
+        return {name: state[name].float().contiguous() for name in sorted(state)}

@@ -24,6 +24,8 @@ from torch import nn
 
 from mechtests.errors import MechtestsError
 
+SAMPLE_BATCH = 32  # rows sampled together; part of what a sampled row's text depends on
+
 ASKS: tuple[str, ...] = (
     "Write a short story about {}.", "Explain {} to a curious child.", "Describe {} in a few sentences.",
     "Write a diary entry about {}.", "Tell me an interesting fact about {}.", "Write a letter to a friend about {}.",
@@ -98,11 +100,10 @@ def prompts(tokenizer: Any, n: int, seed: int) -> list[list[int]]:
 
 
 @torch.no_grad()
-def sample_rows(model: nn.Module, tokenizer: Any, batch_prompts: list[list[int]], seq_len: int, spec: CorpusSpec,
-                seed: int) -> torch.Tensor:
+def sample_rows(model: nn.Module, tokenizer: Any, batch_prompts: list[list[int]], spec: CorpusSpec, seed: int) -> torch.Tensor:
     """(B, seq_len) rows: prefix + exactly seq_len - len(prefix) sampled tokens (end-of-text suppressed)."""
     prefix = text_prefix(tokenizer)
-    width = seq_len - len(prefix)
+    width = spec.seq_len - len(prefix)
     pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
     longest = max(len(p) for p in batch_prompts)
     ids = torch.tensor([[pad] * (longest - len(p)) + p for p in batch_prompts])  # (B, P), left-padded
@@ -115,29 +116,55 @@ def sample_rows(model: nn.Module, tokenizer: Any, batch_prompts: list[list[int]]
     return torch.cat([torch.tensor(prefix, dtype=torch.long).expand(len(batch_prompts), -1), body], dim=1)
 
 
-def build_corpus(model: nn.Module, tokenizer: Any, spec: CorpusSpec, path: Path, batch_size: int = 32,
-                 log: Callable[[str], None] = print) -> torch.Tensor:
-    """All rows (held-out first), sampled batch by batch and saved to `path` as it grows, so a stopped
-    build resumes; a finished one is loaded as is."""
-    done = load_corpus(path, spec) if path.is_file() else torch.zeros(0, spec.seq_len, dtype=torch.long)
-    total = spec.rows + spec.heldout_rows
-    if len(done) >= total:
-        return done[:total]
-    all_prompts = prompts(tokenizer, total, spec.seed)
-    was_training = model.training
-    model.eval()
-    start, t0 = len(done), time.time()
-    chunks = [done]
-    for first in range(start, total, batch_size):
-        batch = all_prompts[first: first + batch_size]
-        chunks.append(sample_rows(model, tokenizer, batch, spec.seq_len, spec, seed=spec.seed * 1_000_003 + first))
-        rows = torch.cat(chunks)
-        save_corpus(rows, spec, path)
-        if len(chunks) % 8 == 1 or len(rows) >= total:
-            made = (len(rows) - start) * spec.seq_len
-            log(f"corpus: {len(rows)}/{total} rows, {made / (time.time() - t0):.0f} sampled tokens/s")
-    model.train(was_training)
-    return torch.cat(chunks)[:total]
+class Corpus:
+    """Rows (held-out first) that exist up front (text files) or are sampled from the ARM on demand.
+
+    Sampled rows come in fixed batches of SAMPLE_BATCH (batch k: rows k*SAMPLE_BATCH onwards, its own
+    seed), so a row's text depends only on the seed and its index, never on when it was made. The
+    rows made so far are saved to `path` after every batch, so training starts as soon as the
+    held-out rows and a first batch exist, and a resumed run reuses what was sampled.
+    """
+
+    def __init__(self, spec: CorpusSpec, path: Path, rows: torch.Tensor | None = None, sampler: nn.Module | None = None,
+                 tokenizer: Any = None, log: Callable[[str], None] = print) -> None:
+        self.spec, self.path, self.sampler, self.tokenizer, self.log = spec, path, sampler, tokenizer, log
+        if rows is None:
+            rows = load_corpus(path, spec) if path.is_file() else torch.zeros(0, spec.seq_len, dtype=torch.long)
+        self.made = rows
+        self.total = spec.rows + spec.heldout_rows
+        self._prompts: list[list[int]] | None = None
+        self.sampled_tokens, self.sampling_seconds = 0, 0.0
+
+    @property
+    def heldout(self) -> torch.Tensor:
+        return self.rows(range(self.spec.heldout_rows))
+
+    def train_rows(self, indices: list[int]) -> torch.Tensor:
+        """(len(indices), T) training rows (index 0 is the first row after the held-out ones)."""
+        return self.rows([self.spec.heldout_rows + i for i in indices])
+
+    def rows(self, indices: Any) -> torch.Tensor:
+        indices = list(indices)
+        while max(indices) >= len(self.made):
+            self._sample_next_batch()
+        return self.made[indices]
+
+    def _sample_next_batch(self) -> None:
+        if self.sampler is None or len(self.made) >= self.total:
+            raise MechtestsError(f"the corpus {self.path} has {len(self.made)} rows, fewer than the run needs",
+                                 "resume with the ARM and settings the run started with")
+        if self._prompts is None:
+            self._prompts = prompts(self.tokenizer, self.total, self.spec.seed)
+        first = len(self.made)
+        t0 = time.time()
+        batch = sample_rows(self.sampler, self.tokenizer, self._prompts[first: first + SAMPLE_BATCH], self.spec,
+                            seed=self.spec.seed * 1_000_003 + first)
+        self.sampling_seconds += time.time() - t0
+        self.sampled_tokens += batch.numel()
+        self.made = torch.cat([self.made, batch])
+        save_corpus(self.made, self.spec, self.path)
+        self.log(f"corpus: {len(self.made)}/{self.total} rows sampled "
+                 f"({self.sampled_tokens / max(self.sampling_seconds, 1e-9):.0f} tokens/s)")
 
 
 def save_corpus(rows: torch.Tensor, spec: CorpusSpec, path: Path) -> None:

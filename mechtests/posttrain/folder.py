@@ -17,6 +17,7 @@ from typing import Any
 import torch
 from safetensors import safe_open
 from safetensors.torch import save, save_file
+from torch import nn
 
 from mechtests.errors import MechtestsError
 
@@ -26,6 +27,21 @@ WEIGHTS = "model.safetensors"
 def mdm_block(mask_token_id: int) -> dict[str, Any]:
     """config.json's mechtests block of a posttrained MDM: shifted prediction, as the ARM it comes from."""
     return {"kind": "mdm", "mask_token_id": int(mask_token_id), "prediction": "shifted"}
+
+
+def embedding_name(model: nn.Module) -> str:
+    """The state-dict name of the input embedding matrix."""
+    return next(f"{path}.weight" for path, m in model.named_modules() if m is model.get_input_embeddings())
+
+
+def model_state(model: nn.Module) -> dict[str, torch.Tensor]:
+    """`model`'s weights by name, float32, in name order; a tied output matrix left out (it is the input embeddings)."""
+    state = model.state_dict()
+    embed, head = model.get_input_embeddings(), model.get_output_embeddings()
+    if head is not None and head.weight is embed.weight:
+        embed_name = embedding_name(model)
+        state = {k: v for k, v in state.items() if k == embed_name or v.data_ptr() != embed.weight.data_ptr()}
+    return {name: state[name].detach().float().contiguous() for name in sorted(state)}
 
 
 def weights_bytes(state: dict[str, torch.Tensor]) -> bytes:

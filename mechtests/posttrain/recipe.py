@@ -16,6 +16,7 @@ corpus.safetensors, the training text).
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import json
 import math
@@ -34,7 +35,7 @@ from mechtests.models import load_subject
 from mechtests.posttrain import card as cards
 from mechtests.posttrain.adapter import Adapter
 from mechtests.posttrain.checkpoint import load_state, save_state
-from mechtests.posttrain.data import CorpusSpec, build_corpus, rows_from_files, save_corpus
+from mechtests.posttrain.data import Corpus, CorpusSpec, rows_from_files, save_corpus
 from mechtests.posttrain.evaluate import masked_scores
 from mechtests.posttrain.folder import mdm_block, save_delta, sha256_of, write_folder
 from mechtests.posttrain.masktoken import ensure_mask_token
@@ -59,12 +60,12 @@ class Recipe:
     # self-distillation corpus (ignored when text files are given)
     corpus_rows: int | None = None  # None: a quarter of the training tokens, so each row is seen ~4 times
     heldout_rows: int = 64  # sampled/cut like the training rows, never trained on; the card's accuracy
-    sample_batch: int = 32
     temperature: float = 1.0
     top_p: float = 0.95
     # run control
     minutes: float | None = None  # wall-clock budget for this invocation (corpus building included)
     checkpoint_minutes: float = 10.0
+    eval_every: int = 100  # steps between held-out evaluations (also at step 0 and at every stop)
     log_every: int = 10
     threads: int = 1  # one thread per process: on a shared 2-core box more threads are slower
     text_files: tuple[str, ...] = field(default_factory=tuple)
@@ -91,16 +92,18 @@ class Recipe:
 
     def schedule_fields(self) -> dict[str, Any]:
         """The settings a resumed run must share with the stopped one (the budget and logging may differ)."""
-        skip = {"minutes", "checkpoint_minutes", "log_every", "threads"}
+        skip = {"minutes", "checkpoint_minutes", "eval_every", "log_every", "threads"}
         return json.loads(json.dumps({k: v for k, v in dataclasses.asdict(self).items() if k not in skip}))  # as saved
 
 
 def batch_rows(step: int, batch_size: int, n_rows: int, seed: int) -> list[int]:
-    """Row indices of one step: epochs walk through seeded permutations of the corpus."""
+    """Row indices of one step: the first epoch in corpus order (sampled rows are used as they are
+    made), later epochs in seeded permutations."""
     out = []
     for k in range(step * batch_size, (step + 1) * batch_size):
         epoch, i = divmod(k, n_rows)
-        out.append(int(torch.randperm(n_rows, generator=torch.Generator().manual_seed(seed * 7919 + epoch))[i]))
+        order = torch.randperm(n_rows, generator=torch.Generator().manual_seed(seed * 7919 + epoch)) if epoch else None
+        out.append(i if order is None else int(order[i]))
     return out
 
 
@@ -128,7 +131,8 @@ class Run:
         self.source = {"path": str(arm_path), "gguf_file": gguf_file, "sha256": self.arm.weights_sha256}
         self.model, self.tokenizer = self.arm.model, self.arm.tokenizer
         self.model.set_attn_implementation("sdpa")  # speed; the written folder says eager
-        self.rows, self.heldout, self.corpus = self._corpus()
+        self.corpus = self._corpus()
+        self.heldout = self.corpus.heldout
         self.mask = ensure_mask_token(self.model, self.tokenizer)
         self.adapter = Adapter(self.model, self.mask, recipe.rank, recipe.alpha, recipe.seed).train()
         self.params = self.adapter.trainable()
@@ -144,18 +148,18 @@ class Run:
             self.progress = saved
             self.log(f"resumed at step {saved['step']} of {recipe.total_steps}")
 
-    def _corpus(self) -> tuple[torch.Tensor, torch.Tensor, CorpusSpec]:
-        r = self.recipe
+    def _corpus(self) -> Corpus:
+        r, path = self.recipe, self.train_dir / "corpus.safetensors"
         if r.text_files:
             rows = rows_from_files(self.tokenizer, r.text_files, r.seq_len)
             held = min(r.heldout_rows, len(rows) // 10)
             spec = CorpusSpec("files", len(rows) - held, held, r.seq_len, r.seed, files=tuple(map(str, r.text_files)))
-            save_corpus(rows, spec, self.train_dir / "corpus.safetensors")  # what evaluate_run reads back
-            return rows[held:], rows[:held], spec
+            save_corpus(rows, spec, path)  # what evaluate_run reads back
+            return Corpus(spec, path, rows)
         n = r.corpus_rows if r.corpus_rows is not None else max(1, r.train_tokens // (4 * r.seq_len))
         spec = CorpusSpec("self-distillation", n, r.heldout_rows, r.seq_len, r.seed, r.temperature, r.top_p)
-        rows = build_corpus(self.model, self.tokenizer, spec, self.train_dir / "corpus.safetensors", r.sample_batch, self.log)
-        return rows[r.heldout_rows:], rows[: r.heldout_rows], spec
+        sampler = copy.deepcopy(self.model).eval()  # the ARM as it is, causal, however training changes the model
+        return Corpus(spec, path, sampler=sampler, tokenizer=self.tokenizer, log=self.log)
 
     def out_of_time(self) -> bool:
         return self.recipe.minutes is not None and time.time() - self.started > 60 * self.recipe.minutes
@@ -173,7 +177,7 @@ class Run:
             step, t0 = p["step"], time.time()
             for group in self.optimizer.param_groups:
                 group["lr"] = r.lr_at(step)
-            x = self.rows[batch_rows(step, r.batch_size, len(self.rows), r.seed)]  # (B, T)
+            x = self.corpus.train_rows(batch_rows(step, r.batch_size, self.corpus.spec.rows, r.seed))  # (B, T)
             result = masked_diffusion_loss(self.adapter, x, r.openness_at(step), step_generator(r.seed, step))
             self.optimizer.zero_grad(set_to_none=True)
             result.loss.backward()
@@ -194,8 +198,9 @@ class Run:
                 self.log(f"step {p['step']}/{r.total_steps}: loss {loss:.4f}, masked-token CE {ce:.4f}, "
                          f"mask rate {rate:.2f}, openness {r.openness_at(step):.2f}, {tokens_per_s:.0f} tokens/s")
                 window.clear()
-            if time.time() - last_checkpoint > 60 * r.checkpoint_minutes:
+            if p["step"] % r.eval_every == 0:
                 self._evaluate()
+            if time.time() - last_checkpoint > 60 * r.checkpoint_minutes:
                 self.checkpoint()
                 last_checkpoint = time.time()
         bar.close()
@@ -229,7 +234,7 @@ class Run:
     def card(self, sha256: str | None) -> dict[str, Any]:
         r = self.recipe
         return {"recipe": dataclasses.asdict(r), "total_steps": r.total_steps, "source": self.source,
-                "mask_token": dataclasses.asdict(self.mask), "data": cards.describe_data(self.corpus),
+                "mask_token": dataclasses.asdict(self.mask), "data": cards.describe_data(self.corpus.spec),
                 "progress": self.progress, "sha256": sha256,
                 "versions": {"torch": torch.__version__, "transformers": transformers.__version__,
                              "python": platform.python_version()}}
