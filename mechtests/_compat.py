@@ -1,11 +1,33 @@
-"""Import-order workarounds for third-party packages, kept in one place.
+"""Workarounds for third-party packages, kept in one place.
 
 nnsight 0.8 adds a `save` attribute to `object`; anyio's TypedAttributeSet subclasses defined
 after that fail with "Attribute 'save' is missing its type annotation". Importing anyio's
 abstract classes before nnsight keeps pytest (whose anyio plugin imports them lazily) working.
+
+`remote_code_compat` lets model code that a checkpoint ships for transformers 4.x (Dream's,
+LLaDA's) import and run under transformers 5. Each breakage it handles, with the test that
+exercises it the way 4.x-era code does (tests/families/test_compat.py):
+1. ROPE_INIT_FUNCTIONS has no "default" entry (transformers 5 moved plain RoPE into each model):
+   `ROPE_INIT_FUNCTIONS["default"](config, device)` -> (inverse frequencies, scaling 1.0).
+2. `transformers.modeling_attn_mask_utils` no longer exists: importing AttentionMaskConverter
+   from it succeeds; using it raises an error that names the cause.
+3. transformers 5 calls `model.tie_weights(missing_keys=..., recompute_mapping=...)`; a 4.x
+   override `def tie_weights(self)` gets those keywords dropped.
+4. `_tied_weights_keys` was a list of output-embedding names; transformers 5 expects a
+   {target: source} dict and fails on a list when embeddings are tied: a list is read as
+   "tied to the input embeddings", as 4.x did.
+Remove each when the families' published code is updated for transformers 5.
 """
 
 from __future__ import annotations
+
+import contextlib
+import inspect
+import sys
+import types
+from typing import Any, Iterator
+
+import torch
 
 
 def import_nnsight():  # noqa: ANN201 - returns the nnsight module
@@ -16,3 +38,82 @@ def import_nnsight():  # noqa: ANN201 - returns the nnsight module
     import nnsight
 
     return nnsight
+
+
+def _default_rope(config: Any, device: Any = None, seq_len: int | None = None, **kwargs: Any) -> tuple[torch.Tensor, float]:
+    """Plain RoPE frequencies, 1 / base^(2i / dim), as 4.x's "default" entry returned them."""
+    params = getattr(config, "rope_parameters", None) or {}
+    base = kwargs.get("base") or getattr(config, "rope_theta", None) or params.get("rope_theta", 10000.0)
+    head_dim = getattr(config, "head_dim", None) or config.hidden_size // config.num_attention_heads
+    dim = kwargs.get("dim") or int(head_dim * getattr(config, "partial_rotary_factor", 1.0))
+    inv_freq = 1.0 / (float(base) ** (torch.arange(0, dim, 2, dtype=torch.int64).float().to(device) / dim))
+    return inv_freq, 1.0
+
+
+class _RemovedAttentionMaskConverter:
+    """Stands in for transformers 4.x's AttentionMaskConverter so that importing it works."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        raise RuntimeError(
+            "this model's code uses transformers 4.x's AttentionMaskConverter, which transformers 5 removed; "
+            "pass its attention mask as the family expects (mechtests: Subject.model_inputs)"
+        )
+
+
+def _adapt_4x_class(cls: type) -> None:
+    """Fix a model class defined by 4.x-era remote code (breakages 3 and 4)."""
+    own_tie = cls.__dict__.get("tie_weights")
+    if own_tie is not None:
+        params = inspect.signature(own_tie).parameters.values()
+        if not any(p.kind is p.VAR_KEYWORD or p.name == "missing_keys" for p in params):
+            cls.tie_weights = lambda self, *args, **kwargs: own_tie(self)  # type: ignore[attr-defined]
+    targets = cls.__dict__.get("_tied_weights_keys")
+    if isinstance(targets, (list, tuple)):
+        cls._tied_weights_keys = None  # type: ignore[attr-defined]
+        inherited = cls.get_expanded_tied_weights_keys  # type: ignore[attr-defined]
+
+        def expanded(self: Any, all_submodels: bool = False) -> dict:
+            if all_submodels or not getattr(self.config, "tie_word_embeddings", False):
+                return inherited(self, all_submodels)
+            weight = self.get_input_embeddings().weight
+            source = next(n for n, p in self.named_parameters(remove_duplicate=False) if p is weight)
+            return {target: source for target in targets}
+
+        cls.get_expanded_tied_weights_keys = expanded  # type: ignore[attr-defined]
+
+
+@contextlib.contextmanager
+def remote_code_compat() -> Iterator[None]:
+    """While a checkpoint's own model code (written for transformers 4.x) is imported and run."""
+    from transformers import modeling_rope_utils  # start-up cost: only when a model loads
+    from transformers.modeling_utils import PreTrainedModel
+
+    rope = modeling_rope_utils.ROPE_INIT_FUNCTIONS
+    added_rope = "default" not in rope
+    if added_rope:
+        rope["default"] = _default_rope
+    shim_name = "transformers.modeling_attn_mask_utils"
+    added_shim = shim_name not in sys.modules
+    if added_shim:
+        try:
+            __import__(shim_name)
+            added_shim = False
+        except ImportError:
+            shim = types.ModuleType(shim_name)
+            shim.AttentionMaskConverter = _RemovedAttentionMaskConverter  # type: ignore[attr-defined]
+            sys.modules[shim_name] = shim
+    original = PreTrainedModel.__dict__["__init_subclass__"]
+
+    def init_subclass(cls: type, **kwargs: Any) -> None:
+        original.__get__(None, cls)(**kwargs)
+        _adapt_4x_class(cls)
+
+    PreTrainedModel.__init_subclass__ = classmethod(init_subclass)  # type: ignore[assignment]
+    try:
+        yield
+    finally:
+        PreTrainedModel.__init_subclass__ = original  # type: ignore[assignment]
+        if added_shim:
+            sys.modules.pop(shim_name, None)
+        if added_rope:
+            rope.pop("default", None)

@@ -1,13 +1,17 @@
-"""A disk cache (plus an in-memory layer) for expensive measurements: attribution and circuit scores.
+"""A disk cache (plus an in-memory layer) for expensive measurements: attribution, pools, ablations.
 
-Keys hash everything that produced a result: the model's weights sha256, the task name, a hash
-of the examples' tokens, the method and its parameters, and the mechtests version. A new
-checkpoint has a new sha256 and so can never be served a stale result; nor can a new release,
-whose measurement code may differ (within a version, a method whose result changes carries its
-own version among its parameters, as targeted ablation's CONTROL_DRAW does). Entries are a
-safetensors file (tensors) and a JSON file (plain metadata), never pickle; both are written to
-a temporary file and renamed into place, so a reader never sees half a file. A worker computing
-an entry holds a lock on it, so concurrent xdist workers needing it compute it once.
+A cache that cannot lie:
+- The key covers everything that changes a result: the model (weights sha256, kind, mask
+  token, prediction convention, dtype, device class), the task name, a hash of the examples,
+  the method and every parameter, the mechtests version, and the measurement code itself as a
+  sha256 of the package's source (`code_hash`), so that editing a measurement changes every
+  key it could have touched.
+- Each entry is one safetensors file (never pickle) whose header carries the metadata and a
+  sha256 of the tensors' contents; it is written to a temporary file and renamed into place.
+  On read the checksum is verified: an entry that is unreadable, truncated or fails its
+  checksum is never served; it is recomputed and replaced, with a CacheWarning.
+- A worker computing an entry holds a per-entry `filelock` lock (cross-platform), so that
+  concurrent xdist workers needing it compute it once and never read a half-replaced entry.
 
     key = cache_key(subject, "induction", examples, "eap-ig", {"steps": 32})
     scores = cached(key, lambda: {"scores": compute()})["scores"]
@@ -15,23 +19,46 @@ an entry holds a lock on it, so concurrent xdist workers needing it compute it o
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
+import functools
 import hashlib
 import json
 import os
 import tempfile
+import warnings
 from pathlib import Path
-from typing import Any, Callable, Iterator, Mapping, Sequence
+from typing import Any, Callable, Mapping, Sequence
 
 import torch
-from safetensors.torch import load_file, save_file
+from filelock import FileLock
+from safetensors.torch import load as load_bytes, save_file
 
+import mechtests
 from mechtests.errors import MechtestsError
 
 CACHE_DIR_ENV = "MECHTESTS_CACHE_DIR"
 DEFAULT_DIR = ".mechtests-cache"
+ENTRY_FORMAT = 2  # layout of an entry (one safetensors file, checksum in its header); part of every key
+PACKAGE_ROOT = Path(__file__).resolve().parent
+# Presentation and test-support code never changes a measured number, so editing it keeps the keys.
+NOT_MEASUREMENT_CODE = ("plugin", "reports", "commands", "cli.py", "testing.py")
 _MEMORY: dict[str, tuple[dict[str, torch.Tensor], dict[str, Any]]] = {}
+
+
+class CacheWarning(UserWarning):
+    """A damaged cache entry was found and is being recomputed."""
+
+
+@dataclasses.dataclass(frozen=True)
+class ModelIdentity:
+    """What of a model changes a measured number, without the model loaded (`mechtests plan`)."""
+
+    weights_sha256: str
+    kind: str
+    mask_token_id: int | None
+    prediction: str
+    dtype: torch.dtype
+    device: torch.device
 
 
 def cache_dir() -> Path:
@@ -54,15 +81,39 @@ def examples_hash(examples: Sequence[Any]) -> str:
     return digest.hexdigest()
 
 
-def cache_key(subject: Any, task: str, examples: Sequence[Any], method: str, params: Mapping[str, Any] | None = None) -> str:
-    """One hex key for (weights sha256, kind, task, examples, method, params, mechtests version)."""
-    from mechtests import __version__
+@functools.lru_cache(maxsize=None)
+def code_hash(root: Path) -> str:
+    """sha256 of the measurement code: every .py file under `root` (paths relative to it, in
+    order) except the presentation layers in NOT_MEASUREMENT_CODE.
 
-    sha = getattr(subject, "weights_sha256", subject)
-    kind = getattr(subject, "kind", "")
+    Hashed once per process: the code that runs is the code imported at start-up, so a later
+    edit of the files on disk would not change what this process computes.
+    """
+    digest = hashlib.sha256()
+    for path in sorted(root.rglob("*.py")):
+        relative = path.relative_to(root)
+        if relative.parts[0] in NOT_MEASUREMENT_CODE:
+            continue
+        digest.update(relative.as_posix().encode() + b"\0" + path.read_bytes() + b"\0")
+    return digest.hexdigest()
+
+
+def model_identity(subject: Any) -> dict[str, Any]:
+    """The model's part of a key; a bare string stands for a weights sha256 (tests, tools)."""
+    if isinstance(subject, str):
+        return {"weights_sha256": subject}
+    dtype = getattr(subject, "dtype", None) or next(subject.model.parameters()).dtype
+    return {
+        "weights_sha256": str(subject.weights_sha256), "kind": str(subject.kind), "mask_token_id": subject.mask_token_id,
+        "prediction": str(subject.prediction), "dtype": str(dtype), "device": torch.device(subject.device).type,
+    }
+
+
+def cache_key(subject: Any, task: str, examples: Sequence[Any], method: str, params: Mapping[str, Any] | None = None) -> str:
+    """One hex key for (model identity, task, examples, method, params, mechtests version, code)."""
     payload = {
-        "weights_sha256": str(sha), "kind": kind, "task": task, "examples": examples_hash(examples),
-        "method": method, "params": _plain(dict(params or {})), "mechtests": __version__,
+        "model": model_identity(subject), "task": task, "examples": examples_hash(examples), "method": method,
+        "params": _plain(dict(params or {})), "mechtests": mechtests.__version__, "code": code_hash(PACKAGE_ROOT), "format": ENTRY_FORMAT,
     }
     return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()
 
@@ -81,81 +132,103 @@ def _plain(value: Any) -> Any:
     return repr(value)
 
 
-def load(key: str) -> tuple[dict[str, torch.Tensor], dict[str, Any]] | None:
-    """The stored (tensors, metadata) for `key`, or None."""
-    if key in _MEMORY:
-        return _MEMORY[key]
-    folder = cache_dir()
-    tensors_path, meta_path = folder / f"{key}.safetensors", folder / f"{key}.json"
-    if not (tensors_path.is_file() and meta_path.is_file()):
-        return None
-    try:
-        entry = (load_file(str(tensors_path)), json.loads(meta_path.read_text()))
-    except (OSError, ValueError):
-        return None  # a damaged entry is recomputed, never trusted
-    _MEMORY[key] = entry
-    return entry
+def checksum(tensors: Mapping[str, torch.Tensor]) -> str:
+    """sha256 over each tensor's name, dtype, shape and bytes, in name order."""
+    digest = hashlib.sha256()
+    for name in sorted(tensors):
+        t = tensors[name].detach().cpu().contiguous()
+        digest.update(f"{name}\0{t.dtype}\0{tuple(t.shape)}\0".encode())
+        digest.update(t.reshape(-1).view(torch.uint8).numpy())
+    return digest.hexdigest()
 
 
-def store(key: str, tensors: Mapping[str, torch.Tensor], meta: Mapping[str, Any] | None = None) -> None:
-    """Write an entry atomically (metadata last, so its presence means the tensors are complete)."""
-    tensors = {k: v.detach().cpu().contiguous() for k, v in tensors.items()}
-    meta = _plain(dict(meta or {}))
+def _entry_path(key: str) -> Path:
+    return cache_dir() / f"{key}.safetensors"
+
+
+def _lock(key: str) -> FileLock:
     folder = cache_dir()
     folder.mkdir(parents=True, exist_ok=True)
-    _atomic(folder / f"{key}.safetensors", lambda p: save_file(tensors, str(p)))
-    _atomic(folder / f"{key}.json", lambda p: Path(p).write_text(json.dumps(meta, sort_keys=True)))
-    _MEMORY[key] = (tensors, meta)
+    return FileLock(str(folder / f"{key}.lock"))
 
 
-def _atomic(target: Path, write: Callable[[Path], None]) -> None:
+def _read(key: str) -> tuple[dict[str, torch.Tensor], dict[str, Any]] | None:
+    """The verified entry, or None when absent; a damaged one warns and counts as absent."""
+    path = _entry_path(key)
+    if not path.is_file():
+        return None
+    try:
+        data = path.read_bytes()
+        tensors = load_bytes(data)
+        header = json.loads(data[8 : 8 + int.from_bytes(data[:8], "little")]).get("__metadata__") or {}
+        meta = json.loads(header["meta"])
+        ok = header.get("sha256") == checksum(tensors)
+    except Exception as err:  # noqa: BLE001 - any failure to parse means the entry cannot be trusted
+        problem = f"unreadable ({type(err).__name__}: {str(err).strip().splitlines()[0] if str(err).strip() else 'no detail'})"
+    else:
+        if ok:
+            return tensors, meta
+        problem = "its checksum does not match its contents"
+    warnings.warn(CacheWarning(f"mechtests cache entry {path} is damaged, {problem}: recomputing it and replacing it"), stacklevel=3)
+    return None
+
+
+def _write(key: str, tensors: Mapping[str, torch.Tensor], meta: Mapping[str, Any] | None) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
+    tensors = {k: v.detach().cpu().contiguous() for k, v in tensors.items()}
+    plain = _plain(dict(meta or {}))
+    header = {"meta": json.dumps(plain, sort_keys=True), "sha256": checksum(tensors), "format": str(ENTRY_FORMAT)}
+    target = _entry_path(key)
     fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
     os.close(fd)
     try:
-        write(Path(tmp))
+        save_file(tensors, tmp, metadata=header)
         os.replace(tmp, target)
     finally:
         if os.path.exists(tmp):
             os.unlink(tmp)
+    _MEMORY[key] = (tensors, plain)
+    return tensors, plain
+
+
+def load(key: str) -> tuple[dict[str, torch.Tensor], dict[str, Any]] | None:
+    """The stored (tensors, metadata) for `key`, or None (absent, or damaged: see CacheWarning)."""
+    if key in _MEMORY:
+        return _MEMORY[key]
+    with _lock(key):
+        entry = _read(key)
+    if entry is not None:
+        _MEMORY[key] = entry
+    return entry
+
+
+def stored(key: str) -> bool:
+    """Whether an entry for `key` is on disk (not verified: reading it verifies it)."""
+    return key in _MEMORY or _entry_path(key).is_file()
+
+
+def store(key: str, tensors: Mapping[str, torch.Tensor], meta: Mapping[str, Any] | None = None) -> None:
+    """Write an entry atomically, with its checksum, under the entry's lock."""
+    with _lock(key):
+        _write(key, tensors, meta)
 
 
 def cached(
     key: str, compute: Callable[[], Mapping[str, torch.Tensor]], meta: Mapping[str, Any] | None = None, enabled: bool = True
 ) -> dict[str, torch.Tensor]:
-    """The tensors stored under `key`, computing and storing them on a miss."""
+    """The tensors stored under `key`, computing and storing them on a miss or a damaged entry."""
     if not enabled:
         return dict(compute())
-    hit = load(key)
-    if hit is not None:
-        return dict(hit[0])
-    with _computing(key):  # another worker computing this key: wait for it, then read its entry
-        hit = load(key)
-        if hit is not None:
-            return dict(hit[0])
-        tensors = dict(compute())
-        if not all(isinstance(v, torch.Tensor) for v in tensors.values()):
-            raise MechtestsError("cached() compute must return a dict of tensors", "wrap scalars with torch.tensor(...)")
-        store(key, tensors, meta)
-    return tensors
-
-
-@contextlib.contextmanager
-def _computing(key: str) -> Iterator[None]:
-    """Hold `<key>.lock` (an advisory lock on POSIX; none elsewhere) while computing one entry,
-    so that xdist workers needing the same result compute it once."""
-    try:
-        import fcntl
-    except ImportError:  # Windows: concurrent workers may both compute; the writes stay atomic
-        yield
-        return
-    folder = cache_dir()
-    folder.mkdir(parents=True, exist_ok=True)
-    with open(folder / f"{key}.lock", "w") as handle:
-        fcntl.flock(handle, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
+    if key in _MEMORY:
+        return dict(_MEMORY[key][0])
+    with _lock(key):  # another worker computing this key: wait for it, then read its entry
+        entry = _read(key)
+        if entry is None:
+            tensors = dict(compute())
+            if not all(isinstance(v, torch.Tensor) for v in tensors.values()):
+                raise MechtestsError("cached() compute must return a dict of tensors", "wrap scalars with torch.tensor(...)")
+            entry = _write(key, tensors, meta)
+    _MEMORY[key] = entry
+    return dict(entry[0])
 
 
 def clear_memory() -> None:
@@ -163,4 +236,7 @@ def clear_memory() -> None:
     _MEMORY.clear()
 
 
-__all__ = ["cache_dir", "cache_key", "cached", "clear_memory", "examples_hash", "load", "store"]
+__all__ = [
+    "CacheWarning", "ModelIdentity", "cache_dir", "cache_key", "cached", "checksum", "clear_memory", "code_hash",
+    "examples_hash", "load", "model_identity", "store", "stored",
+]

@@ -3,8 +3,9 @@
 Budget. The paper keeps K = 1000 edges of 7B models, whose graphs have ~3-5 x 10^5 edges (28
 layers x 28 heads: 320,307): about 0.3% of them. Our graphs are tiny (4 layers x 4 heads: 207
 edges, where 0.3% is less than one edge), so a fixed K
-means nothing across sizes; the default budget is a fraction of the edge count,
-K = max(minimum, round(fraction * n_edges)), fraction 0.05 and minimum 10, capped at n_edges.
+means nothing across sizes; K is a per-model rule owned by the run budget (mechtests.budget):
+by default a fraction of the edge count, K = max(minimum, round(fraction * n_edges)), fraction
+0.05 and minimum 10, capped at n_edges; the `paper` budget also caps it at the paper's 1000.
 Vary it (`fraction=`) as the paper varies K, as a robustness check.
 
 Faithfulness of a circuit: the metric when only its edges carry clean activations and every
@@ -22,6 +23,7 @@ from typing import TYPE_CHECKING, Sequence
 
 import torch
 
+from mechtests import budget as run_budget
 from mechtests.attribution.eap import Attribution, Batches, _batches, _metric
 from mechtests.attribution.engine import Layout, capture, patched_logits
 from mechtests.attribution.graph import Graph
@@ -32,11 +34,10 @@ if TYPE_CHECKING:
     from mechtests.queries import Example
 
 
-def budget(n_edges: int, fraction: float = 0.05, minimum: int = 10) -> int:
-    """K for a graph of `n_edges` edges: max(minimum, round(fraction * n_edges)), at most n_edges."""
-    if not 0.0 < fraction <= 1.0:
-        raise MechtestsError(f"circuit fraction must lie in (0, 1], got {fraction}", "pass e.g. fraction=0.05")
-    return min(n_edges, max(minimum, round(fraction * n_edges)))
+def budget(n_edges: int, fraction: float | None = None) -> int:
+    """K for a graph of `n_edges` edges under the run's budget (mechtests.budget.Budget.k: by
+    default max(10, round(0.05 * n_edges)), at most n_edges); `fraction` overrides the budget's."""
+    return run_budget.active().k(n_edges, fraction)
 
 
 @dataclass
@@ -71,7 +72,7 @@ class Circuit:
         return result
 
 
-def _ranking(attribution: Attribution, k: int | None, fraction: float, absolute: bool) -> tuple[int, torch.Tensor]:
+def _ranking(attribution: Attribution, k: int | None, fraction: float | None, absolute: bool) -> tuple[int, torch.Tensor]:
     """K (from `budget` when not given) and the (n_up, n_down) ranking key, -inf off the graph's edges."""
     graph = attribution.graph
     k = budget(graph.n_edges, fraction) if k is None else k
@@ -81,7 +82,7 @@ def _ranking(attribution: Attribution, k: int | None, fraction: float, absolute:
     return k, torch.where(graph.edge_mask, key, torch.full_like(key, -math.inf))
 
 
-def top_edges(attribution: Attribution, k: int | None = None, fraction: float = 0.05, absolute: bool = True) -> Circuit:
+def top_edges(attribution: Attribution, k: int | None = None, fraction: float | None = None, absolute: bool = True) -> Circuit:
     """The K highest-scoring edges (by |score| unless absolute=False); K from `budget` when not given.
 
     The paper's equal-size summary. It need not be connected: when the top edges miss every path
@@ -93,7 +94,7 @@ def top_edges(attribution: Attribution, k: int | None = None, fraction: float = 
     return Circuit(attribution.graph, mask.view_as(key), attribution.scores)
 
 
-def connected_edges(attribution: Attribution, k: int | None = None, fraction: float = 0.05, absolute: bool = True) -> Circuit:
+def connected_edges(attribution: Attribution, k: int | None = None, fraction: float | None = None, absolute: bool = True) -> Circuit:
     """K edges grown greedily back from the logits: each step adds the best-scoring edge whose
     downstream node is already in the circuit, so every edge lies on a path to the logits.
 

@@ -144,7 +144,7 @@ def _valid(subject: "Subject", ids: torch.Tensor, attention: torch.Tensor) -> to
 def attention_patterns(subject: "Subject", input_ids: torch.Tensor, attention_mask: torch.Tensor) -> list[torch.Tensor]:
     """Every layer's attention probabilities (B, H, T, T), read through nnsight."""
     probs: list = []
-    with torch.no_grad(), subject.nn.trace(input_ids=input_ids.to(subject.device), attention_mask=attention_mask.to(subject.device)):
+    with torch.no_grad(), subject.nn.trace(**subject.model_inputs(input_ids.to(subject.device), attention_mask.to(subject.device))):
         for layer in range(subject.n_layers):
             probs.append(subject.attention_probs(layer).save())
     return [p.detach().float().cpu() for p in probs]

@@ -7,6 +7,11 @@
 Values become floats or (nested) lists of floats here, in the test's process, so they travel
 to the xdist controller inside the test report. record() knows nothing of the session: the
 plugin installs a sink for the duration of each test and record() pushes into it.
+
+A number that JSON or a chart cannot take (NaN, an infinity, a magnitude above
+MAX_MAGNITUDE) is stored as null and named in the entry's "flags", so the report is still
+written and the reader sees what was replaced. A thresholded statistic that is null cannot
+decide a claim: `unusable_statistic` names it, and the plugin makes the result an error.
 """
 
 from __future__ import annotations
@@ -22,6 +27,7 @@ Sink = Callable[[dict[str, Any]], None]
 _SINK: ContextVar[Sink | None] = ContextVar("mechtests_evidence_sink", default=None)
 
 MAX_ELEMENTS = 65536  # a list bigger than this is data for a file, not evidence for a report
+MAX_MAGNITUDE = 1e300  # beyond this a number overflows the charts' arithmetic (ranges, scales)
 
 
 @contextlib.contextmanager
@@ -34,8 +40,13 @@ def collecting(sink: Sink) -> Iterator[None]:
         _SINK.reset(token)
 
 
-def _number(value: Any, what: str) -> float | None:
-    """A float from a Python/numpy/torch scalar; NaN and infinities become None (JSON has none)."""
+def usable(value: float) -> bool:
+    """A number the report can hold and draw: finite and at most MAX_MAGNITUDE in size."""
+    return math.isfinite(value) and abs(value) <= MAX_MAGNITUDE
+
+
+def _number(value: Any, what: str, flags: list[str]) -> float | None:
+    """A float from a Python/numpy/torch scalar; one the report cannot take becomes None, flagged."""
     if hasattr(value, "item") and getattr(value, "ndim", 0) == 0:
         value = value.item()
     if isinstance(value, bool) or not isinstance(value, (int, float)):
@@ -44,18 +55,21 @@ def _number(value: Any, what: str) -> float | None:
             "pass a float, a list of floats, or a tensor/array (it is converted to a list)",
         )
     value = float(value)
-    return value if math.isfinite(value) else None
+    if usable(value):
+        return value
+    flags.append(f"{what}: {value!r} replaced by null")
+    return None
 
 
-def _plain(value: Any, what: str, depth: int = 0) -> Any:
+def _plain(value: Any, what: str, flags: list[str], depth: int = 0) -> Any:
     """A float or a nested list of floats (at most 2 levels: per-layer profiles, head maps)."""
     if hasattr(value, "tolist") and getattr(value, "ndim", 0) > 0:
         value = value.tolist()
     if isinstance(value, (list, tuple)):
         if depth >= 2:
             raise MechtestsError(f"{what} nests deeper than 2 levels", "record a scalar, a list, or a list of lists")
-        return [_plain(v, what, depth + 1) for v in value]
-    return _number(value, what)
+        return [_plain(v, what, flags, depth + 1) for v in value]
+    return _number(value, what, flags)
 
 
 def _count(value: Any) -> int:
@@ -73,11 +87,13 @@ def _unpack_estimate(value: Any, ci: Any, extra: dict[str, Any]) -> tuple[Any, A
 
 
 def make_entry(name: str, value: Any, ci: Any = None, threshold: Any = None, **extra: Any) -> dict[str, Any]:
-    """Validate one record() call into a plain dict {name, value, ci, threshold, extra}."""
+    """Validate one record() call into a plain dict {name, value, ci, threshold, extra} (and
+    "flags" when some number had to be replaced by null)."""
     value, ci = _unpack_estimate(value, ci, extra)
     if not isinstance(name, str) or not name.strip():
         raise MechtestsError(f"record() needs a non-empty name, got {name!r}", "e.g. record('best induction score', x)")
-    plain = _plain(value, f"record({name!r}) value")
+    flags: list[str] = []
+    plain = _plain(value, "value", flags)
     if isinstance(plain, list) and _count(plain) > MAX_ELEMENTS:
         raise MechtestsError(f"record({name!r}) got {_count(plain)} numbers", f"record at most {MAX_ELEMENTS}; summarise first")
     entry: dict[str, Any] = {"name": name, "value": plain, "ci": None, "threshold": None, "extra": {}}
@@ -86,9 +102,9 @@ def make_entry(name: str, value: Any, ci: Any = None, threshold: Any = None, **e
             ci = ci.tolist()
         if not isinstance(ci, (list, tuple)) or len(ci) != 2:
             raise MechtestsError(f"record({name!r}) ci must be a (lo, hi) pair, got {ci!r:.60}", "pass ci=(lo, hi)")
-        entry["ci"] = [_number(ci[0], "ci lo"), _number(ci[1], "ci hi")]
+        entry["ci"] = [_number(ci[0], "ci lo", flags), _number(ci[1], "ci hi", flags)]
     if threshold is not None:
-        entry["threshold"] = _number(threshold, f"record({name!r}) threshold")
+        entry["threshold"] = _number(threshold, "threshold", flags)
     for key, val in extra.items():
         if hasattr(val, "item") and getattr(val, "ndim", 0) == 0:
             val = val.item()
@@ -96,8 +112,35 @@ def make_entry(name: str, value: Any, ci: Any = None, threshold: Any = None, **e
             raise MechtestsError(
                 f"record({name!r}) extra {key}={val!r:.60} is not a str, int, float or bool", "convert it first"
             )
+        if isinstance(val, float):
+            val = _number(val, f"extra {key}", flags)
         entry["extra"][key] = val
+    if flags:
+        entry["flags"] = _summarise(flags)
     return entry
+
+
+def _summarise(flags: list[str], limit: int = 5) -> list[str]:
+    """At most `limit` flags, then how many more (a heatmap of NaNs is one problem, not 4096)."""
+    return flags if len(flags) <= limit else [*flags[:limit], f"and {len(flags) - limit} more numbers replaced by null"]
+
+
+def unusable_statistic(entries: list[dict[str, Any]]) -> str | None:
+    """Why no verdict can rest on these entries: the first thresholded statistic, or its interval,
+    that is null (NaN, infinite or out of range); None when every one is usable."""
+    for entry in entries:
+        if entry.get("threshold") is None and not _is_threshold_flagged(entry):
+            continue
+        if isinstance(entry["value"], list):
+            continue  # a thresholded list is drawn, not decided on
+        if entry["value"] is None or (entry.get("ci") and None in entry["ci"]) or entry.get("threshold") is None:
+            why = "; ".join(entry.get("flags", [])) or "its value is null"
+            return f"thresholded statistic {entry['name']!r} is not a finite number ({why}): the measurement did not work"
+    return None
+
+
+def _is_threshold_flagged(entry: dict[str, Any]) -> bool:
+    return any(flag.startswith("threshold:") for flag in entry.get("flags", []))
 
 
 def record(name: str, value: Any, ci: Any = None, threshold: Any = None, **extra: Any) -> dict[str, Any]:

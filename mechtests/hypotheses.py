@@ -9,9 +9,10 @@
 
 A test that takes `subject` runs once per model of the pair (`[arm]`, `[mdm]`) and its
 expectations use the keys "arm" and "mdm"; a test that takes `pair` (or neither) runs once and
-uses the key "pair". An expectation of "fails" becomes a strict xfail for AssertionError: the
-run stays green while the model behaves as known, and turns red when the mechanism appears
-(the test passes) or the test errors for another reason.
+uses the key "pair". An expectation is one of holds, fails or inconclusive; how each outcome
+maps onto pytest against it is mechtests.outcomes' table: an expected "fails" is an xfail, so
+the run stays green while the model behaves as known and turns red when the mechanism appears
+(the test passes) or the test errors.
 """
 
 from __future__ import annotations
@@ -19,16 +20,18 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Callable, Mapping
 
-from mechtests.errors import MechtestsError
+import pytest
 
-VERDICTS: tuple[str, str] = ("holds", "fails")
+from mechtests.errors import MechtestsError
+from mechtests.outcomes import HOLDS, VERDICTS
+
 MODEL_KEYS: tuple[str, ...] = ("arm", "mdm", "pair")
 MARK_NAME = "mechtests_hypothesis"
 
 
 @dataclass(frozen=True)
 class Hypothesis:
-    """What a test claims. `expect` maps "arm"/"mdm" (or "pair") to "holds" or "fails"."""
+    """What a test claims. `expect` maps "arm"/"mdm" (or "pair") to holds, fails or inconclusive."""
 
     id: str
     claim: str = ""
@@ -38,7 +41,7 @@ class Hypothesis:
 
     def expected(self, model: str) -> str:
         """The expected verdict on `model`; a model without an expectation is expected to hold."""
-        return self.expect.get(model, "holds")
+        return self.expect.get(model, HOLDS)
 
     def to_json(self) -> dict[str, Any]:
         return {"id": self.id, "claim": self.claim, "source": self.source, "expect": dict(self.expect), "reason": self.reason}
@@ -95,8 +98,6 @@ def hypothesis(
     """Mark a test as a hypothesis. claim defaults to the docstring's first line; id to
     `<file>.<function>` without the `test_` prefixes (default_id), so that a copied suite file
     gets new ids without any edit."""
-    import pytest
-
     checked_expect = _check_expect(expect)
     claim = _check_claim(claim)
     if source is not None and not isinstance(source, str):

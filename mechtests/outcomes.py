@@ -15,6 +15,22 @@ speak of the same six states:
 
 A hypothesis with several parts (one per task, say) gets one verdict: fails if any part
 fails, else inconclusive if any part is inconclusive, else holds (`Parts`).
+
+Against its expectation (holds, fails or inconclusive) each outcome gets a *grade*, and the
+grade decides what pytest shows (`grade`, `as_pytest`):
+
+    outcome \ expected   holds            fails            inconclusive
+    holds                ok: passed       mismatch: failed warning: passed
+    fails                mismatch: failed ok: xfailed      warning: passed
+    inconclusive         warning: passed  warning: passed  ok: xfailed
+    error                error: failed (whatever was expected)
+    not_applicable       not_applicable: skipped, with the reason
+    not_selected         not_selected: deselected, never run
+
+A warning is a pytest warning, not a failure; with strict (`--mech-strict`) it is a mismatch.
+The baseline gate reads outcomes the same way (`transition`): holds <-> fails and any move
+into or out of error is a change; a move into or out of inconclusive is a warning unless
+strict; not_applicable and not_selected are not compared.
 """
 
 from __future__ import annotations
@@ -33,6 +49,18 @@ NOT_SELECTED = "not_selected"
 OUTCOMES: tuple[str, ...] = (HOLDS, FAILS, INCONCLUSIVE, ERROR, NOT_APPLICABLE, NOT_SELECTED)
 # What a hypothesis may declare in expect=...: the outcomes a judged claim can have.
 VERDICTS: tuple[str, ...] = (HOLDS, FAILS, INCONCLUSIVE)
+# Outcomes that are no verdict on the claim: nothing to compare against an expectation or a baseline.
+UNJUDGED: tuple[str, ...] = (NOT_APPLICABLE, NOT_SELECTED)
+
+# Grades: how an outcome stands against its expectation.
+OK = "ok"
+WARNING = "warning"
+MISMATCH = "mismatch"
+GRADES: tuple[str, ...] = (OK, WARNING, MISMATCH, ERROR, NOT_APPLICABLE, NOT_SELECTED)
+
+# Results schema version 1 (before these six outcomes) had holds, fails, error and skipped;
+# "skipped" covered pytest.skip and, in incomplete runs, tests that never ran.
+V1_OUTCOMES = {"holds": HOLDS, "fails": FAILS, "error": ERROR, "skipped": NOT_APPLICABLE}
 
 
 class ClaimFailed(Exception):
@@ -55,9 +83,60 @@ class MeasurementError(Exception):
     """A thresholded statistic is NaN or infinite: the measurement did not work (`error`)."""
 
 
-def _finite(name: str, *values: float) -> None:
-    if not all(isinstance(v, (int, float)) and math.isfinite(v) for v in values):
-        raise MeasurementError(f"{name}: the statistic or its interval is not finite ({', '.join(map(str, values))})")
+def grade(outcome: str, expected: str, strict: bool = False) -> str:
+    """How `outcome` stands against the expectation `expected` (see the table above)."""
+    if outcome not in OUTCOMES:
+        raise ValueError(f"unknown outcome {outcome!r}; one of {OUTCOMES}")
+    if outcome in (ERROR, *UNJUDGED):
+        return outcome
+    if outcome == expected:
+        return OK
+    return MISMATCH if strict or INCONCLUSIVE not in (outcome, expected) else WARNING
+
+
+def as_pytest(outcome: str, expected: str, strict: bool = False) -> str:
+    """passed, xfailed, failed, skipped or deselected: what pytest reports for this outcome."""
+    graded = grade(outcome, expected, strict)
+    if graded == OK:
+        return "passed" if outcome == HOLDS else "xfailed"
+    return {WARNING: "passed", MISMATCH: "failed", ERROR: "failed", NOT_APPLICABLE: "skipped",
+            NOT_SELECTED: "deselected"}[graded]
+
+
+SAME, CHANGE, NOT_COMPARED = "same", "change", "not_compared"
+
+
+def transition(old: str, new: str, strict: bool = False) -> str:
+    """same, change, warning or not_compared: how the gate reads `old` (baseline) -> `new`."""
+    if old in UNJUDGED or new in UNJUDGED:
+        return NOT_COMPARED
+    if old == new:
+        return SAME
+    if INCONCLUSIVE in (old, new) and ERROR not in (old, new) and not strict:
+        return WARNING
+    return CHANGE
+
+
+def from_v1(outcome: str) -> str:
+    """An outcome read from a schema version 1 file, in today's terms."""
+    if outcome in OUTCOMES:
+        return outcome
+    if outcome not in V1_OUTCOMES:
+        raise ValueError(f"unknown version 1 outcome {outcome!r}")
+    return V1_OUTCOMES[outcome]
+
+
+def _finite(name: str, *values: Any) -> list[float]:
+    """The values as floats, or MeasurementError when one is not a finite number."""
+    try:
+        if any(isinstance(v, (str, bytes, bool)) for v in values):
+            raise TypeError
+        floats = [float(v) for v in values]
+    except (TypeError, ValueError):
+        raise MeasurementError(f"{name}: the statistic or its bar is not a number ({', '.join(map(repr, values))})") from None
+    if not all(math.isfinite(v) for v in floats):
+        raise MeasurementError(f"{name}: the statistic or its interval is not finite ({', '.join(map(str, floats))})")
+    return floats
 
 
 def judge(name: str, lo: float, hi: float, bar: float, above: bool = True) -> str:
@@ -66,7 +145,7 @@ def judge(name: str, lo: float, hi: float, bar: float, above: bool = True) -> st
     above=True claims the statistic is at least `bar` (holds when lo >= bar, fails when
     hi < bar); above=False claims it is below `bar` (holds when hi < bar, fails when lo >= bar).
     """
-    _finite(name, lo, hi, bar)
+    lo, hi, bar = _finite(name, lo, hi, bar)
     if lo > hi:
         raise MeasurementError(f"{name}: interval [{lo}, {hi}] has its ends reversed")
     clears, misses = (lo >= bar, hi < bar) if above else (hi < bar, lo >= bar)

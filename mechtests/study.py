@@ -1,7 +1,10 @@
 """The paper's pipeline, computed once and shared by every hypothesis that needs it.
 
 - Which examples: the common-correct pool (examples both models of the pair answer correctly,
-  the first `size` of them, as the paper's 500), or one model's own correct examples.
+  the first `size` of them, as the paper's 500), or one model's own correct examples. A pool
+  smaller than the run budget's minimum makes the hypothesis that asked for it not applicable.
+- How much work: every size, step count and draw count defaults to the active run budget
+  (mechtests.budget), and enters the cache keys through the examples and parameters it sets.
 - Each model's EAP-IG attribution on a task, kept in memory and on disk (mechtests.cache),
   keyed by the weights' sha256, the task, the examples and every parameter, so that xdist
   workers and later runs reuse it and a new checkpoint never gets a stale result.
@@ -13,9 +16,11 @@ from typing import TYPE_CHECKING, Callable, Sequence
 
 import torch
 
+from mechtests import budget as run_budget
 from mechtests import cache
 from mechtests.attribution import Attribution, attribute, graph_for
 from mechtests.errors import MechtestsError
+from mechtests.outcomes import NotApplicable
 from mechtests.queries import Example, evaluate
 
 if TYPE_CHECKING:
@@ -27,9 +32,6 @@ if TYPE_CHECKING:
     from mechtests.models.subject import Subject
     from mechtests.stats import Estimate
 
-POOL_SIZE = 500  # the paper's common-correct pool
-IG_STEPS = 8  # EAP-IG interpolation steps in the suites (completeness is tested at 32 in tests/)
-
 
 def correctness(subject: "Subject", task: str, examples: Sequence[Example]) -> torch.Tensor:
     """(N,) bool: does `subject` answer each example correctly (cached)."""
@@ -37,28 +39,33 @@ def correctness(subject: "Subject", task: str, examples: Sequence[Example]) -> t
     return cache.cached(key, lambda: {"correct": evaluate(subject, examples)[1]})["correct"].bool()
 
 
-def common_pool(arm: "Subject", mdm: "Subject", task: str, examples: Sequence[Example], size: int = POOL_SIZE) -> list[Example]:
-    """The first `size` examples that both models answer correctly."""
+def common_pool(arm: "Subject", mdm: "Subject", task: str, examples: Sequence[Example], size: int | None = None) -> list[Example]:
+    """The first `size` (default: the budget's pool size) examples that both models answer correctly."""
     both = correctness(arm, task, examples) & correctness(mdm, task, examples)
-    pool = [ex for ex, ok in zip(examples, both.tolist()) if ok][:size]
-    if not pool:
-        raise MechtestsError(f"no {task} example is answered correctly by both models", "check the pair with `mechtests eval`")
-    return pool
+    return _pool(examples, both.tolist(), size, f"{task}: both models answer {{n}} of {len(examples)} candidates correctly")
 
 
-def own_pool(subject: "Subject", task: str, examples: Sequence[Example], size: int = POOL_SIZE) -> list[Example]:
-    """The first `size` examples that `subject` answers correctly."""
+def own_pool(subject: "Subject", task: str, examples: Sequence[Example], size: int | None = None) -> list[Example]:
+    """The first `size` (default: the budget's pool size) examples that `subject` answers correctly."""
     ok = correctness(subject, task, examples).tolist()
-    pool = [ex for ex, right in zip(examples, ok) if right][:size]
-    if not pool:
-        raise MechtestsError(f"{subject.kind} answers no {task} example correctly", "check the model with `mechtests eval`")
-    return pool
+    return _pool(examples, ok, size, f"{task}: the {subject.kind} answers {{n}} of {len(examples)} candidates correctly")
+
+
+def _pool(examples: Sequence[Example], correct: Sequence[bool], size: int | None, says: str) -> list[Example]:
+    """The first `size` correct examples; NotApplicable (with the pool size) below the budget's minimum."""
+    run = run_budget.active()
+    right = [ex for ex, ok in zip(examples, correct) if ok]
+    if len(right) < max(run.min_pool, 1):
+        raise NotApplicable(f"{says.format(n=len(right))}, below the {run.name} budget's minimum pool of {run.min_pool}")
+    return right[: run.pool_size if size is None else size]
 
 
 def attribution(
-    subject: "Subject", task: str, examples: Sequence[Example], steps: int = IG_STEPS, denoise_steps: int = 1
+    subject: "Subject", task: str, examples: Sequence[Example], steps: int | None = None, denoise_steps: int = 1
 ) -> Attribution:
-    """EAP-IG edge scores of `subject` on `examples` (cached in memory and on disk)."""
+    """EAP-IG edge scores of `subject` on `examples` (cached in memory and on disk); `steps`
+    defaults to the budget's."""
+    steps = run_budget.active().ig_steps if steps is None else steps
     params = {"steps": steps, "denoise_steps": denoise_steps}
     key = cache.cache_key(subject, task, examples, "eap-ig", params)
 
@@ -80,8 +87,6 @@ def attribution(
 
 # --- pair-level statistics over the shared pool -----------------------------------------------------
 EARLY = 0.5  # "early layers" in the suites: the first half of the layers (layers 0-1 of 4)
-N_RESAMPLES = 200  # bootstrap draws for statistics that recompute a circuit per draw
-
 
 def regime_of(task: str) -> str:
     """'prefix-dominant' or 'globally-constrained'."""
@@ -96,9 +101,10 @@ def tasks_in(regime: str) -> list[str]:
     return [name for name, task in TASKS.items() if task.regime == regime]
 
 
-def resampled(attributions: Sequence[Attribution], statistic: Callable[..., float], seed: int, n_resamples: int = N_RESAMPLES) -> "np.ndarray":
-    """`statistic(*mean_scores)` on the full pool (entry 0) and on `n_resamples` bootstrap resamples
-    of the examples, the same rows for every attribution (they must share one pool).
+def resampled(attributions: Sequence[Attribution], statistic: Callable[..., float], seed: int, n_resamples: int | None = None) -> "np.ndarray":
+    """`statistic(*mean_scores)` on the full pool (entry 0) and on `n_resamples` (default: the
+    budget's bootstrap draws) bootstrap resamples of the examples, the same rows for every
+    attribution (they must share one pool).
 
     For statistics that are not means of per-example values (a circuit's top-K, a Gini
     coefficient), the scores are averaged over each resample and the statistic recomputed.
@@ -109,6 +115,7 @@ def resampled(attributions: Sequence[Attribution], statistic: Callable[..., floa
     if len(sizes) != 1:
         raise MechtestsError(f"attributions measured on different numbers of examples {sorted(sizes)}", "use study.common_pool for every model")
     n = sizes.pop()
+    n_resamples = run_budget.active().bootstrap_draws if n_resamples is None else n_resamples
     rng = np.random.default_rng(seed)
     weights = np.ones((n_resamples + 1, n))  # row 0: the full pool
     for row in range(1, n_resamples + 1):
@@ -118,13 +125,11 @@ def resampled(attributions: Sequence[Attribution], statistic: Callable[..., floa
     return np.array([statistic(*(m[r] for m in means)) for r in range(n_resamples + 1)])
 
 
-def top_edge_indices(scores: torch.Tensor, graph: "Graph", fraction: float) -> torch.Tensor:
-    """Flat indices of the top-K edges by |score| (K from circuits.budget), for statistics that
-    rebuild a circuit from a bare score matrix on every bootstrap draw."""
-    from mechtests.circuits import budget
-
+def top_edge_indices(scores: torch.Tensor, graph: "Graph", fraction: float | None = None) -> torch.Tensor:
+    """Flat indices of the top-K edges by |score| (K from the budget's rule, `fraction` overriding
+    its share), for statistics that rebuild a circuit from a bare score matrix on every bootstrap draw."""
     edges = graph.edge_mask.flatten().nonzero().squeeze(1)
-    return edges[scores.flatten()[edges].abs().topk(budget(graph.n_edges, fraction)).indices]
+    return edges[scores.flatten()[edges].abs().topk(run_budget.active().k(graph.n_edges, fraction)).indices]
 
 
 def edge_jaccard(graph: "Graph", fraction: float) -> Callable[[torch.Tensor, torch.Tensor], float]:
@@ -194,10 +199,13 @@ def top_components(scores: torch.Tensor, graph: "Graph", n: int, layers: Sequenc
 
 def ablation(
     subject: "Subject", task: str, examples: Sequence[Example], targets: Sequence["Site"], method: str = "mean",
-    n_controls: int = 10, band: tuple[int, int] | None = None, seed: int = 0,
+    n_controls: int | None = None, band: tuple[int, int] | None = None, seed: int = 0,
 ) -> "AblationComparison":
-    """compare.targeted_ablation, cached like the attributions (keyed by the targets and every parameter)."""
+    """compare.targeted_ablation, cached like the attributions (keyed by the targets and every
+    parameter); `n_controls` defaults to the budget's control draws."""
     from mechtests.compare import CONTROL_DRAW, AblationComparison, targeted_ablation
+
+    n_controls = run_budget.active().control_draws if n_controls is None else n_controls
 
     params = {"targets": [str(t) for t in targets], "method": method, "n_controls": n_controls, "band": band, "seed": seed,
               "controls": CONTROL_DRAW}

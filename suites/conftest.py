@@ -1,4 +1,9 @@
-"""Fixtures the hypothesis suites share; the heavy lifting is cached in mechtests.study."""
+"""Fixtures the hypothesis suites share; the heavy lifting is cached in mechtests.study.
+
+Sizes come from the run budget (`--mech-budget`, mechtests.budget): the pools hold up to its
+pool size, attributions use its EAP-IG steps, and a pool below its minimum makes the
+hypothesis that needs it not applicable, with the pool size.
+"""
 
 from __future__ import annotations
 
@@ -8,8 +13,9 @@ from mechtests import study
 
 
 class Pools:
-    """task -> the common-correct pool (up to 500 examples both models answer correctly), built
-    on first use, so that a task without a pool only troubles the hypotheses that need it."""
+    """task -> the common-correct pool (up to the budget's pool size, 500 by default, of the
+    examples both models answer correctly), built on first use, so that a task without a pool
+    only troubles the hypotheses that need it."""
 
     def __init__(self, pair, tasks) -> None:
         self.pair, self.tasks = pair, tasks

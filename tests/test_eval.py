@@ -57,9 +57,38 @@ def test_table_lists_every_task(capsys):
         assert name in out
 
 
+def test_a_one_model_run_reports_the_models_own_pool(capsys):
+    assert main(["eval", "--mdm", "none", "--n", "40", "--json"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["pair"] == "tiny with mdm=none" and list(report["models"]) == ["arm"]
+    for name, row in report["tasks"].items():
+        assert "mdm" not in row and row["common_correct"] is None, name
+        assert row["arm"]["correct"] == round(row["arm"]["accuracy"] * row["candidates"]), name
+
+
+def test_a_one_model_table_names_its_missing_column(capsys):
+    assert main(["eval", "--arm", "none", "--n", "10"]) == 0
+    out = capsys.readouterr().out
+    assert "MDM acc" in out and "ARM acc" not in out and "pair tiny with arm=none" in out
+
+
+@pytest.mark.real_model
+@pytest.mark.slow
+def test_smollm2_eval_poses_every_task_it_can(smollm2_pair, capsys):
+    """A few candidates only: the 1000-candidate figures are in README's Real models section."""
+    assert main(["eval", "--pair", "smollm2", "--n", "16", "--json"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["pair"] == "smollm2" and list(report["models"]) == ["arm"]
+    for name in ("ioi", "greater_than"):
+        row = report["tasks"][name]
+        assert "error" not in row and 0 <= row["arm"]["accuracy"] <= 1, name
+
+
 @pytest.mark.parametrize("argv, words", [
     (["--pair", "nope"], "unknown pair 'nope'"),
-    (["--arm", "/no/such/folder", "--mdm", str(PAIR / "mdm")], "/no/such/folder"),
+    (["--arm", "/no/such/folder", "--mdm", str(PAIR / "mdm")], "no checkpoint folder at /no/such/folder"),
+    (["--arm", "pkg:no_such_package_xyz/m.gguf"], "--arm: package 'no_such_package_xyz'"),
+    (["--arm", "none", "--mdm", "none"], "no model pair is configured"),
     (["--arm", str(PAIR / "mdm"), "--mdm", str(PAIR / "arm"), "--n", "5"], "kind"),
 ])
 def test_bad_input_is_one_line_error(capsys, argv, words):

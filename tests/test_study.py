@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pytest
 import torch
 
 import mechtests
+from mechtests import budget as run_budget
 from mechtests import cache, study
 from mechtests.errors import MechtestsError
 from mechtests.models import Site
+from mechtests.outcomes import NotApplicable
 from mechtests.queries import Example, evaluate
 
 
@@ -52,21 +56,25 @@ def test_pools_keep_only_examples_both_models_get_right(tiny_paths, isolated_cac
     answers = [by_arm[i] if i < 4 else (by_arm[i] + 1) % 50 + 5 for i in range(12)]
     examples = _with_answers(base, answers)
     both = [i for i in range(12) if i < 4 and by_mdm[i] == by_arm[i]]
-    if both:
-        assert study.common_pool(arm, mdm, "toy", examples) == [examples[i] for i in both]
-    else:
-        with pytest.raises(MechtestsError, match="answered correctly by both"):
-            study.common_pool(arm, mdm, "toy", examples)
-    assert study.own_pool(arm, "toy", examples, size=3) == examples[:3]
+    with run_budget.using(dataclasses.replace(run_budget.DEFAULT, min_pool=1)):
+        if both:
+            assert study.common_pool(arm, mdm, "toy", examples) == [examples[i] for i in both]
+        else:
+            with pytest.raises(NotApplicable, match="both models answer 0 of 12"):
+                study.common_pool(arm, mdm, "toy", examples)
+        assert study.own_pool(arm, "toy", examples, size=3) == examples[:3]
+    with pytest.raises(NotApplicable, match=r"answers 4 of 12 candidates correctly, below the default budget's minimum pool of 20"):
+        study.own_pool(arm, "toy", examples)
     assert evaluate(arm, examples)[1].tolist() == [i < 4 or by_arm[i] == answers[i] for i in range(12)]
 
 
-def test_an_empty_pool_is_a_clear_error(tiny_paths, isolated_cache):
+def test_an_empty_pool_is_not_applicable_even_without_a_minimum(tiny_paths, isolated_cache):
     arm = mechtests.load_subject(tiny_paths["llama", "arm"])
     base = _examples(3)
     wrong = _with_answers(base, [(p + 1) % 50 + 5 for p in _predictions(arm, base)])
-    with pytest.raises(MechtestsError, match="answers no toy example"):
-        study.own_pool(arm, "toy", wrong)
+    with run_budget.using(dataclasses.replace(run_budget.DEFAULT, min_pool=0)):
+        with pytest.raises(NotApplicable, match="toy: the arm answers 0 of 3 candidates correctly"):
+            study.own_pool(arm, "toy", wrong)
 
 
 def test_attribution_is_cached_on_disk_and_keyed_by_weights(tiny_paths, isolated_cache):

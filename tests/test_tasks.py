@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
 from collections import Counter
+from pathlib import Path
 
 import pytest
 from tokenizers import Tokenizer, models, pre_tokenizers
@@ -150,9 +153,37 @@ def test_foreign_tokenizer_is_one_line_error():
     core.pre_tokenizer = pre_tokenizers.WhitespaceSplit()
     foreign = PreTrainedTokenizerFast(tokenizer_object=core, unk_token="<unk>")
     with pytest.raises(MechtestsError) as info:
-        TaskSet(foreign, n=3).ioi
+        TASKS["ioi"].generate(foreign, 3)  # a bundled generator; TaskSet would pick the natural-language ones
     message = str(info.value)
     assert "\n" not in message and "ioi" in message and "build_tokenizer" in message
+
+
+# sha256 (first 16 hex digits) of each bundled task's examples, n=1000, as generated before the
+# natural-language generators arrived (commit bcc37d1): the bundled pair's examples, and so its
+# verdicts and numbers, must not move.
+BUNDLED_HASHES = {
+    0: {"induction": "232e2a46830474e5", "ioi": "e05f1f1672a729ca", "greater_than": "81c57d96d4739b20",
+        "countdown": "e363a7ccc98b8e24", "infilling": "a6f6cb998a3bc9cb"},
+    1: {"induction": "9fa787dba6a790b7", "ioi": "b0e7de85bc980231", "greater_than": "390af43bbb4c42eb",
+        "countdown": "184497d35b93296c", "infilling": "cb4a9596ddda9820"},
+}
+
+
+def _canonical(e):
+    return None if e is None else [
+        list(e.tokens), list(e.answer_positions), list(e.wrong), list(e.corrupted), e.right_context,
+        None if e.good is None else list(e.good), None if e.bad is None else list(e.bad), _canonical(e.arm),
+    ]
+
+
+@pytest.mark.parametrize("seed", sorted(BUNDLED_HASHES))
+def test_bundled_examples_are_byte_identical_to_before(seed):
+    pair_tokenizer = AutoTokenizer.from_pretrained(Path(__file__).resolve().parents[1] / "fixtures" / "tiny-pair" / "arm")
+    tasks = TaskSet(pair_tokenizer, n=1000, seed=seed)
+    assert tasks.generators is TASKS
+    got = {name: hashlib.sha256(json.dumps([_canonical(e) for e in tasks[name]]).encode()).hexdigest()[:16] for name in tasks}
+    assert got == BUNDLED_HASHES[seed]
+    assert all(tasks.draw(name).dropped == 0 and e.after_tie is None for name in tasks for e in tasks[name])
 
 
 def test_bad_n_is_an_error(tok):

@@ -14,18 +14,33 @@ answer positions). A score estimates m(clean) - m(clean with that edge corrupted
   . d m / d resid where u writes: node-level attribution patching.
 - With `denoise_steps` > 1 an MDM is measured at each step of a k-step denoising schedule
   (mechtests.queries.posed_steps) and the scores are averaged over steps.
+
+Cost, per batch of b examples with R = k * b rows per gradient pass (`memory_lower_bound`):
+one no-grad pass over the 2b clean and corrupted rows, then steps / k forward+backward passes.
+Memory beyond a bare forward+backward pass of R rows (the floor of any IG implementation),
+which no implementation of edge-level EAP-IG can avoid holding at once:
+  each head's own normalised input, kept for the backward pass   R * T * L * H * d
+  the gradient at every downstream node's input                  R * T * n_down * d
+  across passes: clean - corrupted upstream outputs and the
+  running gradient sum                                           b * T * (n_up + n_down) * d
+  the per-example edge scores                                    b * n_up * n_down
+(floats of the accumulation dtype; T tokens, L layers, H heads, d the model width). The
+engine keeps only these: upstream differences are built layer chunk by layer chunk (never the
+concatenated clean and corrupted outputs), gradients are summed piece by piece (never
+concatenated), and the weights take no gradient.
 """
 
 from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Sequence
+from typing import TYPE_CHECKING, Callable, Sequence
 
 import torch
 
-from mechtests.attribution.engine import GraphRun, Layout, capture_with_logits
-from mechtests.attribution.graph import Graph
+from mechtests import batching
+from mechtests.attribution.engine import GraphRun, Layout, frozen_weights
+from mechtests.attribution.graph import Graph, graph_for
 from mechtests.errors import MechtestsError
 from mechtests.queries import Posed, gather_answer_logits, metric, posed_steps
 
@@ -34,6 +49,7 @@ if TYPE_CHECKING:
     from mechtests.queries import Example
 
 Batches = Sequence[tuple[Posed, Posed]]
+ACCUMULATE = torch.float32  # gradients and edge scores are summed in fp32 whatever the model's dtype (bf16 on GPU)
 
 
 @dataclass
@@ -68,9 +84,18 @@ class Attribution:
         return float(self.scores[0].sum()), float((self.metric_clean - self.metric_corrupted).mean())
 
 
+def _map_posed(posed: Posed, rows: Callable[[torch.Tensor], torch.Tensor]) -> Posed:
+    return Posed(**{f.name: (None if (v := getattr(posed, f.name)) is None else rows(v)) for f in dataclasses.fields(Posed)})
+
+
 def repeat_posed(posed: Posed, times: int) -> Posed:
     """The batch stacked `times` times along the batch axis (one row block per IG step)."""
-    return Posed(**{f.name: (None if (v := getattr(posed, f.name)) is None else v.repeat(times, *[1] * (v.ndim - 1))) for f in dataclasses.fields(Posed)})
+    return _map_posed(posed, lambda v: v.repeat(times, *[1] * (v.ndim - 1)))
+
+
+def slice_posed(posed: Posed, start: int, stop: int) -> Posed:
+    """Rows start..stop of the batch, with its padding unchanged (so each row reads exactly as in the whole batch)."""
+    return _map_posed(posed, lambda v: v[start:stop])
 
 
 def _batches(subject: "Subject", data: "Sequence[Example] | Batches", denoise_steps: int) -> list[tuple[Posed, Posed]]:
@@ -86,23 +111,54 @@ def _metric(logits: torch.Tensor, posed: Posed) -> torch.Tensor:
     return metric(gather_answer_logits(logits, posed), posed)
 
 
-def integrated_grads(layout: Layout, clean: Posed, embed_clean: torch.Tensor, embed_corrupt: torch.Tensor, alphas: torch.Tensor, batch_size: int) -> torch.Tensor:
-    """Mean over alphas of the downstream input gradients, (B, T, n_down, d)."""
-    B = len(clean)
-    per_pass = max(1, batch_size // B)
-    total = None
+def integrated_grads(layout: Layout, clean: Posed, embed_clean: torch.Tensor, embed_corrupt: torch.Tensor, alphas: torch.Tensor, rows: int) -> torch.Tensor:
+    """Mean over alphas of the downstream input gradients, (B, T, n_down, d) in ACCUMULATE, with
+    max(1, rows // B) interpolation steps per pass (B * steps rows)."""
+    B, T = len(clean), clean.input_ids.shape[1]
+    per_pass = max(1, rows // B)
+    total = torch.zeros(B, T, len(layout.graph.downstream), embed_clean.shape[-1], dtype=ACCUMULATE, device=embed_clean.device)
     for start in range(0, len(alphas), per_pass):
         a = alphas[start : start + per_pass].to(embed_clean.dtype)  # (k,)
         k = len(a)
         embed = embed_corrupt + a.view(k, 1, 1, 1) * (embed_clean - embed_corrupt)  # (k, B, T, d)
         embed = embed.reshape(k * B, *embed.shape[2:]).requires_grad_(True)
         posed = repeat_posed(clean, k)
-        with torch.enable_grad(), GraphRun(layout, embed=embed, record_grads=True, capture_up=False) as run:
-            logits = layout.subject.model(**posed.model_inputs()).logits
-            grads = run.downstream_grads(_metric(logits, posed).sum())  # (k * B, T, n_down, d)
-        grads = grads.reshape(k, B, *grads.shape[1:]).sum(0)
-        total = grads if total is None else total + grads
-    return total / len(alphas)  # type: ignore[operator]
+        with torch.enable_grad(), frozen_weights(layout.subject.model), GraphRun(layout, embed=embed, record_grads=True, capture_up=False) as run:
+            logits = layout.subject.model(**posed.model_inputs(layout.subject)).logits
+            pieces = run.downstream_grads(_metric(logits, posed).sum())  # [(column, (k * B, T, n, d))]
+        del logits, run, embed
+        for column, g in pieces:
+            total[:, :, column : column + g.shape[2]] += g.reshape(k, B, *g.shape[1:]).sum(0)
+        del pieces
+    return total / len(alphas)
+
+
+def _edge_scores(layout: Layout, clean: Posed, corrupt: Posed, alphas: torch.Tensor, rows: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """(edge scores (B, n_up, n_down), m(clean) (B,), m(corrupted) (B,)) of one batch."""
+    B = len(clean)
+    both = torch.cat([clean.input_ids, corrupt.input_ids]), torch.cat([clean.attention_mask, corrupt.attention_mask])
+    with torch.no_grad(), GraphRun(layout) as run:  # one pass over clean and corrupted: activations and metrics
+        logits = layout.subject.model(**layout.subject.model_inputs(*both)).logits  # (2B, T, V)
+    m_clean, m_corrupt = _metric(logits[:B], clean), _metric(logits[B:], corrupt)
+    embed = run.stream_in  # (2B, T, d)
+    embed_clean, embed_corrupt = embed[:B].clone(), embed[B:].clone()
+    delta = run.up_difference(B, ACCUMULATE)  # (B, T, n_up, d)
+    del run, logits, embed
+    grads = integrated_grads(layout, clean, embed_clean, embed_corrupt, alphas, rows)  # (B, T, n_down, d)
+    edges = torch.einsum("btud,btvd->buv", delta, grads) * layout.graph.edge_mask.to(grads.device)  # (B, n_up, n_down)
+    return edges, m_clean, m_corrupt
+
+
+def memory_lower_bound(subject: "Subject", examples: int, rows: int, seq_len: int) -> int:
+    """Bytes EAP-IG must hold beyond a bare forward+backward pass of `rows` rows (module docstring),
+    for `examples` examples per batch and `rows` rows per gradient pass."""
+    L, H, d, T = subject.n_layers, subject.n_heads, subject.d_model, seq_len
+    graph = graph_for(subject)
+    n_up, n_down = len(graph.upstream), len(graph.downstream)
+    size = torch.finfo(ACCUMULATE).bits // 8
+    per_pass = rows * T * (L * H + n_down) * d
+    across = examples * T * (n_up + n_down) * d + examples * n_up * n_down
+    return size * (per_pass + across)
 
 
 def attribute(
@@ -111,13 +167,15 @@ def attribute(
     steps: int = 32,
     method: str = "eap-ig",
     denoise_steps: int = 1,
-    batch_size: int = 64,
+    batch_size: int | None = None,
     cache_task: str | None = None,
 ) -> Attribution:
     """EAP (`method='eap'`) or EAP-IG with `steps` interpolation steps; see the module docstring.
 
     data: Examples (posed clean/corrupted through the query layer) or explicit (clean,
-    corrupted) Posed pairs, one per denoising step. batch_size bounds the rows per forward pass.
+    corrupted) Posed pairs, one per denoising step. batch_size: rows per forward pass (examples
+    times interpolation steps); None picks it from the memory budget (mechtests.batching), and
+    an out-of-memory error halves it. Results do not depend on it beyond float rounding.
     cache_task: a task name to cache the result on disk under (mechtests.cache), keyed by the
     weights sha256, the task, the examples, the method and its parameters.
     """
@@ -139,17 +197,18 @@ def attribute(
     layout = Layout(subject)
     alphas = torch.tensor([1.0]) if method == "eap" else (torch.arange(steps, dtype=torch.float64) + 0.5) / steps
     pairs = _batches(subject, data, denoise_steps)
+    if batch_size is None:
+        T = pairs[0][0].input_ids.shape[1]
+        batch_size = batching.rows_for(subject, T, grad=True, per_head_inputs=True)
     per_example, m_clean, m_corrupt = [], [], []
     for clean, corrupt in pairs:
-        B = len(clean)
-        both = torch.cat([clean.input_ids, corrupt.input_ids]), torch.cat([clean.attention_mask, corrupt.attention_mask])
-        up, logits = capture_with_logits(layout, *both)  # (2B, T, n_up, d), (2B, T, V)
-        delta = up[:B] - up[B:]  # (B, T, n_up, d)
-        grads = integrated_grads(layout, clean, up[:B, :, 0], up[B:, :, 0], alphas, batch_size)  # (B, T, n_down, d)
-        edges = torch.einsum("btud,btvd->buv", delta, grads) * layout.graph.edge_mask  # (B, n_up, n_down)
-        per_example.append(edges)
-        m_clean.append(_metric(logits[:B], clean))
-        m_corrupt.append(_metric(logits[B:], corrupt))
+        def chunk(start: int, stop: int, rows: int, clean: Posed = clean, corrupt: Posed = corrupt) -> tuple[torch.Tensor, ...]:
+            return _edge_scores(layout, slice_posed(clean, start, stop), slice_posed(corrupt, start, stop), alphas, rows)
+
+        parts = batching.in_batches(chunk, len(clean), batch_size, f"{method} on {subject.kind}")
+        per_example.append(torch.cat([p[0] for p in parts]))
+        m_clean.append(torch.cat([p[1] for p in parts]))
+        m_corrupt.append(torch.cat([p[2] for p in parts]))
     per = torch.stack(per_example).mean(0).detach()  # mean over denoising steps
     return Attribution(
         graph=layout.graph, scores=per.mean(0), per_example=per,
@@ -163,13 +222,13 @@ def _tensors(a: Attribution) -> dict[str, torch.Tensor]:
             "denoise_steps": torch.tensor(a.denoise_steps)}
 
 
-def eap(subject: "Subject", data: "Sequence[Example] | Batches", denoise_steps: int = 1, batch_size: int = 64) -> Attribution:
+def eap(subject: "Subject", data: "Sequence[Example] | Batches", denoise_steps: int = 1, batch_size: int | None = None) -> Attribution:
     """Edge attribution patching: gradient at the clean input."""
     return attribute(subject, data, method="eap", denoise_steps=denoise_steps, batch_size=batch_size)
 
 
 def eap_ig(
-    subject: "Subject", data: "Sequence[Example] | Batches", steps: int = 32, denoise_steps: int = 1, batch_size: int = 64, cache_task: str | None = None
+    subject: "Subject", data: "Sequence[Example] | Batches", steps: int = 32, denoise_steps: int = 1, batch_size: int | None = None, cache_task: str | None = None
 ) -> Attribution:
     """EAP with integrated gradients over `steps` points between corrupted and clean embeddings."""
     return attribute(subject, data, steps=steps, method="eap-ig", denoise_steps=denoise_steps, batch_size=batch_size, cache_task=cache_task)

@@ -21,61 +21,39 @@ path.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+import contextlib
+from typing import TYPE_CHECKING, Any, Iterator
 
 import torch
 
 from mechtests.attribution.graph import graph_for
-from mechtests.models.architectures import ArchitectureMap, resolve
 
 if TYPE_CHECKING:
     from mechtests.models.subject import Subject
 
 
-def anatomy_for(subject: "Subject") -> ArchitectureMap:
-    """The block layout (norms, q/k/v projections) comes from the model's ArchitectureMap."""
-    return subject.arch
-
-
 class Layout:
-    """Weights and module handles of one subject, read once per measurement."""
+    """Weights and module handles of one subject, read once per measurement (the block's layout
+    comes from the Subject, which asks its architecture map)."""
 
     def __init__(self, subject: "Subject") -> None:
-        self.subject, self.anatomy, self.graph = subject, anatomy_for(subject), graph_for(subject)
-        H, dh, d = subject.n_heads, subject.d_head, subject.d_model
+        self.subject, self.graph = subject, graph_for(subject)
+        n = subject.n_layers
         self.layers = list(subject.layer_modules())
-        self.attn = [resolve(layer, subject.arch.attention) for layer in self.layers]
-        self.attn_norm = [resolve(layer, self.anatomy.attn_norm) for layer in self.layers]
-        self.mlp_norm = [resolve(layer, self.anatomy.mlp_norm) for layer in self.layers]
-        self.mlp = [resolve(layer, subject.arch.mlp) for layer in self.layers]
-        self.proj = [[resolve(a, name) for name in self.anatomy.qkv] for a in self.attn]
-        self.w_out = [subject.out_proj_weight(l).detach() for l in range(len(self.layers))]  # (H, dh, d)
-        self.w_qkv = [self._qkv_weights(l, H, dh, d) for l in range(len(self.layers))]  # 3 x (n, dh, d)
-        self.group = H // self.w_qkv[0][1].shape[0]
-
-    def _qkv_weights(self, layer: int, H: int, dh: int, d: int) -> list[torch.Tensor]:
-        mods = self.proj[layer]
-        if len(mods) == 1:  # GPT-2 Conv1D: weight (d, 3 * H * dh)
-            w = mods[0].weight.detach().T  # (3 * H * dh, d)
-            return [part.reshape(-1, dh, d) for part in w.chunk(3, dim=0)]
-        return [m.weight.detach().reshape(-1, dh, d) for m in mods]  # Linear: (n * dh, d)
-
-    def split(self, outputs: list[torch.Tensor]) -> list[torch.Tensor]:
-        """q, k, v projection outputs -> (B, T, n, dh) each."""
-        dh = self.subject.d_head
-        parts = outputs[0].chunk(3, dim=-1) if len(outputs) == 1 else outputs
-        return [p.reshape(*p.shape[:-1], -1, dh) for p in parts]
+        self.mlp_norm = [subject.block_module(l, "mlp_norm") for l in range(n)]
+        self.attn_norm = [subject.block_module(l, "attn_norm") for l in range(n)]
+        self.mlp = [subject.block_module(l, "mlp") for l in range(n)]
+        self.proj = [subject.qkv_modules(l) for l in range(n)]
+        self.w_out = [subject.out_proj_weight(l).detach() for l in range(n)]  # (H, dh, d)
+        self.w_qkv = [[w.detach() for w in subject.qkv_weights(l)] for l in range(n)]  # (H, dh, d), (H_kv, dh, d) x 2
+        self.group = subject.n_heads // subject.n_kv_heads
 
     def qkv_outputs(self, layer: int, normed: torch.Tensor) -> list[torch.Tensor]:
-        """Per-head normalised inputs (B, T, H, d) -> the q/k/v projection outputs (B, T, n * dh), biases included."""
+        """Per-head normalised inputs (B, T, H, d) -> what each q/k/v projection module outputs, biases included."""
         B, T, H, d = normed.shape
         kv_in = normed.reshape(B, T, H // self.group, self.group, d).mean(3) if self.group > 1 else normed
         parts = [torch.einsum("btnd,ned->btne", x, w).reshape(B, T, -1) for x, w in zip((normed, kv_in, kv_in), self.w_qkv[layer])]
-        mods = self.proj[layer]
-        if len(mods) == 1:
-            out = torch.cat(parts, dim=-1)
-            return [out + mods[0].bias] if getattr(mods[0], "bias", None) is not None else [out]
-        return [p + m.bias if getattr(m, "bias", None) is not None else p for p, m in zip(parts, mods)]
+        return self.subject.qkv_module_outputs(layer, parts)
 
 
 _OWN = object()  # marks a module whose forward was its class's (no instance attribute to restore)
@@ -122,6 +100,17 @@ class GraphRun:
     @property
     def up(self) -> torch.Tensor:
         return torch.cat(self._up, dim=2)  # (B, T, n_up, d)
+
+    @property
+    def stream_in(self) -> torch.Tensor:
+        """The residual stream entering layer 0, (B, T, d)."""
+        return self._up[0][:, :, 0]
+
+    def up_difference(self, rows: int, dtype: torch.dtype) -> torch.Tensor:
+        """Upstream outputs of the first `rows` rows minus those of the next `rows` (a pass over a
+        clean and a corrupted batch stacked): (rows, T, n_up, d) in `dtype`, built chunk by chunk,
+        so that the concatenated outputs of both batches are never held at once."""
+        return torch.cat([(u[:rows].to(dtype) - u[rows:].to(dtype)) for u in self._up], dim=2)
 
     def _add_up(self, acts: torch.Tensor) -> None:  # acts (B, T, n, d)
         if not self.capture_up:
@@ -194,13 +183,11 @@ class GraphRun:
 
         return hook
 
-    def _mlp_pre(self, layer: int):
-        def hook(module, args):
-            h = args[0]
-            if self.drop is not None:
-                col = self.lay.graph.down_index(layer)
-                h = self.lay.mlp_norm[layer](self.x_mid[-1] - self._delta(slice(col, col + 1))[:, :, 0])
-            return (h, *args[1:]) if self.drop is not None else None
+    def _mlp_norm_out(self, layer: int):
+        """Under edge patching the MLP reads norm(x - delta): replace the norm's output, whatever reads it."""
+        def hook(module, args, output):
+            col = self.lay.graph.down_index(layer)
+            return module.forward(self.x_mid[-1] - self._delta(slice(col, col + 1))[:, :, 0])  # no hooks: no recursion
 
         return hook
 
@@ -228,7 +215,8 @@ class GraphRun:
                 proj.forward = self._qkv(l, i, proj)
             reg(lay.subject.out_proj_module(l).register_forward_pre_hook(self._out_proj_pre(l)))
             reg(lay.mlp_norm[l].register_forward_pre_hook(self._mlp_norm_pre(l)))
-            reg(lay.mlp[l].register_forward_pre_hook(self._mlp_pre(l)))
+            if self.drop is not None:
+                reg(lay.mlp_norm[l].register_forward_hook(self._mlp_norm_out(l)))
             reg(lay.mlp[l].register_forward_hook(self._mlp_out(l)))
         reg(lay.subject.final_norm_module().register_forward_pre_hook(self._final_pre))
         return self
@@ -245,27 +233,38 @@ class GraphRun:
         self._forwards.clear()
 
     # --- gradients ------------------------------------------------------------------------------
-    def downstream_grads(self, objective: torch.Tensor) -> torch.Tensor:
-        """d objective / d (each downstream node's input), through that node only: (B, T, n_down, d)."""
+    def downstream_grads(self, objective: torch.Tensor) -> list[tuple[int, torch.Tensor]]:
+        """d objective / d (each downstream node's input), through that node only, as (first
+        column, gradient (B, T, n, d)) pieces in downstream order: heads of a layer, its MLP, ...,
+        the logits. Pieces, not one tensor: a caller that sums them needs no concatenated copy."""
         n = len(self.lay.layers)
         grads = torch.autograd.grad(objective, [*self.head_in, *self.x_mid, self.final_in])
-        pieces = []
-        for l in range(n):
-            pieces += [grads[l], grads[n + l].unsqueeze(2)]  # heads (B, T, H, d), MLP (B, T, 1, d)
-        pieces.append(grads[-1].unsqueeze(2))  # the final norm reads the stream alone
-        return torch.cat(pieces, dim=2)
+        pieces, column = [], 0
+        for g in [piece for l in range(n) for piece in (grads[l], grads[n + l].unsqueeze(2))] + [grads[-1].unsqueeze(2)]:
+            pieces.append((column, g))  # heads (B, T, H, d), MLP (B, T, 1, d); the final norm reads the stream alone
+            column += g.shape[2]
+        return pieces
+
+
+@contextlib.contextmanager
+def frozen_weights(model: torch.nn.Module) -> Iterator[None]:
+    """No parameter takes a gradient inside (restored after): autograd then keeps only what the
+    input gradients need, not every layer's input for a weight gradient nobody reads."""
+    trainable = [p for p in model.parameters() if p.requires_grad]
+    for p in trainable:
+        p.requires_grad_(False)
+    try:
+        yield
+    finally:
+        for p in trainable:
+            p.requires_grad_(True)
 
 
 def capture(layout: Layout, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
     """Every upstream node's output (B, T, n_up, d), no grad."""
-    return capture_with_logits(layout, input_ids, attention_mask)[0]
-
-
-def capture_with_logits(layout: Layout, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """(upstream outputs (B, T, n_up, d), logits (B, T, V)) from one pass, no grad."""
     with torch.no_grad(), GraphRun(layout) as run:
-        logits = layout.subject.model(input_ids=input_ids, attention_mask=attention_mask).logits
-    return run.up, logits
+        layout.subject.model(**layout.subject.model_inputs(input_ids, attention_mask))
+    return run.up
 
 
 def patched_logits(
@@ -273,7 +272,7 @@ def patched_logits(
 ) -> torch.Tensor:
     """Logits (B, T, V) with the dropped edges reading `reference` upstream values."""
     with torch.no_grad(), GraphRun(layout, reference=reference, drop=drop):
-        return layout.subject.model(input_ids=input_ids, attention_mask=attention_mask).logits
+        return layout.subject.model(**layout.subject.model_inputs(input_ids, attention_mask)).logits
 
 
-__all__ = ["GraphRun", "Layout", "anatomy_for", "capture", "capture_with_logits", "patched_logits"]
+__all__ = ["GraphRun", "Layout", "capture", "frozen_weights", "patched_logits"]

@@ -3,9 +3,11 @@
     mechtests eval                          # the default pair from pyproject.toml (the bundled one)
     mechtests eval --pair tiny --json
     mechtests eval --arm PATH --mdm PATH --n 1000 --seed 0
+    mechtests eval --pair smollm2 --json    # a one-model pair: the ARM's accuracy and own pool
 
 Per task and per model: accuracy and mean logit difference (correct minus wrong), read through
-the query layer, and the common-correct pool (examples both models answer correctly), which is
+the query layer, the model's own pool (examples it answers correctly: per-model hypotheses
+draw from it) and the common-correct pool (examples both models answer correctly), which is
 the pool every circuit comparison draws from.
 """
 
@@ -18,7 +20,9 @@ from pathlib import Path
 from typing import Any
 
 from mechtests.errors import MechtestsError
-from mechtests.pairs import PairPaths, read_settings, resolve_pair
+from mechtests.pairs import PairPaths, check_role, read_settings, resolve_pair
+from mechtests.plugin.options import parse_seed
+from mechtests.reports.schema import json_safe
 
 DEFAULT_N = 1000
 DEFAULT_SEED = 0
@@ -34,16 +38,31 @@ def _positive_int(text: str) -> int:
     return value
 
 
+def _seed(text: str) -> int:
+    """The same seed rule as the plugin's --mech-seed (non-negative, within numpy's range)."""
+    try:
+        return parse_seed(text)
+    except MechtestsError as err:  # argparse shows ArgumentTypeError's message as a usage error
+        raise argparse.ArgumentTypeError(str(err)) from None
+
+
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--pair", metavar="NAME", help="a pair declared under [tool.mechtests.pairs] in "
                         "pyproject.toml (default: [tool.mechtests] pair, the bundled tiny pair)")
-    parser.add_argument("--arm", metavar="PATH", help="the ARM's Hugging Face folder (with --mdm, instead of --pair)")
-    parser.add_argument("--mdm", metavar="PATH", help="the MDM's Hugging Face folder (with --arm, instead of --pair)")
+    parser.add_argument("--arm", metavar="PATH", help="the ARM (a folder, a .gguf file, pkg:MODULE/PATH, or none), "
+                        "replacing the pair's")
+    parser.add_argument("--mdm", metavar="PATH", help="the MDM (a folder, a .gguf file, pkg:MODULE/PATH, or none), "
+                        "replacing the pair's")
+    add_draw_arguments(parser)
+    parser.add_argument("--json", action="store_true", help="print JSON instead of a table")
+
+
+def add_draw_arguments(parser: argparse.ArgumentParser) -> None:
+    """--n and --seed: how the task examples are drawn (shared with `mechtests tasks`)."""
     parser.add_argument("--n", type=_positive_int, default=DEFAULT_N, metavar="N",
                         help=f"candidate examples per task (default: {DEFAULT_N})")
-    parser.add_argument("--seed", type=int, default=DEFAULT_SEED, metavar="S",
+    parser.add_argument("--seed", type=_seed, default=DEFAULT_SEED, metavar="S",
                         help=f"seed of the task generators (default: {DEFAULT_SEED})")
-    parser.add_argument("--json", action="store_true", help="print JSON instead of a table")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -61,20 +80,24 @@ def find_project(start: Path | None = None) -> Path:
                          "run from the mechtests checkout, or pass --arm PATH --mdm PATH")
 
 
-def resolve(pair: str | None, arm: str | None, mdm: str | None) -> tuple[str, Path, Path]:
-    """(name, arm folder, mdm folder): a pair declared in pyproject.toml, with --arm/--mdm overriding
-    either model (both given: no pyproject.toml needed)."""
+def resolve(pair: str | None, arm: str | None, mdm: str | None) -> PairPaths:
+    """The models to evaluate: a pair declared in pyproject.toml, with --arm/--mdm replacing either
+    model (both given: no pyproject.toml needed). One model is enough."""
     if arm and mdm and not pair:
-        paths = PairPaths(name="custom", arm=str(Path(arm).resolve()), mdm=str(Path(mdm).resolve()))
+        paths = resolve_pair({}, Path.cwd(), arm=arm, mdm=mdm)
     else:
         root = find_project()
         paths = resolve_pair(read_settings(root), root, name=pair, arm=arm, mdm=mdm)
-    folders = (Path(paths.path("arm")), Path(paths.path("mdm")))
-    for role, folder in zip(("arm", "mdm"), folders):
-        if not (folder / "config.json").is_file():
-            raise MechtestsError(f"the {role} folder {folder} has no config.json",
-                                 "point it at a Hugging Face model folder (the bundled pair: python fixtures/build_pair.py)")
-    return paths.name or "custom", folders[0], folders[1]
+    if not paths.roles:
+        paths.path("arm")  # raises: says how to name a model
+    return paths
+
+
+def load(paths: PairPaths) -> dict[str, Any]:
+    """role -> Subject, each loaded with its pair table's options."""
+    import mechtests
+
+    return {role: check_role(role, mechtests.load_subject(paths.path(role), **paths.load_options(role))) for role in paths.roles}
 
 
 # ---------------------------------------------------------------------------------------------
@@ -90,56 +113,70 @@ def score(subject, examples: list) -> tuple[list[bool], list[float]]:
     return [bool(c) for c in correct.tolist()], [float(m) for m in metric.tolist()]
 
 
-def evaluate(arm_path: Path, mdm_path: Path, n: int, seed: int) -> dict[str, Any]:
-    """The eval report as plain builtins (the --json output)."""
-    import mechtests
+def evaluate(subjects: dict[str, Any], n: int, seed: int) -> dict[str, Any]:
+    """The eval report as plain builtins (the --json output). Tasks are posed in the ARM's
+    tokenizer (the MDM's in an MDM-only run); a task the tokenizer cannot pose is reported with
+    the reason instead of numbers."""
     from mechtests.tasks import TASKS, TaskSet
 
-    subjects = {"arm": mechtests.load_subject(str(arm_path)), "mdm": mechtests.load_subject(str(mdm_path))}
-    for role, s in subjects.items():
-        if s.kind != role:
-            raise MechtestsError(f"the {role} folder {s.path} holds a model of kind {s.kind!r}",
-                                 "swap --arm and --mdm, or fix the mechtests block of its config.json")
-    tasks = TaskSet(subjects["arm"].tokenizer, n=n, seed=seed)
+    first = subjects.get("arm") or subjects["mdm"]
+    tasks = TaskSet(first.tokenizer, n=n, seed=seed)
     report: dict[str, Any] = {
         "models": {r: {"path": str(s.path), "sha256": s.weights_sha256} for r, s in subjects.items()},
         "n": n, "seed": seed, "tasks": {},
     }
     for name in tasks:
-        examples = tasks[name]
-        kind = "probability mass above minus at/below" if examples[0].good is not None else "logit difference"
-        row: dict[str, Any] = {"regime": TASKS[name].regime, "metric": kind, "candidates": n}
+        row: dict[str, Any] = {"regime": TASKS[name].regime, "candidates": n}
+        try:
+            examples = tasks[name]
+        except MechtestsError as err:
+            report["tasks"][name] = {**row, "error": str(err)}
+            continue
+        row["metric"] = "probability mass above minus at/below" if examples[0].good is not None else "logit difference"
+        row["candidates"] = len(examples)
         verdicts = {}
         for role, s in subjects.items():
             correct, diffs = score(s, examples)
             verdicts[role] = correct
-            row[role] = {"accuracy": round(sum(correct) / n, 4), "logit_diff": round(sum(diffs) / n, 4)}
-        row["common_correct"] = sum(a and m for a, m in zip(verdicts["arm"], verdicts["mdm"]))
+            row[role] = {"accuracy": round(sum(correct) / len(examples), 4), "logit_diff": round(sum(diffs) / len(examples), 4),
+                         "correct": sum(correct)}
+        row["common_correct"] = sum(all(v) for v in zip(*verdicts.values())) if len(verdicts) == 2 else None
         report["tasks"][name] = row
     return report
 
 
 def render_table(report: dict[str, Any]) -> str:
-    head = ("task", "regime", "ARM acc", "ARM metric", "MDM acc", "MDM metric", "common-correct")
-    rows = [head] + [
-        (name, r["regime"], f"{r['arm']['accuracy']:.3f}", f"{r['arm']['logit_diff']:.2f}",
-         f"{r['mdm']['accuracy']:.3f}", f"{r['mdm']['logit_diff']:.2f}", f"{r['common_correct']}/{r['candidates']}")
-        for name, r in report["tasks"].items()
-    ]
+    roles = [r for r in ("arm", "mdm") if r in report["models"]]
+    head = ("task", "regime", *[f"{r.upper()} {c}" for r in roles for c in ("acc", "metric", "correct")], "common-correct")
+    rows = [head]
+    for name, r in report["tasks"].items():
+        if "error" in r:
+            rows.append((name, r["regime"], *["-"] * (3 * len(roles)), "-"))
+            continue
+        cells = [c for role in roles for c in (f"{r[role]['accuracy']:.3f}", f"{r[role]['logit_diff']:.2f}",
+                                              f"{r[role]['correct']}/{r['candidates']}")]
+        common = "-" if r["common_correct"] is None else f"{r['common_correct']}/{r['candidates']}"
+        rows.append((name, r["regime"], *cells, common))
     widths = [max(len(row[i]) for row in rows) for i in range(len(head))]
-    lines = [f"pair {report['pair']}: ARM {report['models']['arm']['path']}, MDM {report['models']['mdm']['path']} "
-             f"(n={report['n']}, seed={report['seed']})"]
+    models = ", ".join(f"{r.upper()} {report['models'][r]['path']}" for r in roles)
+    lines = [f"pair {report['pair']}: {models} (n={report['n']}, seed={report['seed']})"]
     for i, row in enumerate(rows):
         lines.append("  ".join(c.ljust(w) for c, w in zip(row, widths)).rstrip())
         if i == 0:
             lines.append("  ".join("-" * w for w in widths))
+    lines += [f"{name}: not posed: {r['error']}" for name, r in report["tasks"].items() if "error" in r]
     lines.append("metric: mean logit difference, correct minus wrong (greater_than: probability mass above "
-                 "the threshold minus at or below it)")
+                 "the threshold minus at or below it); correct: the model's own pool, common-correct: both models'")
     return "\n".join(lines)
 
 
+def to_json(report: dict[str, Any]) -> str:
+    """Always valid JSON: a NaN or infinite number (a model that never answers) is written as null."""
+    return json.dumps(json_safe(report, []), indent=2, allow_nan=False)
+
+
 def run(args: argparse.Namespace) -> int:
-    name, arm_path, mdm_path = resolve(args.pair, args.arm, args.mdm)
-    report = {"pair": name, **evaluate(arm_path, mdm_path, args.n, args.seed)}
-    print(json.dumps(report, indent=2) if args.json else render_table(report), file=sys.stdout)
+    paths = resolve(args.pair, args.arm, args.mdm)
+    report = {"pair": paths.label, **evaluate(load(paths), args.n, args.seed)}
+    print(to_json(report) if args.json else render_table(report), file=sys.stdout)
     return 0

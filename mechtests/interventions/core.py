@@ -68,7 +68,7 @@ def _ordered(sites: Sequence[Site]) -> list[Site]:
 def cache(subject: "Subject", posed: Posed, sites: Sequence[Site]) -> dict[Site, torch.Tensor]:
     """Activations at `sites` on one batch, one traced pass: {site: (B, T, d) or (B, T, d_head)}."""
     saved: dict[Site, object] = {}
-    with torch.no_grad(), subject.nn.trace(**posed.model_inputs()):
+    with torch.no_grad(), subject.nn.trace(**posed.model_inputs(subject)):
         for site in _ordered(sites):
             saved[site] = read(subject, site).save()
     return {site: torch.as_tensor(value).detach() for site, value in saved.items()}
@@ -80,7 +80,7 @@ def run_with(subject: "Subject", posed: Posed, values: Mapping[Site, torch.Tenso
     if mask is not None:
         mask = mask.to(subject.device)
     out: list = []
-    with torch.no_grad(), subject.nn.trace(**posed.model_inputs()):
+    with torch.no_grad(), subject.nn.trace(**posed.model_inputs(subject)):
         for site in _ordered(list(values)):
             value = values[site].expand(len(posed), *values[site].shape[1:])  # (1, ...) broadcasts over rows
             if mask is not None:

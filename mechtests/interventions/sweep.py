@@ -1,22 +1,26 @@
-"""Sweeps over every attention head, batched: one traced pass serves many patched rows.
+"""Sweeps over attention heads (all, or a chosen subset) and over any sites, with no repeated work.
 
-The batch is replicated once per head in a chunk (rows = heads_per_pass * B); in the trace each
-row block overwrites its own head's slice of the output-projection input. The chunk size is
-set by `rows_per_pass`, which bounds memory.
+head_sweep: the batch is replicated once per head in a chunk (rows = heads_per_pass * B); in the
+trace each row block overwrites its own head's slice of the output-projection input. The chunk
+size comes from the memory budget (mechtests.batching), or from `rows_per_pass`; an
+out-of-memory error halves it. site_sweep: one pass per site.
+Both compute the clean and corrupted baselines and every site's replacement value once, not
+once per site: a sweep of n sites costs n passes plus two or three.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Sequence
 
 import torch
 
+from mechtests import batching
 from mechtests.attribution.eap import repeat_posed
 from mechtests.errors import MechtestsError
-from mechtests.interventions.core import ABLATIONS, _metrics, as_pair, position_mask, resample_index
+from mechtests.interventions.core import ABLATIONS, _metrics, ablation_values, as_pair, cache, position_mask, resample_index, run_with
 from mechtests.models.components import Site
-from mechtests.queries import Posed, gather_answer_logits, metric
+from mechtests.queries import Posed, answer_logits, gather_answer_logits, metric
 
 if TYPE_CHECKING:
     from mechtests.models.subject import Subject
@@ -25,18 +29,19 @@ if TYPE_CHECKING:
 
 @dataclass
 class SweepResult:
-    """effects: (L, H) mean of m(clean) - m(intervened); per_example: (B, L, H); clean, corrupted: (B,)."""
+    """effects: (L, H) mean of m(clean) - m(intervened), NaN for heads not swept; per_example: (B, L, H); clean, corrupted: (B,)."""
 
     effects: torch.Tensor
     per_example: torch.Tensor
     clean: torch.Tensor
     corrupted: torch.Tensor
+    heads: list[tuple[int, int]] = field(default_factory=list)  # the (layer, head)s swept; the others are NaN
 
 
 def head_inputs(subject: "Subject", posed: Posed) -> list[torch.Tensor]:
     """Every layer's output-projection input (B, T, H * d_head): all heads' outputs, one pass."""
     saved: list = []
-    with torch.no_grad(), subject.nn.trace(**posed.model_inputs()):
+    with torch.no_grad(), subject.nn.trace(**posed.model_inputs(subject)):
         for layer in range(subject.n_layers):
             saved.append(subject.out_proj_envoy(layer).input.save())
     return [torch.as_tensor(s).detach() for s in saved]
@@ -61,7 +66,7 @@ def sweep_pass(
     B, n = len(posed), len(heads)
     rows = repeat_posed(posed, n)
     out: list = []
-    with torch.no_grad(), subject.nn.trace(**rows.model_inputs()):
+    with torch.no_grad(), subject.nn.trace(**rows.model_inputs(subject)):
         for layer in sorted({l for l, _ in heads}):
             z = subject.out_proj_envoy(layer).input  # (n * B, T, H * d_head)
             for i, (l, h) in enumerate(heads):
@@ -77,37 +82,61 @@ def sweep_pass(
     return metric(gather_answer_logits(torch.as_tensor(logits), rows), rows)
 
 
+def _chosen_heads(subject: "Subject", layers: Sequence[int] | None, heads: Sequence[tuple[int, int]] | None) -> list[tuple[int, int]]:
+    L, H = subject.n_layers, subject.n_heads
+    chosen = [(l, h) for l in range(L) for h in range(H)] if heads is None else sorted({(int(l), int(h)) for l, h in heads})
+    if layers is not None:
+        chosen = [(l, h) for l, h in chosen if l in set(layers)]
+    bad = [(l, h) for l, h in chosen if not (0 <= l < L and 0 <= h < H)]
+    if bad or not chosen:
+        raise MechtestsError(f"no such heads to sweep: {bad or 'none left'} (the model has {L} layers of {H} heads)",
+                             "pass layers= and heads= within the model's shape")
+    return chosen
+
+
 def head_sweep(
     subject: "Subject",
     data: "Sequence[Example] | tuple[Posed, Posed]",
     method: str = "patch",
     positions: "Sequence[int] | torch.Tensor | None" = None,
-    rows_per_pass: int = 512,
+    rows_per_pass: int | None = None,
     seed: int = 0,
+    layers: Sequence[int] | None = None,
+    heads: Sequence[tuple[int, int]] | None = None,
 ) -> SweepResult:
-    """Intervene on each head in turn (patch: corrupted activation into the clean run; or an ablation)."""
+    """Intervene on each head in turn (patch: corrupted activation into the clean run; or an ablation).
+
+    layers, heads: sweep only these (heads as (layer, head) pairs); the others come back NaN.
+    rows_per_pass: rows per traced pass; None picks it from the memory budget.
+    """
     if method not in ("patch", *ABLATIONS):
         raise MechtestsError(f"unknown sweep method {method!r}", f"use 'patch' or one of {ABLATIONS}")
     clean, corrupt = as_pair(subject, data)
-    B, L, H = len(clean), subject.n_layers, subject.n_heads
+    B, T, L, H = len(clean), clean.input_ids.shape[1], subject.n_layers, subject.n_heads
+    chosen = _chosen_heads(subject, layers, heads)
     sources = _sources(subject, clean, corrupt, method, seed)
-    mask = position_mask(positions, B, clean.input_ids.shape[1])
+    mask = position_mask(positions, B, T)
     mask = None if mask is None else mask.to(subject.device)
-    heads = [(l, h) for l in range(L) for h in range(H)]
-    per_pass = max(1, rows_per_pass // B)
+    rows = rows_per_pass if rows_per_pass is not None else batching.rows_for(subject, T)
     m_clean, m_corrupt = _metrics(subject, clean, corrupt)
-    chunks = [sweep_pass(subject, clean, heads[i : i + per_pass], sources, mask) for i in range(0, len(heads), per_pass)]
-    intervened = torch.cat(chunks).view(len(heads), B).T.reshape(B, L, H)  # (B, L, H)
-    per_example = m_clean[:, None, None] - intervened
-    return SweepResult(per_example.mean(0), per_example, m_clean, m_corrupt)
+    run = lambda start, stop, _rows: sweep_pass(subject, clean, chosen[start:stop], sources, mask)  # noqa: E731
+    chunks = batching.in_batches(run, len(chosen), max(1, rows // B), f"head sweep on {subject.kind}")
+    intervened = torch.cat(chunks).view(len(chosen), B).T  # (B, n_chosen)
+    per_example = torch.full((B, L, H), float("nan"), dtype=intervened.dtype, device=intervened.device)
+    index = torch.tensor(chosen, device=intervened.device)
+    per_example[:, index[:, 0], index[:, 1]] = m_clean[:, None] - intervened
+    return SweepResult(per_example.mean(0), per_example, m_clean, m_corrupt, chosen)
 
 
 def site_sweep(
     subject: "Subject", data: "Sequence[Example] | tuple[Posed, Posed]", sites: Sequence[Site], method: str = "patch", positions=None, seed: int = 0
 ) -> dict[Site, torch.Tensor]:
-    """Per-example effect (B,) of intervening on each site alone (one pass per site; any Site kind)."""
-    from mechtests.interventions.core import ablate, patch
-
-    if method == "patch":
-        return {s: patch(subject, data, [s], positions).effect for s in sites}
-    return {s: ablate(subject, data, [s], method, positions, seed).effect for s in sites}
+    """Per-example effect (B,) of intervening on each site alone (patch: the corrupted activation
+    into the clean run; or an ablation), any Site kind: one pass for the clean metric, one for
+    every site's replacement value, then one per site."""
+    if method not in ("patch", *ABLATIONS):
+        raise MechtestsError(f"unknown sweep method {method!r}", f"use 'patch' or one of {ABLATIONS}")
+    clean, corrupt = as_pair(subject, data)
+    values = cache(subject, corrupt, sites) if method == "patch" else ablation_values(subject, clean, sites, method, seed)
+    m_clean = metric(answer_logits(subject, clean), clean)
+    return {s: m_clean - metric(run_with(subject, clean, {s: values[s]}, positions), clean) for s in sites}

@@ -1,60 +1,107 @@
 """Load a checkpoint folder into a Subject, offline, treating the folder as untrusted input.
 
-Checks run before anything is deserialised: the folder and its config exist, the weights are
-safetensors (pickle only on explicit opt-in), remote code only on explicit request. After
-loading, the standard components are validated so that a wrong map fails here, with a message
-naming what is missing, rather than deep inside a measurement.
+Checks run before anything is deserialised: the folder and its config exist and parse, the
+weights are whole safetensors (pickle only on explicit opt-in), remote code only on explicit
+request. The family registry then gives the checkpoint its defaults and architecture map;
+after loading, transformers' loading report and the weights are checked (no tensor initialised
+at random, no NaN), the map is validated by shapes and the attention's direction is measured
+against the declared kind (mechtests.models.validate).
 """
 
 from __future__ import annotations
 
 import dataclasses
 import hashlib
-import json
 from pathlib import Path
 from typing import Any
 
 import torch
 
+from mechtests._compat import remote_code_compat
 from mechtests.errors import MechtestsError
-from mechtests.models.architectures import ArchitectureMap, architecture_for, resolve
+from mechtests.models.architectures import map_from
+from mechtests.models.checkpoint import check_finite, check_loading_report, read_config, safetensors_names
+from mechtests.models.families import ATTENTION_FORMS, Family, detect_family, family_named
 from mechtests.models.spec import ModelSpec
 from mechtests.models.subject import Subject
+from mechtests.models.validate import check_direction, validate_components, validate_sites
 
 PICKLE_SUFFIXES = (".bin", ".pt", ".pth", ".ckpt", ".pkl")
 DTYPES = {"float32": torch.float32, "float16": torch.float16, "bfloat16": torch.bfloat16}
+
+
+@dataclasses.dataclass
+class Loaded:
+    """A Subject and the checks its load ran (what `mechtests inspect` shows)."""
+
+    subject: Subject
+    checks: list[str]
 
 
 def load_subject(spec: ModelSpec | str | Path, **overrides: Any) -> Subject:
     """Load a Hugging Face folder (config.json, safetensors, tokenizer) as a Subject.
 
     `spec` is a ModelSpec or a path; keyword overrides set ModelSpec fields (kind,
-    mask_token_id, prediction, trust_remote_code, allow_pickle, device, dtype).
+    mask_token_id, prediction, trust_remote_code, allow_pickle, gguf_file, device, dtype,
+    family, attention, arch).
     """
+    return load_checked(spec, **overrides).subject
+
+
+def load_checked(spec: ModelSpec | str | Path, **overrides: Any) -> Loaded:
+    """load_subject, keeping the list of checks that ran."""
     if not isinstance(spec, ModelSpec):
         spec = ModelSpec(path=str(spec))
     unknown = set(overrides) - {f.name for f in dataclasses.fields(ModelSpec)}
     if unknown:
         raise MechtestsError(f"load_subject got unknown options {sorted(unknown)}", "see mechtests.ModelSpec for the valid ones")
     spec = dataclasses.replace(spec, **overrides)
-    folder = _check_folder(Path(spec.path), spec.gguf_file)
-    weights = _weight_files(folder, spec.allow_pickle, spec.gguf_file)
-    raw_config = _raw_config(folder, spec)
-    spec = spec.with_config_block(raw_config.get("mechtests")).validated()
-    arch = architecture_for(str(raw_config.get("model_type")), spec.path)
     if spec.dtype not in DTYPES:
         raise MechtestsError(f"unknown dtype {spec.dtype!r}", f"use one of {sorted(DTYPES)}")
-
-    model = _load_model(folder, spec, weights)
+    folder = _check_folder(Path(spec.path), spec.gguf_file)
+    weights = _weight_files(folder, spec.allow_pickle, spec.gguf_file)
+    names = [n for p in weights if p.suffix == ".safetensors" for n in safetensors_names(p)]
+    config = _config(folder, spec)
+    raw = config if isinstance(config, dict) else config.to_dict()
+    spec = spec.with_config_block(raw.get("mechtests"))
+    family = _family(spec, raw, names)
+    if family.remote_code and not spec.trust_remote_code:
+        raise MechtestsError(
+            f"{folder} is a {family.name} checkpoint, which ships its own model code",
+            "pass trust_remote_code=True to load_subject if you trust its source",
+        )
     tokenizer = _load_tokenizer(folder, spec)
-    subject = Subject(model=model, tokenizer=tokenizer, spec=spec, arch=arch, weights_sha256=weights_sha256(weights))
-    validate_components(subject)
+    spec = spec.with_family(family, getattr(tokenizer, "mask_token_id", None), raw.get("mask_token_id")).validated()
+    if spec.attention not in ATTENTION_FORMS:
+        raise MechtestsError(f"unknown attention form {spec.attention!r}", f"use one of {ATTENTION_FORMS}")
+    arch = map_from(spec.arch) if spec.arch is not None else family.arch_for(names)
+
+    model = _load_model(folder, spec, family, weights, config)
+    checks = [f"config.json parsed; {len(weights)} weight file(s) whole ({len(names) or 'not safetensors:'} tensors)"]
+    check_finite(model, folder, weights)
+    checks.append("every weight finite")
+    subject = Subject(model=model, tokenizer=tokenizer, spec=spec, arch=arch, weights_sha256=weights_sha256(weights), family=family)
+    checks += validate_components(subject)
     if spec.kind == "mdm" and not 0 <= int(spec.mask_token_id) < subject.vocab_size:  # type: ignore[arg-type]
         raise MechtestsError(
             f"mask_token_id {spec.mask_token_id} is outside the vocabulary (size {subject.vocab_size}) of {spec.path}",
-            "set the MDM's real mask token id",
+            "set mask_token_id= (or config.json's mechtests block) to the MDM's real mask token id",
         )
-    return subject
+    checks += validate_sites(subject)
+    subject.direction = check_direction(subject)
+    checks.append(f"attention measured {subject.direction}, as a{'n MDM' if subject.is_mdm else 'n ARM'} needs")
+    return Loaded(subject, checks)
+
+
+def _family(spec: ModelSpec, raw: dict[str, Any], names: list[str]) -> Family:
+    if spec.family is not None:
+        return family_named(spec.family)
+    try:
+        return detect_family(raw, names, spec.kind, spec.path)
+    except MechtestsError:
+        if spec.arch is None:
+            raise
+        return Family("custom", "a tree declared with arch=", map_from(spec.arch))
 
 
 def _check_folder(folder: Path, gguf_file: str | None) -> Path:
@@ -68,13 +115,14 @@ def _check_folder(folder: Path, gguf_file: str | None) -> Path:
     return folder
 
 
-def _raw_config(folder: Path, spec: ModelSpec) -> dict[str, Any]:
-    """config.json as a dict; for a GGUF file, the config transformers derives from its metadata."""
+def _config(folder: Path, spec: ModelSpec) -> Any:
+    """config.json as a checked dict; for a GGUF file, the config object transformers derives from its
+    metadata, parsed once here and handed on to the model's loader."""
     if spec.gguf_file is None:
-        return json.loads((folder / "config.json").read_text())
-    from transformers import AutoConfig
+        return read_config(folder / "config.json")
+    from transformers import AutoConfig  # start-up cost: transformers loads only when a model does
 
-    return AutoConfig.from_pretrained(folder, gguf_file=spec.gguf_file, local_files_only=True).to_dict()
+    return AutoConfig.from_pretrained(folder, gguf_file=spec.gguf_file, local_files_only=True)
 
 
 def _weight_files(folder: Path, allow_pickle: bool, gguf_file: str | None = None) -> list[Path]:
@@ -89,7 +137,7 @@ def _weight_files(folder: Path, allow_pickle: bool, gguf_file: str | None = None
     if pickles and not allow_pickle:
         raise MechtestsError(
             f"{folder} has only pickle weights ({pickles[0].name}), which can run arbitrary code when loaded",
-            "convert them to safetensors, or pass allow_pickle=True (--mech-allow-pickle) if you trust the source",
+            "convert them to safetensors, or pass allow_pickle=True to load_subject if you trust the source",
         )
     if pickles:
         return pickles
@@ -106,34 +154,52 @@ def weights_sha256(files: list[Path]) -> str:
     return digest.hexdigest()
 
 
-def _load_model(folder: Path, spec: ModelSpec, weights: list[Path]) -> torch.nn.Module:
-    from transformers import AutoConfig, AutoModelForCausalLM
+def _auto_class(config: Any) -> Any:
+    """AutoModelForCausalLM, unless the checkpoint's own code registers only AutoModel (Dream)."""
+    from transformers import AutoModel, AutoModelForCausalLM
+
+    auto_map = getattr(config, "auto_map", None) or {}
+    if auto_map and "AutoModelForCausalLM" not in auto_map and "AutoModel" in auto_map:
+        return AutoModel
+    return AutoModelForCausalLM
+
+
+def _load_model(folder: Path, spec: ModelSpec, family: Family, weights: list[Path], config: Any) -> torch.nn.Module:
+    from transformers import AutoConfig  # start-up cost: transformers loads only when a model does
     from transformers.utils import logging as hf_logging
 
     hf_logging.disable_progress_bar()  # one bar per load floods pytest output
     gguf = {"gguf_file": spec.gguf_file} if spec.gguf_file else {}
-    config = AutoConfig.from_pretrained(folder, local_files_only=True, trust_remote_code=spec.trust_remote_code, **gguf)
-    # An MDM of a transformers architecture attends bidirectionally; transformers 5 reads this flag.
-    config.is_causal = spec.kind != "mdm"
-    try:
-        model = AutoModelForCausalLM.from_pretrained(
-            folder,
-            config=config,
-            local_files_only=True,
-            trust_remote_code=spec.trust_remote_code,
-            use_safetensors=weights[0].suffix == ".safetensors" or None,
-            attn_implementation="eager",
-            dtype=DTYPES[spec.dtype],
-            **gguf,
-        )
-    except (OSError, ValueError) as err:
-        first_line = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
-        raise MechtestsError(f"transformers could not load {folder}: {first_line}", "check the folder's files") from err
+    with remote_code_compat():
+        if isinstance(config, dict):
+            config = AutoConfig.from_pretrained(folder, local_files_only=True, trust_remote_code=spec.trust_remote_code)
+        if spec.attention in ("config-flag", "additive-mask"):
+            # An MDM of a transformers architecture attends bidirectionally; transformers 5 reads this flag.
+            # The additive-mask families (DiffuLLaMA) get it too, so that a caller passing a plain (B, T)
+            # mask instead of Subject.model_inputs' 4-D one still sees a bidirectional model.
+            config.is_causal = spec.kind != "mdm"
+        try:
+            model, info = _auto_class(config).from_pretrained(
+                folder,
+                config=config,
+                local_files_only=True,
+                trust_remote_code=spec.trust_remote_code,
+                use_safetensors=weights[0].suffix == ".safetensors" or None,
+                attn_implementation="eager",
+                dtype=DTYPES[spec.dtype],
+                output_loading_info=True,
+                key_mapping=dict(family.key_mapping) or None,
+                **gguf,
+            )
+        except (OSError, ValueError, RuntimeError) as err:
+            first_line = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+            raise MechtestsError(f"transformers could not load {folder}: {first_line}", "check that config.json matches the weights") from err
+    check_loading_report(info, folder, weights)
     return model.to(spec.device).eval()
 
 
 def _load_tokenizer(folder: Path, spec: ModelSpec) -> Any:
-    from transformers import AutoTokenizer
+    from transformers import AutoTokenizer  # start-up cost: transformers loads only when a model does
 
     try:
         gguf = {"gguf_file": spec.gguf_file} if spec.gguf_file else {}
@@ -143,33 +209,3 @@ def _load_tokenizer(folder: Path, spec: ModelSpec) -> Any:
             f"{folder} has no usable tokenizer",
             "save the tokenizer into the same folder with tokenizer.save_pretrained",
         ) from err
-
-
-def validate_components(subject: Subject) -> None:
-    """Check that the standard components exist and have the expected shapes."""
-    arch: ArchitectureMap = subject.arch
-    where = f"{subject.path} ({arch.family})"
-    try:
-        layers = subject.layer_modules()
-        resolve(subject.model, arch.final_norm)
-        unembed = subject.unembed_module()
-        for i, layer in enumerate(layers):
-            for name in (arch.mlp, arch.attn_norm, arch.mlp_norm, *(f"{arch.attention}.{q}" for q in arch.qkv)):
-                resolve(layer, name)
-            out_proj = subject.out_proj_module(i)
-    except AttributeError as err:
-        raise MechtestsError(f"{where}: missing component: {err}", f"fix the ArchitectureMap for {arch.family!r}") from None
-    expected_layers = getattr(subject.model.config, "num_hidden_layers", None) or getattr(subject.model.config, "n_layer", None)
-    if expected_layers is not None and len(layers) != int(expected_layers):
-        raise MechtestsError(f"{where}: config says {expected_layers} layers, found {len(layers)}", "check config.json")
-    w = out_proj.weight
-    in_features = w.shape[0] if arch.out_proj_transposed else w.shape[1]
-    out_features = w.shape[1] if arch.out_proj_transposed else w.shape[0]
-    if in_features != subject.n_heads * subject.d_head or out_features != subject.d_model:
-        raise MechtestsError(
-            f"{where}: attention output projection is {tuple(w.shape)}, expected n_heads*d_head="
-            f"{subject.n_heads * subject.d_head} in and d_model={subject.d_model} out",
-            "set out_proj_transposed or head_dim correctly",
-        )
-    if unembed.weight.shape[1] != subject.d_model:
-        raise MechtestsError(f"{where}: unembedding has width {unembed.weight.shape[1]}, expected {subject.d_model}", "check the map's unembed")

@@ -8,9 +8,13 @@ foreign code (`trust_remote_code`, pickle weights) are off unless the spec turns
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, Mapping
 
 from mechtests.errors import MechtestsError
+
+if TYPE_CHECKING:
+    from mechtests.models.architectures import ArchitectureMap
+    from mechtests.models.families import Family
 
 Kind = Literal["arm", "mdm"]
 Prediction = Literal["shifted", "same-position"]
@@ -26,6 +30,8 @@ class ModelSpec:
     prediction: `shifted` means the logits at position i predict token i+1 (every ARM, and
     MDMs post-trained from one: Dream, DiffuLLaMA, DiffuGPT); `same-position` means logits at i
     predict token i (LLaDA).
+    family / attention / arch: override the detected family, its way of attending
+    bidirectionally (mechtests.models.families.ATTENTION_FORMS) or its architecture map.
     """
 
     path: str
@@ -37,10 +43,19 @@ class ModelSpec:
     gguf_file: str | None = None
     device: str = "cpu"
     dtype: str = "float32"
+    family: str | None = None
+    attention: str | None = None
+    arch: "ArchitectureMap | Mapping[str, Any] | None" = None
 
     def with_config_block(self, block: dict[str, Any] | None) -> "ModelSpec":
         """Fill the fields the user left unset from config.json's `mechtests` block."""
-        block = block or {}
+        if block is None:
+            block = {}
+        if not isinstance(block, dict):
+            raise MechtestsError(
+                f"config.json's mechtests block is a {type(block).__name__}, not a table, in {self.path}",
+                'write it as an object, e.g. "mechtests": {"kind": "mdm", "mask_token_id": 4, "prediction": "shifted"}',
+            )
         unknown = set(block) - {"kind", "mask_token_id", "prediction"}
         if unknown:
             raise MechtestsError(
@@ -52,6 +67,22 @@ class ModelSpec:
             kind=self.kind or block.get("kind"),
             mask_token_id=self.mask_token_id if self.mask_token_id is not None else block.get("mask_token_id"),
             prediction=self.prediction or block.get("prediction"),
+        )
+
+    def with_family(self, family: "Family", tokenizer_mask_id: int | None, config_mask_id: Any) -> "ModelSpec":
+        """Fill what is still unset from the family's defaults (mask token: the config's, the family's,
+        then the tokenizer's where the family trains with it)."""
+        mask = self.mask_token_id
+        if mask is None and (self.kind or family.kind) == "mdm":
+            found = (config_mask_id, family.mask_token_id, tokenizer_mask_id if family.mask_from_tokenizer else None)
+            mask = next((m for m in found if m is not None), None)
+        return replace(
+            self,
+            family=family.name,
+            kind=self.kind or family.kind,
+            prediction=self.prediction or (family.prediction if (self.kind or family.kind) == "mdm" else None),
+            mask_token_id=mask,
+            attention=self.attention or family.attention,
         )
 
     def validated(self) -> "ModelSpec":
@@ -71,6 +102,11 @@ class ModelSpec:
                     "drop prediction or set it to 'shifted'",
                 )
             return replace(self, prediction="shifted")
+        if self.mask_token_id is not None and (isinstance(self.mask_token_id, bool) or not isinstance(self.mask_token_id, int)):
+            raise MechtestsError(
+                f"mask_token_id {self.mask_token_id!r} of {self.path} is not an integer",
+                "set mask_token_id to the integer id of the mask token (config.json's mechtests block or mask_token_id=)",
+            )
         if self.mask_token_id is None:
             raise MechtestsError(
                 f"the MDM {self.path} has no mask token",

@@ -1,20 +1,26 @@
 """The mechtests pytest plugin, loaded through the `pytest11` entry point.
 
 Per test (in whichever process runs it): hypotheses become cases, `subject` tests are
-parametrised over the pair ([arm], [mdm]) and grouped per model for xdist, expected failures
-become strict xfails, record() output and each phase's verdict ride in user_properties.
+parametrised over the pair ([arm], [mdm]) and grouped per model for xdist, each phase's
+outcome is graded against the expectation and shown as pytest's passed, xfailed, failed or
+skipped (mechtests.outcomes' table), record() output and the outcome ride in user_properties.
 Once per session, in the controller only: the cases are gathered, results.json is written
 and rendered, the baseline gate runs and the matrix is printed.
 
-Tests that take neither `subject` nor `pair` and carry no @hypothesis are left alone and, if
-a session has only such tests, no report is written.
+Opt-in: the plugin is installed for every pytest in the environment, so it acts only where
+asked: in a project whose pyproject.toml declares [tool.mechtests], under a conftest.py that
+sets `mechtests_opt_in = True`, or on a test decorated with @mechtests.hypothesis. Anywhere
+else it parametrises nothing, changes no option and writes no report.
 """
 
 from __future__ import annotations
 
+import os
 import random
+import shlex
 import sys
 import time
+import tomllib
 from pathlib import Path
 from typing import Any
 
@@ -23,17 +29,66 @@ import pytest
 from mechtests import evidence
 from mechtests.errors import MechtestsError
 from mechtests.hypotheses import MARK_NAME
+from mechtests.outcomes import ERROR, MISMATCH, WARNING, grade, as_pytest
 from mechtests.pairs import resolve_pair, read_settings
-from mechtests.plugin import options
-from mechtests.plugin.collect import CASE_PROP, EVIDENCE_PROP, GROUP_PREFIX, base_nodeid, case_of, phase_status
-from mechtests.plugin.fixtures import mech_loader, mech_models, mech_seed, mech_tasks, pair, subject, tasks  # noqa: F401
-from mechtests.plugin.controller import WORKER_OUTPUT_KEY, Controller
+from mechtests.plugin import options, preflight
+from mechtests.plugin.collect import CASE_PROP, EVIDENCE_PROP, GROUP_PREFIX, base_nodeid, case_of, phase_outcome
+from mechtests.plugin.consistency import pytest_sessionstart  # noqa: F401 - the pair check, before any test
+from mechtests.plugin.fixtures import mech_budget, mech_loader, mech_models, mech_seed, mech_tasks, pair, subject, tasks  # noqa: F401
+from mechtests.plugin.controller import DESELECTED_OUTPUT_KEY, WORKER_OUTPUT_KEY, Controller
 from mechtests.plugin.scheduling import split_pair
 from mechtests.plugin.state import CASE_KEY, STATE_KEY, MechtestsState, state_of
 
 
+OPT_IN = "mechtests_opt_in"  # `mechtests_opt_in = True` in a conftest.py turns the plugin on below it
+
+
+class MechtestsWarning(UserWarning):
+    """A result that is not red but wants a look: an inconclusive verdict against its expectation."""
+
+
 def _is_worker(config: pytest.Config) -> bool:
     return hasattr(config, "workerinput")
+
+
+def declares_mechtests(rootdir: Path) -> bool:
+    """Does rootdir/pyproject.toml have a [tool.mechtests] table (even an empty one)?"""
+    pyproject = rootdir / "pyproject.toml"
+    try:
+        raw = pyproject.read_bytes()
+    except OSError:
+        return False
+    try:
+        return "mechtests" in tomllib.loads(raw.decode("utf-8", "replace")).get("tool", {})
+    except tomllib.TOMLDecodeError:
+        return b"tool.mechtests" in raw  # ours to report (read_settings names the error); else not ours
+
+
+def _opted_in_folders(config: pytest.Config) -> list[Path]:
+    """Folders of the conftest.py files loaded so far that set mechtests_opt_in = True."""
+    folders = []
+    for plugin in config.pluginmanager.get_plugins():
+        path = getattr(plugin, "__file__", None)
+        if path and Path(path).name == "conftest.py" and getattr(plugin, OPT_IN, False) is True:
+            folders.append(Path(path).resolve().parent)
+    return folders
+
+
+def active_for(config: pytest.Config, node: Any) -> bool:
+    """Does the plugin act on this test: a [tool.mechtests] project, a conftest opt-in above the
+    test's file, or an @mechtests.hypothesis on it."""
+    if state_of(config).declared or node.get_closest_marker(MARK_NAME) is not None:
+        return True
+    path = Path(node.path).resolve()
+    return any(path.is_relative_to(folder) for folder in _opted_in_folders(config))
+
+
+def _asked_for(config: pytest.Config) -> bool:
+    """Before collection: is this a mechtests run (a declared project, an opt-in among the
+    conftests loaded so far, or a mechtests option on the command line)?"""
+    if declares_mechtests(Path(config.rootpath)) or _opted_in_folders(config):
+        return True
+    return any(config.getoption(opt.dest) is not None for opt in options.OPTIONS)
 
 
 # --- options and configuration ----------------------------------------------------------------
@@ -48,9 +103,6 @@ LOADGROUP_KEY = "mechtests_loadgroup"
 def _dist_given(config: pytest.Config) -> bool:
     """Did the user choose a --dist mode? (xdist may already have turned dist 'no' into 'load'
     when its hook runs before ours, so the option's value alone cannot tell.)"""
-    import os
-    import shlex
-
     args = list(config.invocation_params.args) + shlex.split(os.environ.get("PYTEST_ADDOPTS", ""))
     args += list(config.getini("addopts"))
     return any(a in ("--dist", "-d") or a.startswith("--dist=") for a in args)
@@ -58,9 +110,11 @@ def _dist_given(config: pytest.Config) -> bool:
 
 @pytest.hookimpl(wrapper=True)
 def pytest_cmdline_main(config: pytest.Config) -> Any:
-    """With -n and no --dist, schedule by xdist_group so each model loads on few workers."""
+    """With -n and no --dist, schedule by xdist_group so each model loads on few workers (only in
+    a mechtests run: another project's scheduling is not ours to change)."""
     opt = config.option
-    if getattr(opt, "numprocesses", None) and not _dist_given(config) and not getattr(opt, "distload", False):
+    if (getattr(opt, "numprocesses", None) and not _dist_given(config) and not getattr(opt, "distload", False)
+            and _asked_for(config)):
         opt.dist = "loadgroup"
     if _is_worker(config) and config.workerinput.get(LOADGROUP_KEY):  # type: ignore[attr-defined]
         opt.loadgroup = True  # a worker re-parses the command line, which may not say --dist loadgroup
@@ -86,8 +140,9 @@ def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", f"{MARK_NAME}(spec): set by @mechtests.hypothesis; do not use directly")
     rootdir = Path(config.rootpath)
     invocation_dir = Path(config.invocation_params.dir)
+    declared = declares_mechtests(rootdir)
     try:
-        table = read_settings(rootdir)
+        table = read_settings(rootdir) if declared else {}
         settings = options.resolve(config.getoption, table)
         # --arm/--mdm from the command line are relative to where pytest started; from
         # pyproject ([tool.mechtests] arm = ...) relative to the rootdir, like the pair's paths.
@@ -98,16 +153,17 @@ def pytest_configure(config: pytest.Config) -> None:
         def place(key: str) -> Path | None:
             return options.place(settings[key], settings[key + "_from_cli"], invocation_dir, rootdir)
 
-        baseline = place("baseline")
-        if baseline is not None and not baseline.is_file() and not _is_worker(config):
-            raise MechtestsError(f"--mech-baseline: {baseline} does not exist",
-                                 f"create it with --mech-save-baseline {settings['baseline']} on a known-good run")
+        report_dir, baseline, save_baseline = place("report"), place("baseline"), place("save-baseline")
+        checked = None
+        if not _is_worker(config) and (declared or _asked_for(config)):
+            checked = preflight.check(settings, report_dir, baseline, save_baseline)
     except MechtestsError as err:
         raise pytest.UsageError(f"mechtests: {err}") from None
     state = config.stash[STATE_KEY] = MechtestsState(
         settings=settings, pair=pair_paths, rootdir=rootdir, invocation_dir=invocation_dir,
-        report_dir=place("report"), baseline=baseline, save_baseline=place("save-baseline"),
-        is_worker=_is_worker(config), started=time.time(),
+        report_dir=report_dir, baseline=baseline, save_baseline=save_baseline,
+        is_worker=_is_worker(config), started=time.time(), declared=declared,
+        baseline_data=checked,
     )
     if not state.is_worker:
         config.pluginmanager.register(Controller(config, state), "mechtests-controller")
@@ -116,7 +172,7 @@ def pytest_configure(config: pytest.Config) -> None:
 # --- collection ---------------------------------------------------------------------------------
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     """Run every test that takes `subject` once per model of the pair: [arm] and [mdm]."""
-    if "subject" not in metafunc.fixturenames:
+    if "subject" not in metafunc.fixturenames or not active_for(metafunc.config, metafunc.definition):
         return
     for mark in metafunc.definition.iter_markers("parametrize"):
         names = mark.args[0] if mark.args else mark.kwargs.get("argnames", "")
@@ -128,11 +184,13 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
 
 @pytest.hookimpl(tryfirst=True)
 def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config, items: list[pytest.Item]) -> None:
-    """Attach each hypothesis's case, its xfail expectation and its model's xdist group."""
+    """Attach each hypothesis's case and its model's xdist group."""
     state = state_of(config)
     seen: dict[tuple[str, str], str] = {}
     split = split_pair(state.settings["split-pair"], state.pair)
     for item in items:
+        if not active_for(config, item):
+            continue
         try:
             case = case_of(item)
         except MechtestsError as err:
@@ -154,12 +212,17 @@ def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config
             if group == "pair" and split:
                 group = f"pair-{case['key']}"  # xdist hands these out one by one as workers free up
             item.add_marker(pytest.mark.xdist_group(name=GROUP_PREFIX + group))
-        if case["expected"] == "fails" and not case["problem"]:
-            why = case["reason"] or "expected not to hold"
-            item.add_marker(pytest.mark.xfail(
-                strict=True, raises=AssertionError,
-                reason=f"{case['key']} [{case['model']}]: {why} (expect={case['expected']})",
-            ))
+
+
+def pytest_deselected(items: list[pytest.Item]) -> None:
+    """-k, -m, --deselect: those hypotheses are not_selected, not missing (the run stays complete)."""
+    for item in items:
+        case = item.stash.get(CASE_KEY, None)
+        if case is None:
+            continue
+        state = state_of(item.config)
+        state.collected.pop(item.nodeid, None)
+        state.deselected[item.nodeid] = case
 
 
 # --- running one test ---------------------------------------------------------------------------
@@ -189,32 +252,80 @@ def _seed_everything(seed: int) -> None:
         sys.modules["torch"].manual_seed(seed)
 
 
-@pytest.hookimpl(wrapper=True)
+@pytest.hookimpl(wrapper=True, tryfirst=True)
 def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[Any]) -> Any:
+    """Each phase's outcome, graded against the expectation, decides what pytest reports.
+    tryfirst: this wrapper runs outermost, so it has the last word over pytest's skipping plugin."""
     case = item.stash.get(CASE_KEY, None)
     if case is None:
         return (yield)
     state = state_of(item.config)
-    status, message = phase_status(call)
-    explain = call.when == "call" and status in ("fails", "error") and status != case["expected"]
+    entries = [value for name, value in item.user_properties if name == EVIDENCE_PROP]
+    outcome, message = phase_outcome(call, item, entries)
+    strict = state.settings["strict"]
+    graded = grade(outcome, case["expected"], strict) if outcome is not None else None
+    explain = graded in (MISMATCH, ERROR) and call.excinfo is not None and call.when != "teardown"
     if explain and hasattr(call.excinfo.value, "add_note"):
-        call.excinfo.value.add_note(_explanation(item, case, state, status))
+        why = message if outcome == ERROR and not (message or "").startswith(call.excinfo.exconly()[:60]) else None
+        call.excinfo.value.add_note(_explanation(item, case, state, outcome, why))
     report = yield
-    report.user_properties.append((CASE_PROP, {"case": case, "status": status, "message": message}))
-    if call.excinfo is not None and isinstance(call.excinfo.value, MechtestsError) and report.failed:
-        report.longrepr = f"{message}\n{_explanation(item, case, state, status)}"
-    elif call.when == "call" and status == "ok" and case["expected"] == "fails":
-        report.longrepr = (
-            f"[XPASS(strict)] hypothesis {case['key']!r} was expected to fail on {case['model']} but holds: "
-            f"the mechanism appeared. If that is the new truth, set expect={{'{case['model']}': 'holds'}}.\n"
-            + _explanation(item, case, state, "holds")
-        )
+    report.user_properties.append((CASE_PROP, {"case": case, "outcome": outcome, "message": message}))
+    if outcome is not None:
+        _show(report, item, case, state, outcome, message)
     return report
 
 
-def _explanation(item: pytest.Item, case: dict[str, Any], state: MechtestsState, status: str) -> str:
+def _show(report: pytest.TestReport, item: pytest.Item, case: dict[str, Any], state: MechtestsState,
+          outcome: str, message: str | None) -> None:
+    """Set the report's pytest outcome from mechtests.outcomes' table."""
+    expected, strict = case["expected"], state.settings["strict"]
+    shown = as_pytest(outcome, expected, strict)
+    if hasattr(report, "wasxfail"):
+        del report.wasxfail
+    who = f"hypothesis {case['key']!r} on {case['model']}"
+    if shown == "passed":
+        report.outcome, report.longrepr = "passed", None
+        if grade(outcome, expected, strict) == WARNING:
+            item.warn(MechtestsWarning(
+                f"{who}: {outcome}, expected {expected}{': ' + message if message else ''} "
+                "(a warning; --mech-strict makes it a failure)"))
+    elif shown == "xfailed":
+        report.outcome = "skipped"
+        report.wasxfail = f"{who}: {outcome} as expected" + (f" ({case['reason']})" if case["reason"] else "")
+    elif shown == "skipped":
+        path, lineno = item.reportinfo()[:2]
+        report.outcome = "skipped"
+        report.longrepr = (os.fspath(path), (lineno or 0) + 1, f"not applicable: {message}")
+    else:
+        report.outcome = "failed"
+        if report.longrepr is None or isinstance(report.longrepr, tuple):
+            report.longrepr = _no_exception_failure(item, case, state, outcome, message)
+        elif message and message.startswith("MechtestsError: "):
+            report.longrepr = f"{message}\n{_explanation(item, case, state, outcome)}"
+
+
+EXPECTED_PHRASE = {"fails": "fail", "inconclusive": "be inconclusive", "holds": "hold"}
+
+
+def _no_exception_failure(item: pytest.Item, case: dict[str, Any], state: MechtestsState, outcome: str,
+                          message: str | None) -> str:
+    """The failure text of a case that raised nothing: it held against an expected fails, or
+    its thresholded statistic was not a number."""
+    if outcome == "holds":
+        head = (f"[XPASS(strict)] hypothesis {case['key']!r} was expected to {EXPECTED_PHRASE[case['expected']]} "
+                f"on {case['model']} but holds: the mechanism appeared. If that is the new truth, set "
+                f"expect={{'{case['model']}': 'holds'}}.")
+    else:
+        head = f"mechtests: {message}"
+    return f"{head}\n{_explanation(item, case, state, outcome)}"
+
+
+def _explanation(item: pytest.Item, case: dict[str, Any], state: MechtestsState, outcome: str,
+                 why: str | None = None) -> str:
     """The notes under a surprising result: model, evidence against thresholds, seed, rerun command."""
-    lines = [f"mechtests: hypothesis {case['key']!r} on {case['model']}: expected {case['expected']}, got {status}"]
+    lines = [f"mechtests: hypothesis {case['key']!r} on {case['model']}: expected {case['expected']}, got {outcome}"]
+    if why:
+        lines.append(f"  why: {why}")
     if case["claim"]:
         lines.append(f"  claim: {case['claim']}")
     for name, value in item.user_properties:
@@ -231,3 +342,4 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     state = state_of(session.config)
     if state.is_worker:
         session.config.workeroutput[WORKER_OUTPUT_KEY] = state.collected  # type: ignore[attr-defined]
+        session.config.workeroutput[DESELECTED_OUTPUT_KEY] = state.deselected  # type: ignore[attr-defined]

@@ -5,21 +5,27 @@ non-model parameters (`overlap[ioi]`) and model is "arm", "mdm" or "pair". Resul
 by case, never by node id (which xdist's --dist loadgroup suffixes with `@group`), so they do
 not depend on how tests were scheduled.
 
-Worker side: `case_of(item)` at collection, `phase_status(call)` for each test phase; both go
-into the report's user_properties as plain dicts. Controller side: `Collector` gathers them
-from every report it sees, in any order, and `Collector.results()` turns them into the
-per-hypothesis entries of results.json.
+Worker side: `case_of(item)` at collection, `phase_outcome(call, item, evidence)` for each
+test phase; both go into the report's user_properties as plain dicts. Controller side:
+`Collector` gathers them from every report it sees, in any order, and
+`Collector.hypotheses()` turns them into the per-hypothesis entries of results.json.
+Deselected cases (-k, -m, --deselect) come in as `add_deselected` and become not_selected.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import pytest
 
+import mechtests
 from mechtests.errors import MechtestsError
+from mechtests.evidence import unusable_statistic
 from mechtests.hypotheses import default_id, hypothesis_of
+from mechtests.outcomes import (ERROR, FAILS, HOLDS, INCONCLUSIVE, NOT_APPLICABLE, NOT_SELECTED, VERDICTS, ClaimFailed,
+                                Inconclusive, NotApplicable, grade)
 
 CASE_PROP = "mechtests.case"
 EVIDENCE_PROP = "mechtests.evidence"
@@ -44,7 +50,10 @@ GROUP_PREFIX = "mechtests-"  # xdist_group names: mechtests-arm, mechtests-mdm, 
 
 
 def base_nodeid(nodeid: str) -> str:
-    """The node id without xdist's `@mechtests-<group>` suffix (added under --dist loadgroup)."""
+    """The node id without xdist's `@mechtests-<group>` suffix (added under --dist loadgroup).
+
+    xdist rewrites node ids to carry the group (pytest-dev/pytest-xdist#1119 would stop that;
+    #1386 is how it breaks under pytest 9.2). Keep this while any supported xdist suffixes ids."""
     head, sep, tail = nodeid.rpartition("@" + GROUP_PREFIX)
     return head if sep and "::" not in tail and "[" not in tail else nodeid
 
@@ -88,49 +97,101 @@ def case_of(item: Any) -> dict[str, Any] | None:
     }
 
 
-def phase_status(call: pytest.CallInfo[Any]) -> tuple[str, str | None]:
-    """How one phase (setup/call/teardown) ended: ok, fails, error or skipped, and a message.
+MECHTESTS_DIR = Path(mechtests.__file__).resolve().parent
+INSTALLED = ("site-packages", "dist-packages")
 
-    Only an AssertionError raised by the test body is `fails`; any other exception, and any
-    exception in a fixture, is `error`: the hypothesis could not be judged.
+
+def suite_folder(test_file: Path, rootdir: Path) -> Path:
+    """The folder whose files are the hypothesis's own code: the top folder under the rootdir
+    that holds the test file (suites/ for suites/sub/test_x.py), or its own folder."""
+    try:
+        parts = test_file.relative_to(rootdir).parts
+    except ValueError:
+        return test_file.parent
+    return rootdir / parts[0] if len(parts) > 1 else rootdir
+
+
+def raised_by_suite(excinfo: pytest.ExceptionInfo[BaseException], item: Any) -> bool:
+    """Was the exception raised by the hypothesis's own code: its test module, or a file under
+    its suite folder that is neither installed (site-packages) nor part of mechtests?"""
+    where = excinfo.traceback[-1].path if excinfo.traceback else ""
+    if not isinstance(where, Path):
+        return False
+    where, test_file = where.resolve(), Path(item.path).resolve()
+    if where == test_file:
+        return True
+    folder = suite_folder(test_file, Path(item.config.rootpath).resolve())
+    return (where.is_relative_to(folder) and not where.is_relative_to(MECHTESTS_DIR)
+            and not any(part in INSTALLED for part in where.parts))
+
+
+def phase_outcome(call: pytest.CallInfo[Any], item: Any, evidence: list[dict[str, Any]]) -> tuple[str | None, str | None]:
+    """The outcome one phase (setup/call/teardown) reached, and a message; (None, None) for a
+    setup or teardown that raised nothing.
+
+    ClaimFailed is fails wherever it is raised; an AssertionError is fails only when the test
+    body raised it from the hypothesis's own code (`raised_by_suite`), else error; Inconclusive
+    is inconclusive; NotApplicable, pytest.skip and pytest.xfail are not_applicable; anything
+    else is error. A verdict whose thresholded statistic is NaN or infinite is error too.
     """
     excinfo = call.excinfo
     if excinfo is None:
-        return "ok", None
-    if excinfo.errisinstance((pytest.skip.Exception, pytest.xfail.Exception)):
-        return "skipped", str(excinfo.value)[:MESSAGE_LIMIT]
-    if isinstance(excinfo.value, MechtestsError):
-        message = f"MechtestsError: {excinfo.value}"
+        outcome, message = (HOLDS, None) if call.when == "call" else (None, None)
+    elif excinfo.errisinstance((NotApplicable, pytest.skip.Exception, pytest.xfail.Exception)):
+        return NOT_APPLICABLE, str(excinfo.value)[:MESSAGE_LIMIT]
     else:
-        message = excinfo.exconly()
-    status = "fails" if call.when == "call" and excinfo.errisinstance(AssertionError) else "error"
-    return status, message[:MESSAGE_LIMIT]
+        exc = excinfo.value
+        message = f"MechtestsError: {exc}" if isinstance(exc, MechtestsError) else excinfo.exconly()
+        if isinstance(exc, ClaimFailed):
+            outcome = FAILS
+        elif isinstance(exc, Inconclusive):
+            outcome = INCONCLUSIVE
+        elif isinstance(exc, AssertionError) and call.when == "call" and raised_by_suite(excinfo, item):
+            outcome = FAILS
+        elif isinstance(exc, AssertionError):
+            entry = excinfo.traceback[-1] if excinfo.traceback else None
+            where = f"{entry.path}:{entry.lineno + 1}" if entry is not None else "unknown code"
+            outcome, message = ERROR, (f"{message} (raised in {where}, not by the hypothesis's own code, so it "
+                                       "cannot mean the claim failed; raise mechtests.outcomes.ClaimFailed for that)")
+        else:
+            outcome = ERROR
+    if outcome in VERDICTS and call.when == "call":
+        unusable = unusable_statistic(evidence)
+        if unusable is not None:
+            outcome, message = ERROR, unusable + (f" [{message}]" if message else "")
+    return outcome, None if message is None else message[:MESSAGE_LIMIT]
 
 
 @dataclass
 class CaseRecord:
     case: dict[str, Any]
     nodeid: str
-    phases: dict[str, tuple[str, str | None]] = field(default_factory=dict)
+    phases: dict[str, tuple[str | None, str | None]] = field(default_factory=dict)
     evidence: list[dict[str, Any]] = field(default_factory=list)
     duration: float = 0.0
     crashed: str | None = None
+    deselected: bool = False
 
     def outcome(self) -> tuple[str, str | None]:
+        """One outcome from the phases: an error anywhere wins, then what setup reached (a
+        fixture may raise NotApplicable or ClaimFailed), then the call's."""
         if self.crashed is not None:
-            return "error", self.crashed
+            return ERROR, self.crashed
+        if self.deselected:
+            return NOT_SELECTED, "deselected (-k, -m or --deselect): not run"
         for when in ("setup", "call", "teardown"):
-            status, message = self.phases.get(when, ("ok", None))
-            if status == "error":
-                return "error", message if when != "teardown" else f"error in teardown: {message}"
-        for when in ("setup", "call"):
-            status, message = self.phases.get(when, ("ok", None))
-            if status == "skipped":
-                return "skipped", message
+            outcome, message = self.phases.get(when, (None, None))
+            if outcome == ERROR:
+                return ERROR, message if when != "teardown" else f"error in teardown: {message}"
+        setup = self.phases.get("setup", (None, None))
+        if setup[0] is not None:
+            return setup  # type: ignore[return-value]
         if "call" not in self.phases:
-            return "skipped", "not run: the run stopped before this test"
-        status, message = self.phases["call"]
-        return ("holds", None) if status == "ok" else ("fails", message)
+            return ERROR, NOT_RUN
+        return self.phases["call"]  # type: ignore[return-value]
+
+
+NOT_RUN = "not run: the run stopped before this test"
 
 
 class Collector:
@@ -139,12 +200,17 @@ class Collector:
     def __init__(self) -> None:
         self.records: dict[tuple[str, str], CaseRecord] = {}
         self.known: dict[str, dict[str, Any]] = {}  # nodeid -> case, from collection anywhere
+        self.deselected: dict[str, dict[str, Any]] = {}  # nodeid -> case, deselected anywhere
         self.models: dict[str, dict[str, Any]] = {}
         self.crashed: dict[str, str] = {}  # nodeid -> message
 
     def add_known(self, cases: dict[str, dict[str, Any]]) -> None:
         for nodeid, case in cases.items():
             self.known.setdefault(nodeid, case)
+
+    def add_deselected(self, cases: dict[str, dict[str, Any]]) -> None:
+        for nodeid, case in cases.items():
+            self.deselected.setdefault(nodeid, case)
 
     def add_report(self, report: pytest.TestReport) -> None:
         nodeid = base_nodeid(report.nodeid)
@@ -153,7 +219,7 @@ class Collector:
         status = None
         for name, value in report.user_properties:
             if name == CASE_PROP:
-                case, status = value["case"], (value["status"], value["message"])
+                case, status = value["case"], (value["outcome"], value["message"])
             elif name == EVIDENCE_PROP:
                 evidence.append(value)
             elif name == MODEL_PROP:
@@ -170,22 +236,29 @@ class Collector:
             rec.evidence = evidence
 
     def has_cases(self) -> bool:
-        return bool(self.known or self.records)
+        return bool(self.known or self.records or self.deselected)
 
     def finish(self) -> bool:
-        """Give every known case a record; True when some case never got a result (incomplete)."""
+        """Give every known case a record; True when some case never got a result (incomplete).
+        A deselected case was not meant to run: it is not_selected, and the run stays complete."""
         incomplete = False
+        for nodeid, case in self.deselected.items():
+            slot = (case["key"], case["model"])
+            if slot not in self.records:
+                self.records[slot] = CaseRecord(case, nodeid, deselected=True)
         for nodeid, case in self.known.items():
+            if nodeid in self.deselected:
+                continue
             rec = self.records.get((case["key"], case["model"]))
             if rec is None:
                 rec = self.records[(case["key"], case["model"])] = CaseRecord(case, nodeid)
             if nodeid in self.crashed:
                 rec.crashed = f"worker crashed while running this test ({self.crashed[nodeid]})"
-            if "call" not in rec.phases and rec.crashed is None and not _ended_early(rec):
+            if "call" not in rec.phases and rec.crashed is None and not rec.deselected and not _ended_early(rec):
                 incomplete = True
         return incomplete
 
-    def hypotheses(self, rerun: Any) -> list[dict[str, Any]]:
+    def hypotheses(self, rerun: Any, strict: bool = False) -> list[dict[str, Any]]:
         """results.json's "hypotheses": one entry per key, sorted, with results per model."""
         by_key: dict[str, dict[str, Any]] = {}
         for (key, model), rec in sorted(self.records.items(), key=lambda kv: (kv[0][0], _model_rank(kv[0][1]))):
@@ -199,19 +272,30 @@ class Collector:
             entry["results"][model] = {
                 "outcome": outcome,
                 "expected": expected,
-                "matched": None if outcome == "skipped" else outcome == expected,
+                "grade": grade(outcome, expected, strict),
+                "matched": matched(outcome, expected),
                 "message": message,
                 "evidence": rec.evidence,
                 "nodeid": rec.nodeid,
                 "rerun": rerun(rec.nodeid),
                 "duration_s": round(rec.duration, 4),
+                "seeds": None,  # reserved for --mech-seeds (issue #12): one entry per seed
+                "agreement": None,  # reserved: do the per-seed verdicts agree
             }
         return [by_key[k] for k in sorted(by_key, key=lambda k: (by_key[k]["file"], k))]
 
 
+def matched(outcome: str, expected: str) -> bool | None:
+    """Did the claim come out as expected: None when it was not judged (not applicable, not selected)."""
+    if outcome in (NOT_APPLICABLE, NOT_SELECTED):
+        return None
+    return outcome == expected
+
+
 def _ended_early(rec: CaseRecord) -> bool:
-    """A case whose setup errored or skipped has no call phase but did get a verdict."""
-    return rec.phases.get("setup", ("ok", None))[0] in ("error", "skipped")
+    """A case whose setup raised (error, not applicable, a failed claim) has no call phase but
+    did get an outcome."""
+    return rec.phases.get("setup", (None, None))[0] is not None
 
 
 def _model_rank(model: str) -> int:

@@ -1,10 +1,14 @@
-"""Fixtures: `subject`, `pair`, `tasks`, `mech_seed`, and the session caches behind them.
+"""Fixtures: `subject`, `pair`, `tasks`, `mech_seed`, `mech_budget`, and the session caches behind them.
 
 Nothing loads until a test asks: a test that takes neither `subject`, `pair` nor `tasks`
 costs nothing. Each model loads at most once per process (`mech_models`); a failed load is
 remembered and re-raised, so a missing checkpoint is one clear error per test, not one load
 attempt per test. `mech_loader` is the single place that turns a path into a Subject;
 override it in a conftest.py to run the suite on substitute models.
+
+A one-model run (`--mdm=none`, `--arm=none`, or a pair that declares one model) asks for the
+missing model only through `subject[role]` and `pair`, which raise NotApplicable: per-model
+hypotheses run on the model there is, pair-level ones are reported as not applicable.
 """
 
 from __future__ import annotations
@@ -14,11 +18,12 @@ from typing import Any, Callable
 
 import pytest
 
+from mechtests import budget as run_budget
 from mechtests.errors import MechtestsError
+from mechtests.outcomes import NotApplicable
+from mechtests.pairs import ROLES, check_role
 from mechtests.plugin.collect import MODEL_PROP
 from mechtests.plugin.state import state_of
-
-ROLES = ("arm", "mdm")
 
 
 @dataclass(frozen=True)
@@ -47,16 +52,43 @@ def mech_seed(request: pytest.FixtureRequest) -> int:
     return state_of(request.config).settings["seed"]
 
 
+def budget_of(config: pytest.Config) -> run_budget.Budget:
+    """The run's budget: --mech-budget, else the pair table's, else [tool.mechtests] budget, else default."""
+    state = state_of(config)
+    name, from_cli = state.settings.get("budget"), state.settings.get("budget_from_cli", False)
+    return run_budget.select(name if from_cli else None, state.pair.budget, None if from_cli else name)
+
+
+@pytest.fixture(scope="session")
+def mech_budget(request: pytest.FixtureRequest) -> run_budget.Budget:
+    """The run's budget (mechtests.budget), made the active one for every test of the session."""
+    budget = budget_of(request.config)
+    run_budget.activate(budget)
+    return budget
+
+
+def load_options(config: pytest.Config, role: str) -> dict[str, Any]:
+    """load_subject's options for `role`: the command line's device and dtype, then the pair
+    table's options, then [tool.mechtests]' device and dtype (the checkpoint's mechtests block
+    and the family's defaults come after, inside load_subject)."""
+    state = state_of(config)
+    options = state.pair.load_options(role)
+    for key in ("device", "dtype"):
+        if state.settings[f"{key}_from_cli"] or key not in options:
+            options[key] = state.settings[key]
+    return options
+
+
 @pytest.fixture(scope="session")
 def mech_loader(request: pytest.FixtureRequest) -> Callable[[str, str], Any]:
-    """`load(role, path) -> Subject`; by default mechtests.load_subject on --mech-device/--mech-dtype."""
-    settings = state_of(request.config).settings
+    """`load(role, path) -> Subject`; by default mechtests.load_subject with `load_options`."""
+    config = request.config
 
     def load(role: str, path: str) -> Any:
         from mechtests.models import load_subject
 
         _share_cores()
-        return load_subject(path, device=settings["device"], dtype=settings["dtype"])
+        return load_subject(path, **load_options(config, role))
 
     return load
 
@@ -74,22 +106,20 @@ def _share_cores() -> None:
 
 
 @pytest.fixture(scope="session")
-def mech_models(request: pytest.FixtureRequest, mech_loader: Callable[[str, str], Any]) -> Callable[[str], Any]:
-    """`get(role) -> Subject`: each of the pair's models, loaded once per process."""
+def mech_models(
+    request: pytest.FixtureRequest, mech_loader: Callable[[str, str], Any], mech_budget: run_budget.Budget
+) -> Callable[[str], Any]:
+    """`get(role) -> Subject`: each of the pair's models, loaded once per process; NotApplicable
+    for the model a one-model run leaves out."""
     pair_paths = state_of(request.config).pair
     cache: dict[str, Any] = {}
 
     def get(role: str) -> Any:
+        if pair_paths.absent(role):
+            raise NotApplicable(f"one-model run: there is no {role.upper()} ({_one_model_reason(pair_paths, role)})")
         if role not in cache:
             try:
-                subject = mech_loader(role, pair_paths.path(role))
-                kind = getattr(subject, "kind", role)
-                if kind != role:
-                    raise MechtestsError(
-                        f"the pair's {role} checkpoint {subject.path} is an {kind}",
-                        f"pass an {role.upper()} with --{role}, or fix the mechtests block of its config.json",
-                    )
-                cache[role] = subject
+                cache[role] = check_role(role, mech_loader(role, pair_paths.path(role)))
             except Exception as err:  # remembered: every later test gets the same error at once
                 cache[role] = err
         value = cache[role]
@@ -113,25 +143,38 @@ def subject(request: pytest.FixtureRequest, mech_models: Callable[[str], Any]) -
     return value
 
 
+def _one_model_reason(pair_paths: Any, role: str) -> str:
+    if role in pair_paths.replaced:
+        return f"--{role}=none"
+    return f"pair {pair_paths.name!r} declares no {role}"
+
+
 @pytest.fixture
 def pair(request: pytest.FixtureRequest, mech_models: Callable[[str], Any]) -> Pair:
-    """Both models (`pair.arm`, `pair.mdm`), for hypotheses that compare them."""
+    """Both models (`pair.arm`, `pair.mdm`), for hypotheses that compare them; NotApplicable in a
+    one-model run."""
+    pair_paths = state_of(request.config).pair
+    for role in ROLES:
+        if pair_paths.absent(role):
+            raise NotApplicable(f"pair-level hypothesis in a one-model run: there is no {role.upper()} "
+                                f"({_one_model_reason(pair_paths, role)})")
     arm, mdm = mech_models("arm"), mech_models("mdm")
     _note_model(request.node, "arm", arm)
     _note_model(request.node, "mdm", mdm)
-    return Pair(arm=arm, mdm=mdm, name=state_of(request.config).pair.name)
+    return Pair(arm=arm, mdm=mdm, name=pair_paths.label)
 
 
 @pytest.fixture(scope="session")
-def mech_tasks(mech_models: Callable[[str], Any], mech_seed: int) -> Callable[[str], Any]:
-    """`get(role) -> TaskSet` for that model's tokenizer and the run's seed, built once."""
+def mech_tasks(mech_models: Callable[[str], Any], mech_seed: int, mech_budget: run_budget.Budget) -> Callable[[str], Any]:
+    """`get(role) -> TaskSet` for that model's tokenizer, the run's seed and the budget's
+    candidate count, built once."""
     cache: dict[str, Any] = {}
 
     def get(role: str) -> Any:
         if role not in cache:
             from mechtests.tasks import TaskSet
 
-            cache[role] = TaskSet(mech_models(role).tokenizer, seed=mech_seed)
+            cache[role] = TaskSet(mech_models(role).tokenizer, n=mech_budget.candidates, seed=mech_seed)
         return cache[role]
 
     return get
@@ -141,8 +184,12 @@ def mech_tasks(mech_models: Callable[[str], Any], mech_seed: int) -> Callable[[s
 def tasks(request: pytest.FixtureRequest, mech_tasks: Callable[[str], Any]) -> Any:
     """The task datasets (`.induction`, `.ioi`, ...) for the pair's tokenizer and the run's seed.
 
-    In a `subject` test they are built from that model's tokenizer; otherwise from the ARM's.
+    In a `subject` test they are built from that model's tokenizer; otherwise from the ARM's
+    (from the one model of a one-model run).
     """
     callspec = getattr(request.node, "callspec", None)
-    role = callspec.params.get("subject", "arm") if callspec is not None else "arm"
-    return mech_tasks(role if role in ROLES else "arm")
+    role = callspec.params.get("subject") if callspec is not None else None
+    if role not in ROLES:
+        roles = state_of(request.config).pair.roles
+        role = "arm" if "arm" in roles or not roles else roles[0]
+    return mech_tasks(role)

@@ -13,7 +13,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
 
+from mechtests.budget import BUDGETS, parse_budget
 from mechtests.errors import MechtestsError
+from mechtests.pairs import is_location_keyword
 from mechtests.reports.compare import parse_tolerance
 
 DTYPES = ("float32", "float16", "bfloat16")
@@ -32,13 +34,18 @@ def parse_path(value: Any) -> str:
     return value
 
 
+MAX_SEED = 2**32 - 1  # numpy's legacy seeding (np.random.seed) takes 0 .. 2**32 - 1
+
+
 def parse_seed(value: Any) -> int:
     try:
         seed = int(value)
-        if isinstance(value, float) or seed < 0:
+        if isinstance(value, (float, bool)) or seed < 0:
             raise ValueError
     except (TypeError, ValueError):
         raise MechtestsError(f"seed must be a non-negative integer, got {value!r}", "e.g. --mech-seed 0") from None
+    if seed > MAX_SEED:
+        raise MechtestsError(f"seed {seed} is above {MAX_SEED}, the largest seed numpy takes", "e.g. --mech-seed 0")
     return seed
 
 
@@ -54,11 +61,23 @@ def parse_dtype(value: Any) -> str:
     return value
 
 
+def parse_budget_name(value: Any) -> str:
+    return parse_budget(value).name
+
+
 def parse_split(value: Any) -> str:
     choices = {True: "yes", False: "no", "yes": "yes", "no": "no", "auto": "auto", "true": "yes", "false": "no"}
     key = value.lower() if isinstance(value, str) else value
     if not isinstance(key, (str, bool)) or key not in choices:
         raise MechtestsError(f"expected yes, no or auto, got {value!r}", "write yes, no or auto (or true/false in pyproject.toml)")
+    return choices[key]
+
+
+def parse_flag(value: Any) -> bool:
+    choices = {True: True, False: False, "yes": True, "no": False, "true": True, "false": False}
+    key = value.lower() if isinstance(value, str) else value
+    if not isinstance(key, (str, bool)) or key not in choices:
+        raise MechtestsError(f"expected true or false, got {value!r}", "write true or false (yes or no)")
     return choices[key]
 
 
@@ -70,6 +89,7 @@ class Option:
     parse: Callable[[Any], Any]
     default: Any
     help: str
+    const: Any = None  # a flag without a value: given, it means `const`
 
     @property
     def dest(self) -> str:
@@ -79,8 +99,13 @@ class Option:
 OPTIONS: tuple[Option, ...] = (
     Option("--pair", "pair", "NAME", parse_name, None,
            "model pair declared under [tool.mechtests.pairs] (default: [tool.mechtests] pair)"),
-    Option("--arm", "arm", "PATH", parse_path, None, "ARM checkpoint folder, overriding the pair's (default: the pair's arm)"),
-    Option("--mdm", "mdm", "PATH", parse_path, None, "MDM checkpoint folder, overriding the pair's (default: the pair's mdm)"),
+    Option("--arm", "arm", "PATH", parse_path, None, "ARM checkpoint (a folder, a .gguf file, pkg:MODULE/PATH, or none for "
+           "a one-model run), replacing the pair's (default: the pair's arm)"),
+    Option("--mdm", "mdm", "PATH", parse_path, None, "MDM checkpoint (a folder, a .gguf file, pkg:MODULE/PATH, or none for "
+           "a one-model run), replacing the pair's (default: the pair's mdm)"),
+    Option("--mech-budget", "budget", "|".join(BUDGETS), parse_budget_name, None,
+           "run budget: pool sizes, EAP-IG steps, bootstrap and control draws, circuit size K (default: the pair's "
+           "budget, else default, which reproduces the bundled pair's settings)"),
     Option("--mech-report", "report", "DIR", parse_path, "reports/",
            "folder for results.json, report.html and summary.md (default: reports/)"),
     Option("--mech-seed", "seed", "N", parse_seed, 0, "seed for tasks, sampling and bootstrap intervals (default: 0)"),
@@ -93,18 +118,26 @@ OPTIONS: tuple[Option, ...] = (
     Option("--mech-split-pair", "split-pair", "yes|no|auto", parse_split, "auto",
            "give each pair-level hypothesis its own xdist group, so that several workers share them; every such "
            "worker loads both models; auto: yes when the two checkpoints' weights total under 1 GiB (default: auto)"),
+    Option("--mech-strict", "strict", "", parse_flag, False,
+           "an inconclusive verdict against its expectation, or a move into or out of inconclusive against the "
+           "baseline, fails the run instead of warning (default: off)", const=True),
     Option("--mech-device", "device", "DEVICE", parse_device, "cpu", "device the models run on (default: cpu)"),
     Option("--mech-dtype", "dtype", "DTYPE", parse_dtype, "float32",
            f"dtype the models run in, one of {', '.join(DTYPES)} (default: float32)"),
 )
 BY_FLAG = {o.flag: o for o in OPTIONS}
+BY_KEY = {o.key: o for o in OPTIONS}
 SETTING_KEYS = {o.key for o in OPTIONS} | {"pairs"}
 
 
 def add_options(addoption: Callable[..., Any], flags: tuple[str, ...] | None = None) -> None:
     """Declare the options (all, or those in `flags`) with `addoption` (pytest's or argparse's)."""
     for opt in OPTIONS:
-        if flags is None or opt.flag in flags:
+        if flags is not None and opt.flag not in flags:
+            continue
+        if opt.const is not None:
+            addoption(opt.flag, dest=opt.dest, action="store_const", const=opt.const, default=None, help=opt.help)
+        else:
             addoption(opt.flag, dest=opt.dest, metavar=opt.metavar, default=None, help=opt.help)
 
 
@@ -128,14 +161,20 @@ def resolve(cli: Callable[[str], Any], settings: dict[str, Any]) -> dict[str, An
         try:
             out[opt.key] = None if raw is None else opt.parse(raw)
         except MechtestsError as err:
-            source = opt.flag if from_cli else f"[tool.mechtests] {opt.key}"
-            raise MechtestsError(f"{source}: {err.problem}", err.fix) from None
+            raise MechtestsError(f"{label(opt.key, from_cli)}: {err.problem}", err.fix) from None
         out[opt.key + "_from_cli"] = from_cli and raw is not None
     return out
+
+
+def label(key: str, from_cli: bool) -> str:
+    """How the user set an option, for error messages: its flag, or its pyproject key."""
+    return BY_KEY[key].flag if from_cli else f"[tool.mechtests] {key}"
 
 
 def place(value: str | None, from_cli: bool, invocation_dir: Path, rootdir: Path) -> Path | None:
     """A path option as an absolute Path: relative to where pytest started, or to the rootdir."""
     if value is None:
         return None
+    if is_location_keyword(value):  # `none`, `pkg:...`: not relative to any folder (mechtests.pairs)
+        return Path(value)
     return ((invocation_dir if from_cli else rootdir) / value).resolve()

@@ -12,8 +12,12 @@ cache's per-entry lock keeps two workers from computing one attribution twice. E
 that takes a pair group loads both models, so `auto` splits only small pairs.
 
 xdist 3.8's loadgroup scheduler puts a crashed worker's whole work unit back in the queue,
-the test that crashed it included, so that test kills worker after worker. The scheduler
-here counts the crashing test as done (xdist reports it as a crash) and requeues the rest.
+the test that crashed it included, so that test kills worker after worker
+(pytest-dev/pytest-xdist#1371), and it requeues the crashed worker's completed units too,
+which can leave the run waiting on empty units (pytest-dev/pytest-xdist#1378). The scheduler
+here counts the crashing test as done (xdist reports it as a crash) and requeues only the
+unfinished units. Remove it once an xdist release carries both fixes (#1371, and #1381 or
+its successor for #1378).
 """
 
 from __future__ import annotations

@@ -26,7 +26,10 @@ class MechtestsState:
     baseline: Path | None
     save_baseline: Path | None
     is_worker: bool
+    declared: bool = False  # pyproject.toml declares [tool.mechtests]
+    baseline_data: dict[str, Any] | None = None  # --mech-baseline, read and checked at configure
     collected: dict[str, dict[str, Any]] = field(default_factory=dict)  # nodeid -> case (this process)
+    deselected: dict[str, dict[str, Any]] = field(default_factory=dict)  # nodeid -> case, -k/-m/--deselect
     collector: Collector = field(default_factory=Collector)
     results: dict[str, Any] | None = None
     baseline_lines: list[str] = field(default_factory=list)
@@ -41,7 +44,9 @@ class MechtestsState:
             parts.append(f"--pair={self.settings['pair']}")
         for role in ("arm", "mdm"):
             if self.settings[f"{role}_from_cli"]:
-                parts.append(f"--{role}={getattr(self.pair, role)}")
+                parts.append(f"--{role}={self.pair.location(role)}")
+        if self.settings.get("strict_from_cli"):
+            parts.append("--mech-strict")
         for key in ("device", "dtype"):
             if self.settings[f"{key}_from_cli"]:
                 parts.append(f"--mech-{key}={self.settings[key]}")

@@ -22,6 +22,9 @@ class Example:
         an ARM never does).
     good, bad: for probability-mass metrics (greater-than): token ids whose probability at the
         first answer position counts for (good) or against (bad) the answer.
+    after_tie: (good, bad) at the second answer position, counted only through the probability
+        that the first position holds `answer[0]` (the tie): a year written one digit per token
+        is above the start year when its tens digit is above, or equal and its units digit above.
     arm: the same question posed for an ARM when it differs (infilling: the right context moved
         before the answer slot); None when the ARM reads `tokens` as it is.
     """
@@ -34,6 +37,7 @@ class Example:
     good: tuple[int, ...] | None = None
     bad: tuple[int, ...] | None = None
     arm: "Example | None" = None
+    after_tie: tuple[tuple[int, ...], tuple[int, ...]] | None = None
 
     @property
     def answer(self) -> tuple[int, ...]:
@@ -52,3 +56,5 @@ class Example:
             raise ValueError("wrong needs one token per answer position")
         if (self.good is None) != (self.bad is None):
             raise ValueError("good and bad go together")
+        if self.after_tie is not None and (self.good is None or len(self.answer_positions) != 2):
+            raise ValueError("after_tie needs good/bad and exactly two answer positions")

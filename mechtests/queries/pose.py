@@ -13,7 +13,7 @@ tokens identical and changes only the context.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Sequence
+from typing import TYPE_CHECKING, Any, Sequence
 
 import torch
 
@@ -31,7 +31,8 @@ class Posed:
     input_ids, attention_mask: (B, T); read_positions, answer_positions, answer_ids, wrong_ids,
     active: (B, A); active marks the answer positions that count for the metric (all of them,
     except during k-step denoising where only the still-masked ones do). good/bad: (B, V) bool
-    for probability-mass metrics, else None.
+    for probability-mass metrics, else None; good_after/bad_after: (B, V) the same at the second
+    answer position, counted through the first position's tie (Example.after_tie), else None.
     """
 
     input_ids: torch.Tensor
@@ -43,13 +44,16 @@ class Posed:
     active: torch.Tensor
     good: torch.Tensor | None = None
     bad: torch.Tensor | None = None
+    good_after: torch.Tensor | None = None
+    bad_after: torch.Tensor | None = None
 
     def __len__(self) -> int:
         return int(self.input_ids.shape[0])
 
-    def model_inputs(self) -> dict[str, torch.Tensor]:
-        """Keyword arguments for the model's forward."""
-        return {"input_ids": self.input_ids, "attention_mask": self.attention_mask}
+    def model_inputs(self, subject: "Subject") -> dict[str, Any]:
+        """Keyword arguments for `subject`'s forward, its attention mask in the form its family needs
+        (a DiffuLLaMA-like MDM attends bidirectionally only when handed a 4-D mask)."""
+        return subject.model_inputs(self.input_ids, self.attention_mask)
 
     def to(self, device: torch.device | str) -> "Posed":
         moved = {k: (v.to(device) if isinstance(v, torch.Tensor) else v) for k, v in self.__dict__.items()}
@@ -69,6 +73,12 @@ def pose(
 ) -> Posed:
     """Build the batch for `examples` as `subject` should see them.
 
+    Examples of different lengths share the batch: each row is right-padded with the pad token
+    and its attention mask ends where its own input ends, and its answers are read at its own
+    positions; a model that cannot take an attention mask (`subject.allows_padding` False) is
+    refused a mixed batch (group examples with `length_batches`). All rows need the same number
+    of answer positions.
+
     fill: (B, A) token ids for answer positions already revealed during k-step denoising, -1
     where still masked (MDM only). None: every answer position is masked (MDM) or
     teacher-forced (ARM).
@@ -76,15 +86,15 @@ def pose(
     if not examples:
         raise MechtestsError("pose() got no examples", "pass at least one Example")
     views = [view_for(subject, ex) for ex in examples]
-    _check_batchable(views)
-    source = [v.corrupted if corrupted else v.tokens for v in views]
-    ids = torch.tensor(source, dtype=torch.long)  # (B, T)
+    _check_batchable(subject, views)
     positions = torch.tensor([v.answer_positions for v in views], dtype=torch.long)  # (B, A)
     answers = torch.tensor([v.answer for v in views], dtype=torch.long)  # (B, A)
     wrong = torch.tensor([v.wrong for v in views], dtype=torch.long)  # (B, A)
+    ids = torch.full((len(views), max(len(v.tokens) for v in views)), _pad_id(subject), dtype=torch.long)  # (B, T)
+    for row, view in enumerate(views):
+        ids[row, : len(view.tokens)] = torch.tensor(view.corrupted if corrupted else view.tokens)
     # Answer slots hold the clean answer in both runs: only the context differs.
     ids.scatter_(1, positions, answers)
-    attention = torch.ones_like(ids)
     active = torch.ones_like(positions, dtype=torch.bool)
 
     if subject.is_mdm:
@@ -96,44 +106,79 @@ def pose(
             slot_tokens = torch.where(fill >= 0, fill, slot_tokens)
             active = fill < 0
         ids.scatter_(1, positions, slot_tokens)
-        for row, view in enumerate(views):
-            if not view.right_context:
-                attention[row, view.answer_positions[-1] + 1 :] = 0
+        # The right context where the task has one; otherwise the input ends with the last answer.
+        ends = [len(v.tokens) if v.right_context else v.answer_positions[-1] + 1 for v in views]
         reads = positions if subject.prediction == "same-position" else positions - 1
-        length = ids.shape[1] if any(v.right_context for v in views) else int(positions.max()) + 1
     else:
         if fill is not None:
             raise MechtestsError("fill= applies to MDMs only", "an ARM reads all answer positions in one teacher-forced pass")
+        ends = [v.answer_positions[-1] for v in views]  # the ARM never needs the last answer token itself
         reads = positions - 1
-        length = int(positions.max())  # the ARM never needs the last answer token itself
-    ids, attention = ids[:, :length], attention[:, :length]
-    pad = subject.tokenizer.pad_token_id
-    if pad is not None:
-        ids = torch.where(attention.bool(), ids, torch.full_like(ids, int(pad)))
+    length = max(ends)
+    attention = (torch.arange(length).unsqueeze(0) < torch.tensor(ends).unsqueeze(1)).long()  # (B, T)
+    ids = torch.where(attention.bool(), ids[:, :length], torch.full_like(attention, _pad_id(subject)))
 
-    good = bad = None
+    good = bad = good_after = bad_after = None
     if views[0].good is not None:
-        vocab = subject.vocab_size
-        good = torch.zeros(len(views), vocab, dtype=torch.bool)
-        bad = torch.zeros(len(views), vocab, dtype=torch.bool)
-        for row, view in enumerate(views):
-            good[row, list(view.good)] = True  # type: ignore[arg-type]
-            bad[row, list(view.bad)] = True  # type: ignore[arg-type]
-    device = subject.device
+        good, bad = _token_sets(subject, [v.good for v in views]), _token_sets(subject, [v.bad for v in views])
+    if views[0].after_tie is not None:
+        good_after = _token_sets(subject, [v.after_tie[0] for v in views])  # type: ignore[index]
+        bad_after = _token_sets(subject, [v.after_tie[1] for v in views])  # type: ignore[index]
     return Posed(
         input_ids=ids, attention_mask=attention, read_positions=reads, answer_positions=positions,
-        answer_ids=answers, wrong_ids=wrong, active=active, good=good, bad=bad,
-    ).to(device)
+        answer_ids=answers, wrong_ids=wrong, active=active, good=good, bad=bad, good_after=good_after,
+        bad_after=bad_after,
+    ).to(subject.device)
 
 
-def _check_batchable(views: Sequence[Example]) -> None:
+def length_batches(subject: "Subject", examples: Sequence[Example], batch_size: int) -> list[list[int]]:
+    """Index lists of at most `batch_size` examples to pose together, in order: consecutive
+    examples when the model takes padding, else examples of one input length per batch."""
+    order = list(range(len(examples)))
+    if not subject.allows_padding:
+        order.sort(key=lambda i: len(view_for(subject, examples[i]).tokens))  # stable: keeps the order within a length
+    batches: list[list[int]] = []
+    for i in order:
+        if batches and len(batches[-1]) < batch_size and (subject.allows_padding or _same_length(subject, examples, batches[-1][0], i)):
+            batches[-1].append(i)
+        else:
+            batches.append([i])
+    return batches
+
+
+def _same_length(subject: "Subject", examples: Sequence[Example], i: int, j: int) -> bool:
+    return len(view_for(subject, examples[i]).tokens) == len(view_for(subject, examples[j]).tokens)
+
+
+def _pad_id(subject: "Subject") -> int:
+    """The id written where attention is off (never read): pad, else end-of-text, else 0."""
+    tok = subject.tokenizer
+    for candidate in (getattr(tok, "pad_token_id", None), getattr(tok, "eos_token_id", None)):
+        if candidate is not None:
+            return int(candidate)
+    return 0
+
+
+def _token_sets(subject: "Subject", sets: Sequence[tuple[int, ...] | None]) -> torch.Tensor:
+    """(B, V) bool, row b true at the ids of sets[b]."""
+    out = torch.zeros(len(sets), subject.vocab_size, dtype=torch.bool)
+    for row, ids in enumerate(sets):
+        out[row, list(ids or ())] = True
+    return out
+
+
+def _check_batchable(subject: "Subject", views: Sequence[Example]) -> None:
     first = views[0]
     for ex in views[1:]:
-        if len(ex.tokens) != len(first.tokens) or len(ex.answer_positions) != len(first.answer_positions):
+        if len(ex.answer_positions) != len(first.answer_positions):
             raise MechtestsError(
-                f"examples of different shapes in one batch ({len(first.tokens)} vs {len(ex.tokens)} tokens, "
-                f"{len(first.answer_positions)} vs {len(ex.answer_positions)} answers)",
-                "batch examples of one task together; a task must give all its examples one length",
+                f"examples with {len(first.answer_positions)} and {len(ex.answer_positions)} answer tokens in one batch",
+                "batch examples of one task together; a task gives all its examples one number of answer tokens",
             )
-        if (ex.good is None) != (first.good is None):
+        if len(ex.tokens) != len(first.tokens) and not subject.allows_padding:
+            raise MechtestsError(
+                f"examples of {len(first.tokens)} and {len(ex.tokens)} tokens in one batch, and this model takes no padding",
+                "pose examples of one length together (mechtests.queries.length_batches groups them)",
+            )
+        if (ex.good is None) != (first.good is None) or (ex.after_tie is None) != (first.after_tie is None):
             raise MechtestsError("a batch mixes probability-mass and logit-difference examples", "batch one task at a time")

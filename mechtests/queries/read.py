@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Sequence
 import torch
 
 from mechtests.queries.example import Example
-from mechtests.queries.pose import Posed, pose
+from mechtests.queries.pose import Posed, length_batches, pose
 
 if TYPE_CHECKING:
     from mechtests.models.subject import Subject
@@ -22,32 +22,60 @@ def gather_answer_logits(logits: torch.Tensor, posed: Posed) -> torch.Tensor:
 def forward_logits(subject: "Subject", posed: Posed) -> torch.Tensor:
     """One plain forward pass (no nnsight, no grad): (B, T, V) logits."""
     with torch.no_grad():
-        return subject.model(**posed.model_inputs()).logits
+        return subject.model(**posed.model_inputs(subject)).logits
 
 
 def answer_logits(
     subject: "Subject", examples: Sequence[Example] | Posed, corrupted: bool = False, batch_size: int = 256
 ) -> torch.Tensor:
-    """(B, A, V) answer logits of `examples` (one pass per batch; MDM: all answers masked)."""
+    """(B, A, V) answer logits of `examples` in their order (one pass per batch; MDM: all answers masked)."""
     if isinstance(examples, Posed):
         return gather_answer_logits(forward_logits(subject, examples), examples)
-    chunks = []
-    for start in range(0, len(examples), batch_size):
-        posed = pose(subject, examples[start : start + batch_size], corrupted=corrupted)
-        chunks.append(gather_answer_logits(forward_logits(subject, posed), posed))
-    return torch.cat(chunks)
+    parts = []
+    for rows in length_batches(subject, examples, batch_size):
+        posed = pose(subject, [examples[i] for i in rows], corrupted=corrupted)
+        parts.append((rows, gather_answer_logits(forward_logits(subject, posed), posed)))
+    return _in_order(parts)
+
+
+def _slot_probs(answer_logits: torch.Tensor, posed: Posed, slot: int) -> torch.Tensor:
+    """(B, V) probabilities at answer slot `slot`; a slot already revealed during k-step
+    denoising (inactive) holds its revealed token for certain."""
+    probs = answer_logits[:, slot].float().softmax(-1)
+    inactive = ~posed.active[:, slot]
+    if not bool(inactive.any()):
+        return probs
+    revealed = posed.input_ids.gather(1, posed.answer_positions[:, slot : slot + 1]).squeeze(1)  # (B,)
+    certain = torch.nn.functional.one_hot(revealed, probs.shape[-1]).to(probs.dtype)
+    return torch.where(inactive.unsqueeze(1), certain, probs)
+
+
+def _slot_tokens(answer_logits: torch.Tensor, posed: Posed) -> torch.Tensor:
+    """(B, A) the model's top token at each answer slot, or the revealed token where inactive."""
+    top = answer_logits.argmax(-1)
+    if bool(posed.active.all()):
+        return top
+    return torch.where(posed.active, top, posed.input_ids.gather(1, posed.answer_positions))
 
 
 def metric(answer_logits: torch.Tensor, posed: Posed) -> torch.Tensor:
     """Per-example task metric, shape (B,).
 
     Logit difference (correct minus wrong) averaged over the active answer positions, or, for
-    probability-mass tasks, the probability of the good set minus the bad set at the first
-    answer position. Differentiable, so attribution methods use it too.
+    probability-mass tasks (greater-than), the probability mass above the threshold minus the
+    mass at or below it: the good set minus the bad set at the first answer position, and where
+    the answer is two ordered tokens (a year one digit per token; see
+    mechtests.tasks.natural.greater_than) plus P(first = tie) x (good minus bad at the second).
+    Differentiable and read from one forward pass, so attribution methods use it too.
     """
     if posed.good is not None:
-        probs = answer_logits[:, 0].float().softmax(-1)  # (B, V)
-        return (probs * posed.good).sum(-1) - (probs * posed.bad).sum(-1)
+        probs = _slot_probs(answer_logits, posed, 0)  # (B, V)
+        mass = (probs * posed.good).sum(-1) - (probs * posed.bad).sum(-1)
+        if posed.good_after is None:
+            return mass
+        tie = probs.gather(1, posed.answer_ids[:, :1]).squeeze(1)  # P(first token = the tie)
+        second = _slot_probs(answer_logits, posed, 1)
+        return mass + tie * ((second * posed.good_after).sum(-1) - (second * posed.bad_after).sum(-1))
     correct = answer_logits.gather(-1, posed.answer_ids.unsqueeze(-1)).squeeze(-1)  # (B, A)
     wrong = answer_logits.gather(-1, posed.wrong_ids.unsqueeze(-1)).squeeze(-1)  # (B, A)
     active = posed.active.to(answer_logits.dtype)
@@ -55,19 +83,35 @@ def metric(answer_logits: torch.Tensor, posed: Posed) -> torch.Tensor:
 
 
 def correct(answer_logits: torch.Tensor, posed: Posed) -> torch.Tensor:
-    """Per-example bool (B,): every active answer position's argmax is right (or in the good set)."""
-    top = answer_logits.argmax(-1)  # (B, A)
+    """Per-example bool (B,): every active answer position's argmax is right, or for probability-mass
+    tasks the greedy answer is above the threshold (in the good set; for two ordered tokens: the
+    first in the good set, or the tie followed by one in the second good set)."""
     if posed.good is not None:
-        return posed.good.gather(1, top[:, :1]).squeeze(1)
+        top = _slot_tokens(answer_logits, posed)  # (B, A)
+        above = posed.good.gather(1, top[:, :1]).squeeze(1)
+        if posed.good_after is None:
+            return above
+        tie = top[:, 0] == posed.answer_ids[:, 0]
+        return above | (tie & posed.good_after.gather(1, top[:, 1:2]).squeeze(1))
+    top = answer_logits.argmax(-1)  # (B, A)
     return ((top == posed.answer_ids) | ~posed.active).all(-1)
 
 
 def evaluate(subject: "Subject", examples: Sequence[Example], batch_size: int = 256) -> tuple[torch.Tensor, torch.Tensor]:
-    """(metric, correct) per example, clean inputs, one pass per batch."""
+    """(metric, correct) per example in their order, clean inputs, one pass per batch."""
     metrics, rights = [], []
-    for start in range(0, len(examples), batch_size):
-        posed = pose(subject, examples[start : start + batch_size])
+    for rows in length_batches(subject, examples, batch_size):
+        posed = pose(subject, [examples[i] for i in rows])
         logits = gather_answer_logits(forward_logits(subject, posed), posed)
-        metrics.append(metric(logits, posed))
-        rights.append(correct(logits, posed))
-    return torch.cat(metrics), torch.cat(rights)
+        metrics.append((rows, metric(logits, posed)))
+        rights.append((rows, correct(logits, posed)))
+    return _in_order(metrics), _in_order(rights)
+
+
+def _in_order(parts: list[tuple[list[int], torch.Tensor]]) -> torch.Tensor:
+    """Per-batch results back in the examples' order."""
+    rows = [i for r, _ in parts for i in r]
+    out = torch.cat([t for _, t in parts])
+    if rows == sorted(rows):
+        return out
+    return out[torch.tensor(rows, device=out.device).argsort()]

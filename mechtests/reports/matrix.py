@@ -4,9 +4,14 @@ from __future__ import annotations
 
 from typing import Any
 
+from mechtests.outcomes import ERROR, HOLDS, MISMATCH, NOT_APPLICABLE, NOT_SELECTED, OK, WARNING, grade
 from mechtests.reports.schema import totals
 
 MODEL_ORDER = ("arm", "mdm", "pair")
+# How each outcome is named in a cell, where its name alone says it all.
+PLAIN_NAMES = {ERROR: "error", NOT_APPLICABLE: "not applicable", NOT_SELECTED: "not selected"}
+# Grades a reader must look at: red ones, and warnings.
+ATTENTION = (MISMATCH, ERROR, WARNING)
 
 
 def columns(results: dict[str, Any]) -> list[str]:
@@ -16,37 +21,42 @@ def columns(results: dict[str, Any]) -> list[str]:
 
 
 def cell_text(res: dict[str, Any] | None) -> str:
-    """`holds`, `fails (expected)`, `holds (expected fails!)`, `error`, `skipped`, or `-`."""
+    """`holds`, `fails (expected)`, `holds (expected fails!)`, `inconclusive (expected holds?)`,
+    `error`, `not applicable`, `not selected`, or `-`."""
     if res is None:
         return "-"
     outcome = res["outcome"]
-    if outcome in ("error", "skipped"):
-        return outcome
-    if res["matched"]:
-        return outcome if res["expected"] == "holds" else f"{outcome} (expected)"
-    return f"{outcome} (expected {res['expected']}!)"
+    if outcome in PLAIN_NAMES:
+        return PLAIN_NAMES[outcome]
+    graded = status(res)
+    if graded == OK:
+        return outcome if res["expected"] == HOLDS else f"{outcome} (expected)"
+    return f"{outcome} (expected {res['expected']}{'?' if graded == WARNING else '!'})"
 
 
 def status(res: dict[str, Any] | None) -> str:
-    """ok, mismatch, error, skipped or none: how a cell is coloured."""
+    """The result's grade (ok, warning, mismatch, error, not_applicable, not_selected), or none:
+    how a cell is coloured."""
     if res is None:
         return "none"
-    if res["outcome"] in ("error", "skipped"):
-        return res["outcome"]
-    return "ok" if res["matched"] else "mismatch"
+    return res.get("grade") or grade(res["outcome"], res["expected"])
+
+
+def needs_attention(res: dict[str, Any] | None) -> bool:
+    return status(res) in ATTENTION
 
 
 def headline(results: dict[str, Any]) -> str:
     t = totals(results["hypotheses"])
     run = results["run"]
     n_hyp = len(results["hypotheses"])
-    n_res = sum(t[k] for k in ("holds", "fails", "error", "skipped"))
+    n_res = sum(len(h["results"]) for h in results["hypotheses"])
     parts = [f"{n_hyp} hypothes{'i' if n_hyp == 1 else 'e'}s, {n_res} results: {t['matched']} as expected, "
              f"{t['mismatched']} not"]
-    if t["error"]:
-        parts.append(f"{t['error']} errors")
-    if t["skipped"]:
-        parts.append(f"{t['skipped']} skipped")
+    for key, label in (("warnings", "warnings"), (ERROR, "errors"), ("inconclusive", "inconclusive"),
+                       (NOT_APPLICABLE, "not applicable"), (NOT_SELECTED, "not selected")):
+        if t[key]:
+            parts.append(f"{t[key]} {label}")
     text = ", ".join(parts) + f" (seed {run['seed']})"
     if run.get("incomplete"):
         text += " - INCOMPLETE run"

@@ -8,6 +8,7 @@ side by side on a shared scale. Every string from the run goes through `e()` (ht
 
 from __future__ import annotations
 
+import hashlib
 import html
 import re
 from typing import Any
@@ -20,7 +21,7 @@ CSS = """
 body{font:14px/1.4 system-ui,sans-serif;margin:1.5em auto;max-width:1100px;color:#222;padding:0 1em}
 table{border-collapse:collapse;margin:.5em 0}th,td{border:1px solid #ccc;padding:3px 8px;text-align:left;vertical-align:top}
 td.ok{background:#e3f6e3}td.mismatch{background:#f9d6d5;font-weight:bold}td.error{background:#fbe8c8}
-td.skipped{background:#eee;color:#666}td a{color:inherit;text-decoration:none;display:block}
+td.warning{background:#fff3b0}td.not_applicable,td.not_selected{background:#eee;color:#666}td a{color:inherit;text-decoration:none;display:block}
 code,pre{font:12px ui-monospace,monospace;background:#f6f6f6}pre{padding:6px;white-space:pre-wrap}
 section.h{border-top:2px solid #ddd;margin-top:1.5em}.meta{color:#555}.plots{display:flex;gap:1em;flex-wrap:wrap}
 svg .t{font:11px sans-serif;font-weight:bold}svg .l{font:9px sans-serif;fill:#555}svg .bar{fill:#3b6fb6}
@@ -34,9 +35,10 @@ def e(value: Any) -> str:
 
 
 def anchor(key: str, model: str | None = None) -> str:
-    """An id made only of safe characters (and unique: the escaped key is appended as hex)."""
+    """An id made only of safe characters, unique per hypothesis (and model): a readable slug
+    plus a hash of the whole key, so keys that share a long prefix still differ."""
     slug = re.sub(r"[^A-Za-z0-9_-]+", "-", key)[:40]
-    suffix = key.encode("utf-8").hex()[:16]
+    suffix = hashlib.sha256(key.encode("utf-8")).hexdigest()[:16]
     return f"h-{slug}-{suffix}" + (f"-{re.sub(r'[^a-z]', '', model)}" if model else "")
 
 
@@ -90,6 +92,11 @@ def _run_info(run: dict[str, Any]) -> str:
 
 def _baseline(b: dict[str, Any]) -> str:
     out = [f"<h2>Against the baseline <code>{e(b['file'])}</code></h2>"]
+    if b.get("error"):
+        return "".join(out) + f"<p class='bad'>The gate could not compare: {e(b['error'])}</p>"
+    if b.get("unsettled"):
+        out.append("<ul>" + "".join(f"<li class='warn'>{e(c['case'])}: {e(c['old'])} → {e(c['new'])} (unsettled)</li>"
+                                    for c in b["unsettled"]) + "</ul>")
     if b["changed"]:
         out.append("<ul>" + "".join(f"<li class='bad'>{e(c['case'])}: {e(c['old'])} → {e(c['new'])}</li>" for c in b["changed"]) + "</ul>")
     else:
@@ -121,7 +128,7 @@ def _hypothesis(hyp: dict[str, Any]) -> str:
             for ev in scalars:
                 ci = f"[{fmt(ev['ci'][0])}, {fmt(ev['ci'][1])}]" if ev.get("ci") else ""
                 thr = fmt(ev["threshold"]) if ev.get("threshold") is not None else ""
-                extra = ", ".join(f"{k}={v}" for k, v in ev.get("extra", {}).items())
+                extra = ", ".join([*(f"{k}={v}" for k, v in ev.get("extra", {}).items()), *ev.get("flags", [])])
                 out.append(f"<tr><td>{e(ev['name'])}</td><td>{e(fmt(ev['value']))}</td><td>{e(ci)}</td>"
                            f"<td>{e(thr)}</td><td>{e(extra)}</td></tr>")
             out.append("</table>")

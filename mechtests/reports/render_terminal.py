@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from mechtests.reports.matrix import cell_text, columns, headline, status
+from mechtests.outcomes import WARNING
+from mechtests.reports.matrix import cell_text, columns, headline, needs_attention, status
 
 MAX_KEY = 48
 
@@ -17,7 +18,8 @@ def render_terminal(results: dict[str, Any]) -> list[str]:
     lines = [headline(results), "  ".join(["hypothesis".ljust(key_w), *(c.ljust(w) for c, w in zip(cols, widths))]).rstrip()]
     for key, cells in rows:
         marks = "  ".join(cell_text(r).ljust(w) for r, w in zip(cells, widths))
-        flag = "" if all(status(r) in ("ok", "none") for r in cells) else "  <--"
+        flag = "  <--" if any(needs_attention(r) and status(r) != WARNING for r in cells) else \
+            "  <-?" if any(status(r) == WARNING for r in cells) else ""
         lines.append(f"{key.ljust(key_w)}  {marks}".rstrip() + flag)
     return lines
 

@@ -1,31 +1,46 @@
 """results.json: the one source of truth of a run, and how it is written and read.
 
-Layout (schema_version 1):
+Layout (schema_version 2):
 
     {
-      "schema": "mechtests-results", "schema_version": 1,
+      "schema": "mechtests-results", "schema_version": 2,
       "run": {
-        "seed": 0, "pair": "tiny", "device": "cpu", "dtype": "float32",
+        "seed": 0, "pair": "tiny", "device": "cpu", "dtype": "float32", "strict": false,
         "models": {"arm": {"path": ..., "weights_sha256": ...}, "mdm": {...}},
         "versions": {"python": ..., "torch": ..., "transformers": ..., "nnsight": ..., ...},
         "git": {"commit": ... or null, "dirty": bool or null},
         "incomplete": false,
+        "selection": {"selected": bool, "not_selected": n},               # -k / node ids
         "started": ISO time, "finished": ISO time, "duration_s": float,   # timings
         "invocation": {"args": [...], "workers": int}                     # how it was run
       },
-      "totals": {"holds": n, "fails": n, "error": n, "skipped": n, "matched": n, "mismatched": n},
+      "totals": {"holds": n, "fails": n, "inconclusive": n, "error": n, "not_applicable": n,
+                 "not_selected": n, "matched": n, "mismatched": n, "warnings": n},
       "hypotheses": [
         {"key": "overlap[ioi]", "id": "overlap", "variant": "ioi", "claim": ..., "source": ...,
          "reason": ..., "file": ...,
-         "results": {"arm": {"outcome": "holds"|"fails"|"error"|"skipped", "expected": "holds"|"fails",
-                             "matched": bool or null, "message": str or null,
-                             "evidence": [{"name", "value", "ci", "threshold", "extra"}],
-                             "nodeid": ..., "rerun": "pytest ...", "duration_s": float},
+         "results": {"arm": {"outcome": one of mechtests.outcomes.OUTCOMES,
+                             "expected": "holds"|"fails"|"inconclusive",
+                             "grade": one of mechtests.outcomes.GRADES,
+                             "matched": bool or null (null: not judged),
+                             "message": str or null,
+                             "evidence": [{"name", "value", "ci", "threshold", "extra", "flags"?}],
+                             "nodeid": ..., "rerun": "pytest ...", "duration_s": float,
+                             "seeds": null, "agreement": null},
                      "mdm": {...}}}
       ],
-      "baseline": null or {"file": ..., "changed": [...], "drift": [...], "missing": [...], "new": [...]}
+      "baseline": null or {"file": ..., "changed": [...], "unsettled": [...], "drift": [...],
+                           "missing": [...], "not_compared": [...], "new": [...], "notes": [...]},
+      "problems": [...]   # what went wrong writing the report (a renderer that failed)
     }
 
+"seeds" and "agreement" are reserved for multi-seed runs (--mech-seeds, issue #12): "seeds"
+will be a list of {"seed", "outcome", "message", "evidence"}, one per evaluation seed, the
+result's own "outcome" their combined verdict, and "agreement" true when every seed gave the
+same verdict. Single-seed runs write null for both; readers must accept either.
+
+Version 1 files (outcomes holds, fails, error, skipped; no grade, seeds or agreement) are
+read through `upgrade`, so results and baselines saved before version 2 keep working.
 Every renderer (HTML, Markdown, terminal) and the baseline gate read this dict, nothing else.
 """
 
@@ -38,17 +53,20 @@ from pathlib import Path
 from typing import Any
 
 from mechtests.errors import MechtestsError
+from mechtests.evidence import usable
+from mechtests.outcomes import OUTCOMES, WARNING, from_v1, grade
 
 SCHEMA = "mechtests-results"
-SCHEMA_VERSION = 1
-OUTCOMES = ("holds", "fails", "error", "skipped")
+SCHEMA_VERSION = 2
+READABLE_VERSIONS = (1, 2)
+REPORT_FILES = ("results.json", "report.html", "summary.md")
 # What differs between two runs of the same code on the same models: when and how they ran.
 VOLATILE_RUN_KEYS = ("started", "finished", "duration_s", "invocation")
 VOLATILE_RESULT_KEYS = ("duration_s",)
 
 
 def totals(hypotheses: list[dict[str, Any]]) -> dict[str, int]:
-    counts = {k: 0 for k in (*OUTCOMES, "matched", "mismatched")}
+    counts = {k: 0 for k in (*OUTCOMES, "matched", "mismatched", "warnings")}
     for hyp in hypotheses:
         for res in hyp["results"].values():
             counts[res["outcome"]] += 1
@@ -56,6 +74,8 @@ def totals(hypotheses: list[dict[str, Any]]) -> dict[str, int]:
                 counts["matched"] += 1
             elif res["matched"] is False:
                 counts["mismatched"] += 1
+            if res.get("grade") == WARNING:
+                counts["warnings"] += 1
     return counts
 
 
@@ -71,20 +91,58 @@ def stable_view(results: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
+def json_safe(value: Any, flags: list[str], where: str = "") -> Any:
+    """A copy that json.dumps(allow_nan=False) takes: a float JSON or the charts cannot hold
+    (NaN, infinite, huge) becomes None, any other object its text, each named in `flags`.
+    record() already does this for evidence; this catches whatever else reaches a report."""
+    if isinstance(value, float) and not usable(value):
+        flags.append(f"{where or 'value'}: {value!r} replaced by null")
+        return None
+    if isinstance(value, dict):
+        return {k: json_safe(v, flags, f"{where}.{k}" if where else str(k)) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [json_safe(v, flags, f"{where}[{i}]") for i, v in enumerate(value)]
+    if value is None or isinstance(value, (str, int, float)):
+        return value
+    flags.append(f"{where or 'value'}: a {type(value).__name__} written as text")
+    return str(value)
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+def write_set(folder: str | Path, files: dict[str, str]) -> None:
+    """Replace several files as one set: every file is written to a temporary name first, and
+    only when all are written are they moved into place; a failed write leaves the previous set
+    whole. Files get the permissions the user's umask gives (mkstemp's are 0600)."""
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    mode = 0o666 & ~_umask()
+    written: dict[Path, str] = {}
+    try:
+        for name, text in files.items():
+            fd, tmp = tempfile.mkstemp(prefix=f".{name}.", suffix=".tmp", dir=folder)
+            written[folder / name] = tmp
+            with os.fdopen(fd, "w", encoding="utf-8") as fh:
+                fh.write(text)
+                fh.flush()
+                os.fsync(fh.fileno())
+            os.chmod(tmp, mode)
+        for path, tmp in written.items():
+            os.replace(tmp, path)
+    except BaseException:
+        for tmp in written.values():
+            Path(tmp).unlink(missing_ok=True)
+        raise
+
+
 def atomic_write(path: str | Path, text: str) -> None:
     """Write `text` to `path` so that a reader sees the old file or the new one, never half of one."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(text)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    write_set(path.parent, {path.name: text})
 
 
 def dumps(data: dict[str, Any]) -> str:
@@ -97,19 +155,55 @@ def load_json(path: str | Path, what: str = "results") -> dict[str, Any]:
         data = json.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
         raise MechtestsError(f"{what} file {path} not found", "check the path, or create it with a mechtests run") from None
-    except (OSError, json.JSONDecodeError) as err:
-        raise MechtestsError(f"cannot read {what} file {path}: {err}", "pass a file written by mechtests") from None
+    except IsADirectoryError:
+        raise MechtestsError(f"{what} file {path} is a folder", "pass the file itself, e.g. reports/results.json") from None
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as err:
+        raise MechtestsError(f"cannot read {what} file {path}: {str(err).splitlines()[0]}",
+                             "pass a file written by mechtests") from None
     if not isinstance(data, dict):
-        raise MechtestsError(f"{path} is not a mechtests {what} file", "pass a file written by mechtests")
+        raise MechtestsError(f"{path} is not a mechtests {what} file (its JSON is not an object)", "pass a file written by mechtests")
     return data
 
 
+def check_version(data: dict[str, Any], path: str | Path, readable: tuple[int, ...], what: str) -> int:
+    version = data.get("schema_version")
+    if isinstance(version, bool) or version not in readable:
+        raise MechtestsError(f"{path} has schema_version {version!r}; this mechtests reads {what} versions "
+                             f"{', '.join(map(str, readable))}",
+                             "re-run the suite with this version of mechtests to regenerate it, or upgrade mechtests")
+    return version
+
+
 def load_results(path: str | Path) -> dict[str, Any]:
+    """A results.json of any readable version, upgraded to the current layout."""
     data = load_json(path)
     if data.get("schema") != SCHEMA:
         raise MechtestsError(f"{path} is not a mechtests results.json (schema {data.get('schema')!r})",
                              "pass reports/results.json from a mechtests run")
-    if data.get("schema_version") != SCHEMA_VERSION:
-        raise MechtestsError(f"{path} has schema_version {data.get('schema_version')!r}, this mechtests reads "
-                             f"{SCHEMA_VERSION}", "re-run the suite with this version to regenerate it")
-    return data
+    check_version(data, path, READABLE_VERSIONS, "results")
+    try:
+        return upgrade(data)
+    except (KeyError, TypeError, ValueError, AttributeError) as err:
+        raise MechtestsError(f"{path} is a damaged results.json ({type(err).__name__}: {err})",
+                             "re-run the suite to regenerate it") from None
+
+
+def upgrade(data: dict[str, Any]) -> dict[str, Any]:
+    """A results dict of any readable version in the current layout (version 1: outcomes
+    renamed by mechtests.outcomes.from_v1, grades computed, seed fields null)."""
+    if data.get("schema_version") == SCHEMA_VERSION:
+        return data
+    out = json.loads(json.dumps(data))
+    out["schema_version"] = SCHEMA_VERSION
+    run = out["run"]
+    run.setdefault("strict", False)
+    run.setdefault("selection", {"selected": False, "not_selected": 0})
+    for hyp in out["hypotheses"]:
+        for res in hyp["results"].values():
+            res["outcome"] = from_v1(res["outcome"])
+            res["grade"] = grade(res["outcome"], res["expected"])
+            res.setdefault("seeds", None)
+            res.setdefault("agreement", None)
+    out["totals"] = totals(out["hypotheses"])
+    return out
+

@@ -11,13 +11,13 @@ from __future__ import annotations
 import random
 
 from mechtests.queries.example import Example
-from mechtests.tasks.base import Task
+from mechtests.tasks.base import BundledTask
 from mechtests.tasks.vocab import BOS, Lexicon
 
 OPERANDS = range(1, 10)  # 1..9; targets are 3..17
 
 
-class Countdown(Task):
+class Countdown(BundledTask):
     name = "countdown"
     regime = "globally-constrained"
     words = tuple(str(i) for i in range(1, 18)) + ("use", "make", ":")

@@ -11,14 +11,14 @@ from __future__ import annotations
 import random
 
 from mechtests.queries.example import Example
-from mechtests.tasks.base import Task
+from mechtests.tasks.base import BundledTask
 from mechtests.tasks.vocab import BOS, Lexicon
 
 LOW, HIGH = 10, 99  # years are two-digit numbers
 YEARS: tuple[str, ...] = tuple(str(y) for y in range(LOW, HIGH + 1))
 
 
-class GreaterThan(Task):
+class GreaterThan(BundledTask):
     name = "greater_than"
     regime = "prefix-dominant"
     words = YEARS + ("from", "year", "to")

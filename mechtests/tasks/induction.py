@@ -8,10 +8,10 @@ to the token to copy varies: only a head that matches the current token against 
 from __future__ import annotations
 
 import random
-from typing import TYPE_CHECKING, Sequence
+from typing import TYPE_CHECKING, Sequence, TypeVar
 
 from mechtests.queries.example import Example
-from mechtests.tasks.base import Task
+from mechtests.tasks.base import BundledTask
 from mechtests.tasks.vocab import BOS, SYMBOLS, Lexicon
 
 if TYPE_CHECKING:
@@ -19,26 +19,32 @@ if TYPE_CHECKING:
 
 LENGTH = 24  # tokens per example, <bos> included; the answer is the last token
 MIN_SPAN, MAX_SPAN = 1, 6
+T = TypeVar("T")
 
 
-class Induction(Task):
+def repeated_span(pool: Sequence[T], rng: random.Random) -> tuple[list[T], list[T]]:
+    """(clean, corrupted) item sequences of LENGTH - 1 (no <bos>): distinct items from `pool`, then
+    a repeated span and the item that followed it; the corrupted twin repeats another span, so the
+    copied item (the answer, last) changes. Shared by the bundled and the natural-language task."""
+    span = rng.randint(MIN_SPAN, MAX_SPAN)
+    n_first = LENGTH - 2 - span  # <bos>, first segment, repeated span, answer
+    seq = rng.sample(pool, n_first)  # distinct: the token after a repeat is unambiguous
+    start, other = rng.sample(range(n_first - span), 2)  # span starts with a successor in seq
+    return seq + seq[start:start + span] + [seq[start + span]], seq + seq[other:other + span] + [seq[other + span]]
+
+
+class Induction(BundledTask):
     name = "induction"
     regime = "prefix-dominant"
     words = SYMBOLS
 
     def example(self, lex: Lexicon, rng: random.Random) -> Example:
-        span = rng.randint(MIN_SPAN, MAX_SPAN)
-        n_first = LENGTH - 2 - span  # <bos>, first segment, repeated span, answer
-        seq = rng.sample(SYMBOLS, n_first)  # distinct: the token after a repeat is unambiguous
-        start, other = rng.sample(range(n_first - span), 2)  # span starts with a successor in seq
-        clean = [BOS] + seq + seq[start:start + span] + [seq[start + span]]
-        # Corrupted twin: another span is repeated, so the copied token (the answer) changes.
-        corrupt = [BOS] + seq + seq[other:other + span] + [seq[other + span]]
+        clean, corrupt = repeated_span(SYMBOLS, rng)
         return Example(
-            tokens=lex.ids(clean),
+            tokens=lex.ids([BOS] + clean),
             answer_positions=(LENGTH - 1,),
-            wrong=lex.ids([seq[other + span]]),
-            corrupted=lex.ids(corrupt),
+            wrong=lex.ids(corrupt[-1:]),
+            corrupted=lex.ids([BOS] + corrupt),
         )
 
 

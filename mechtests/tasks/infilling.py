@@ -11,13 +11,13 @@ from __future__ import annotations
 import random
 
 from mechtests.queries.example import Example
-from mechtests.tasks.base import Task
+from mechtests.tasks.base import BundledTask
 from mechtests.tasks.vocab import ANIMALS, BOS, COLORS, Lexicon
 
 PAIRS = 4  # animal-colour pairs listed before the slot
 
 
-class Infilling(Task):
+class Infilling(BundledTask):
     name = "infilling"
     regime = "globally-constrained"
     words = COLORS + ANIMALS + (";", "owns", ".")

@@ -9,13 +9,13 @@ from __future__ import annotations
 import random
 
 from mechtests.queries.example import Example
-from mechtests.tasks.base import Task
+from mechtests.tasks.base import BundledTask
 from mechtests.tasks.vocab import BOS, NAMES, OBJECTS, PLACES, Lexicon
 
 WORDS = ("when", "and", "went", "to", "the", ",", "gave", "a")
 
 
-class IOI(Task):
+class IOI(BundledTask):
     name = "ioi"
     regime = "prefix-dominant"
     words = NAMES + PLACES + OBJECTS + WORDS

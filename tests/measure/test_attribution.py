@@ -49,7 +49,7 @@ def test_edge_patching_all_of_a_heads_outgoing_edges_equals_patching_the_head(su
     torch.testing.assert_close(m_edges, m_node, atol=1e-5, rtol=1e-4)
     corrupt = pose(subject, examples, corrupted=True)
     with torch.no_grad():
-        plain_corrupt = metric(gather_answer_logits(subject.model(**corrupt.model_inputs()).logits, corrupt), corrupt)
+        plain_corrupt = metric(gather_answer_logits(subject.model(**corrupt.model_inputs(subject)).logits, corrupt), corrupt)
     torch.testing.assert_close(m_corrupt, plain_corrupt, atol=1e-5, rtol=1e-4)
 
 
@@ -63,7 +63,7 @@ def test_a_head_reading_a_corrupted_input_changes_only_through_that_head(subject
     drop[0, g.down_index(1, 0)] = True  # embed -> head 1.0 only
     logits = patched_logits(layout, clean.input_ids, clean.attention_mask, ref, drop)
     with torch.no_grad(), __import__("mechtests").attribution.GraphRun(layout, reference=ref, drop=drop) as run:
-        subject.model(**clean.model_inputs())
+        subject.model(**clean.model_inputs(subject))
     base = capture(layout, clean.input_ids, clean.attention_mask)
     changed = (run.up - base).abs().amax(dim=(0, 1, 3)) > 1e-6  # which upstream outputs moved
     heads_1 = [g.up_index(1, h) for h in range(g.n_heads)]

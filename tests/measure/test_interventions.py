@@ -15,7 +15,7 @@ def hook_metric(subject, posed, module, replace):
     handle = module.register_forward_pre_hook(lambda mod, args: (replace(args[0]), *args[1:]))
     try:
         with torch.no_grad():
-            logits = subject.model(**posed.model_inputs()).logits
+            logits = subject.model(**posed.model_inputs(subject)).logits
     finally:
         handle.remove()
     return metric(gather_answer_logits(logits, posed), posed)
@@ -26,7 +26,7 @@ def captured_input(subject, posed, module):
     handle = module.register_forward_pre_hook(lambda mod, args: store.setdefault("x", args[0].detach().clone()))
     try:
         with torch.no_grad():
-            subject.model(**posed.model_inputs())
+            subject.model(**posed.model_inputs(subject))
     finally:
         handle.remove()
     return store["x"]
@@ -49,7 +49,7 @@ def test_head_patch_matches_a_torch_hook(subjects, examples, family, variant):
     expected = hook_metric(subject, clean, out_proj, replace)
     got = patch(subject, examples, [Site("head", layer, head)]).intervened
     torch.testing.assert_close(got, expected, atol=1e-5, rtol=1e-5)
-    assert not torch.allclose(got, metric(gather_answer_logits(subject.model(**clean.model_inputs()).logits, clean), clean))
+    assert not torch.allclose(got, metric(gather_answer_logits(subject.model(**clean.model_inputs(subject)).logits, clean), clean))
 
 
 def test_positioned_zero_ablation_of_an_mlp_matches_a_torch_hook(subjects, examples):
@@ -66,7 +66,7 @@ def test_positioned_zero_ablation_of_an_mlp_matches_a_torch_hook(subjects, examp
     handle = mlp.register_forward_hook(hook)
     try:
         with torch.no_grad():
-            expected = metric(gather_answer_logits(subject.model(**clean.model_inputs()).logits, clean), clean)
+            expected = metric(gather_answer_logits(subject.model(**clean.model_inputs(subject)).logits, clean), clean)
     finally:
         handle.remove()
     got = ablate(subject, examples, [Site("mlp_out", 0)], "zero", positions=positions).intervened
@@ -115,3 +115,37 @@ def test_bad_positions_name_the_fix():
 
     with pytest.raises(MechtestsError, match="positions"):
         position_mask([99], 2, 10)
+
+
+def test_a_head_sweep_over_chosen_layers_and_heads_equals_the_full_sweep_there(subjects, examples):
+    subject = subjects("llama", "arm")
+    full = head_sweep(subject, examples, method="mean")
+    some = head_sweep(subject, examples, method="mean", layers=[1])
+    pair = head_sweep(subject, examples, method="mean", heads=[(0, 2), (1, 3)])
+    torch.testing.assert_close(some.per_example[:, 1], full.per_example[:, 1], atol=1e-6, rtol=1e-5)
+    assert some.per_example[:, 0].isnan().all() and some.heads == [(1, h) for h in range(subject.n_heads)]
+    torch.testing.assert_close(pair.effects[0, 2], full.effects[0, 2], atol=1e-6, rtol=1e-5)
+    torch.testing.assert_close(pair.effects[1, 3], full.effects[1, 3], atol=1e-6, rtol=1e-5)
+    assert int((~pair.effects.isnan()).sum()) == 2
+    from mechtests.errors import MechtestsError
+
+    with pytest.raises(MechtestsError, match="layers= and heads="):
+        head_sweep(subject, examples, heads=[(9, 0)])
+
+
+@pytest.mark.parametrize("method", ["patch", "zero", "resample"])
+def test_site_sweep_equals_one_site_at_a_time_and_costs_one_pass_per_site_plus_two(subjects, examples, method):
+    from mechtests.interventions import site_sweep
+
+    subject = subjects("llama", "mdm")
+    sites = [Site("head", 0, 1), Site("mlp_out", 1), Site("resid_pre", 1), Site("attn_out", 0)]
+    passes = []
+    handle = subject.model.register_forward_pre_hook(lambda *a: passes.append(1))
+    try:
+        swept = site_sweep(subject, examples, sites, method=method, positions=[4, 11], seed=5)
+    finally:
+        handle.remove()
+    assert len(passes) == len(sites) + 2
+    for site in sites:
+        one = patch(subject, examples, [site], positions=[4, 11]) if method == "patch" else ablate(subject, examples, [site], method, positions=[4, 11], seed=5)
+        torch.testing.assert_close(swept[site], one.effect, atol=1e-6, rtol=1e-5)

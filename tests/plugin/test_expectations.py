@@ -81,7 +81,7 @@ def test_x(subject):
         result.stdout.fnmatch_lines(["*takes `subject` (one run per model) but expect has 'pair'*"])
         assert suite.outcomes() == {"h.x": {"arm": "error", "mdm": "error"}}
     else:  # a bad verdict: the decorator refuses at import
-        assert "expect['arm'] is 'sometimes'; use one of ('holds', 'fails')" in result.stdout.str()
+        assert "expect['arm'] is 'sometimes'; use one of ('holds', 'fails', 'inconclusive')" in result.stdout.str()
 
 
 def test_duplicate_hypothesis_ids_are_a_usage_error(suite) -> None:

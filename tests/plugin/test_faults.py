@@ -42,7 +42,7 @@ def test_an_exception_is_an_error_not_a_failed_hypothesis(suite) -> None:
         "f.asserts": {"arm": "holds", "mdm": "fails"},
         "f.fixture_error": {"arm": "error", "mdm": "error"},
         "f.raises": {"arm": "error", "mdm": "error"},  # expected to fail, but by assertion: still red
-        "f.skips": {"arm": "skipped", "mdm": "skipped"},
+        "f.skips": {"arm": "not_applicable", "mdm": "not_applicable"},
     }
     res = {h["key"]: h["results"] for h in suite.results()["hypotheses"]}
     assert res["f.raises"]["mdm"]["message"] == "ValueError: measurement broke"
@@ -98,8 +98,10 @@ def test_b_second(subject):
     assert result.ret == 1
     results = suite.results()
     assert results["run"]["incomplete"] is True
-    assert suite.outcomes() == {"x.a_first": {"arm": "fails", "mdm": "skipped"},
-                                "x.b_second": {"arm": "skipped", "mdm": "skipped"}}
+    assert suite.outcomes() == {"x.a_first": {"arm": "fails", "mdm": "error"},
+                                "x.b_second": {"arm": "error", "mdm": "error"}}
+    not_run = suite.results()["hypotheses"][1]["results"]["arm"]
+    assert not_run["message"] == "not run: the run stopped before this test" and not_run["matched"] is False
     result.stdout.fnmatch_lines(["*INCOMPLETE run*"])
     assert "incomplete" in (suite.reports / "report.html").read_text()
 

@@ -1,0 +1,130 @@
+"""Run budgets: how much work a run spends on each hypothesis, as one named profile.
+
+The paper's analysis (500 common-correct examples, top 1000 edges, EAP-IG over many steps)
+is GPU work on a 7B pair; two CPU cores need a smaller run. A budget names every such number
+once, travels with the run (`--mech-budget NAME`, a pair table's `budget = NAME`, or
+`[tool.mechtests] budget = NAME`, in that order), enters the cache keys through the values it
+sets (pool sizes change the examples, steps and draws are parameters of each entry) and is
+written into the report.
+
+- `default`: today's settings of the bundled pair, exactly (1000 candidates, pools of 500,
+  8 EAP-IG steps, 200 circuit bootstrap draws, 10 control draws, K = 5% of the edges, at
+  least 10), so its verdicts and numbers do not move.
+- `paper`: PAPER.md's analysis: pools of 500, K = 1000 edges on graphs large enough to hold
+  them (5% of the edges on smaller ones), 32 EAP-IG steps, 1000 bootstrap draws.
+- `quick`: what 2 CPU cores finish in minutes on a 135M model: 200 candidates per task,
+  pools of 100, 4 EAP-IG steps, 100 circuit bootstrap draws, 5 control draws.
+
+A hypothesis whose task pool has fewer than `min_pool` examples is not applicable (with the
+pool size): its intervals would mean nothing. Issue #12 (verdicts that replicate) sets the
+values of the K rule and the control draws; the fields and their meaning stay here.
+
+The active budget is a ContextVar, like evidence.record's sink: the plugin activates the
+run's budget once, and mechtests.study and mechtests.circuits read their defaults from it, so
+a hypothesis never passes it around and a library call outside a run gets `default`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+from contextvars import ContextVar
+from dataclasses import dataclass
+from typing import Any, Iterator
+
+from mechtests.errors import MechtestsError
+
+
+@dataclass(frozen=True)
+class Budget:
+    """One named profile of run sizes.
+
+    candidates: task examples generated per task (before any pool is drawn).
+    pool_size: examples kept per pool (common-correct, or one model's own correct ones).
+    min_pool: a pool below this makes its hypothesis not applicable.
+    ig_steps: EAP-IG interpolation steps.
+    bootstrap_draws: resamples of statistics that rebuild a circuit on every draw.
+    control_draws: random control sets per targeted ablation.
+    k_fraction, k_min, k_max: the per-model rule for a circuit's K (see `k`).
+    """
+
+    name: str
+    candidates: int
+    pool_size: int
+    min_pool: int
+    ig_steps: int
+    bootstrap_draws: int
+    control_draws: int
+    k_fraction: float
+    k_min: int
+    k_max: int | None
+
+    def k(self, n_edges: int, fraction: float | None = None) -> int:
+        """K for a graph of `n_edges`: round(fraction * n_edges), at least k_min, at most k_max
+        (when set) and n_edges. `fraction` overrides the budget's, as a robustness variant."""
+        fraction = self.k_fraction if fraction is None else fraction
+        if not 0.0 < fraction <= 1.0:
+            raise MechtestsError(f"circuit fraction must lie in (0, 1], got {fraction}", "pass e.g. fraction=0.05")
+        k = max(self.k_min, round(fraction * n_edges))
+        if self.k_max is not None:
+            k = min(k, self.k_max)
+        return min(n_edges, k)
+
+    def as_dict(self) -> dict[str, Any]:
+        """Plain builtins, for results.json and cache metadata."""
+        return dataclasses.asdict(self)
+
+
+BUDGETS: dict[str, Budget] = {
+    b.name: b
+    for b in (
+        Budget("default", candidates=1000, pool_size=500, min_pool=20, ig_steps=8, bootstrap_draws=200,
+               control_draws=10, k_fraction=0.05, k_min=10, k_max=None),
+        Budget("paper", candidates=1000, pool_size=500, min_pool=100, ig_steps=32, bootstrap_draws=1000,
+               control_draws=20, k_fraction=0.05, k_min=10, k_max=1000),
+        Budget("quick", candidates=200, pool_size=100, min_pool=20, ig_steps=4, bootstrap_draws=100,
+               control_draws=5, k_fraction=0.05, k_min=10, k_max=1000),
+    )
+}
+DEFAULT = BUDGETS["default"]
+
+_ACTIVE: ContextVar[Budget] = ContextVar("mechtests_budget", default=DEFAULT)
+
+
+def parse_budget(value: Any) -> Budget:
+    """A budget by name, or a MechtestsError that lists the names."""
+    if not isinstance(value, str) or value not in BUDGETS:
+        raise MechtestsError(f"unknown budget {value!r}", f"use one of {', '.join(BUDGETS)}")
+    return BUDGETS[value]
+
+
+def select(command_line: str | None, pair: str | None, project: str | None) -> Budget:
+    """The run's budget: the command line's, else the pair table's, else [tool.mechtests]'s, else default."""
+    for source, name in (("--mech-budget", command_line), ("the pair table's budget", pair),
+                         ("[tool.mechtests] budget", project)):
+        if name is not None:
+            try:
+                return parse_budget(name)
+            except MechtestsError as err:
+                raise MechtestsError(f"{source}: {err.problem}", err.fix) from None
+    return DEFAULT
+
+
+def active() -> Budget:
+    """The budget of the current run (`default` outside one)."""
+    return _ACTIVE.get()
+
+
+def activate(budget: Budget) -> None:
+    """Make `budget` the active one for the rest of this context (the plugin, once per session)."""
+    _ACTIVE.set(budget)
+
+
+@contextlib.contextmanager
+def using(budget: Budget) -> Iterator[Budget]:
+    """Run a block under `budget`, restoring the previous one after it."""
+    token = _ACTIVE.set(budget)
+    try:
+        yield budget
+    finally:
+        _ACTIVE.reset(token)

@@ -1,0 +1,267 @@
+"""`mechtests plan`: what a run of the suites will cost, before it starts.
+
+    mechtests plan                                  # the default pair (pyproject.toml)
+    mechtests plan --pair smollm2 --mech-device cuda --mech-max-memory 60GiB
+    mechtests plan --arm PATH --mdm PATH --mech-budget paper --json
+
+For each model and task: the shared measurements the suites rely on (whether each model answers
+each candidate correctly, and the EAP-IG attribution on the common-correct pool, or on the
+model's own correct examples in a one-model run; they are most of a cold run's time), with the
+sizes and steps of the run budget (mechtests.budget), whether each is already in the disk cache, and an estimate of the rows
+through the model (forward, and forward+backward), the passes, the time and the peak memory on
+the chosen device. Nothing is run but one small matmul: the models' shapes come from their
+configs and safetensors headers, the cache keys from their weights' sha256 and tokenizers.
+
+The cost model (FLOPs per token about 2 x the parameters that multiply, plus attention; a backward
+pass twice a forward; EAP-IG: a clean+corrupted pass, then `steps` forward+backward passes per
+example) turns FLOPs into seconds with the matmul throughput of this device, measured at run time
+on a matmul of the model's width (`--threads` as the run will use), times MATMUL_SHARE, plus
+PASS_OVERHEAD_S per layer per pass (Python and kernel-launch costs that dominate small models).
+Both constants are documented guesses to be checked against cold runs (BENCHMARKS.md); ablations,
+detectors and the robustness variants are not counted.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import sys
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from mechtests import batching, cache, placement
+from mechtests import budget as run_budget
+from mechtests.errors import MechtestsError
+
+MATMUL_SHARE = 0.5  # share of the measured matmul throughput a whole forward/backward achieves
+PASS_OVERHEAD_S = {"cpu": 4e-4, "cuda": 1.5e-4}  # per layer and pass: Python, hooks, kernel launches
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--pair", metavar="NAME", help="a pair declared under [tool.mechtests.pairs] in pyproject.toml")
+    parser.add_argument("--arm", metavar="PATH", help="the ARM's Hugging Face folder (with --mdm, instead of --pair)")
+    parser.add_argument("--mdm", metavar="PATH", help="the MDM's Hugging Face folder (with --arm, instead of --pair)")
+    parser.add_argument("--mech-budget", dest="budget", type=_option(run_budget.parse_budget), default=None, metavar="NAME",
+                        help="the run budget (candidates, pool size, EAP-IG steps): default, paper or quick "
+                             "(default: the pair table's, else [tool.mechtests] budget, else default)")
+    parser.add_argument("--seed", type=int, default=0, metavar="S", help="seed of the task generators (default: 0)")
+    parser.add_argument("--mech-device", dest="device", type=_option(placement.parse_device), default="auto", metavar="DEVICE",
+                        help="auto, cpu, cuda or cuda:N (default: auto)")
+    parser.add_argument("--mech-dtype", dest="dtype", type=_option(placement.parse_dtype), default="auto", metavar="DTYPE",
+                        help="auto (bf16 on GPU, fp32 on CPU), float32, bfloat16 or float16 (default: auto)")
+    parser.add_argument("--mech-max-memory", dest="max_memory", type=_option(batching.parse_max_memory), default="auto",
+                        metavar="SIZE", help="memory budget: auto, an amount (8GiB) or a share (30%%) (default: auto)")
+    parser.add_argument("--threads", type=int, default=None, metavar="N", help="torch threads (default: from the free cores)")
+    parser.add_argument("--json", action="store_true", help="print JSON instead of a table")
+
+
+def _option(parse):
+    """An argparse type from a parse function that raises MechtestsError."""
+    def convert(text: str):
+        try:
+            return parse(text)
+        except MechtestsError as err:
+            raise argparse.ArgumentTypeError(str(err)) from None
+
+    convert.__name__ = parse.__name__
+    return convert
+
+
+@dataclass
+class ModelFacts:
+    """One model of the pair as the plan sees it, without its weights loaded."""
+
+    role: str
+    path: str
+    identity: cache.ModelIdentity
+    shape: batching.ModelShape
+    n_params: int
+    matmul_params: int  # parameters that multiply every token (all but the input embedding)
+    tokenizer: Any
+
+
+@dataclass
+class Line:
+    measurement: str
+    model: str
+    task: str
+    cached: str  # "yes", "no", or "?" when the pool is not known yet
+    rows_forward: int
+    rows_backward: int
+    passes: int
+    seconds: float
+    peak_bytes: int
+
+
+def read_model(role: str, paths: Any, device: torch.device, dtype: str) -> ModelFacts:
+    """A safetensors folder is read without loading it: shape from config.json, parameter count from
+    the safetensors headers, identity from the weights' sha256. Anything else (a GGUF file, whose
+    shapes live in its quantized tensors) is loaded."""
+    from safetensors import safe_open
+    from transformers import AutoConfig, AutoTokenizer
+
+    from mechtests.models import ModelSpec, load_subject
+    from mechtests.models.loading import weights_sha256
+
+    folder, options = Path(paths.path(role)), paths.load_options(role)
+    torch_dtype = getattr(torch, dtype)
+    element = torch.finfo(torch_dtype).bits // 8
+    weights = sorted(folder.glob("*.safetensors"))
+    if "gguf_file" in options or not weights:
+        subject = load_subject(folder, **options)
+        n_params = sum(p.numel() for p in subject.model.parameters())
+        embed = subject.model.get_input_embeddings().weight.numel()
+        identity = cache.ModelIdentity(subject.weights_sha256, subject.kind, subject.mask_token_id, subject.prediction, torch_dtype, device)
+        shape = batching.ModelShape.from_config(subject.model.config, element, subject.n_layers, subject.vocab_size)
+        return ModelFacts(role, str(folder), identity, shape, n_params, n_params - embed, subject.tokenizer)
+    raw = json.loads((folder / "config.json").read_text())
+    fields = {k: options[k] for k in ("kind", "mask_token_id", "prediction") if k in options}
+    spec = ModelSpec(path=str(folder), **fields).with_config_block(raw.get("mechtests")).validated()
+    config = AutoConfig.from_pretrained(folder, local_files_only=True)
+    n_params = embed = 0
+    for file in weights:
+        with safe_open(str(file), framework="pt") as handle:
+            for name in handle.keys():
+                count = math.prod(handle.get_slice(name).get_shape())
+                n_params += count
+                embed += count if "embed_tokens" in name or name.endswith("wte.weight") else 0
+    identity = cache.ModelIdentity(weights_sha256(weights), str(spec.kind), spec.mask_token_id, str(spec.prediction), torch_dtype, device)
+    tokenizer = AutoTokenizer.from_pretrained(folder, local_files_only=True)
+    return ModelFacts(role, str(folder), identity, batching.ModelShape.from_config(config, element), n_params, n_params - embed, tokenizer)
+
+
+def matmul_flops_per_s(shape: batching.ModelShape, device: torch.device, dtype: str, seconds: float = 0.2) -> float:
+    """Throughput of (256 x d) @ (d x d_mlp) matmuls on `device`, measured now for about `seconds`."""
+    a = torch.randn(256, shape.d_model, device=device, dtype=getattr(torch, dtype))
+    b = torch.randn(shape.d_model, shape.d_mlp, device=device, dtype=getattr(torch, dtype))
+    (a @ b).sum().item()  # warm-up
+    runs, start = 0, time.perf_counter()
+    while time.perf_counter() - start < seconds:
+        (a @ b).sum().item()
+        runs += 1
+    return 2 * 256 * shape.d_model * shape.d_mlp * runs / (time.perf_counter() - start)
+
+
+def forward_flops(model: ModelFacts, seq_len: int) -> float:
+    """FLOPs of one row's forward pass: 2 per multiplying parameter per token, plus attention (QK and AV)."""
+    s = model.shape
+    return seq_len * (2 * model.matmul_params + 4 * s.n_layers * seq_len * s.d_model)
+
+
+def estimate(model: ModelFacts, device: torch.device, seq_len: int, budget: int, flops_per_s: float,
+             rows_fwd: int, rows_bwd: int, grad_row_kind: dict[str, bool]) -> tuple[int, float, int]:
+    """(passes, seconds, peak bytes) of rows_fwd no-grad rows and rows_bwd forward+backward rows."""
+    shape = model.shape
+    weights = model.n_params * shape.element_bytes
+    fwd_per_pass = batching.rows_within(budget, batching.row_bytes(shape, seq_len), device)
+    bwd_per_pass = batching.rows_within(budget, batching.row_bytes(shape, seq_len, grad=True, **grad_row_kind), device)
+    passes = math.ceil(rows_fwd / fwd_per_pass) + math.ceil(rows_bwd / bwd_per_pass)
+    flops = forward_flops(model, seq_len) * (rows_fwd + 3 * rows_bwd)
+    seconds = flops / (MATMUL_SHARE * flops_per_s) + passes * shape.n_layers * PASS_OVERHEAD_S[device.type]
+    peak_rows = max(min(rows_fwd, fwd_per_pass) * batching.row_bytes(shape, seq_len),
+                    min(rows_bwd, bwd_per_pass) * batching.row_bytes(shape, seq_len, grad=True, **grad_row_kind))
+    return passes, seconds, weights + peak_rows
+
+
+def plan(models: list[ModelFacts], budget: run_budget.Budget, seed: int, max_memory: batching.MemoryLimit,
+         device: torch.device, dtype: str) -> dict[str, Any]:
+    """The lines of the plan: per task, each model's correctness, then each model's EAP-IG on the
+    pool (common-correct with two models, the model's own correct examples with one)."""
+    from mechtests.tasks import TaskSet
+
+    tasks = TaskSet(models[0].tokenizer, n=budget.candidates, seed=seed)
+    memory = max_memory.bytes_for(device)
+    flops_per_s = matmul_flops_per_s(models[0].shape, device, dtype)
+    lines: list[Line] = []
+    for task in tasks:
+        examples = tasks[task]
+        seq_len = max(len(ex.tokens) for ex in examples)
+        correct = []
+        for m in models:
+            hit = cache.load(cache.cache_key(m.identity, task, examples, "correct"))
+            correct.append(None if hit is None else hit[0]["correct"].bool())
+            passes, seconds, peak = estimate(m, device, seq_len, memory, flops_per_s, len(examples), 0, {})
+            lines.append(Line(f"correct ({len(examples)} candidates)", m.role, task, "yes" if hit else "no",
+                              len(examples), 0, passes, seconds, peak))
+        pool = None
+        if all(c is not None for c in correct):
+            both = torch.stack(correct).all(0).tolist()
+            pool = [ex for ex, ok in zip(examples, both) if ok][: budget.pool_size]
+        size = len(pool) if pool is not None else min(budget.pool_size, len(examples))
+        if pool is not None and size < max(budget.min_pool, 1):
+            continue  # the hypotheses on this task are not applicable: no attribution is computed
+        params = {"steps": budget.ig_steps, "denoise_steps": 1}
+        for m in models:
+            status = "?" if pool is None else ("yes" if cache.stored(cache.cache_key(m.identity, task, pool, "eap-ig", params)) else "no")
+            passes, seconds, peak = estimate(m, device, seq_len, memory, flops_per_s, 2 * size, budget.ig_steps * size,
+                                             {"per_head_inputs": True})
+            label = f"pool {size}" if pool is not None else f"pool <= {size}"
+            lines.append(Line(f"eap-ig ({budget.ig_steps} steps, {label})", m.role, task, status, 2 * size,
+                              budget.ig_steps * size, passes, seconds, peak))
+    todo = [line for line in lines if line.cached != "yes"]
+    return {
+        "models": {m.role: {"path": m.path, "layers": m.shape.n_layers, "heads": m.shape.n_heads, "d_model": m.shape.d_model,
+                            "parameters": m.n_params, "sha256": m.identity.weights_sha256} for m in models},
+        "budget": budget.name, "device": str(device), "dtype": dtype, "threads": torch.get_num_threads(), "memory_budget_bytes": memory,
+        "matmul_flops_per_s": flops_per_s,
+        "calibration": "matmul throughput measured now; MATMUL_SHARE and PASS_OVERHEAD_S are documented constants",
+        "lines": [asdict(line) for line in lines],
+        "total": {"measurements": len(lines), "cached": len(lines) - len(todo),
+                  "rows_forward": sum(line.rows_forward for line in todo), "rows_forward_backward": sum(line.rows_backward for line in todo),
+                  "passes": sum(line.passes for line in todo), "seconds": sum(line.seconds for line in todo),
+                  "peak_bytes": max((line.peak_bytes for line in lines), default=0)},
+    }
+
+
+def _size(n: float) -> str:
+    return f"{n / 2**30:.2f} GiB" if n >= 2**30 else f"{n / 2**20:.1f} MiB"
+
+
+def _duration(s: float) -> str:
+    return f"{s:.1f} s" if s < 120 else (f"{s / 60:.1f} min" if s < 7200 else f"{s / 3600:.1f} h")
+
+
+def render(report: dict[str, Any]) -> str:
+    out = [f"pair {report['pair']}:"]
+    for role, m in report["models"].items():
+        out.append(f"  {role.upper()} {m['path']}: {m['layers']} layers x {m['heads']} heads, d_model {m['d_model']}, "
+                   f"{m['parameters'] / 1e6:.1f}M parameters")
+    out.append(f"run budget {report['budget']}; device {report['device']} ({report['dtype']}), {report['threads']} torch thread(s), memory budget "
+               f"{_size(report['memory_budget_bytes'])}, matmul {report['matmul_flops_per_s'] / 1e9:.1f} GFLOP/s (measured now)")
+    head = ("measurement", "model", "task", "cached", "rows fwd", "rows fwd+bwd", "passes", "time", "peak memory")
+    rows = [head] + [(line["measurement"], line["model"], line["task"], line["cached"], str(line["rows_forward"]),
+                      str(line["rows_backward"]), str(line["passes"]), _duration(line["seconds"]), _size(line["peak_bytes"]))
+                     for line in report["lines"]]
+    widths = [max(len(r[i]) for r in rows) for i in range(len(head))]
+    out += ["  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip() for r in rows]
+    t = report["total"]
+    out.append(f"to compute: {t['measurements'] - t['cached']} of {t['measurements']} measurements ({t['cached']} cached), "
+               f"{t['rows_forward']} rows forward and {t['rows_forward_backward']} forward+backward in {t['passes']} passes: "
+               f"about {_duration(t['seconds'])}, peak memory about {_size(t['peak_bytes'])}")
+    out.append("'?': the pool is known once both models' correctness is cached. Not counted: ablations, detectors, "
+               "robustness variants. Time: measured matmul throughput x documented constants (mechtests.commands.plan).")
+    return "\n".join(out)
+
+
+def run(args: argparse.Namespace) -> int:
+    from mechtests.commands.eval import find_project, resolve
+    from mechtests.pairs import read_settings
+
+    paths = resolve(args.pair, args.arm, args.mdm)
+    try:
+        project = read_settings(find_project()).get("budget")
+    except MechtestsError:  # --arm and --mdm given outside a project: no project budget
+        project = None
+    budget = args.budget or run_budget.select(None, paths.budget, project)
+    torch.set_num_threads(args.threads or placement.default_threads())
+    device = placement.resolve_device(args.device)
+    dtype = placement.resolve_dtype(args.dtype, device)
+    models = [read_model(role, paths, device, dtype) for role in paths.roles]
+    report = {"pair": paths.name or "custom", **plan(models, budget, args.seed, args.max_memory, device, dtype)}
+    print(json.dumps(report, indent=2) if args.json else render(report), file=sys.stdout)
+    return 0

@@ -1,0 +1,79 @@
+"""`mechtests tasks`: the examples each model is posed, as the exact tokens it sees.
+
+    mechtests tasks --show 5                     # the default pair from pyproject.toml
+    mechtests tasks --pair tiny --task ioi --show 2
+    mechtests tasks --arm PATH                   # one model
+
+Per model and task: how many of the candidates were kept (and why the rest were dropped), then
+for the first examples the clean and corrupted input exactly as the query layer builds it for
+that model (tokens between `|`, the MDM's mask token included, padding left out) and where the
+answer logits are read. Prompts are plain text; no chat template is ever applied.
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+from typing import Any
+
+from mechtests.commands.eval import _positive_int, add_draw_arguments, find_project
+from mechtests.pairs import ROLES, read_settings, resolve_pair
+
+DEFAULT_SHOW = 3
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--pair", metavar="NAME", help="a pair declared under [tool.mechtests.pairs] in "
+                        "pyproject.toml (default: [tool.mechtests] pair, the bundled tiny pair)")
+    parser.add_argument("--arm", metavar="PATH", help="an ARM's Hugging Face folder (alone: show only this model)")
+    parser.add_argument("--mdm", metavar="PATH", help="an MDM's Hugging Face folder (alone: show only this model)")
+    parser.add_argument("--task", metavar="NAME", help="show one task only (default: every task)")
+    parser.add_argument("--show", type=_positive_int, default=DEFAULT_SHOW, metavar="K",
+                        help=f"examples shown per task and model (default: {DEFAULT_SHOW})")
+    add_draw_arguments(parser)
+
+
+def models(pair: str | None, arm: str | None, mdm: str | None) -> list[tuple[str, str]]:
+    """(role, path) of each model to show: the pair's, with --arm/--mdm replacing one; a path
+    given without --pair is shown alone."""
+    if pair is None and (arm or mdm):
+        return [(role, str(Path(path).resolve())) for role, path in (("arm", arm), ("mdm", mdm)) if path]
+    root = find_project()
+    paths = resolve_pair(read_settings(root), root, name=pair, arm=arm, mdm=mdm)
+    return [(role, paths.path(role)) for role in ROLES if getattr(paths, role) is not None]
+
+
+def render_example(subject: Any, example: Any) -> list[str]:
+    """Lines for one example: clean and corrupted input as `subject` sees it, and its read positions."""
+    from mechtests.queries import pose
+
+    tok = subject.tokenizer
+    lines = []
+    for label, corrupted in (("clean", False), ("corrupted", True)):
+        posed = pose(subject, [example], corrupted=corrupted)
+        ids = posed.input_ids[0][posed.attention_mask[0].bool()].tolist()
+        lines.append(f"    {label:<9} {'|'.join(tok.decode([i]) for i in ids)}")
+    reads = posed.read_positions[0].tolist()
+    answer = [tok.decode([i]) for i in posed.answer_ids[0].tolist()]
+    wrong = [tok.decode([i]) for i in posed.wrong_ids[0].tolist()]
+    lines.append(f"    reads logits at {reads} for answer {answer} (contrast {wrong})")
+    return lines
+
+
+def run(args: argparse.Namespace) -> int:
+    import mechtests
+    from mechtests.tasks import TaskSet
+
+    for role, path in models(args.pair, args.arm, args.mdm):
+        subject = mechtests.load_subject(path)
+        tasks = TaskSet(subject.tokenizer, n=args.n, seed=args.seed)
+        names = [args.task] if args.task else list(tasks)
+        print(f"{role} {subject.path} ({subject.kind}), seed {args.seed}:")
+        for name in names:
+            draw = tasks.draw(name)
+            print(f"  {name} ({tasks.generators[name].regime}): {draw.summary()}")
+            for i, example in enumerate(draw.examples[: args.show]):
+                print(f"   #{i}")
+                print("\n".join(render_example(subject, example)))
+    return 0
+

@@ -1,0 +1,131 @@
+"""Pair consistency, checked once at session start, before any test runs.
+
+Pair-level hypotheses feed the MDM the token ids of examples posed in the ARM's tokenizer and
+compare the two models' graphs component by component. Both are silently wrong when the two
+checkpoints disagree, so a two-model run stops first, with one line naming the first
+difference, when:
+- a token id that a generated task example uses means another token to the MDM (the MDM may
+  add tokens beyond the ARM's vocabulary, such as its mask token, but not reuse an id), or is
+  the MDM's mask token;
+- the two configs differ in the layer/head shape pair-level measurements assume (layers,
+  attention heads, key/value heads, hidden size).
+
+Cheap by design: it reads tokenizers and configs, never weights, and poses the examples the
+run would pose anyway (the bundled pair: well under a second). What it cannot read it leaves
+to the loader, which reports a broken checkpoint in the tests that need it.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from mechtests.errors import MechtestsError
+from mechtests.pairs import PairPaths
+from mechtests.plugin.fixtures import budget_of, load_options
+from mechtests.plugin.state import STATE_KEY
+
+# Config attributes (transformers' names, aliased per family by its attribute_map) that
+# pair-level measurements assume equal.
+SHAPE = ("num_hidden_layers", "num_attention_heads", "num_key_value_heads", "hidden_size")
+
+
+def pytest_sessionstart(session: pytest.Session) -> None:
+    """In the process that owns the session: stop a two-model run whose models disagree."""
+    state = session.config.stash.get(STATE_KEY, None)
+    if state is None or state.is_worker or len(state.pair.roles) != 2:
+        return
+    options = {role: load_options(session.config, role) for role in state.pair.roles}
+    try:
+        check_pair(state.pair, options, n=budget_of(session.config).candidates, seed=state.settings["seed"])
+    except MechtestsError as err:
+        raise pytest.UsageError(f"mechtests: {err}") from None
+
+
+def check_pair(pair: PairPaths, options: dict[str, dict[str, Any]], n: int, seed: int) -> None:
+    """Raise MechtestsError naming the first difference between the pair's two checkpoints."""
+    if not all(Path(pair.path(role)).is_dir() for role in ("arm", "mdm")):
+        return  # a missing checkpoint is the loader's to report, in the tests that need it
+    configs = {role: _config(pair.path(role), options[role]) for role in ("arm", "mdm")}
+    if all(c is not None for c in configs.values()):
+        for name in SHAPE:
+            values = {role: getattr(c, name, None) for role, c in configs.items()}
+            if values["arm"] != values["mdm"]:
+                raise MechtestsError(
+                    f"the pair's models differ in {name}: ARM {values['arm']}, MDM {values['mdm']} "
+                    f"({pair.path('arm')} vs {pair.path('mdm')})",
+                    "pair an MDM with the ARM it was post-trained from (--arm / --mdm, or the pair table)",
+                )
+    tokenizers = {role: _tokenizer(pair.path(role), options[role]) for role in ("arm", "mdm")}
+    if any(t is None for t in tokenizers.values()):
+        return
+    mask = options["mdm"].get("mask_token_id")
+    if mask is None and configs["mdm"] is not None:
+        mask = (getattr(configs["mdm"], "mechtests", None) or {}).get("mask_token_id")
+    first = first_token_difference(tokenizers["arm"], tokenizers["mdm"], n=n, seed=seed, mask_token_id=mask)
+    if first is not None:
+        raise MechtestsError(
+            f"the pair's tokenizers disagree: {first}",
+            "pair an MDM with the ARM it was post-trained from, whose tokenizer it extends (--arm / --mdm, or the pair table)",
+        )
+
+
+def first_token_difference(arm_tokenizer: Any, mdm_tokenizer: Any, n: int, seed: int, mask_token_id: int | None) -> str | None:
+    """Where the task examples posed in the ARM's tokenizer first mean something else to the
+    MDM's, as one phrase; None when they agree. Tasks the ARM's tokenizer cannot pose are left
+    to the tests that need them."""
+    from mechtests.tasks import TaskSet  # tasks import the query layer and torch; only a two-model run pays
+
+    tasks = TaskSet(arm_tokenizer, n=n, seed=seed)
+    first_use: dict[int, str] = {}  # token id -> where it is first used, in order of first use
+    for name in tasks:
+        try:
+            examples = tasks[name]
+        except MechtestsError:
+            continue
+        for index, example in enumerate(examples):
+            for token_id in _ids(example):
+                first_use.setdefault(token_id, f"task {name}, example {index}")
+    for token_id, where in first_use.items():  # each id once: the check costs a vocabulary, not the examples
+        if token_id == mask_token_id:
+            return f"{where}: id {token_id} is the MDM's mask token"
+        arm_token = arm_tokenizer.convert_ids_to_tokens(token_id)
+        mdm_token = mdm_tokenizer.convert_ids_to_tokens(token_id)
+        if arm_token != mdm_token:
+            return f"{where}: id {token_id} is {arm_token!r} to the ARM but {mdm_token!r} to the MDM"
+    return None
+
+
+def _ids(example: Any) -> list[int]:
+    """Every token id an example feeds or reads (tokens, corrupted twin, wrong answers, the
+    good/bad sets of a probability-mass metric, and the ARM's form of the question), once each."""
+    ids: list[int] = []
+    for field in ("tokens", "corrupted", "wrong", "good", "bad"):
+        ids.extend(int(i) for i in getattr(example, field, None) or ())
+    if getattr(example, "arm", None) is not None:
+        ids.extend(_ids(example.arm))
+    return list(dict.fromkeys(ids))
+
+
+def _config(folder: str, options: dict[str, Any]) -> Any:
+    """The checkpoint's transformers config, or None when it cannot be read here (the loader says why)."""
+    from transformers import AutoConfig  # start-up cost: only a two-model run imports transformers here
+
+    try:
+        return AutoConfig.from_pretrained(folder, gguf_file=options.get("gguf_file"),
+                                          trust_remote_code=bool(options.get("trust_remote_code")), local_files_only=True)
+    except Exception:  # noqa: BLE001 - any failure to read is the loader's to report, with its one-line error
+        return None
+
+
+def _tokenizer(folder: str, options: dict[str, Any]) -> Any:
+    """The checkpoint's tokenizer, or None when it cannot be read here (the loader says why)."""
+    from transformers import AutoTokenizer  # see _config
+
+    try:
+        return AutoTokenizer.from_pretrained(folder, gguf_file=options.get("gguf_file"),
+                                             trust_remote_code=bool(options.get("trust_remote_code")), local_files_only=True)
+    except Exception:  # noqa: BLE001 - see _config
+        return None

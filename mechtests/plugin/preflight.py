@@ -1,0 +1,81 @@
+"""Checks before any test runs, so that a bad option fails at configure time as pytest's usage
+error (exit 4) instead of after every test ran: the report folder can be written and is not a
+file, the baseline is readable and of a known schema and version, --mech-save-baseline does
+not overwrite a report file, and the device exists.
+"""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from mechtests.errors import MechtestsError
+from mechtests.plugin.options import label
+from mechtests.reports import compare as gate
+from mechtests.reports.schema import REPORT_FILES
+
+
+def check(settings: dict[str, Any], report_dir: Path, baseline: Path | None, save_baseline: Path | None) -> dict[str, Any] | None:
+    """Run every check; returns the baseline, read (or None without --mech-baseline)."""
+    name = lambda key: label(key, settings[key + "_from_cli"])  # noqa: E731
+    writable_folder(report_dir, name("report"))
+    for file in REPORT_FILES:
+        if (report_dir / file).is_dir():
+            raise MechtestsError(f"{name('report')}: {report_dir / file} is a folder, where the report writes a file",
+                                 "remove it, or pass another --mech-report DIR")
+    data = None
+    if baseline is not None:
+        if not baseline.is_file():
+            raise MechtestsError(f"{name('baseline')}: {baseline} does not exist",
+                                 f"create it with --mech-save-baseline {settings['baseline']} on a known-good run")
+        try:
+            data = gate.load_baseline(str(baseline))
+        except MechtestsError as err:
+            raise MechtestsError(f"{name('baseline')}: {err.problem}", err.fix) from None
+    if save_baseline is not None:
+        if save_baseline in {report_dir / file for file in REPORT_FILES}:
+            raise MechtestsError(f"{name('save-baseline')}: {save_baseline} is one of the report's own files",
+                                 "save the baseline under another name, e.g. reports/baseline.json")
+        if save_baseline.is_dir():
+            raise MechtestsError(f"{name('save-baseline')}: {save_baseline} is a folder", "name a file, e.g. reports/baseline.json")
+        writable_folder(save_baseline.parent, name("save-baseline"))
+    device(settings["device"], name("device"))
+    return data
+
+
+def writable_folder(folder: Path, option: str) -> None:
+    """`folder` is, or can become, a folder this process can write into (probed, not guessed:
+    permissions say nothing to root or on a read-only file system)."""
+    existing = folder
+    while not existing.exists():
+        if existing.parent == existing:
+            break
+        existing = existing.parent
+    if not existing.is_dir():
+        raise MechtestsError(f"{option}: {existing} is a file, so {folder} cannot be a folder",
+                             "pass a folder path, such as reports/")
+    try:
+        probe = tempfile.mkdtemp(prefix=".mechtests-probe-", dir=existing)
+    except OSError as err:
+        raise MechtestsError(f"{option}: cannot write into {existing} ({err.strerror or err})",
+                             "pass a folder you can write to") from None
+    shutil.rmtree(probe, ignore_errors=True)
+
+
+def device(name: str, option: str) -> None:
+    """The device exists on this machine (cpu always does)."""
+    if name == "cpu":
+        return
+    import torch  # here, not at the top: only a run on an accelerator pays for importing torch at configure
+
+    if name == "mps":
+        if not torch.backends.mps.is_available():
+            raise MechtestsError(f"{option}: mps is not available on this machine", "use --mech-device cpu")
+        return
+    count = torch.cuda.device_count() if torch.cuda.is_available() else 0
+    index = int(name.partition(":")[2] or 0)
+    if index >= count:
+        raise MechtestsError(f"{option}: {name} is not available ({count} CUDA device(s) found)",
+                             "use --mech-device cpu" + (f" or one of cuda:0..cuda:{count - 1}" if count else ""))
