@@ -19,12 +19,12 @@ from mechtests.posttrain.recipe import Run
 
 ARM = str(Path(__file__).resolve().parents[1] / "fixtures" / "tiny-pair" / "arm")
 # Small enough for CI: 24-token rows (the tiny tasks' length), a few hundred sampled rows.
-SMALL = dict(seq_len=24, batch_size=16, corpus_rows=128, heldout_rows=32, warmup_steps=5, log_every=2)
+SMALL = dict(seq_len=24, batch_size=16, corpus_rows=96, heldout_rows=32, warmup_steps=5, log_every=2)
 
 
 @pytest.mark.slow
 def test_thirty_seconds_give_a_loadable_bidirectional_mdm_whose_loss_went_down(tmp_path):
-    card = posttrain(ARM, tmp_path, Recipe(minutes=0.5, train_tokens=10**7, **SMALL))
+    card = posttrain(ARM, tmp_path, Recipe(minutes=0.5, train_tokens=200 * 16 * 24, **SMALL))  # attention fully open from step 20
     mdm = mechtests.load_subject(tmp_path)
     assert (mdm.kind, mdm.mask_token_id, mdm.prediction) == ("mdm", 4, "shifted")  # the tokenizer's own <mask>
     assert mdm.weights_sha256 == card["sha256"]

@@ -11,21 +11,15 @@ from pathlib import Path
 from mechtests.errors import MechtestsError
 from mechtests.models import load_subject
 from mechtests.posttrain.adapter import Adapter
-from mechtests.posttrain.folder import load_delta, mdm_block, model_state, write_folder
+from mechtests.posttrain.folder import load_delta, mdm_block, write_folder
 from mechtests.posttrain.masktoken import ensure_mask_token
 
 
 def assemble(arm_path: str | Path, delta_path: str | Path, out: str | Path, gguf_file: str | None = None,
-             expected_sha256: str | None = None, arm_out: str | Path | None = None) -> str:
-    """Write the MDM (ARM + delta) to `out`; returns its weights' sha256.
-
-    arm_out: also write the ARM itself there as a plain Hugging Face folder (kind arm), so that a
-    GGUF ARM and its MDM can be declared as a pair of ordinary folders.
-    """
+             expected_sha256: str | None = None) -> str:
+    """Write the MDM (ARM + delta) to `out`; returns its weights' sha256."""
     tensors, meta = load_delta(Path(delta_path))
     arm = load_subject(arm_path, gguf_file=gguf_file, kind="arm")
-    if arm_out is not None:
-        write_folder(model_state(arm.model), arm.model.config, arm.tokenizer, Path(arm_out), {"kind": "arm"})
     if arm.weights_sha256 != meta["source"]["sha256"]:
         raise MechtestsError(
             f"the delta {delta_path} was trained on an ARM with sha256 {meta['source']['sha256'][:12]}, "

@@ -63,7 +63,7 @@ class Recipe:
     temperature: float = 1.0
     top_p: float = 0.95
     # run control
-    minutes: float | None = None  # wall-clock budget for this invocation (corpus building included)
+    minutes: float | None = None  # wall-clock budget of this invocation's training (sampling included, loading not)
     checkpoint_minutes: float = 10.0
     eval_every: int = 100  # steps between held-out evaluations (also at step 0 and at every stop)
     log_every: int = 10
@@ -123,7 +123,6 @@ class Run:
             raise MechtestsError(f"{self.out} already holds a training run", "pass --resume to continue it, or pick a fresh --out")
         if resume and not self.state_path.is_file():
             raise MechtestsError(f"nothing to resume in {self.out} (no train/state.safetensors)", "drop --resume to start a run")
-        self.started = time.time()
         torch.set_num_threads(recipe.threads)
         torch.manual_seed(recipe.seed)
         self.train_dir.mkdir(parents=True, exist_ok=True)
@@ -168,6 +167,7 @@ class Run:
         """Train to the end of the schedule, the time budget or `max_steps` more steps; returns the card."""
         r, p = self.recipe, self.progress
         stop_at = r.total_steps if max_steps is None else min(r.total_steps, p["step"] + max_steps)
+        self.started = time.time()
         if p["step"] == 0 and not p["heldout_curve"]:
             self._evaluate()  # step 0: the untrained weights, run bidirectionally
         last_checkpoint = time.time()
@@ -189,7 +189,7 @@ class Run:
             tokens_per_s = p["step"] * r.batch_size * r.seq_len / max(p["seconds"], 1e-9)
             bar.update(1)
             bar.set_postfix(loss=f"{window[-1][0]:.3f}", mask_rate=f"{result.mask_rate:.2f}",
-                            open=f"{r.openness_at(step):.2f}", tok_s=f"{tokens_per_s:.0f}")
+                            open=f"{r.openness_at(step):.2f}", tok_s=f"{tokens_per_s:.0f}", refresh=False)
             if p["step"] % r.log_every == 0 or p["step"] == r.total_steps:
                 loss, ce, rate = (sum(v) / len(window) for v in zip(*window))
                 p["loss_curve"].append({"step": p["step"], "tokens": p["step"] * r.batch_size * r.seq_len,
