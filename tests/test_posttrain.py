@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import os
+import signal
 from pathlib import Path
 
 import pytest
@@ -83,3 +85,18 @@ def test_the_command_reports_bad_input_in_one_line(tmp_path, capsys):
     assert main(["posttrain", str(tmp_path / "missing"), "--out", str(tmp_path / "o")]) == 2
     err = capsys.readouterr().err.strip()
     assert err.startswith("mechtests posttrain: error: no checkpoint folder") and "\n" not in err
+
+
+def test_a_termination_signal_stops_after_the_step_with_a_checkpoint(tmp_path):
+    run = _run(tmp_path)
+    first = run.optimizer.step
+
+    def step_then_sigterm(*args, **kwargs):
+        result = first(*args, **kwargs)
+        os.kill(os.getpid(), signal.SIGTERM)
+        return result
+
+    run.optimizer.step = step_then_sigterm
+    card = run.train()
+    assert card["progress"]["step"] == 1 and card["sha256"] is not None
+    assert _run(tmp_path, resume=True).progress["step"] == 1

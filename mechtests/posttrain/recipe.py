@@ -21,6 +21,8 @@ import dataclasses
 import json
 import math
 import platform
+import signal
+import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -107,6 +109,25 @@ def batch_rows(step: int, batch_size: int, n_rows: int, seed: int) -> list[int]:
     return out
 
 
+class StopRequest:
+    """Ctrl-C or SIGTERM during training asks the loop to stop after the current step, so the run
+    ends with a consistent checkpoint and its MDM folder instead of losing the steps since the last."""
+
+    def __init__(self) -> None:
+        self.requested: str | None = None
+        self.previous: dict[signal.Signals, Any] = {}
+        if threading.current_thread() is threading.main_thread():  # signal handlers only install there
+            for sig in (signal.SIGINT, signal.SIGTERM):
+                self.previous[sig] = signal.signal(sig, self._request)
+
+    def _request(self, signum: int, frame: Any) -> None:
+        self.requested = signal.Signals(signum).name
+
+    def restore(self) -> None:
+        for sig, handler in self.previous.items():
+            signal.signal(sig, handler)
+
+
 def step_generator(seed: int, step: int) -> torch.Generator:
     return torch.Generator().manual_seed(seed * 1_000_003 + step + 1)
 
@@ -173,7 +194,8 @@ class Run:
         last_checkpoint = time.time()
         window = p.setdefault("window", [])  # the log interval in progress: checkpointed, so a resume logs the same
         bar = tqdm(total=r.total_steps, initial=p["step"], desc="posttrain", dynamic_ncols=True, mininterval=5)
-        while p["step"] < stop_at and not self.out_of_time():
+        stop = StopRequest()
+        while p["step"] < stop_at and not self.out_of_time() and not stop.requested:
             step, t0 = p["step"], time.time()
             for group in self.optimizer.param_groups:
                 group["lr"] = r.lr_at(step)
@@ -204,6 +226,9 @@ class Run:
                 self.checkpoint()
                 last_checkpoint = time.time()
         bar.close()
+        stop.restore()
+        if stop.requested:
+            self.log(f"stopping at step {p['step']} on {stop.requested}; --resume continues")
         if not p["heldout_curve"] or p["heldout_curve"][-1]["step"] != p["step"]:
             self._evaluate()
         self.checkpoint()
