@@ -41,7 +41,7 @@ def render(card: dict[str, Any]) -> str:
     lines = [
         "# A masked diffusion LM post-trained from an ARM (mechtests posttrain)", "",
         f"ARM: `{card['source']['path']}`" + (f" (`{card['source']['gguf_file']}`)" if card["source"].get("gguf_file") else "")
-        + f", weights sha256 `{card['source']['sha256']}`.", "",
+        + f", weights sha256 `{card['source']['sha256']}`.", "", f"Command: `{card['command']}`", "",
         "## Recipe (DiffuGPT / DiffuLLaMA adaptation, Gong et al. 2024)", "",
         f"- Trained: {mode}; AdamW, peak lr {r['lr'] if r['lr'] is not None else ('1e-3' if r['rank'] else '1e-4')}, "
         f"{r['warmup_steps']} warmup steps, cosine to a tenth; batch {r['batch_size']} x {r['seq_len']} tokens; seed {r['seed']}.",

@@ -92,6 +92,17 @@ class Recipe:
         anneal = self.anneal_fraction * self.total_steps
         return 1.0 if anneal < 1 else min(1.0, step / anneal)
 
+    def command(self, arm_path: str, out: str, gguf_file: str | None) -> str:
+        """The `mechtests posttrain` line that runs this recipe (settings the command has no flag for:
+        see the card's recipe)."""
+        flags = {"seed": "--seed", "rank": "--rank", "lr": "--lr", "batch_size": "--batch-size", "seq_len": "--seq-len",
+                 "train_tokens": "--tokens", "corpus_rows": "--corpus-rows"}
+        default = Recipe()
+        parts = ["mechtests posttrain", arm_path, "--out", out] + (["--gguf-file", gguf_file] if gguf_file else [])
+        parts += [f"{flag} {getattr(self, name)}" for name, flag in flags.items() if getattr(self, name) != getattr(default, name)]
+        parts += ["--text", *self.text_files] if self.text_files else []
+        return " ".join(parts)
+
     def schedule_fields(self) -> dict[str, Any]:
         """The settings a resumed run must share with the stopped one (the budget and logging may differ)."""
         skip = {"minutes", "checkpoint_minutes", "eval_every", "log_every", "threads"}
@@ -258,7 +269,8 @@ class Run:
 
     def card(self, sha256: str | None) -> dict[str, Any]:
         r = self.recipe
-        return {"recipe": dataclasses.asdict(r), "total_steps": r.total_steps, "source": self.source,
+        return {"command": r.command(self.source["path"], str(self.out), self.source["gguf_file"]),
+                "recipe": dataclasses.asdict(r), "total_steps": r.total_steps, "source": self.source,
                 "mask_token": dataclasses.asdict(self.mask), "data": cards.describe_data(self.corpus.spec),
                 "progress": self.progress, "sha256": sha256,
                 "versions": {"torch": torch.__version__, "transformers": transformers.__version__,
