@@ -26,7 +26,7 @@ import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 import torch
 import transformers
@@ -41,7 +41,7 @@ from mechtests.posttrain.data import Corpus, CorpusSpec, rows_from_files, save_c
 from mechtests.posttrain.evaluate import masked_scores
 from mechtests.posttrain.folder import mdm_block, save_delta, sha256_of, write_folder
 from mechtests.posttrain.masktoken import ensure_mask_token
-from mechtests.posttrain.objective import masked_diffusion_loss
+from mechtests.posttrain.objective import StepLoss, masked_diffusion_loss
 
 
 @dataclass
@@ -147,7 +147,7 @@ class Run:
     """One invocation of posttrain: loads, builds the corpus, trains, checkpoints, writes."""
 
     def __init__(self, arm_path: str | Path, out: str | Path, recipe: Recipe, gguf_file: str | None = None,
-                 resume: bool = False, log=tqdm.write) -> None:
+                 resume: bool = False, log: Callable[[str], None] = tqdm.write) -> None:
         self.recipe, self.out, self.log = recipe, Path(out), log
         self.train_dir = self.out / "train"
         self.state_path = self.train_dir / "state.safetensors"
@@ -207,29 +207,15 @@ class Run:
         bar = tqdm(total=r.total_steps, initial=p["step"], desc="posttrain", dynamic_ncols=True, mininterval=5)
         stop = StopRequest()
         while p["step"] < stop_at and not self.out_of_time() and not stop.requested:
-            step, t0 = p["step"], time.time()
-            for group in self.optimizer.param_groups:
-                group["lr"] = r.lr_at(step)
-            x = self.corpus.train_rows(batch_rows(step, r.batch_size, self.corpus.spec.rows, r.seed))  # (B, T)
-            result = masked_diffusion_loss(self.adapter, x, r.openness_at(step), step_generator(r.seed, step))
-            self.optimizer.zero_grad(set_to_none=True)
-            result.loss.backward()
-            torch.nn.utils.clip_grad_norm_(list(self.params.values()), r.grad_clip)
-            self.optimizer.step()
-            p["step"] += 1
-            p["seconds"] += time.time() - t0
-            window.append([float(result.loss.detach()), result.masked_ce, result.mask_rate])
+            step = p["step"]
+            result = self._step(step)
+            window.append([result.loss.item(), result.masked_ce, result.mask_rate])
             tokens_per_s = p["step"] * r.batch_size * r.seq_len / max(p["seconds"], 1e-9)
             bar.update(1)
             bar.set_postfix(loss=f"{window[-1][0]:.3f}", mask_rate=f"{result.mask_rate:.2f}",
                             open=f"{r.openness_at(step):.2f}", tok_s=f"{tokens_per_s:.0f}", refresh=False)
             if p["step"] % r.log_every == 0 or p["step"] == r.total_steps:
-                loss, ce, rate = (sum(v) / len(window) for v in zip(*window))
-                p["loss_curve"].append({"step": p["step"], "tokens": p["step"] * r.batch_size * r.seq_len,
-                                        "loss": round(loss, 4), "masked_ce": round(ce, 4), "mask_rate": round(rate, 3),
-                                        "openness": round(r.openness_at(step), 3), "lr": r.lr_at(step)})
-                self.log(f"step {p['step']}/{r.total_steps}: loss {loss:.4f}, masked-token CE {ce:.4f}, "
-                         f"mask rate {rate:.2f}, openness {r.openness_at(step):.2f}, {tokens_per_s:.0f} tokens/s")
+                self._log_window(window, step, tokens_per_s)
                 window.clear()
             if p["step"] % r.eval_every == 0:
                 self._evaluate()
@@ -244,6 +230,30 @@ class Run:
             self._evaluate()
         self.checkpoint()
         return self.finish()
+
+    def _step(self, step: int) -> StepLoss:
+        """One optimizer step on the step's rows and masks (both fixed by the seed and the step)."""
+        r, t0 = self.recipe, time.time()
+        for group in self.optimizer.param_groups:
+            group["lr"] = r.lr_at(step)
+        x = self.corpus.train_rows(batch_rows(step, r.batch_size, self.corpus.spec.rows, r.seed))  # (B, T)
+        result = masked_diffusion_loss(self.adapter, x, r.openness_at(step), step_generator(r.seed, step))
+        self.optimizer.zero_grad(set_to_none=True)
+        result.loss.backward()
+        torch.nn.utils.clip_grad_norm_(list(self.params.values()), r.grad_clip)
+        self.optimizer.step()
+        self.progress["step"] += 1
+        self.progress["seconds"] += time.time() - t0
+        return result
+
+    def _log_window(self, window: list[list[float]], step: int, tokens_per_s: float) -> None:
+        r, p = self.recipe, self.progress
+        loss, ce, rate = (sum(v) / len(window) for v in zip(*window))
+        p["loss_curve"].append({"step": p["step"], "tokens": p["step"] * r.batch_size * r.seq_len,
+                                "loss": round(loss, 4), "masked_ce": round(ce, 4), "mask_rate": round(rate, 3),
+                                "openness": round(r.openness_at(step), 3), "lr": r.lr_at(step)})
+        self.log(f"step {p['step']}/{r.total_steps}: loss {loss:.4f}, masked-token CE {ce:.4f}, "
+                 f"mask rate {rate:.2f}, openness {r.openness_at(step):.2f}, {tokens_per_s:.0f} tokens/s")
 
     def _evaluate(self) -> None:
         self.adapter.eval()
