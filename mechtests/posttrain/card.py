@@ -52,7 +52,8 @@ def render(card: dict[str, Any]) -> str:
         "(each future key visible with a probability rising from 0 to 1), fully bidirectional after.",
         f"- Mask token: `{mask['text']}` id {mask['id']}, "
         + ("added; its embedding starts as the mean of all embedding rows." if mask["added"] else "the tokenizer's own."), "",
-        "## Data", "", card["data"]["what"] + ".", f"Held-out: {card['data']['heldout']}.", "",
+        "## Data", "", card["data"]["what"] + ".", f"Held-out: {card['data']['heldout']}. "
+        f"Rows made so far: {card['data']['rows_made']} (sampled rows are made as training reaches them).", "",
         "## Progress", "", f"{steps}; {p['seconds'] / 3600:.2f} h of training compute "
         f"({p['step'] * r['batch_size'] * r['seq_len'] / max(p['seconds'], 1e-9):.0f} tokens/s).", "",
         "| step | tokens | loss (1/t-weighted) | masked-token CE | mask rate | openness |", "| --- | --- | --- | --- | --- | --- |",

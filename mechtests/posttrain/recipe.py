@@ -281,7 +281,7 @@ class Run:
         r = self.recipe
         return {"command": r.command(self.source["path"], str(self.out), self.source["gguf_file"]),
                 "recipe": dataclasses.asdict(r), "total_steps": r.total_steps, "source": self.source,
-                "mask_token": dataclasses.asdict(self.mask), "data": cards.describe_data(self.corpus.spec),
+                "mask_token": dataclasses.asdict(self.mask), "data": {**cards.describe_data(self.corpus.spec), "rows_made": len(self.corpus.made)},
                 "progress": self.progress, "sha256": sha256,
                 "versions": {"torch": torch.__version__, "transformers": transformers.__version__,
                              "python": platform.python_version()}}
