@@ -117,3 +117,15 @@ def test_the_shipped_smollm2_delta_rebuilds_the_weights_its_card_names(smollm2_p
     assert script.main(["--out", str(tmp_path)]) == 0  # it compares the sha256 with card.json's
     mdm = mechtests.load_subject(tmp_path)
     assert mdm.kind == "mdm" and mdm.weights_sha256 == json.loads((SHIPPED / "card.json").read_text())["sha256"]
+
+
+def test_text_files_are_the_training_data_when_given(tmp_path):
+    tokenizer = mechtests.load_subject(ARM).tokenizer
+    text = tmp_path / "notes.txt"
+    text.write_text(" ".join(tokenizer.decode(row[1:]) for row in filler(tokenizer, 80, 24, seed=9)))
+    run = Run(ARM, tmp_path / "out", Recipe(rank=4, text_files=(str(text),), **SMALL))
+    card = run.train(max_steps=2)
+    assert card["data"]["source"] == "files" and list(card["data"]["files"]) == [str(text)]
+    assert card["progress"]["step"] == 2 and len(run.heldout) == card["data"]["heldout_rows"] > 0
+    with pytest.raises(MechtestsError, match="no text file"):
+        Run(ARM, tmp_path / "other", Recipe(text_files=(str(tmp_path / "missing.txt"),), **SMALL))
