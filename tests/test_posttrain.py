@@ -82,10 +82,16 @@ def test_runs_are_not_overwritten_and_resume_needs_a_run(uninterrupted, tmp_path
         _run(tmp_path, resume=True)
 
 
-def test_the_command_reports_bad_input_in_one_line(tmp_path, capsys):
-    assert main(["posttrain", str(tmp_path / "missing"), "--out", str(tmp_path / "o")]) == 2
+@pytest.mark.parametrize("argv, problem", [
+    (["missing-folder"], "no checkpoint folder"),
+    ([ARM, "--rank", "-1"], "rank=-1"),
+    ([ARM, "--batch-size", "0"], "batch_size=0"),
+    ([ARM, "--seq-len", "65"], "longer than"),
+])
+def test_the_command_reports_bad_input_in_one_line(argv, problem, tmp_path, capsys):
+    assert main(["posttrain", *argv, "--out", str(tmp_path / "o")]) == 2
     err = capsys.readouterr().err.strip()
-    assert err.startswith("mechtests posttrain: error: no checkpoint folder") and "\n" not in err
+    assert err.startswith("mechtests posttrain: error: ") and problem in err and "\n" not in err
 
 
 def test_a_termination_signal_stops_after_the_step_with_a_checkpoint(tmp_path):

@@ -72,6 +72,20 @@ class Recipe:
     threads: int = 1  # one thread per process: on a shared 2-core box more threads are slower
     text_files: tuple[str, ...] = field(default_factory=tuple)
 
+    def __post_init__(self) -> None:
+        positive = {"batch_size": self.batch_size, "train_tokens": self.train_tokens, "heldout_rows": self.heldout_rows,
+                    "checkpoint_minutes": self.checkpoint_minutes, "eval_every": self.eval_every,
+                    "log_every": self.log_every, "threads": self.threads, "alpha": self.alpha,
+                    "corpus_rows": self.corpus_rows, "lr": self.lr}
+        for name, value in positive.items():
+            if value is not None and value <= 0:
+                raise MechtestsError(f"posttrain got {name}={value}", f"pass a positive {name}")
+        if self.minutes is not None and self.minutes < 0:  # 0: no training, just write the folder of a resumed run
+            raise MechtestsError(f"posttrain got minutes={self.minutes}", "pass --minutes 0 or more")
+        if self.rank < 0 or self.seq_len < 2 or not 0.0 <= self.anneal_fraction <= 1.0:
+            raise MechtestsError(f"posttrain got rank={self.rank}, seq_len={self.seq_len}, anneal_fraction={self.anneal_fraction}",
+                                 "pass rank >= 0 (0: all weights), seq_len >= 2 and anneal_fraction in [0, 1]")
+
     @property
     def total_steps(self) -> int:
         return max(1, math.ceil(self.train_tokens / (self.batch_size * self.seq_len)))
@@ -161,6 +175,10 @@ class Run:
         self.arm = load_subject(arm_path, gguf_file=gguf_file, kind="arm")
         self.source = {"path": str(arm_path), "gguf_file": gguf_file, "sha256": self.arm.weights_sha256}
         self.model, self.tokenizer = self.arm.model, self.arm.tokenizer
+        longest = getattr(self.model.config, "max_position_embeddings", None)
+        if longest is not None and recipe.seq_len > longest:
+            raise MechtestsError(f"--seq-len {recipe.seq_len} is longer than {arm_path} allows ({longest} positions)",
+                                 f"pass --seq-len {longest} or less")
         self.model.set_attn_implementation("sdpa")  # speed; the written folder says eager
         self.corpus = self._corpus()
         self.heldout = self.corpus.heldout
