@@ -41,7 +41,7 @@ def render(card: dict[str, Any]) -> str:
     lines = [
         "# A masked diffusion LM post-trained from an ARM (mechtests posttrain)", "",
         f"ARM: `{card['source']['path']}`" + (f" (`{card['source']['gguf_file']}`)" if card["source"].get("gguf_file") else "")
-        + f", weights sha256 `{card['source']['sha256']}`.", "", f"Command: `{card['command']}`", "",
+        + f", weights sha256 `{card['source']['sha256']}`.", "", f"Command: `{card.get('command', 'see the recipe')}`", "",
         "## Recipe (DiffuGPT / DiffuLLaMA adaptation, Gong et al. 2024)", "",
         f"- Trained: {mode}; AdamW, peak lr {r['lr'] if r['lr'] is not None else ('1e-3' if r['rank'] else '1e-4')}, "
         f"{r['warmup_steps']} warmup steps, cosine to a tenth; batch {r['batch_size']} x {r['seq_len']} tokens; seed {r['seed']}.",
@@ -53,7 +53,7 @@ def render(card: dict[str, Any]) -> str:
         f"- Mask token: `{mask['text']}` id {mask['id']}, "
         + ("added; its embedding starts as the mean of all embedding rows." if mask["added"] else "the tokenizer's own."), "",
         "## Data", "", card["data"]["what"] + ".", f"Held-out: {card['data']['heldout']}. "
-        f"Rows made so far: {card['data']['rows_made']} (sampled rows are made as training reaches them).", "",
+        f"Rows made so far: {card['data'].get('rows_made', 'not recorded')} (sampled rows are made as training reaches them).", "",
         "## Progress", "", f"{steps}; {p['seconds'] / 3600:.2f} h of training compute "
         f"({p['step'] * r['batch_size'] * r['seq_len'] / max(p['seconds'], 1e-9):.0f} tokens/s).", "",
         "| step | tokens | loss (1/t-weighted) | masked-token CE | mask rate | openness |", "| --- | --- | --- | --- | --- | --- |",
