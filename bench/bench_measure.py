@@ -245,7 +245,7 @@ def row(name: str, subject, B: int, args: argparse.Namespace, tokens: range) -> 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--model", choices=["tiny-arm", "smollm2", "random"], default="tiny-arm")
+    parser.add_argument("--model", choices=["random", "tiny-arm", "smollm2"], default="random")
     parser.add_argument("--layers", type=int, nargs="+", default=[2, 4, 8], help="random models only")
     parser.add_argument("--batch", type=int, nargs="+", default=[8, 32])
     parser.add_argument("--seq", type=int, default=24, help="tokens per example")

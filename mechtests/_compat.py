@@ -14,8 +14,8 @@ exercises it the way 4.x-era code does (tests/families/test_compat.py):
 3. transformers 5 calls `model.tie_weights(missing_keys=..., recompute_mapping=...)`; a 4.x
    override `def tie_weights(self)` gets those keywords dropped.
 4. `_tied_weights_keys` was a list of output-embedding names; transformers 5 expects a
-   {target: source} dict and fails on a list when embeddings are tied: a list is read as
-   "tied to the input embeddings", as 4.x did.
+   {target: source} dict and fails on a list ('list' object has no attribute 'keys'): a list
+   becomes {each name: the input embedding's weight}, as 4.x read it.
 Remove each when the families' published code is updated for transformers 5.
 """
 
@@ -69,17 +69,16 @@ def _adapt_4x_class(cls: type) -> None:
             cls.tie_weights = lambda self, *args, **kwargs: own_tie(self)  # type: ignore[attr-defined]
     targets = cls.__dict__.get("_tied_weights_keys")
     if isinstance(targets, (list, tuple)):
-        cls._tied_weights_keys = None  # type: ignore[attr-defined]
-        inherited = cls.get_expanded_tied_weights_keys  # type: ignore[attr-defined]
+        inherited_post_init = cls.post_init  # type: ignore[attr-defined]
 
-        def expanded(self: Any, all_submodels: bool = False) -> dict:
-            if all_submodels or not getattr(self.config, "tie_word_embeddings", False):
-                return inherited(self, all_submodels)
+        def post_init(self: Any) -> None:
+            # Built once the modules exist: each listed target tied to the input embedding, as in 4.x.
             weight = self.get_input_embeddings().weight
             source = next(n for n, p in self.named_parameters(remove_duplicate=False) if p is weight)
-            return {target: source for target in targets}
+            self._tied_weights_keys = {target: source for target in targets}
+            inherited_post_init(self)
 
-        cls.get_expanded_tied_weights_keys = expanded  # type: ignore[attr-defined]
+        cls.post_init = post_init  # type: ignore[attr-defined]
 
 
 @contextlib.contextmanager

@@ -3,9 +3,10 @@
 A cache that cannot lie:
 - The key covers everything that changes a result: the model (weights sha256, kind, mask
   token, prediction convention, dtype, device class), the task name, a hash of the examples,
-  the method and every parameter, the mechtests version, and the measurement code itself as a
-  sha256 of the package's source (`code_hash`), so that editing a measurement changes every
-  key it could have touched.
+  the method and every parameter, the mechtests version, the versions of the libraries that
+  compute the numbers (torch, transformers, nnsight, safetensors), and the measurement code
+  itself as a sha256 of the package's source (`code_hash`), so that editing a measurement
+  changes every key it could have touched.
 - Each entry is one safetensors file (never pickle) whose header carries the metadata and a
   sha256 of the tensors' contents; it is written to a temporary file and renamed into place.
   On read the checksum is verified: an entry that is unreadable, truncated or fails its
@@ -22,6 +23,7 @@ from __future__ import annotations
 import dataclasses
 import functools
 import hashlib
+import importlib.metadata
 import json
 import os
 import tempfile
@@ -42,6 +44,7 @@ ENTRY_FORMAT = 2  # layout of an entry (one safetensors file, checksum in its he
 PACKAGE_ROOT = Path(__file__).resolve().parent
 # Presentation and test-support code never changes a measured number, so editing it keeps the keys.
 NOT_MEASUREMENT_CODE = ("plugin", "reports", "commands", "cli.py", "testing.py")
+LIBRARIES = ("torch", "transformers", "nnsight", "safetensors")
 _MEMORY: dict[str, tuple[dict[str, torch.Tensor], dict[str, Any]]] = {}
 
 
@@ -98,6 +101,19 @@ def code_hash(root: Path) -> str:
     return digest.hexdigest()
 
 
+@functools.lru_cache(maxsize=None)
+def library_versions() -> dict[str, str]:
+    """Versions of the libraries whose code computes the numbers (a new torch kernel or transformers
+    attention can change them), read from the installed metadata without importing them."""
+    versions = {}
+    for name in LIBRARIES:
+        try:
+            versions[name] = importlib.metadata.version(name)
+        except importlib.metadata.PackageNotFoundError:
+            versions[name] = "absent"
+    return versions
+
+
 def model_identity(subject: Any) -> dict[str, Any]:
     """The model's part of a key; a bare string stands for a weights sha256 (tests, tools)."""
     if isinstance(subject, str):
@@ -110,10 +126,10 @@ def model_identity(subject: Any) -> dict[str, Any]:
 
 
 def cache_key(subject: Any, task: str, examples: Sequence[Any], method: str, params: Mapping[str, Any] | None = None) -> str:
-    """One hex key for (model identity, task, examples, method, params, mechtests version, code)."""
+    """One hex key for (model identity, task, examples, method, params, mechtests version, code, libraries)."""
     payload = {
         "model": model_identity(subject), "task": task, "examples": examples_hash(examples), "method": method,
-        "params": _plain(dict(params or {})), "mechtests": mechtests.__version__, "code": code_hash(PACKAGE_ROOT), "format": ENTRY_FORMAT,
+        "params": _plain(dict(params or {})), "mechtests": mechtests.__version__, "code": code_hash(PACKAGE_ROOT), "libraries": library_versions(), "format": ENTRY_FORMAT,
     }
     return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()
 
@@ -238,5 +254,5 @@ def clear_memory() -> None:
 
 __all__ = [
     "CacheWarning", "ModelIdentity", "cache_dir", "cache_key", "cached", "checksum", "clear_memory", "code_hash",
-    "examples_hash", "load", "model_identity", "store", "stored",
+    "examples_hash", "library_versions", "load", "model_identity", "store", "stored",
 ]

@@ -1,9 +1,10 @@
 """Where a model runs and in what precision: device, dtype, GPU per xdist worker, spreading, threads.
 
-- Device (`--mech-device`): `cpu`, `cuda` (the first GPU), `cuda:N`, or `auto` (a GPU when one is
-  visible, else the CPU). Asking for a GPU that is not there is a one-line error.
+- Device (`--mech-device`): `cpu`, `cuda` (the first GPU), `cuda:N`, `mps` (Apple GPUs), or
+  `auto` (a CUDA GPU when one is visible, else the CPU). Asking for a GPU that is not there is
+  a one-line error.
 - Dtype (`--mech-dtype`): `auto` is bfloat16 on a GPU that supports it (float16 on one that does
-  not) and float32 on the CPU; `float32`, `bfloat16`, `float16` (or fp32, bf16, fp16) force one.
+  not) and float32 on the CPU and on mps; `float32`, `bfloat16`, `float16` (or fp32, bf16, fp16) force one.
   Attribution accumulates its gradients and edge scores in float32 whatever the model's dtype
   (mechtests.attribution.eap.ACCUMULATE), so bf16 models give fp32 sums.
 - Under xdist, worker gwK is pinned to its own GPU (K modulo the GPUs visible); a worker whose
@@ -33,11 +34,11 @@ SPREAD_SHARE = 0.9  # a model whose weights take more than this share of a GPU's
 
 
 def parse_device(text: str) -> str:
-    """Parse `--mech-device`: auto, cpu, cuda or cuda:N (normalised to lower case)."""
+    """Parse `--mech-device`: auto, cpu, cuda, cuda:N or mps (normalised to lower case)."""
     value = str(text).strip().lower()
-    if value in ("auto", "cpu", "cuda") or re.fullmatch(r"cuda:\d+", value):
+    if value in ("auto", "cpu", "cuda", "mps") or re.fullmatch(r"cuda:\d+", value):
         return value
-    raise MechtestsError(f"unknown device {text!r}", "pass --mech-device auto, cpu, cuda or cuda:N (N a GPU index)")
+    raise MechtestsError(f"unknown device {text!r}", "pass --mech-device auto, cpu, cuda or cuda:N (N a GPU index), or mps")
 
 
 def parse_dtype(text: str) -> str:
@@ -57,6 +58,10 @@ def resolve_device(choice: str, gpus: int | None = None) -> torch.device:
         return torch.device("cuda", 0) if gpus else torch.device("cpu")
     if choice == "cpu":
         return torch.device("cpu")
+    if choice == "mps":
+        if not torch.backends.mps.is_available():
+            raise MechtestsError("--mech-device mps, but mps is not available on this machine", "pass --mech-device cpu or auto")
+        return torch.device("mps")
     index = int(choice.split(":")[1]) if ":" in choice else 0
     if index >= gpus:
         seen = "no CUDA GPU is visible" if not gpus else f"only {gpus} GPU(s) are visible (cuda:0..cuda:{gpus - 1})"

@@ -12,7 +12,7 @@ from mechtests.placement import parse_device, parse_dtype, resolve_device, resol
 GiB = 2**30
 
 
-@pytest.mark.parametrize("text,parsed", [("auto", "auto"), ("CPU", "cpu"), ("cuda", "cuda"), ("cuda:3", "cuda:3")])
+@pytest.mark.parametrize("text,parsed", [("auto", "auto"), ("CPU", "cpu"), ("cuda", "cuda"), ("cuda:3", "cuda:3"), ("mps", "mps")])
 def test_device_choices_parse(text, parsed):
     assert parse_device(text) == parsed
 

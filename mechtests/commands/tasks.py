@@ -2,7 +2,7 @@
 
     mechtests tasks --show 5                     # the default pair from pyproject.toml
     mechtests tasks --pair tiny --task ioi --show 2
-    mechtests tasks --arm PATH                   # one model
+    mechtests tasks --arm PATH                   # one model (a folder or a .gguf file)
 
 Per model and task: how many of the candidates were kept (and why the rest were dropped), then
 for the first examples the clean and corrupted input exactly as the query layer builds it for
@@ -13,11 +13,10 @@ answer logits are read. Prompts are plain text; no chat template is ever applied
 from __future__ import annotations
 
 import argparse
-from pathlib import Path
 from typing import Any
 
-from mechtests.commands.eval import _positive_int, add_draw_arguments, find_project
-from mechtests.pairs import ROLES, read_settings, resolve_pair
+from mechtests.commands.eval import _positive_int, add_draw_arguments, load, resolve
+from mechtests.pairs import NONE, PairPaths
 
 DEFAULT_SHOW = 3
 
@@ -33,14 +32,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_draw_arguments(parser)
 
 
-def models(pair: str | None, arm: str | None, mdm: str | None) -> list[tuple[str, str]]:
-    """(role, path) of each model to show: the pair's, with --arm/--mdm replacing one; a path
-    given without --pair is shown alone."""
-    if pair is None and (arm or mdm):
-        return [(role, str(Path(path).resolve())) for role, path in (("arm", arm), ("mdm", mdm)) if path]
-    root = find_project()
-    paths = resolve_pair(read_settings(root), root, name=pair, arm=arm, mdm=mdm)
-    return [(role, paths.path(role)) for role in ROLES if getattr(paths, role) is not None]
+def models(pair: str | None, arm: str | None, mdm: str | None) -> PairPaths:
+    """The models to show: the pair's, with --arm/--mdm replacing one; a path given without --pair
+    is shown alone."""
+    if pair is None and bool(arm) != bool(mdm):
+        arm, mdm = arm or NONE, mdm or NONE
+    return resolve(pair, arm, mdm)
 
 
 def render_example(subject: Any, example: Any) -> list[str]:
@@ -61,11 +58,9 @@ def render_example(subject: Any, example: Any) -> list[str]:
 
 
 def run(args: argparse.Namespace) -> int:
-    import mechtests
     from mechtests.tasks import TaskSet
 
-    for role, path in models(args.pair, args.arm, args.mdm):
-        subject = mechtests.load_subject(path)
+    for role, subject in load(models(args.pair, args.arm, args.mdm)).items():
         tasks = TaskSet(subject.tokenizer, n=args.n, seed=args.seed)
         names = [args.task] if args.task else list(tasks)
         print(f"{role} {subject.path} ({subject.kind}), seed {args.seed}:")

@@ -188,6 +188,7 @@ def _load_model(folder: Path, spec: ModelSpec, family: Family, weights: list[Pat
                 attn_implementation="eager",
                 dtype=DTYPES[spec.dtype],
                 output_loading_info=True,
+                ignore_mismatched_sizes=True,  # reported in the loading info, then refused by check_loading_report
                 key_mapping=dict(family.key_mapping) or None,
                 **gguf,
             )

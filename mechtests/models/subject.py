@@ -63,12 +63,6 @@ class Subject:
         return str(self.spec.prediction)
 
     @property
-    def allows_padding(self) -> bool:
-        """Whether a batch may mix lengths (right padding with an attention mask). Minimal stand-in
-        until the family registry says it per family: every supported family takes a mask today."""
-        return True
-
-    @property
     def device(self) -> torch.device:
         return next(self.model.parameters()).device
 

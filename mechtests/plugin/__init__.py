@@ -36,7 +36,7 @@ from mechtests.plugin.collect import CASE_PROP, EVIDENCE_PROP, GROUP_PREFIX, bas
 from mechtests.plugin.consistency import pytest_sessionstart  # noqa: F401 - the pair check, before any test
 from mechtests.plugin.fixtures import mech_budget, mech_loader, mech_models, mech_seed, mech_tasks, pair, subject, tasks  # noqa: F401
 from mechtests.plugin.controller import DESELECTED_OUTPUT_KEY, WORKER_OUTPUT_KEY, Controller
-from mechtests.plugin.scheduling import split_pair
+from mechtests.plugin.scheduling import CrashSafeLoadGroupScheduling, split_pair
 from mechtests.plugin.state import CASE_KEY, STATE_KEY, MechtestsState, state_of
 
 
@@ -129,10 +129,8 @@ def pytest_configure_node(node: Any) -> None:
 
 @pytest.hookimpl(optionalhook=True)
 def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
-    if config.getvalue("dist") != "loadgroup":
+    if config.getvalue("dist") != "loadgroup" or not _asked_for(config):
         return None
-    from mechtests.plugin.scheduling import CrashSafeLoadGroupScheduling
-
     return CrashSafeLoadGroupScheduling(config, log)
 
 
@@ -155,7 +153,7 @@ def pytest_configure(config: pytest.Config) -> None:
 
         report_dir, baseline, save_baseline = place("report"), place("baseline"), place("save-baseline")
         checked = None
-        if not _is_worker(config) and (declared or _asked_for(config)):
+        if not _is_worker(config) and _asked_for(config):
             checked = preflight.check(settings, report_dir, baseline, save_baseline)
     except MechtestsError as err:
         raise pytest.UsageError(f"mechtests: {err}") from None

@@ -7,7 +7,9 @@ This is the one place that knows how an ARM and an MDM differ in what they see:
   right context kept where the example has one, dropped (padded out of attention) where it has
   not; logits read at the answer position (same-position) or the one before it (shifted).
 The corrupted input keeps the answer positions, the mask configuration and any filled answer
-tokens identical and changes only the context.
+tokens identical and changes only the context. Examples of different lengths share a batch by
+right padding: a causal row never sees what follows it, and a bidirectional row's padded keys
+are masked out, so no row's result depends on the others (tests/test_queries.py checks it).
 """
 
 from __future__ import annotations

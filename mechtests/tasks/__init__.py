@@ -25,7 +25,7 @@ from mechtests.tasks.induction import Induction, first_occurrence_scores, first_
 from mechtests.tasks.infilling import Infilling
 from mechtests.tasks.ioi import IOI
 from mechtests.tasks.natural import NATURAL_TASKS
-from mechtests.tasks.vocab import WORDS, build_tokenizer
+from mechtests.tasks.vocab import BOS, SYMBOLS, WORDS, Lexicon, build_tokenizer
 
 TASKS: dict[str, Task] = {t.name: t for t in (Induction(), IOI(), GreaterThan(), Countdown(), Infilling())}
 
@@ -34,6 +34,17 @@ def generators_for(tokenizer: Any) -> dict[str, Task]:
     """The bundled generators for a tokenizer of the bundled vocabulary, else the natural-language ones."""
     vocab = tokenizer.get_vocab()
     return TASKS if all(w in vocab for w in WORDS) else NATURAL_TASKS
+
+
+def induction_vocabulary(tokenizer: Any) -> tuple[tuple[int, ...], list[int]]:
+    """(start ids, token ids) that the induction task draws its sequences from in this tokenizer:
+    <bos> and the bundled symbols, or the declared BOS (if any) and the ordinary word tokens.
+    For measurements that build their own repeated spans in the task's format."""
+    if generators_for(tokenizer) is TASKS:
+        lex = Lexicon(tokenizer, (BOS,) + SYMBOLS, "induction")
+        return lex.ids([BOS]), list(lex.ids(list(SYMBOLS)))
+    vocabulary = NATURAL_TASKS["induction"].prepared(tokenizer)
+    return vocabulary.bos, list(vocabulary.ordinary)
 
 
 class TaskSet:
@@ -74,5 +85,5 @@ class TaskSet:
 
 __all__ = [
     "NATURAL_TASKS", "TASKS", "Draw", "TaskSet", "Task", "Regime", "build_tokenizer", "first_occurrence_scores",
-    "first_occurrence_targets", "generators_for",
+    "first_occurrence_targets", "generators_for", "induction_vocabulary",
 ]

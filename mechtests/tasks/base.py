@@ -69,7 +69,7 @@ class Task(ABC):
         """`n` candidates drawn with a seeded stream; the unposable ones dropped and counted."""
         if not isinstance(n, int) or n < 1:
             raise MechtestsError(f"task {self.name!r} was asked for n={n!r} examples", "pass a positive integer")
-        context = self._prepared(tokenizer)
+        context = self.prepared(tokenizer)
         rng = random.Random(f"{self.name}:{seed}")  # str seeds hash stably across runs and platforms
         draw = Draw(examples=[], requested=n)
         for _ in range(n):
@@ -85,7 +85,7 @@ class Task(ABC):
             )
         return draw
 
-    def _prepared(self, tokenizer: Any) -> Any:
+    def prepared(self, tokenizer: Any) -> Any:
         """`prepare(tokenizer)`, kept while the tokenizer lives: reading a 150k vocabulary takes seconds."""
         cache = self.__dict__.setdefault("_contexts", weakref.WeakKeyDictionary())
         try:
@@ -97,7 +97,7 @@ class Task(ABC):
 
     @abstractmethod
     def prepare(self, tokenizer: Any) -> Any:
-        """What `example` needs of the tokenizer, computed once per draw (a lexicon, a writer)."""
+        """What `example` needs of the tokenizer (a lexicon, a writer), computed once per tokenizer."""
 
     @abstractmethod
     def example(self, context: Any, rng: random.Random) -> Example:

@@ -104,3 +104,23 @@ def test_bundled_pair_eap_ig_completeness_below_5_percent_at_32_steps(kind):
         total, gap = result.completeness()
         print(f"bundled {kind} {name}: sum(embed edges) = {total:.4f}, m(clean) - m(corrupted) = {gap:.4f}, error {100 * error:.2f}%")
         assert error < 0.05
+
+
+def test_eap_ig_leaves_the_weights_trainable_and_accumulates_in_fp32_for_a_bf16_model(tiny_paths, examples):
+    import mechtests
+
+    subject = mechtests.load_subject(tiny_paths["llama", "arm"], dtype="bfloat16")
+    result = eap_ig(subject, examples, steps=8)
+    assert all(p.requires_grad for p in subject.model.parameters())
+    assert result.per_example.dtype == torch.float32
+    reference = eap_ig(mechtests.load_subject(tiny_paths["llama", "arm"]), examples, steps=8)
+    assert spearman(result.scores[result.graph.edge_mask], reference.scores[reference.graph.edge_mask]) > 0.9
+
+
+def test_the_memory_lower_bound_counts_per_head_inputs_gradients_and_scores(subjects):
+    from mechtests.attribution.eap import memory_lower_bound
+
+    subject = subjects("llama", "arm")  # 2 layers, 4 heads, d 32: 11 upstream, 11 downstream nodes
+    L, H, d, T = 2, 4, 32, 12
+    expected = 4 * (16 * T * (L * H + 11) * d + 8 * T * (11 + 11) * d + 8 * 11 * 11)
+    assert memory_lower_bound(subject, examples=8, rows=16, seq_len=T) == expected

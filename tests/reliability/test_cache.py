@@ -64,6 +64,9 @@ def test_the_key_changes_with_the_examples_every_parameter_and_the_version(monke
     before = _key()
     monkeypatch.setattr(mechtests, "__version__", "999.0")
     assert _key() != before
+    patched, installed = _key(), cache.library_versions()
+    monkeypatch.setattr(cache, "library_versions", lambda: {**installed, "torch": "99.0"})  # a torch upgrade
+    assert _key() != patched
 
 
 def test_editing_the_measurement_code_changes_the_key_and_editing_a_report_does_not(tmp_path, monkeypatch):

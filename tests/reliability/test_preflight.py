@@ -19,7 +19,7 @@ def usage_error(suite, *args: str) -> str:
     assert result.ret == 4, result.stdout.str() + result.stderr.str()
     errors = [line for line in result.stderr.lines if line.startswith("ERROR")]
     assert len(errors) == 1, result.stderr.str()
-    assert not (suite.reports / "results.json").exists()
+    assert not (suite.reports / "results.json").is_file()
     return errors[0]
 
 

@@ -25,11 +25,16 @@ def words(tok, ids) -> str:
     return tok.decode(list(ids))
 
 
+def starts(tok, name: str) -> list[int]:
+    """Induction: the declared BOS; a prompt: what the tokenizer itself puts before a text."""
+    if name == "induction":
+        return [] if tok.bos_token_id is None else [tok.bos_token_id]
+    return [t for t in tok("a")["input_ids"] if t in tok.all_special_ids]
+
+
 def check_twins(tok, name: str, examples: list[Example]) -> None:
     """What every kept example must satisfy, whatever the tokenizer."""
-    # induction: the declared BOS first; prompts: exactly what the tokenizer puts before a text
-    start_ids = [tok.bos_token_id] if name == "induction" and tok.bos_token_id is not None else \
-        [t for t in tok("a")["input_ids"] if t in tok.all_special_ids]
+    start_ids = starts(tok, name)
     digits_per_year = None
     for e in examples:
         forms = [e] + ([e.arm] if e.arm is not None else [])
@@ -48,9 +53,9 @@ def check_twins(tok, name: str, examples: list[Example]) -> None:
         if name == "countdown":
             assert len(e.answer_positions) == 2
             text = words(tok, e.tokens)
-            nums, target = re.search(r"numbers (\d), (\d) and (\d) to make (\d+)", text).groups()[:3], int(re.search(r"make (\d+)", text)[1])
+            *nums, target = re.search(r"numbers (\d), (\d) and (\d) to make (\d+)", text).groups()
             x, y = (int(words(tok, [t])) for t in e.answer)
-            assert x + y == target and {str(x), str(y)} <= set(nums)
+            assert x + y == int(target) and {str(x), str(y)} <= set(nums)
             assert e.corrupted != e.tokens and words(tok, e.corrupted).split("make ")[1][:2] != text.split("make ")[1][:2]
         if name == "greater_than":
             digits_per_year = digits_per_year or len(e.answer_positions)
@@ -141,6 +146,16 @@ def test_the_bundled_tokenizer_keeps_the_bundled_generators(bpe_single_digits):
     assert generators_for(bpe_single_digits) is NATURAL_TASKS
     assert list(NATURAL_TASKS) == list(TASKS)
     assert {n: t.regime for n, t in NATURAL_TASKS.items()} == {n: t.regime for n, t in TASKS.items()}
+
+
+def test_induction_vocabulary_is_what_the_induction_task_draws_from(bpe_single_digits):
+    from mechtests.tasks import build_tokenizer, induction_vocabulary
+
+    for tok in (bpe_single_digits, build_tokenizer()):
+        start, pool = induction_vocabulary(tok)
+        for e in TaskSet(tok, n=20).induction:
+            assert e.tokens[: len(start)] == start and set(e.tokens[len(start):]) <= set(pool)
+    assert start == (build_tokenizer().bos_token_id,) and len(pool) == 48
 
 
 def test_same_seed_same_examples_and_prefix_stable(bpe_digit_pairs):

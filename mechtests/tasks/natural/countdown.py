@@ -14,7 +14,7 @@ from typing import Any
 
 from mechtests.queries.example import Example
 from mechtests.tasks.base import Task, Unposable
-from mechtests.tasks.natural.writer import Writer, same_shape
+from mechtests.tasks.natural.writer import Writer, Written, same_shape
 
 OPERANDS = range(1, 10)  # one content token in every tokenizer; targets are 3..17
 PAIRS = ((0, 1), (0, 2), (1, 2))
@@ -32,7 +32,7 @@ class NaturalCountdown(Task):
         pair, *others = rng.sample(PAIRS, 3)
         number = {n: writer.one_token(str(n)) for n in nums}
 
-        def write(p: tuple[int, int]):
+        def write(p: tuple[int, int]) -> Written:
             x, y = nums[p[0]], nums[p[1]]
             prompt = f"Use two of the numbers {nums[0]}, {nums[1]} and {nums[2]} to make {x + y}. The two numbers are"
             return writer.write([prompt, f" {x}", " and", f" {y}"], answers=[1, 3])

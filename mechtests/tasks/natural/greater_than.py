@@ -28,7 +28,7 @@ from typing import Any
 
 from mechtests.queries.example import Example
 from mechtests.tasks.base import Task, Unposable
-from mechtests.tasks.natural.writer import Writer, same_shape
+from mechtests.tasks.natural.writer import Writer, Written, same_shape
 
 CENTURIES = tuple(range(11, 18))  # CC: the 1100s to the 1700s
 FIRST, LAST = 2, 98  # YY: at least one year above and one at or below
@@ -82,7 +82,7 @@ class NaturalGreaterThan(Task):
         else:
             answer_text = f"{rng.randint(start + 1, 99):02d}"
 
-        def write(yy: int):
+        def write(yy: int) -> Written:
             prompt = f"The {noun} lasted from the year {century}{yy:02d} to the year {century}"
             return years.writer.write([prompt, answer_text], answers=[1])
 
@@ -93,7 +93,7 @@ class NaturalGreaterThan(Task):
         return self._per_pair(years, clean, corrupt, start, century, int(answer_text))
 
     @staticmethod
-    def _per_digit(years: Years, clean, corrupt, start: int, answer_text: str) -> Example:
+    def _per_digit(years: Years, clean: Written, corrupt: Written, start: int, answer_text: str) -> Example:
         digit = years.digits
         if len(digit) != 10 or clean.answer != tuple(digit[int(c)] for c in answer_text):
             raise Unposable("the answer year is not one token per digit")
@@ -106,7 +106,7 @@ class NaturalGreaterThan(Task):
         )
 
     @staticmethod
-    def _per_pair(years: Years, clean, corrupt, start: int, century: int, answer: int) -> Example:
+    def _per_pair(years: Years, clean: Written, corrupt: Written, start: int, century: int, answer: int) -> Example:
         ending = years.endings(century)
         if start not in ending or clean.answer != (ending.get(answer),):
             raise Unposable("the year's last two digits are not one token")

@@ -15,7 +15,7 @@ from typing import Any
 
 from mechtests.queries.example import Example
 from mechtests.tasks.base import Task
-from mechtests.tasks.natural.writer import Writer, same_shape
+from mechtests.tasks.natural.writer import Writer, Written, same_shape
 
 FACTS = 4  # animal-colour facts before the slot
 ANIMALS: tuple[str, ...] = (
@@ -40,10 +40,10 @@ class NaturalInfilling(Task):
         said = [f"{a} is {c}" for a, c in zip(animals, colors)]
         facts = "The " + ", the ".join(said[:-1]) + " and the " + said[-1] + "."
 
-        def mdm(i: int):
+        def mdm(i: int) -> Written:
             return writer.write([facts + " So the", f" {colors[i]}", f" one is the {animals[i]}."], answers=[1])
 
-        def arm(i: int):
+        def arm(i: int) -> Written:
             return writer.write([facts + f" So the {animals[i]} is", f" {colors[i]}"], answers=[1])
 
         wrong = (writer.one_token(colors[other]),)

@@ -14,7 +14,7 @@ from typing import Any
 
 from mechtests.queries.example import Example
 from mechtests.tasks.base import Task, Unposable
-from mechtests.tasks.natural.writer import Writer, same_shape
+from mechtests.tasks.natural.writer import Writer, Written, same_shape
 
 # {A} and {B} are the introduced names in order, {S} the actor; the answer follows the template.
 TEMPLATES: tuple[str, ...] = (
@@ -69,7 +69,7 @@ class NaturalIOI(Task):
         for word in (io, s, third, place, obj):
             writer.one_token(word)
 
-        def write(actor: str):
+        def write(actor: str) -> Written:
             prompt = template.format(A=first, B=second, S=actor, PLACE=place, OBJECT=obj)
             return writer.write([prompt, " " + io], answers=[1])
 

@@ -1,0 +1,128 @@
+"""The transformers-4.x compatibility layer: one test per breakage it handles, each exercising it the
+way 4.x-era remote code does, and showing that without the layer that code fails."""
+
+from __future__ import annotations
+
+import importlib.util
+import itertools
+from pathlib import Path
+
+import pytest
+import torch
+
+from mechtests._compat import remote_code_compat
+
+OLD_CODE = '''
+import torch
+from torch import nn
+from transformers import PretrainedConfig, PreTrainedModel
+
+
+class OldConfig(PretrainedConfig):
+    model_type = "old4x"
+
+    def __init__(self, vocab_size=10, hidden_size=4, num_attention_heads=2, rope_theta=10000.0, **kwargs):
+        self.vocab_size, self.hidden_size, self.num_attention_heads, self.rope_theta = vocab_size, hidden_size, num_attention_heads, rope_theta
+        super().__init__(**kwargs)
+
+
+class OldListTied(PreTrainedModel):
+    config_class = OldConfig
+    _tied_weights_keys = ["lm_head.weight"]
+
+    def __init__(self, config):
+        super().__init__(config)
+        self.embed = nn.Embedding(config.vocab_size, config.hidden_size)
+        self.lm_head = nn.Linear(config.hidden_size, config.vocab_size, bias=False)
+        self.post_init()
+
+    def get_input_embeddings(self):
+        return self.embed
+
+    def get_output_embeddings(self):
+        return self.lm_head
+
+    def forward(self, input_ids):
+        return self.lm_head(self.embed(input_ids))
+
+
+class OldOwnTie(OldListTied):
+    _tied_weights_keys = None
+
+    def tie_weights(self):
+        self.lm_head.weight = self.embed.weight
+'''
+_count = itertools.count()
+
+
+def _import_old(tmp_path: Path):
+    """Define the 4.x-era classes afresh (as transformers does when it imports a checkpoint's code)."""
+    path = tmp_path / f"old_modeling_{next(_count)}.py"
+    path.write_text(OLD_CODE)
+    spec = importlib.util.spec_from_file_location(path.stem, path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)  # type: ignore[union-attr]
+    return module
+
+
+def _round_trip(cls, config, folder: Path):  # noqa: ANN202 - a model of `cls`
+    cls(config).save_pretrained(folder)
+    return cls.from_pretrained(folder)
+
+
+def test_1_rope_init_functions_default_entry():
+    from transformers.modeling_rope_utils import ROPE_INIT_FUNCTIONS
+
+    class Config:
+        hidden_size, num_attention_heads, rope_theta = 8, 2, 100.0
+
+    assert "default" not in ROPE_INIT_FUNCTIONS  # transformers 5 removed it
+    with remote_code_compat():
+        inv_freq, scaling = ROPE_INIT_FUNCTIONS["default"](Config(), None)
+    assert scaling == 1.0
+    torch.testing.assert_close(inv_freq, torch.tensor([1.0, 0.1]))
+    assert "default" not in ROPE_INIT_FUNCTIONS  # restored afterwards
+
+
+def test_2_modeling_attn_mask_utils_import():
+    statement = "from transformers.modeling_attn_mask_utils import AttentionMaskConverter"
+    with pytest.raises(ImportError):
+        exec(statement, {})
+    scope: dict = {}
+    with remote_code_compat():
+        exec(statement, scope)
+    with pytest.raises(RuntimeError, match="removed"):
+        scope["AttentionMaskConverter"](is_causal=True)
+
+
+def test_3_tie_weights_override_without_keywords(tmp_path):
+    with remote_code_compat():
+        fixed = _import_old(tmp_path)
+    fixed.OldListTied(fixed.OldConfig(tie_word_embeddings=False)).save_pretrained(tmp_path / "saved")
+    plain = _import_old(tmp_path)
+    with pytest.raises(TypeError):
+        plain.OldOwnTie.from_pretrained(tmp_path / "saved")
+    model = fixed.OldOwnTie.from_pretrained(tmp_path / "saved")
+    assert model.lm_head.weight is model.embed.weight
+
+
+def test_4_tied_weights_keys_as_a_list(tmp_path):
+    old = _import_old(tmp_path)
+    with pytest.raises(AttributeError):
+        _round_trip(old.OldListTied, old.OldConfig(tie_word_embeddings=True), tmp_path / "plain")
+    with remote_code_compat():
+        old = _import_old(tmp_path)
+    model = _round_trip(old.OldListTied, old.OldConfig(tie_word_embeddings=True), tmp_path / "compat")
+    assert model.lm_head.weight.data_ptr() == model.embed.weight.data_ptr()
+
+
+def test_the_layer_leaves_transformers_as_it_found_it():
+    import sys
+
+    from transformers.modeling_utils import PreTrainedModel
+
+    before = PreTrainedModel.__dict__["__init_subclass__"]
+    with remote_code_compat():
+        pass
+    assert PreTrainedModel.__dict__["__init_subclass__"] is before
+    assert "transformers.modeling_attn_mask_utils" not in sys.modules
