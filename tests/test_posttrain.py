@@ -17,7 +17,7 @@ from mechtests.cli import main
 from mechtests.errors import MechtestsError
 from mechtests.posttrain import Recipe, posttrain
 from mechtests.posttrain.assemble import assemble
-from mechtests.posttrain.evaluate import later_token_effect
+from mechtests.posttrain.evaluate import evaluate_run, later_token_effect
 from mechtests.posttrain.recipe import Run
 
 ARM = str(Path(__file__).resolve().parents[1] / "fixtures" / "tiny-pair" / "arm")
@@ -135,3 +135,14 @@ def test_text_files_are_the_training_data_when_given(tmp_path):
     assert card["progress"]["step"] == 2 and len(run.heldout) == card["data"]["heldout_rows"] > 0
     with pytest.raises(MechtestsError, match="no text file"):
         Run(ARM, tmp_path / "other", Recipe(text_files=(str(tmp_path / "missing.txt"),), **SMALL))
+
+
+def test_evaluate_compares_the_mdm_with_the_arm_and_the_untrained_weights(uninterrupted):
+    out, _ = uninterrupted
+    result = evaluate_run(out, ARM)
+    assert set(result["masked_token_accuracy"]) == {"mdm", "arm_left_context", "untrained_bidirectional"}
+    assert set(result["infilling"]) == {"right_context_present", "right_context_masked"}
+    assert result["later_token_effect"]["arm"]["hi"] == 0.0 < result["later_token_effect"]["mdm"]["lo"]
+    for estimate in result["masked_token_accuracy"].values():
+        assert estimate["lo"] <= estimate["value"] <= estimate["hi"] and estimate["n"] == 32
+    assert json.loads((out / "card.json").read_text())["evaluation"] == result

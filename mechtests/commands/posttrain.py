@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 
 from mechtests.posttrain import Recipe, posttrain
+from mechtests.posttrain.card import evaluation_table
 from mechtests.posttrain.evaluate import evaluate_run
 
 DEFAULTS = Recipe()
@@ -50,8 +51,5 @@ def run(args: argparse.Namespace) -> int:
 
 def _evaluate(args: argparse.Namespace) -> int:
     result = evaluate_run(args.out, args.arm_path, gguf_file=args.gguf_file, seed=args.seed)
-    print(result["heldout"])
-    for group in ("masked_token_accuracy", "infilling", "later_token_effect"):
-        for name, e in result[group].items():
-            print(f"{group:22s} {name:24s} {e['value']:.4f}  [{e['lo']:.4f}, {e['hi']:.4f}]  (n={e['n']}, seed {e['seed']})")
+    print("\n".join(evaluation_table(result)))
     return 0

@@ -32,6 +32,15 @@ def write(folder: Path, card: dict[str, Any]) -> None:
         os.replace(tmp, folder / name)
 
 
+def evaluation_table(result: dict[str, Any]) -> list[str]:
+    """The lines of a Markdown table of evaluate_run's result."""
+    lines = [result["heldout"] + ".", "", "| measure | model / condition | value | 95% interval |", "| --- | --- | --- | --- |"]
+    for group in ("masked_token_accuracy", "infilling", "later_token_effect"):
+        for name, e in result[group].items():
+            lines.append(f"| {group} | {name} | {e['value']:.4f} | [{e['lo']:.4f}, {e['hi']:.4f}] |")
+    return lines
+
+
 def render(card: dict[str, Any]) -> str:
     r, p = card["recipe"], card["progress"]
     mask = card["mask_token"]
@@ -74,7 +83,13 @@ def render(card: dict[str, Any]) -> str:
         lines.append(f"| {h['step']} | {acc['value']:.4f} | [{acc['lo']:.4f}, {acc['hi']:.4f}] | {ce['value']:.4f} | "
                      f"[{ce['lo']:.4f}, {ce['hi']:.4f}] |")
     if card.get("evaluation"):
-        lines += ["", "## Evaluation", ""] + [f"- {k}: {v}" for k, v in card["evaluation"].items()]
+        lines += ["", "## Evaluation (`mechtests posttrain ARM --out DIR --evaluate`)", ""]
+        lines += evaluation_table(card["evaluation"])
+        lines += ["", "masked_token_accuracy: one step on the masked tokens (the MDM; the untrained weights run "
+                  "bidirectionally) or next-token prediction of the same tokens from the left context (the causal "
+                  "ARM). infilling: a 1-3 token span in the middle half, with the text to its right present or "
+                  "masked. later_token_effect: mean |change| of the logits before the last position when the last "
+                  "token changes (0 for a causal model)."]
     lines += ["", "## Weights", "", f"model.safetensors sha256 `{card['sha256']}`" if card["sha256"] else
               "not written yet (the run is in progress)", ""]
     return "\n".join(lines)
