@@ -20,6 +20,7 @@ import torch
 from mechtests.attribution.eap import Attribution
 from mechtests.attribution.graph import Graph
 from mechtests.circuits import Circuit
+from mechtests import progress
 from mechtests.errors import MechtestsError
 from mechtests.models.components import Site
 
@@ -302,7 +303,7 @@ def targeted_ablation(
     def effect(sites: Sequence[Site]) -> torch.Tensor:
         return m_clean - metric(run_with(subject, clean, {s: values[s] for s in sites}), clean)
 
-    stack = lambda sets: torch.stack([effect(s) for s in sets]) if sets else None  # noqa: E731
+    stack = lambda sets: torch.stack([effect(s) for s in progress.iterate(sets, "component sets")]) if sets else None  # noqa: E731
     return AblationComparison(effect(list(targets)), stack(controls["random"]), stack(controls["same_depth"]), stack(controls["band"]), seed)  # type: ignore[arg-type]
 
 

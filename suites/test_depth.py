@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 
 import mechtests
-from mechtests import study
+from mechtests import figures, study
 from mechtests.stats import bootstrap, paired_difference
 from mechtests.tasks import TaskSet
 
@@ -51,11 +51,14 @@ def test_mdm_front_loads_global_tasks(pair, attributions, mech_seed):
     est = {}
     for regime in (GLOBAL, PREFIX):
         est[regime] = e = bootstrap(_front_loading(attributions, regime), seed=mech_seed)
-        mechtests.record(f"{regime}: MDM - ARM early-layer share", e, threshold=0.0)
+        mechtests.record(f"{regime}: MDM - ARM early-layer share", e, threshold=0.0,
+                         **figures.point("MDM - ARM early-layer share", x=regime))
     for task in study.tasks_in(GLOBAL) + study.tasks_in(PREFIX):
         arm, mdm = attributions(task)
-        mechtests.record(f"{task}: attribution by layer, ARM", mechtests.compare.depth_profile(arm).share)
-        mechtests.record(f"{task}: attribution by layer, MDM", mechtests.compare.depth_profile(mdm).share)
+        mechtests.record(f"{task}: attribution by layer, ARM", figures.profile_bands(study.resampled(
+            [arm], lambda s: mechtests.compare.depth_profile(s, arm.graph).share, mech_seed)), **figures.profile(f"{task}: attribution by layer", "ARM"))
+        mechtests.record(f"{task}: attribution by layer, MDM", figures.profile_bands(study.resampled(
+            [mdm], lambda s: mechtests.compare.depth_profile(s, mdm.graph).share, mech_seed)), **figures.profile(f"{task}: attribution by layer", "MDM"))
     assert est[GLOBAL].lo > 0, f"global tasks: MDM - ARM early share {est[GLOBAL].value:.3f} [{est[GLOBAL].lo:.3f}, {est[GLOBAL].hi:.3f}] not above 0"
     assert est[PREFIX].lo <= 0, f"prefix tasks: MDM also front-loads, {est[PREFIX].value:.3f} [{est[PREFIX].lo:.3f}, {est[PREFIX].hi:.3f}]"
 
@@ -80,6 +83,12 @@ def test_mdm_early_components_are_causal(pair, pools, attributions, mech_seed):
         result = study.ablation(mdm, task, pools[task], targets, method="mean", n_controls=10,
                                 band=(mdm.n_layers // 2, mdm.n_layers), seed=mech_seed)
         mechtests.record(f"{task}: ablated", len(targets), components=", ".join(map(str, targets)))
+        mechtests.record(f"{task}: drop, early targets", bootstrap(result.target, seed=mech_seed),
+                         **figures.point("MDM metric drop when ablated", x=task, series="early targets"))
+        mechtests.record(f"{task}: drop, random", bootstrap(result.random.mean(0), seed=mech_seed),
+                         **figures.point("MDM metric drop when ablated", x=task, series="random"))
+        mechtests.record(f"{task}: drop, middle/late", bootstrap(result.band.mean(0), seed=mech_seed),
+                         **figures.point("MDM metric drop when ablated", x=task, series="middle/late"))
         for name, control in (("random", result.random), ("middle/late", result.band)):
             diff = bootstrap(result.target, control.mean(0), statistic=paired_difference, seed=mech_seed)
             mechtests.record(f"{task}: drop, early targets - {name}", diff, threshold=0.0)
@@ -115,8 +124,10 @@ def test_depth_pattern_is_robust(pair, attributions, tasks, mech_seed):
         variants[f"{steps} denoising step(s)"] = tuple(bootstrap(_front_loading(get, r), seed=mech_seed) for r in (GLOBAL, PREFIX))
     broken = []
     for name, (glob, prefix) in variants.items():
-        mechtests.record(f"{name}: MDM - ARM early share, global", glob, threshold=0.0)
-        mechtests.record(f"{name}: MDM - ARM early share, prefix", prefix)
+        mechtests.record(f"{name}: MDM - ARM early share, global", glob, threshold=0.0,
+                         **figures.point("MDM - ARM early share per variant", x=name, series=GLOBAL))
+        mechtests.record(f"{name}: MDM - ARM early share, prefix", prefix,
+                         **figures.point("MDM - ARM early share per variant", x=name, series=PREFIX))
         if not (glob.value > 0 and glob.value > prefix.value):
             broken.append(f"{name} (global {glob.value:.3f}, prefix {prefix.value:.3f})")
     assert not broken, "pattern broken in: " + "; ".join(broken)

@@ -15,7 +15,7 @@ from the claim's words, before any run.
 from __future__ import annotations
 
 import mechtests
-from mechtests import study
+from mechtests import figures, study
 from mechtests.models import Site
 from mechtests.stats import bootstrap, ratio_of_means
 
@@ -43,9 +43,10 @@ def test_induction_heads_are_causal(subject, tasks, mech_seed):
     random_drop = bootstrap(result.random.mean(0), clean, statistic=ratio_of_means, seed=mech_seed)
     layer_drop = bootstrap(result.same_depth.mean(0), clean, statistic=ratio_of_means, seed=mech_seed)
     mechtests.record("ablated heads", len(targets), heads=", ".join(str(t) for t in targets))
-    mechtests.record("copying lost, induction heads", drop, threshold=DESTROYED)
-    mechtests.record("copying lost, random heads", random_drop, threshold=DESTROYED)
-    mechtests.record("copying lost, same-layer heads", layer_drop, threshold=DESTROYED)
+    chart = "share of copying lost when ablated"
+    mechtests.record("copying lost, induction heads", drop, threshold=DESTROYED, **figures.point(chart, x="induction heads"))
+    mechtests.record("copying lost, random heads", random_drop, threshold=DESTROYED, **figures.point(chart, x="random heads"))
+    mechtests.record("copying lost, same-layer heads", layer_drop, threshold=DESTROYED, **figures.point(chart, x="same-layer heads"))
     assert drop.value >= DESTROYED, f"ablating {len(targets)} induction head(s) removes only {drop.value:.2f} of the logit difference"
     assert random_drop.value < DESTROYED, f"as many random heads also remove {random_drop.value:.2f}"
     assert layer_drop.value < DESTROYED, f"as many same-layer heads also remove {layer_drop.value:.2f}"

@@ -12,7 +12,7 @@ from __future__ import annotations
 import numpy as np
 
 import mechtests
-from mechtests import study
+from mechtests import figures, study
 from mechtests.circuits import top_edges
 from mechtests.compare import overlap
 from mechtests.models import Site
@@ -46,7 +46,10 @@ def test_prefix_pathways_preserved(pair, attributions, mech_seed):
         null = overlap(top_edges(arm, fraction=FRACTION), top_edges(mdm, fraction=FRACTION), seed=mech_seed)
         est = study.interval(draws, mech_seed)
         bar = max(WELL_ABOVE * null.null_mean, null.null_hi)
-        mechtests.record(f"{task}: edge Jaccard", est, threshold=bar, null_mean=null.null_mean)
+        mechtests.record(f"{task}: edge Jaccard", est, threshold=bar, null_mean=null.null_mean,
+                         **figures.point("edge Jaccard per task", x=task, band=(null.null_lo, null.null_hi)))
+        for label, attr in (("ARM", arm), ("MDM", mdm)):
+            mechtests.record(f"{task}: {label} circuit", _grid(attr), **_circuit_chart(task, label, attr))
         if est.lo < bar:
             failing.append(f"{task} {est.value:.2f} [{est.lo:.2f}, {est.hi:.2f}] vs {bar:.2f}")
     assert not failing, "overlap not well above the null: " + "; ".join(failing)
@@ -62,9 +65,18 @@ def test_global_pathways_reorganised(pair, attributions, mech_seed):
     has an upper end below the lower end of the mean over prefix-dominant tasks."""
     regimes = {}
     for regime in ("prefix-dominant", "globally-constrained"):
-        draws = np.mean(list(_overlaps(attributions, study.tasks_in(regime), mech_seed).values()), axis=0)
+        per_task = _overlaps(attributions, study.tasks_in(regime), mech_seed)
+        draws = np.mean(list(per_task.values()), axis=0)
         regimes[regime] = est = study.interval(draws, mech_seed)
-        mechtests.record(f"{regime}: mean edge Jaccard", est)
+        mechtests.record(f"{regime}: mean edge Jaccard", est, **figures.point("mean edge Jaccard per regime", x=regime))
+        for task, task_draws in per_task.items():
+            arm, mdm = attributions(task)
+            null = overlap(top_edges(arm, fraction=FRACTION), top_edges(mdm, fraction=FRACTION), seed=mech_seed)
+            mechtests.record(f"{task}: edge Jaccard", study.interval(task_draws, mech_seed), null_mean=null.null_mean,
+                             **figures.point("edge Jaccard per task", x=task, series=regime, band=(null.null_lo, null.null_hi)))
+            if regime == "globally-constrained":
+                for label, attr in (("ARM", arm), ("MDM", mdm)):
+                    mechtests.record(f"{task}: {label} circuit", _grid(attr), **_circuit_chart(task, label, attr))
     prefix, glob = regimes["prefix-dominant"], regimes["globally-constrained"]
     assert glob.hi < prefix.lo, f"global overlap {glob.value:.2f} [{glob.lo:.2f}, {glob.hi:.2f}] vs prefix {prefix.value:.2f} [{prefix.lo:.2f}, {prefix.hi:.2f}]"
 
@@ -88,12 +100,22 @@ def test_arm_circuit_causal_in_mdm(pair, pools, attributions, mech_seed):
         diff = bootstrap(result.target, random, statistic=paired_difference, seed=mech_seed)
         ratio = float(result.target.mean() / random.mean().clamp_min(1e-6))
         mechtests.record(f"{task}: MDM drop, ARM circuit ({len(targets)} components)", bootstrap(result.target, seed=mech_seed),
-                         components=", ".join(map(str, targets)))
-        mechtests.record(f"{task}: MDM drop, random components", bootstrap(random, seed=mech_seed))
+                         components=", ".join(map(str, targets)), **figures.point("MDM metric drop when ablated", x=task, series="ARM circuit"))
+        mechtests.record(f"{task}: MDM drop, random components", bootstrap(random, seed=mech_seed),
+                         **figures.point("MDM metric drop when ablated", x=task, series="random components"))
         mechtests.record(f"{task}: drop difference", diff, threshold=0.0, ratio=ratio)
         if ratio < FAR_MORE or diff.lo <= 0:
             failing.append(f"{task} ratio {ratio:.2f}, difference {diff.value:.3f} [{diff.lo:.3f}, {diff.hi:.3f}]")
     assert not failing, "ARM circuit not far more causal than random in the MDM: " + "; ".join(failing)
+
+
+def _grid(attr) -> list[list[int]]:
+    """The model's top-K circuit as edges on the layer grid, for the report's circuit drawing."""
+    return figures.grid_edges(top_edges(attr, fraction=FRACTION).edges(), attr.graph.n_layers, attr.graph.n_heads)
+
+
+def _circuit_chart(task: str, label: str, attr) -> dict:
+    return figures.circuit(f"{task}: both circuits (top {FRACTION:.0%} edges)", label, attr.graph.n_layers, attr.graph.n_heads)
 
 
 def _circuit_components(circuit, limit: int = 6) -> list[Site]:
