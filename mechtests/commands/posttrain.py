@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 
 from mechtests.posttrain import Recipe, posttrain
 from mechtests.posttrain.card import evaluation_table
@@ -12,7 +13,7 @@ DEFAULTS = Recipe()
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("arm_path", metavar="ARM_PATH", help="a Hugging Face ARM folder (or the folder of --gguf-file)")
+    parser.add_argument("arm_path", metavar="ARM_PATH", help="a Hugging Face ARM folder, or a .gguf file")
     parser.add_argument("--out", required=True, metavar="DIR", help="where the MDM folder, its card and train/ go")
     parser.add_argument("--gguf-file", metavar="F", help="load the ARM from this GGUF file inside ARM_PATH")
     parser.add_argument("--minutes", type=float, metavar="M", help="stop after M minutes (checkpointed; --resume continues)")
@@ -38,6 +39,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    if args.arm_path.endswith(".gguf") and args.gguf_file is None:  # a GGUF file: its folder holds the checkpoint
+        args.arm_path, args.gguf_file = str(Path(args.arm_path).parent), Path(args.arm_path).name
     if args.evaluate:
         return _evaluate(args)
     recipe = Recipe(seed=args.seed, rank=args.rank, lr=args.lr, batch_size=args.batch_size, seq_len=args.seq_len,
