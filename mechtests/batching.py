@@ -124,7 +124,9 @@ class ModelShape:
 
     @classmethod
     def of(cls, subject: "Subject") -> "ModelShape":
-        return cls.from_config(subject.model.config, next(subject.model.parameters()).element_size(), subject.n_layers, subject.vocab_size)
+        """From a loaded model: its sizes as the Subject reads them, whatever its family calls them."""
+        return cls(n_layers=subject.n_layers, n_heads=subject.n_heads, d_model=subject.d_model, d_mlp=subject.d_mlp,
+                   vocab=subject.vocab_size, element_bytes=next(subject.model.parameters()).element_size())
 
     @classmethod
     def from_config(cls, config: object, element_bytes: int, n_layers: int | None = None, vocab: int | None = None) -> "ModelShape":

@@ -13,8 +13,10 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "eval": ("mechtests.commands.eval", "accuracy, logit difference and common-correct pool per task and model"),
     "tasks": ("mechtests.commands.tasks", "the posed examples of every task: the exact tokens each model sees"),
     "compare": ("mechtests.commands.compare", "compare two results.json files and flag changed verdicts"),
+    "report": ("mechtests.commands.report", "render report.html and summary.md again from a results.json"),
     "inspect": ("mechtests.commands.inspect", "what the tool detects and checks in a checkpoint (family, kind, mask, attention, map)"),
     "plan": ("mechtests.commands.plan", "estimate a run's passes, time and peak memory, and what is cached, before starting it"),
+    "posttrain": ("mechtests.commands.posttrain", "adapt a Hugging Face ARM into a masked diffusion LM (MDM)"),
 }
 
 

@@ -20,6 +20,7 @@ import torch
 from mechtests.attribution.eap import Attribution
 from mechtests.attribution.graph import Graph
 from mechtests.circuits import Circuit
+from mechtests import progress
 from mechtests.errors import MechtestsError
 from mechtests.models.components import Site
 from mechtests.stats import draws_halfwidth
@@ -354,7 +355,7 @@ def targeted_ablation(
         sets = control_sets(subject, targets, drawn, seed, band)
         for name in families:
             if len(effects[name]) < n_controls or _precision(torch.stack(effects[name]))["relative_halfwidth"] > precision:
-                effects[name] += [effect(s) for s in sets[name][len(effects[name]):]]
+                effects[name] += [effect(s) for s in progress.iterate(sets[name][len(effects[name]):], f"{name} component sets")]
         if all(_precision(torch.stack(effects[name]))["relative_halfwidth"] <= precision for name in families):
             break
     stacked = {name: torch.stack(rows) for name, rows in effects.items()}

@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING, Callable, Sequence
 
 import torch
 
+from mechtests import progress
 from mechtests.errors import MechtestsError
 
 if TYPE_CHECKING:
@@ -158,7 +159,7 @@ def head_scores(
     if ids.shape[0] == 0:
         raise MechtestsError("head detector got no examples", "pass at least one example or sequence")
     plain, causal = [], []
-    for start in range(0, ids.shape[0], batch_size):
+    for start in progress.iterate(range(0, ids.shape[0], batch_size), "attention-pattern batches"):
         b_ids, b_att = ids[start : start + batch_size], attention[start : start + batch_size]
         target = targets(b_ids, _valid(subject, b_ids, b_att))  # (b, T, T)
         layers = [score_from_probs(p, target) for p in attention_patterns(subject, b_ids, b_att)]

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Callable, Sequence
 import torch
 
 from mechtests import budget as run_budget
-from mechtests import cache
+from mechtests import cache, progress
 from mechtests.attribution import Attribution, attribute, graph_for
 from mechtests.errors import MechtestsError
 from mechtests.outcomes import NotApplicable
@@ -41,12 +41,14 @@ def correctness(subject: "Subject", task: str, examples: Sequence[Example]) -> t
 
 def common_pool(arm: "Subject", mdm: "Subject", task: str, examples: Sequence[Example], size: int | None = None) -> list[Example]:
     """The first `size` (default: the budget's pool size) examples that both models answer correctly."""
+    progress.step(f"common-correct pool: {task}")
     both = correctness(arm, task, examples) & correctness(mdm, task, examples)
     return _pool(examples, both.tolist(), size, f"{task}: both models answer {{n}} of {len(examples)} candidates correctly")
 
 
 def own_pool(subject: "Subject", task: str, examples: Sequence[Example], size: int | None = None) -> list[Example]:
     """The first `size` (default: the budget's pool size) examples that `subject` answers correctly."""
+    progress.step(f"correct examples: {task} ({subject.kind})")
     ok = correctness(subject, task, examples).tolist()
     return _pool(examples, ok, size, f"{task}: the {subject.kind} answers {{n}} of {len(examples)} candidates correctly")
 
@@ -70,6 +72,7 @@ def attribution(
     key = cache.cache_key(subject, task, examples, "eap-ig", params)
 
     def compute() -> dict[str, torch.Tensor]:
+        progress.step(f"EAP-IG {task} ({subject.kind})")
         result = attribute(subject, examples, steps=steps, method="eap-ig", denoise_steps=denoise_steps)
         return {
             "per_example": result.per_example, "metric_clean": result.metric_clean,
@@ -215,6 +218,7 @@ def ablation(
     key = cache.cache_key(subject, task, examples, "targeted-ablation", params)
 
     def compute() -> dict[str, torch.Tensor]:
+        progress.step(f"ablation {task} ({subject.kind})")
         result = targeted_ablation(subject, examples, targets, method=method, n_controls=n_controls, band=band, seed=seed,
                                    controls=controls)
         drawn = {name: getattr(result, name) for name in CONTROL_FAMILIES if getattr(result, name) is not None}

@@ -13,7 +13,7 @@ from __future__ import annotations
 import numpy as np
 
 import mechtests
-from mechtests import study
+from mechtests import figures, study
 from mechtests.circuits import budget
 from mechtests.outcomes import Parts
 from mechtests.stats import Estimate, bootstrap, bootstrap_with_controls, independent_difference, paired_difference
@@ -56,12 +56,15 @@ def test_mdm_front_loads_global_tasks(pair, attributions, mech_seed):
     parts = Parts()
     for regime in (GLOBAL, PREFIX):
         e = bootstrap(_front_loading(attributions, regime), seed=mech_seed)
-        mechtests.record(f"{regime}: MDM - ARM early-layer share", e, threshold=0.0)
+        mechtests.record(f"{regime}: MDM - ARM early-layer share", e, threshold=0.0,
+                         **figures.point("MDM - ARM early-layer share", x=regime))
         parts.check(f"{regime}: MDM - ARM early-layer share", e.lo, e.hi, 0.0, above=regime == GLOBAL, value=e.value)
     for task in study.tasks_in(GLOBAL) + study.tasks_in(PREFIX):
         arm, mdm = attributions(task)
-        mechtests.record(f"{task}: attribution by layer, ARM", mechtests.compare.depth_profile(arm).share)
-        mechtests.record(f"{task}: attribution by layer, MDM", mechtests.compare.depth_profile(mdm).share)
+        mechtests.record(f"{task}: attribution by layer, ARM", figures.profile_bands(study.resampled(
+            [arm], lambda s: mechtests.compare.depth_profile(s, arm.graph).share, mech_seed)), **figures.profile(f"{task}: attribution by layer", "ARM"))
+        mechtests.record(f"{task}: attribution by layer, MDM", figures.profile_bands(study.resampled(
+            [mdm], lambda s: mechtests.compare.depth_profile(s, mdm.graph).share, mech_seed)), **figures.profile(f"{task}: attribution by layer", "MDM"))
     parts.conclude()
 
 
@@ -86,6 +89,12 @@ def test_mdm_early_components_are_causal(pair, pools, attributions, mech_seed):
         result = study.ablation(mdm, task, pools[task], targets, method="mean",
                                 band=(mdm.n_layers // 2, mdm.n_layers), seed=mech_seed, controls=("random",))
         mechtests.record(f"{task}: ablated", len(targets), components=", ".join(map(str, targets)))
+        mechtests.record(f"{task}: drop, early targets", bootstrap(result.target, seed=mech_seed),
+                         **figures.point("MDM metric drop when ablated", x=task, series="early targets"))
+        mechtests.record(f"{task}: drop, random", bootstrap(result.random.mean(0), seed=mech_seed),
+                         **figures.point("MDM metric drop when ablated", x=task, series="random"))
+        mechtests.record(f"{task}: drop, middle/late", bootstrap(result.band.mean(0), seed=mech_seed),
+                         **figures.point("MDM metric drop when ablated", x=task, series="middle/late"))
         for name, control in (("random", result.random), ("middle/late", result.band)):
             diff = bootstrap_with_controls(result.target, controls=control, statistic=paired_difference, seed=mech_seed)
             mechtests.record(f"{task}: drop, early targets - {name}", diff, threshold=0.0, draws=len(control))
@@ -128,8 +137,10 @@ def test_depth_pattern_is_robust(pair, attributions, tasks, mech_seed):
         variants[f"{steps} denoising step(s)"] = per_example(get)
     parts = Parts()
     for name, (glob, prefix, gap) in variants.items():
-        mechtests.record(f"{name}: MDM - ARM early share, global", glob, threshold=0.0)
-        mechtests.record(f"{name}: MDM - ARM early share, prefix", prefix)
+        mechtests.record(f"{name}: MDM - ARM early share, global", glob, threshold=0.0,
+                         **figures.point("MDM - ARM early share per variant", x=name, series=GLOBAL))
+        mechtests.record(f"{name}: MDM - ARM early share, prefix", prefix,
+                         **figures.point("MDM - ARM early share per variant", x=name, series=PREFIX))
         mechtests.record(f"{name}: global - prefix", gap, threshold=0.0)
         parts.check(f"{name}: global", glob.lo, glob.hi, 0.0, value=glob.value)
         parts.check(f"{name}: global - prefix", gap.lo, gap.hi, 0.0, value=gap.value)

@@ -18,7 +18,7 @@ holds, clear on the other side fails, straddling 0.5 is inconclusive.
 from __future__ import annotations
 
 import mechtests
-from mechtests import study
+from mechtests import figures, study
 from mechtests.models import Site
 from mechtests.outcomes import Parts
 from mechtests.queries import evaluate
@@ -48,9 +48,12 @@ def test_induction_heads_are_causal(subject, tasks, mech_seed):
     random_drop = bootstrap_with_controls(clean, controls=result.random, statistic=_share_lost, seed=mech_seed)
     layer_drop = bootstrap_with_controls(clean, controls=result.same_depth, statistic=_share_lost, seed=mech_seed)
     mechtests.record("ablated heads", len(targets), heads=", ".join(str(t) for t in targets))
-    mechtests.record("copying lost, induction heads", drop, threshold=DESTROYED)
-    mechtests.record("copying lost, random heads", random_drop, threshold=DESTROYED, **result.precision("random"))
-    mechtests.record("copying lost, same-layer heads", layer_drop, threshold=DESTROYED, **result.precision("same_depth"))
+    chart = "share of copying lost when ablated"
+    mechtests.record("copying lost, induction heads", drop, threshold=DESTROYED, **figures.point(chart, x="induction heads"))
+    mechtests.record("copying lost, random heads", random_drop, threshold=DESTROYED, **result.precision("random"),
+                     **figures.point(chart, x="random heads"))
+    mechtests.record("copying lost, same-layer heads", layer_drop, threshold=DESTROYED, **result.precision("same_depth"),
+                     **figures.point(chart, x="same-layer heads"))
     parts = Parts()
     parts.check(f"share of copying lost, {len(targets)} induction head(s)", drop.lo, drop.hi, DESTROYED, value=drop.value)
     parts.check("share lost, random heads", random_drop.lo, random_drop.hi, DESTROYED, above=False, value=random_drop.value)

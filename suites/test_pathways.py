@@ -16,7 +16,7 @@ from __future__ import annotations
 import numpy as np
 
 import mechtests
-from mechtests import study
+from mechtests import figures, study
 from mechtests.circuits import budget, top_edges
 from mechtests.compare import jaccard_resolution, overlap
 from mechtests.models import Site
@@ -51,7 +51,10 @@ def test_prefix_pathways_preserved(pair, attributions, mech_seed):
         null = overlap(top_edges(arm), top_edges(mdm), seed=mech_seed)
         est = study.interval(draws, mech_seed)
         bar = max(WELL_ABOVE * null.null_mean, null.null_hi)
-        mechtests.record(f"{task}: edge Jaccard", est, threshold=bar, null_mean=null.null_mean, k=k, resolution=jaccard_resolution(k))
+        mechtests.record(f"{task}: edge Jaccard", est, threshold=bar, null_mean=null.null_mean, k=k, resolution=jaccard_resolution(k),
+                         **figures.point("edge Jaccard per task", x=task, band=(null.null_lo, null.null_hi)))
+        for label, attr in (("ARM", arm), ("MDM", mdm)):
+            mechtests.record(f"{task}: {label} circuit", _grid(attr), **_circuit_chart(task, label, attr))
         parts.check(f"{task}: edge Jaccard", est.lo, est.hi, bar, value=est.value)
     parts.conclude()
 
@@ -67,8 +70,18 @@ def test_global_pathways_reorganised(pair, attributions, mech_seed):
     own, the difference taken draw by draw)."""
     draws = {}
     for regime in ("prefix-dominant", "globally-constrained"):
-        draws[regime] = np.mean(list(_overlaps(attributions, study.tasks_in(regime), mech_seed).values()), axis=0)
-        mechtests.record(f"{regime}: mean edge Jaccard", study.interval(draws[regime], mech_seed))
+        per_task = _overlaps(attributions, study.tasks_in(regime), mech_seed)
+        draws[regime] = np.mean(list(per_task.values()), axis=0)
+        mechtests.record(f"{regime}: mean edge Jaccard", study.interval(draws[regime], mech_seed),
+                         **figures.point("mean edge Jaccard per regime", x=regime))
+        for task, task_draws in per_task.items():
+            arm, mdm = attributions(task)
+            null = overlap(top_edges(arm), top_edges(mdm), seed=mech_seed)
+            mechtests.record(f"{task}: edge Jaccard", study.interval(task_draws, mech_seed), null_mean=null.null_mean,
+                             **figures.point("edge Jaccard per task", x=task, series=regime, band=(null.null_lo, null.null_hi)))
+            if regime == "globally-constrained":
+                for label, attr in (("ARM", arm), ("MDM", mdm)):
+                    mechtests.record(f"{task}: {label} circuit", _grid(attr), **_circuit_chart(task, label, attr))
     gap = study.interval(draws["prefix-dominant"] - draws["globally-constrained"], mech_seed)
     mechtests.record("prefix - global mean edge Jaccard", gap, threshold=0.0)
     parts = Parts()
@@ -100,13 +113,24 @@ def test_arm_circuit_causal_in_mdm(pair, pools, attributions, mech_seed):
         diff = bootstrap_with_controls(result.target, controls=result.random, statistic=paired_difference, seed=mech_seed)
         ratio = bootstrap_with_controls(result.target, controls=result.random, statistic=ratio_of_means, seed=mech_seed)
         mechtests.record(f"{task}: MDM drop, ARM circuit ({len(targets)} components)", bootstrap(result.target, seed=mech_seed),
-                         components=", ".join(map(str, targets)))
-        mechtests.record(f"{task}: MDM drop, random components", bootstrap(random, seed=mech_seed), **result.precision("random"))
+                         components=", ".join(map(str, targets)), **figures.point("MDM metric drop when ablated", x=task, series="ARM circuit"))
+        mechtests.record(f"{task}: MDM drop, random components", bootstrap(random, seed=mech_seed), **result.precision("random"),
+                         **figures.point("MDM metric drop when ablated", x=task, series="random components"))
         mechtests.record(f"{task}: drop difference", diff, threshold=0.0)
         mechtests.record(f"{task}: drop ratio, ARM circuit / random", ratio, threshold=FAR_MORE)
         parts.check(f"{task}: drop difference", diff.lo, diff.hi, 0.0, value=diff.value)
         parts.check(f"{task}: drop ratio to random", ratio.lo, ratio.hi, FAR_MORE, value=ratio.value)
     parts.conclude()
+
+
+def _grid(attr) -> list[list[int]]:
+    """The model's top-K circuit as edges on the layer grid, for the report's circuit drawing."""
+    return figures.grid_edges(top_edges(attr).edges(), attr.graph.n_layers, attr.graph.n_heads)
+
+
+def _circuit_chart(task: str, label: str, attr) -> dict:
+    k = budget(attr.graph.n_edges)
+    return figures.circuit(f"{task}: both circuits (top {k} edges)", label, attr.graph.n_layers, attr.graph.n_heads)
 
 
 def _circuit_components(circuit, limit: int = 6) -> list[Site]:

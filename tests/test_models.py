@@ -11,7 +11,7 @@ import torch
 
 import mechtests
 from mechtests.errors import MechtestsError
-from mechtests.models import Site, read
+from mechtests.models import Site, load_checked, read
 from mechtests.models.architectures import LLAMA_TREE
 from mechtests.testing import FAMILIES
 
@@ -190,3 +190,40 @@ def test_validation_names_missing_component(tiny_paths):
     broken = dataclasses.replace(LLAMA_TREE, mlp="feedforward")
     msg = _one_line_error(lambda: mechtests.load_subject(tiny_paths["llama", "arm"], arch=broken))
     assert "missing component" in msg and "feedforward" in msg and "arch=" in msg
+
+
+# --- the family registry and the architecture map ---------------------------------------
+
+
+def test_family_override_and_checks_listed(tiny_paths):
+    loaded = load_checked(tiny_paths["llama", "mdm"])
+    assert loaded.subject.family.name == "llama" and loaded.subject.direction == "bidirectional"
+    assert any("every weight finite" in c for c in loaded.checks) and any("measured bidirectional" in c for c in loaded.checks)
+    assert "unknown family 'nope'" in _one_line_error(lambda: mechtests.load_subject(tiny_paths["llama", "mdm"], family="nope"))
+
+
+def test_an_arm_that_attends_bidirectionally_is_refused(tiny_paths):
+    # attention="causal" leaves the saved config as it is: this folder's says is_causal false
+    msg = _one_line_error(lambda: mechtests.load_subject(tiny_paths["llama", "mdm"], kind="arm", attention="causal"))
+    assert "declared an ARM but its attention measured bidirectional" in msg and "kind='mdm'" in msg
+
+
+@pytest.mark.parametrize("fields,problem", [
+    (dict(qkv_layout="interleaved"), "qkv_layout='interleaved'"),
+    (dict(qkv_layout="fused"), "declares qkv_layout='fused' with 3 projections"),
+])
+def test_architecture_map_declarations_are_checked(fields, problem):
+    with pytest.raises(MechtestsError, match=problem):
+        dataclasses.replace(LLAMA_TREE, **fields)
+
+
+def test_arch_as_a_dict_names_unknown_and_missing_fields(tiny_paths):
+    msg = _one_line_error(lambda: mechtests.load_subject(tiny_paths["llama", "arm"], arch={"tree": "x", "colour": "red"}))
+    assert "unknown fields ['colour']" in msg and "'layers'" in msg
+
+
+def test_parallel_blocks_are_refused_by_edge_attribution(tiny_paths):
+    from mechtests.attribution import Layout
+
+    subject = mechtests.load_subject(tiny_paths["llama", "arm"], arch=dataclasses.replace(LLAMA_TREE, parallel=True))
+    assert "parallel blocks" in _one_line_error(lambda: Layout(subject))

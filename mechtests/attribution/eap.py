@@ -38,7 +38,7 @@ from typing import TYPE_CHECKING, Callable, Sequence
 
 import torch
 
-from mechtests import batching
+from mechtests import batching, progress
 from mechtests.attribution.engine import GraphRun, Layout, frozen_weights
 from mechtests.attribution.graph import Graph, graph_for
 from mechtests.errors import MechtestsError
@@ -117,7 +117,7 @@ def integrated_grads(layout: Layout, clean: Posed, embed_clean: torch.Tensor, em
     B, T = len(clean), clean.input_ids.shape[1]
     per_pass = max(1, rows // B)
     total = torch.zeros(B, T, len(layout.graph.downstream), embed_clean.shape[-1], dtype=ACCUMULATE, device=embed_clean.device)
-    for start in range(0, len(alphas), per_pass):
+    for start in progress.iterate(range(0, len(alphas), per_pass), "integrated-gradient passes"):
         a = alphas[start : start + per_pass].to(embed_clean.dtype)  # (k,)
         k = len(a)
         embed = embed_corrupt + a.view(k, 1, 1, 1) * (embed_clean - embed_corrupt)  # (k, B, T, d)

@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING, Any, Iterator
 import torch
 
 from mechtests.attribution.graph import graph_for
+from mechtests.errors import MechtestsError
 
 if TYPE_CHECKING:
     from mechtests.models.subject import Subject
@@ -37,6 +38,12 @@ class Layout:
     comes from the Subject, which asks its architecture map)."""
 
     def __init__(self, subject: "Subject") -> None:
+        if subject.arch.parallel:
+            raise MechtestsError(
+                f"edge attribution on {subject.path}: its map declares parallel blocks, and the graph assumes "
+                "each MLP reads the stream after its layer's attention",
+                "use node-level measurements (mechtests.interventions) on this model",
+            )
         self.subject, self.graph = subject, graph_for(subject)
         n = subject.n_layers
         self.layers = list(subject.layer_modules())

@@ -16,6 +16,8 @@ import argparse
 
 from mechtests.errors import MechtestsError
 from mechtests.reports import compare as gate
+from mechtests.reports.pages import comparison_page
+from mechtests.reports.schema import atomic_write
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -23,6 +25,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("new", metavar="NEW", help="the run to check: a results.json or a baseline file")
     parser.add_argument("--tolerance", metavar="TOL", type=_tolerance, default=gate.parse_tolerance("10%"),
                         help="metric drift to report: 10%% (relative) or 0.05 (absolute) (default: 10%%)")
+    parser.add_argument("--html", metavar="OUT", default=None,
+                        help="also write NEW's report.html with the comparison at its top to OUT (default: off)")
     parser.add_argument("--strict", action="store_true",
                         help="a move into or out of inconclusive is a change, not a warning (default: off)")
 
@@ -38,4 +42,6 @@ def run(args: argparse.Namespace) -> int:
     comparison = gate.compare(gate.load_baseline(args.old), gate.load_baseline(args.new), args.tolerance, args.strict)
     for line in gate.describe(comparison, args.old):
         print(line)
+    if args.html:
+        atomic_write(args.html, comparison_page(args.old, args.new, comparison))
     return 1 if gate.failed(comparison) else 0

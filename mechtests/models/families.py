@@ -19,7 +19,7 @@ from mechtests.models.architectures import GPT2_TREE, LLADA_FUSED_TREE, LLADA_TR
 # How a family is made to attend bidirectionally (and what its forward takes as a mask):
 #   config-flag: transformers' `is_causal` config flag, set from the kind; a plain (B, T) mask.
 #   additive-mask: a (B, 1, T, T) additive float mask, 0 where allowed: without it the model
-#       runs causally (DiffuLLaMA's Llama code); transformers 5's is_causal flag is set as well.
+#       runs causally (DiffuLLaMA's Llama code).
 #   full-or-bool: the string "full" without padding, else a (B, 1, T, T) boolean mask with
 #       explicit position ids (Dream's own code).
 #   none: the model's code is bidirectional by itself and takes no mask (LLaDA).

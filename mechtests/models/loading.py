@@ -173,10 +173,8 @@ def _load_model(folder: Path, spec: ModelSpec, family: Family, weights: list[Pat
     with remote_code_compat():
         if isinstance(config, dict):
             config = AutoConfig.from_pretrained(folder, local_files_only=True, trust_remote_code=spec.trust_remote_code)
-        if spec.attention in ("config-flag", "additive-mask"):
+        if spec.attention == "config-flag":
             # An MDM of a transformers architecture attends bidirectionally; transformers 5 reads this flag.
-            # The additive-mask families (DiffuLLaMA) get it too, so that a caller passing a plain (B, T)
-            # mask instead of Subject.model_inputs' 4-D one still sees a bidirectional model.
             config.is_causal = spec.kind != "mdm"
         try:
             model, info = _auto_class(config).from_pretrained(

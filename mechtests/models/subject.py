@@ -128,6 +128,11 @@ class Subject:
         return int(self.config_int("hidden_size", "n_embd", "d_model"))  # type: ignore[arg-type]
 
     @property
+    def d_mlp(self) -> int:
+        """The MLP's hidden width (4 * d_model where the config does not say)."""
+        return self.config_int("intermediate_size", "n_inner", "mlp_hidden_size") or 4 * self.d_model
+
+    @property
     def d_head(self) -> int:
         return self.config_int("head_dim") or self.d_model // self.n_heads
 

@@ -31,7 +31,7 @@ from mechtests.errors import MechtestsError
 from mechtests.hypotheses import MARK_NAME
 from mechtests.outcomes import ERROR, MISMATCH, WARNING, grade, as_pytest
 from mechtests.pairs import resolve_pair, read_settings
-from mechtests.plugin import options, preflight, seeds
+from mechtests.plugin import junit, options, preflight, progress, seeds
 from mechtests.plugin.collect import CASE_PROP, EVIDENCE_PROP, GROUP_PREFIX, base_nodeid, case_of, phase_outcome
 from mechtests.plugin.consistency import pytest_sessionstart  # noqa: F401 - the pair check, before any test
 from mechtests.plugin.fixtures import mech_budget, mech_loader, mech_models, mech_seed, mech_tasks, pair, subject, tasks  # noqa: F401
@@ -165,6 +165,8 @@ def pytest_configure(config: pytest.Config) -> None:
     )
     if not state.is_worker:
         config.pluginmanager.register(Controller(config, state), "mechtests-controller")
+    junit.register(config, state)
+    progress.register(config, state)
 
 
 # --- collection ---------------------------------------------------------------------------------

@@ -1,9 +1,10 @@
 """report.html: one self-contained page (no scripts, no external files) rendered from results.json.
 
-Top: the hypothesis x model matrix, each cell a link to its evidence. Below: one section per
-hypothesis with its claim and source, then per model the outcome, message, evidence table and
-rerun command; list-valued evidence recorded under the same name on several models is drawn
-side by side on a shared scale. Every string from the run goes through `e()` (html.escape).
+Top: with a baseline, what changed against it (verdicts first, then drifted metrics, each with
+old and new values and intervals). Then the hypothesis x model matrix, each cell a link to its
+evidence. Below: one section per hypothesis with its claim and source, its charts (the models
+on shared axes, reports/charts.py), then per model the outcome, message, evidence table and
+rerun command. Every string from the run goes through `e()` (html.escape).
 """
 
 from __future__ import annotations
@@ -14,18 +15,25 @@ import re
 from typing import Any
 
 from mechtests.evidence import fmt
+from mechtests.figures import chart_of, is_chart_key
 from mechtests.reports import svg
+from mechtests.reports.baseline_view import BaselineView, MetricRow, baseline_view, interval_text
+from mechtests.reports.charts import hypothesis_charts
 from mechtests.reports.matrix import cell_text, columns, headline, status
 
 CSS = """
-body{font:14px/1.4 system-ui,sans-serif;margin:1.5em auto;max-width:1100px;color:#222;padding:0 1em}
+body{font:14px/1.4 system-ui,sans-serif;margin:1.5em auto;max-width:1180px;color:#222;padding:0 1em}
 table{border-collapse:collapse;margin:.5em 0}th,td{border:1px solid #ccc;padding:3px 8px;text-align:left;vertical-align:top}
+table.matrix{width:100%}table.matrix td{overflow-wrap:anywhere}
 td.ok{background:#e3f6e3}td.mismatch{background:#f9d6d5;font-weight:bold}td.error{background:#fbe8c8}
-td.warning{background:#fff3b0}td.not_applicable,td.not_selected{background:#eee;color:#666}td a{color:inherit;text-decoration:none;display:block}
-code,pre{font:12px ui-monospace,monospace;background:#f6f6f6}pre{padding:6px;white-space:pre-wrap}
-section.h{border-top:2px solid #ddd;margin-top:1.5em}.meta{color:#555}.plots{display:flex;gap:1em;flex-wrap:wrap}
-svg .t{font:11px sans-serif;font-weight:bold}svg .l{font:9px sans-serif;fill:#555}svg .bar{fill:#3b6fb6}
-svg .axis{stroke:#888;stroke-width:1}.warn{color:#a60}.bad{color:#b00;font-weight:bold}
+td.warning{background:#fff3b0}td.not_applicable,td.not_selected{background:#eee;color:#555}td a{color:inherit;text-decoration:none;display:block}
+code,pre{font:12px ui-monospace,monospace;background:#f6f6f6;overflow-wrap:anywhere}pre{padding:6px;white-space:pre-wrap}
+section.h{border-top:2px solid #ddd;margin-top:1.5em}.meta{color:#555}.plots{display:flex;gap:1em;flex-wrap:wrap;align-items:flex-start}
+section.baseline{border:2px solid #b00;padding:0 1em .5em;margin-bottom:1em}section.baseline.same{border-color:#4a4}
+svg .t{font:bold 13px sans-serif}svg .l{font:12px sans-serif;fill:#444}svg .bar{fill:#3b6fb6}
+svg .axis{stroke:#888;stroke-width:1}svg .grid{stroke:#eee;stroke-width:1}svg .band{fill:#999;opacity:.35}
+svg .thr{stroke:#b00;stroke-width:1.5;stroke-dasharray:6 3}svg .node{fill:#fff;stroke:#333;stroke-width:1.5}
+svg .node.idle{stroke:#bbb}.warn{color:#a60}.bad{color:#b00;font-weight:bold}
 """
 
 
@@ -42,14 +50,18 @@ def anchor(key: str, model: str | None = None) -> str:
     return f"h-{slug}-{suffix}" + (f"-{re.sub(r'[^a-z]', '', model)}" if model else "")
 
 
-def render_html(results: dict[str, Any]) -> str:
+def render_html(results: dict[str, Any], old: dict[str, Any] | None = None) -> str:
+    """The page; `old`: the baseline's results.json, when the caller has it (else read from results["baseline"]["file"])."""
     parts = ["<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'>",
+             "<meta name='viewport' content='width=device-width, initial-scale=1'>",
              "<title>mechtests report</title>", f"<style>{CSS}</style></head><body>",
-             "<h1>mechtests report</h1>", f"<p><b>{e(headline(results))}</b></p>"]
+             "<h1>mechtests report</h1>"]
+    view = baseline_view(results, old_results=old)
+    if view is not None:
+        parts.append(_baseline(view))
+    parts.append(f"<p><b>{e(headline(results))}</b></p>")
     parts.append(_matrix(results))
     parts.append(_run_info(results["run"]))
-    if results.get("baseline"):
-        parts.append(_baseline(results["baseline"]))
     for hyp in results["hypotheses"]:
         parts.append(_hypothesis(hyp))
     parts.append("</body></html>\n")
@@ -67,10 +79,15 @@ def _matrix(results: dict[str, Any]) -> str:
                 cells.append("<td>-</td>")
             else:
                 cells.append(f"<td class='{status(res)}'><a href='#{anchor(hyp['key'], c)}'>{e(cell_text(res))}</a></td>")
-        rows.append(f"<tr><td><a href='#{anchor(hyp['key'])}'>{e(hyp['key'])}</a></td>{''.join(cells)}"
+        rows.append(f"<tr><td><a href='#{anchor(hyp['key'])}'>{_breakable(hyp['key'])}</a></td>{''.join(cells)}"
                     f"<td>{e(hyp['claim'])}</td></tr>")
     rows.append("</table>")
     return "".join(rows)
+
+
+def _breakable(key: str) -> str:
+    """An escaped hypothesis key that may wrap after its dots and underscores, not mid-word."""
+    return re.sub(r"([._])", r"\1<wbr>", e(key))
 
 
 def _run_info(run: dict[str, Any]) -> str:
@@ -90,24 +107,43 @@ def _run_info(run: dict[str, Any]) -> str:
             f"<p class='meta'>{versions}</p></details>")
 
 
-def _baseline(b: dict[str, Any]) -> str:
-    out = [f"<h2>Against the baseline <code>{e(b['file'])}</code></h2>"]
-    if b.get("error"):
-        return "".join(out) + f"<p class='bad'>The gate could not compare: {e(b['error'])}</p>"
-    if b.get("unsettled"):
-        out.append("<ul>" + "".join(f"<li class='warn'>{e(c['case'])}: {e(c['old'])} → {e(c['new'])} (unsettled)</li>"
-                                    for c in b["unsettled"]) + "</ul>")
-    if b["changed"]:
-        out.append("<ul>" + "".join(f"<li class='bad'>{e(c['case'])}: {e(c['old'])} → {e(c['new'])}</li>" for c in b["changed"]) + "</ul>")
+def _baseline(view: BaselineView) -> str:
+    """Changed verdicts first, then drifted metrics, each with old and new values and intervals."""
+    out = [f"<section class='baseline{'' if view.changed else ' same'}' id='baseline'>"
+           f"<h2>Against the baseline <code>{e(view.file)}</code></h2>"]
+    if view.error:
+        return "".join(out) + f"<p class='bad'>The gate could not compare: {e(view.error)}</p></section>"
+    if view.changed:
+        out.append(f"<p class='bad'>{len(view.changed)} verdict(s) changed</p><table><tr><th>hypothesis [model]</th>"
+                   "<th>baseline</th><th>this run</th><th>key evidence: baseline → this run</th></tr>")
+        for row in view.changed:
+            out.append(f"<tr><td><a href='#{anchor(*row.anchor)}'>{e(row.case)}</a></td><td>{e(row.old)}</td>"
+                       f"<td class='bad'>{e(row.new)}</td><td>{'<br>'.join(_metric(m) for m in row.metrics)}</td></tr>")
+        out.append("</table>")
     else:
         out.append("<p>No verdict changed.</p>")
-    if b["drift"]:
-        out.append(f"<p class='warn'>Metrics that moved beyond {e(b['tolerance'])}:</p><ul>" + "".join(
-            f"<li>{e(d['case'])} {e(d['metric'])}: {e(fmt(d['old']))} → {e(fmt(d['new']))}</li>" for d in b["drift"]) + "</ul>")
-    for label in ("missing", "new"):
-        if b.get(label):
-            out.append(f"<p class='meta'>{e(label)}: {e(', '.join(b[label]))}</p>")
+    if view.unsettled:
+        out.append(f"<p class='warn'>{len(view.unsettled)} verdict(s) moved into or out of inconclusive:</p><table><tr>"
+                   "<th>hypothesis [model]</th><th>baseline</th><th>this run</th><th>key evidence: baseline → this run</th></tr>")
+        out += [f"<tr><td><a href='#{anchor(*row.anchor)}'>{e(row.case)}</a></td><td>{e(row.old)}</td><td class='warn'>{e(row.new)}</td>"
+                f"<td>{'<br>'.join(_metric(m) for m in row.metrics)}</td></tr>" for row in view.unsettled]
+        out.append("</table>")
+    if view.drift:
+        out.append(f"<p class='warn'>{len(view.drift)} metric(s) moved beyond {e(view.tolerance)}:</p><table><tr>"
+                   "<th>hypothesis [model]</th><th>metric: baseline → this run</th></tr>")
+        out += [f"<tr><td><a href='#{anchor(*d.anchor)}'>{e(d.case)}</a></td><td>{_metric(d.metric)}</td></tr>" for d in view.drift]
+        out.append("</table>")
+    for label, cases in (("in the baseline, not run", view.missing), ("not in the baseline", view.new)):
+        if cases:
+            out.append(f"<p class='meta'>{len(cases)} {e(label)}: {e(', '.join(cases))}</p>")
+    out += [f"<p class='meta'>note: {e(n)}</p>" for n in view.notes]
+    out.append("</section>")
     return "".join(out)
+
+
+def _metric(m: MetricRow) -> str:
+    threshold = f" (threshold {e(fmt(m.threshold))})" if m.threshold is not None else ""
+    return f"{e(m.name)}: {e(interval_text(m.old))} → <b>{e(interval_text(m.new))}</b>{threshold}"
 
 
 def _hypothesis(hyp: dict[str, Any]) -> str:
@@ -117,6 +153,9 @@ def _hypothesis(hyp: dict[str, Any]) -> str:
     meta = [f"source: {e(hyp['source'])}" if hyp.get("source") else "", f"file: <code>{e(hyp['file'])}</code>",
             f"why expected: {e(hyp['reason'])}" if hyp.get("reason") else ""]
     out.append("<p class='meta'>" + " · ".join(m for m in meta if m) + "</p>")
+    charts = hypothesis_charts(hyp)
+    if charts:
+        out.append("<div class='plots'>" + "".join(charts) + "</div>")
     out.append(_plots(hyp))
     for model, res in hyp["results"].items():
         out.append(f"<h3 id='{anchor(hyp['key'], model)}'>{e(model)}: <span class='{status(res)}'>{e(cell_text(res))}</span></h3>")
@@ -128,7 +167,7 @@ def _hypothesis(hyp: dict[str, Any]) -> str:
             for ev in scalars:
                 ci = f"[{fmt(ev['ci'][0])}, {fmt(ev['ci'][1])}]" if ev.get("ci") else ""
                 thr = fmt(ev["threshold"]) if ev.get("threshold") is not None else ""
-                extra = ", ".join([*(f"{k}={v}" for k, v in ev.get("extra", {}).items()), *ev.get("flags", [])])
+                extra = ", ".join([*(f"{k}={v}" for k, v in ev.get("extra", {}).items() if not is_chart_key(k)), *ev.get("flags", [])])
                 out.append(f"<tr><td>{e(ev['name'])}</td><td>{e(fmt(ev['value']))}</td><td>{e(ci)}</td>"
                            f"<td>{e(thr)}</td><td>{e(extra)}</td></tr>")
             out.append("</table>")
@@ -138,11 +177,11 @@ def _hypothesis(hyp: dict[str, Any]) -> str:
 
 
 def _plots(hyp: dict[str, Any]) -> str:
-    """List-valued evidence, one row per name, the models side by side on a shared scale."""
+    """List-valued evidence that names no chart, one row per name, the models side by side on a shared scale."""
     by_name: dict[str, list[tuple[str, list[Any]]]] = {}
     for model, res in hyp["results"].items():
         for ev in res["evidence"]:
-            if isinstance(ev["value"], list) and ev["value"]:
+            if isinstance(ev["value"], list) and ev["value"] and chart_of(ev, model) is None:
                 by_name.setdefault(ev["name"], []).append((model, ev["value"]))
     out = []
     for name, series in by_name.items():

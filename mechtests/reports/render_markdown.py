@@ -1,4 +1,5 @@
-"""summary.md: the matrix and what needs attention, for CI job summaries ($GITHUB_STEP_SUMMARY)."""
+"""summary.md: what changed against the baseline, the matrix and what needs attention, for CI job
+summaries ($GITHUB_STEP_SUMMARY)."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ import re
 from typing import Any
 
 from mechtests.evidence import describe
+from mechtests.reports.baseline_view import BaselineView, MetricRow, baseline_view, interval_text
 from mechtests.reports.matrix import cell_text, columns, headline, needs_attention, status
 
 ICONS = {"ok": "✅", "mismatch": "❌", "error": "💥", "warning": "⚠️", "not_applicable": "➖", "not_selected": "⏭️",
@@ -29,10 +31,15 @@ def code(text: Any) -> str:
     return f"{fence} {text} {fence}"
 
 
-def render_markdown(results: dict[str, Any]) -> str:
+def render_markdown(results: dict[str, Any], old: dict[str, Any] | None = None) -> str:
+    """The summary; `old`: the baseline's results.json, when the caller has it."""
     run = results["run"]
     cols = columns(results)
-    out = ["# mechtests", "", f"**{md(headline(results))}**", ""]
+    out = ["# mechtests", ""]
+    view = baseline_view(results, old_results=old)
+    if view is not None:
+        out += _baseline(view)
+    out += [f"**{md(headline(results))}**", ""]
     for role, model in run["models"].items():
         sha = (model.get("weights_sha256") or "unknown")[:12]
         out.append(f"- {role}: {code(model.get('path'))} (sha256 {md(sha)})")
@@ -52,15 +59,34 @@ def render_markdown(results: dict[str, Any]) -> str:
             for ev in res["evidence"]:
                 out.append(f"  - {md(describe(ev))}")
             out.append(f"  - rerun: {code(res['rerun'])}")
-    baseline = results.get("baseline")
-    if baseline:
-        out += ["", "## Against the baseline", ""]
-        if baseline.get("error"):
-            out.append(f"- 💥 the gate could not compare: {md(baseline['error'])}")
-        elif baseline["changed"]:
-            out += [f"- ❌ **{md(c['case'])}**: {md(c['old'])} → {md(c['new'])}" for c in baseline["changed"]]
-        else:
-            out.append(f"- no verdict changed against {code(baseline['file'])}")
-        out += [f"- ⚠️ unsettled: {md(c['case'])}: {md(c['old'])} → {md(c['new'])}" for c in baseline.get("unsettled", [])]
-        out += [f"- drift: {md(d['case'])} {md(d['metric'])}: {d['old']:.4g} → {d['new']:.4g}" for d in baseline.get("drift", [])]
     return "\n".join(out) + "\n"
+
+
+def _baseline(view: BaselineView) -> list[str]:
+    """Changed verdicts first, then drifted metrics, each with old and new values and intervals."""
+    out = [f"## Against the baseline {code(view.file)}", ""]
+    if view.error:
+        return out + [f"💥 the gate could not compare: {md(view.error)}", ""]
+    if view.changed:
+        out += [f"**{len(view.changed)} verdict(s) changed**", "", "| hypothesis [model] | baseline | this run | key evidence: baseline → this run |",
+                "|---|---|---|---|"]
+        out += [f"| ❌ {md(r.case)} | {md(r.old)} | **{md(r.new)}** | " + "<br>".join(_metric(m) for m in r.metrics) + " |"
+                for r in view.changed]
+    else:
+        out.append("✅ no verdict changed")
+    if view.unsettled:
+        out += ["", f"⚠️ {len(view.unsettled)} verdict(s) moved into or out of inconclusive:", ""]
+        out += [f"- {md(r.case)}: {md(r.old)} → **{md(r.new)}**" + "".join(f"; {_metric(m)}" for m in r.metrics) for r in view.unsettled]
+    if view.drift:
+        out += ["", f"{len(view.drift)} metric(s) moved beyond {md(view.tolerance)} (warning):", ""]
+        out += [f"- {md(d.case)}: {_metric(d.metric)}" for d in view.drift]
+    for label, cases in (("in the baseline, not run", view.missing), ("not in the baseline", view.new)):
+        if cases:
+            out += ["", f"{len(cases)} {label}: " + ", ".join(md(c) for c in cases)]
+    out += [f"- note: {md(n)}" for n in view.notes]
+    return out + [""]
+
+
+def _metric(m: MetricRow) -> str:
+    threshold = f" (threshold {m.threshold:.4g})" if m.threshold is not None else ""
+    return f"{md(m.name)}: {md(interval_text(m.old))} → **{md(interval_text(m.new))}**{threshold}"

@@ -30,15 +30,15 @@ def bars(values: Vector, title: str, vrange: tuple[float, float], width: int = 3
     """A bar per element (e.g. per layer); negative bars hang below the zero line."""
     lo, hi = vrange
     n = max(len(values), 1)
-    pad_l, pad_b, pad_t = 34, 18, 16
+    pad_l, pad_b, pad_t = 42, 22, 26
     plot_w, plot_h = width - pad_l - 4, height - pad_b - pad_t
     y = lambda v: pad_t + plot_h * (hi - v) / (hi - lo)  # noqa: E731
     bw = plot_w / n
-    parts = [_open(width, height, title)]
-    parts.append(f'<text x="{pad_l}" y="11" class="t">{html.escape(title)}</text>')
+    parts = [open_svg(width, height, title, "bars")]
+    parts.append(f'<text x="{pad_l}" y="15" class="t">{esc(title)}</text>')
     parts.append(f'<line x1="{pad_l}" x2="{width - 4}" y1="{y(0):.1f}" y2="{y(0):.1f}" class="axis"/>')
-    parts.append(f'<text x="{pad_l - 3}" y="{pad_t + 4}" class="l" text-anchor="end">{_num(hi)}</text>')
-    parts.append(f'<text x="{pad_l - 3}" y="{pad_t + plot_h}" class="l" text-anchor="end">{_num(lo)}</text>')
+    parts.append(f'<text x="{pad_l - 3}" y="{pad_t + 4}" class="l" text-anchor="end">{num(hi)}</text>')
+    parts.append(f'<text x="{pad_l - 3}" y="{pad_t + plot_h}" class="l" text-anchor="end">{num(lo)}</text>')
     for i, v in enumerate(values):
         x = pad_l + i * bw
         if v is None:
@@ -46,7 +46,7 @@ def bars(values: Vector, title: str, vrange: tuple[float, float], width: int = 3
         top, bottom = sorted((y(v), y(0)))
         parts.append(
             f'<rect x="{x + bw * 0.1:.1f}" y="{top:.1f}" width="{bw * 0.8:.1f}" height="{max(bottom - top, 0.5):.1f}" '
-            f'class="bar"><title>{i}: {_num(v)}</title></rect>'
+            f'class="bar"><title>{i}: {num(v)}</title></rect>'
         )
     step = max(1, n // 8)
     for i in range(0, n, step):
@@ -55,24 +55,24 @@ def bars(values: Vector, title: str, vrange: tuple[float, float], width: int = 3
     return "".join(parts)
 
 
-def heatmap(rows: Matrix, title: str, vrange: tuple[float, float], cell: int = 14) -> str:
+def heatmap(rows: Matrix, title: str, vrange: tuple[float, float], cell: int = 16) -> str:
     """One cell per (row, column), e.g. (layer, head); darker is larger."""
     lo, hi = vrange
     n_rows, n_cols = len(rows), max((len(r) for r in rows), default=0)
     cell = max(4, min(cell, 320 // max(n_cols, 1)))
-    pad_l, pad_t = 30, 16
-    width, height = pad_l + n_cols * cell + 4, pad_t + n_rows * cell + 14
-    parts = [_open(width, height, title)]
-    parts.append(f'<text x="{pad_l}" y="11" class="t">{html.escape(title)}</text>')
+    pad_l, pad_t = 30, 24
+    width, height = max(pad_l + n_cols * cell + 4, 12 + 7 * len(title)), pad_t + n_rows * cell + 18
+    parts = [open_svg(width, height, title, "heatmap")]
+    parts.append(f'<text x="{pad_l}" y="15" class="t">{esc(title)}</text>')
     for r, row in enumerate(rows):
         parts.append(f'<text x="{pad_l - 3}" y="{pad_t + r * cell + cell * 0.8:.1f}" class="l" text-anchor="end">{r}</text>')
         for c, v in enumerate(row):
             shade = "#eee" if v is None else _blue((v - lo) / (hi - lo))
             parts.append(
                 f'<rect x="{pad_l + c * cell}" y="{pad_t + r * cell}" width="{cell - 1}" height="{cell - 1}" '
-                f'fill="{shade}"><title>({r}, {c}): {_num(v)}</title></rect>'
+                f'fill="{shade}"><title>({r}, {c}): {num(v)}</title></rect>'
             )
-    parts.append(f'<text x="{pad_l}" y="{height - 3}" class="l">{_num(lo)} .. {_num(hi)}</text>')
+    parts.append(f'<text x="{pad_l}" y="{height - 3}" class="l">{num(lo)} .. {num(hi)}</text>')
     parts.append("</svg>")
     return "".join(parts)
 
@@ -84,9 +84,15 @@ def plot(value: list[Any], title: str, vrange: tuple[float, float]) -> str:
     return bars([v if not isinstance(v, list) else None for v in value], title, vrange)
 
 
-def _open(width: int, height: int, title: str) -> str:
-    return (f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" '
-            f'viewBox="0 0 {width} {height}" role="img" aria-label="{html.escape(title)}">')
+def open_svg(width: float, height: float, title: str, kind: str) -> str:
+    """The opening tag of a chart drawn at its natural size (class `chart`, its kind in data-chart)."""
+    width, height = round(width), round(height)
+    return (f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" class="chart" data-chart="{kind}" '
+            f'viewBox="0 0 {width} {height}" role="img" aria-label="{esc(title)}">')
+
+
+def esc(text: Any) -> str:
+    return html.escape(str(text), quote=True)
 
 
 def _blue(t: float) -> str:
@@ -95,5 +101,5 @@ def _blue(t: float) -> str:
     return f"#{r:02x}{g:02x}{b:02x}"
 
 
-def _num(v: float | None) -> str:
+def num(v: float | None) -> str:
     return "nan" if v is None else html.escape(f"{v:.3g}")

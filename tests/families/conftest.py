@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import random
 from pathlib import Path
 
@@ -14,8 +15,10 @@ from standins import EXPECTED, STANDINS, build_standin
 
 @pytest.fixture(scope="session")
 def standin_paths(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    # transformers copies a folder's model code to a shared cache under the folder's base name:
+    # a name of this process's own keeps xdist workers and parallel sessions from overwriting each other's.
     root = tmp_path_factory.mktemp("standins")
-    return {name: build_standin(name, root / name, seed=i) for i, name in enumerate(STANDINS)}
+    return {name: build_standin(name, root / f"{name}-{os.getpid()}", seed=i) for i, name in enumerate(STANDINS)}
 
 
 @pytest.fixture(scope="session")

@@ -3,8 +3,7 @@
 Reproduces Dream's module tree (Qwen2: model.layers[i].self_attn.{q,k,v,o}_proj with q/k/v
 bias, mlp.{gate,up,down}_proj, model.norm, untied lm_head, grouped-query attention) and its
 semantics: bidirectional attention, logits at i predicting token i+1, attention_mask either
-"full" or a (B, 1, T, T) boolean mask with explicit position ids. (It also reads a (B, T) 0/1
-mask as key padding, which Dream's own code does not.) Rotary frequencies come from
+"full" or a (B, 1, T, T) boolean mask with explicit position ids; a (B, T) mask is refused. Rotary frequencies come from
 ROPE_INIT_FUNCTIONS["default"] and tied keys are declared as a list, as 4.x-era code does.
 """
 
@@ -137,10 +136,9 @@ class DreamModel(DreamPreTrainedModel):
         if isinstance(attention_mask, str) and attention_mask != "full":
             raise ValueError(f"attention_mask must be 'full' or a tensor, got {attention_mask!r}")
         mask = attention_mask if isinstance(attention_mask, torch.Tensor) else None
-        if mask is not None and mask.dim() == 2:
-            mask = mask.bool()[:, None, None, :]
-        elif mask is not None:
-            mask = mask.bool()
+        if mask is not None and mask.dim() != 4:
+            raise ValueError(f"attention_mask must be 'full' or (B, 1, T, T), got shape {tuple(mask.shape)}")
+        mask = None if mask is None else mask.bool()
         if position_ids is None:
             position_ids = torch.arange(T, device=input_ids.device)[None].expand(B, -1)
         hidden = self.model.embed_tokens(input_ids)

@@ -1,0 +1,67 @@
+"""Live progress of a long measurement, shown on the running hypothesis's line of pytest's terminal.
+
+    progress.step("EAP-IG ioi (mdm)")                          # the stage that runs now
+    progress.step("integrated-gradient steps", 3, 8)           # how far its loop got
+    for s in progress.iterate(sets, "control sets"): ...       # the same, around a loop
+
+A step without `done` names a stage; a step with `done` is a count within the current stage.
+
+Measurements call `step` and know nothing of the terminal: outside a test that the plugin
+watches (or when the terminal is quiet: -q, not a TTY, CI) it returns at once. The plugin
+installs a sink around each test (`reporting`) and carries the steps to the terminal, through
+the xdist controller when the test runs on a worker.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from contextvars import ContextVar
+from dataclasses import dataclass
+from typing import Callable, Iterable, Iterator, Sized, TypeVar
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class Step:
+    what: str
+    done: int | None = None
+    total: int | None = None
+
+    @property
+    def is_stage(self) -> bool:
+        return self.done is None
+
+    def __str__(self) -> str:
+        if self.done is None:
+            return self.what
+        return f"{self.what} {self.done}/{self.total}" if self.total else f"{self.what} {self.done}"
+
+
+Sink = Callable[[Step], None]
+_SINK: ContextVar[Sink | None] = ContextVar("mechtests_progress_sink", default=None)
+
+
+def step(what: str, done: int | None = None, total: int | None = None) -> None:
+    """Say what the running measurement is doing (and `done` of `total` units); cheap when nobody listens."""
+    sink = _SINK.get()
+    if sink is not None:
+        sink(Step(what, done, total))
+
+
+def iterate(items: Iterable[T], what: str) -> Iterator[T]:
+    """`items`, with a counted step after each one (`what` i/n when `items` has a length)."""
+    total = len(items) if isinstance(items, Sized) else None
+    for done, item in enumerate(items, start=1):
+        yield item
+        step(what, done, total)
+
+
+@contextlib.contextmanager
+def reporting(sink: Sink) -> Iterator[None]:
+    """Send every step() made inside the block to `sink` (the plugin, one per test)."""
+    token = _SINK.set(sink)
+    try:
+        yield
+    finally:
+        _SINK.reset(token)
