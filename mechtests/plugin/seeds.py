@@ -27,7 +27,7 @@ replicate across evaluation seeds is not a decision. An error at any seed makes 
 from __future__ import annotations
 
 import re
-from typing import Any, Callable, Sequence
+from typing import Any, Sequence
 
 from mechtests.errors import MechtestsError
 from mechtests.outcomes import ERROR, INCONCLUSIVE, grade
