@@ -4,9 +4,9 @@ Budget. The paper keeps K = 1000 edges of 7B models, whose graphs have ~3-5 x 10
 layers x 28 heads: 320,307): about 0.3% of them. Our graphs are tiny (4 layers x 4 heads: 207
 edges, where 0.3% is less than one edge), so a fixed K
 means nothing across sizes; K is a per-model rule owned by the run budget (mechtests.budget):
-by default a fraction of the edge count, K = max(minimum, round(fraction * n_edges)), fraction
-0.05 and minimum 10, capped at n_edges; the `paper` budget also caps it at the paper's 1000.
-Vary it (`fraction=`) as the paper varies K, as a robustness check.
+K = max(minimum, round(fraction * n_edges)), fraction 0.0032 (the paper's share) and minimum
+39 (the smallest K whose edge Jaccard resolves 0.05), capped at n_edges; the `paper` budget
+also caps it at the paper's 1000. Vary it (`k=`) as the paper varies K, as a robustness check.
 
 Faithfulness of a circuit: the metric when only its edges carry clean activations and every
 other edge reads the corrupted (or mean) activation of its upstream node, normalised as

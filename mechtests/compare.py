@@ -23,6 +23,7 @@ from mechtests.circuits import Circuit
 from mechtests import progress
 from mechtests.errors import MechtestsError
 from mechtests.models.components import Site
+from mechtests.stats import draws_halfwidth
 
 if TYPE_CHECKING:
     from mechtests.models.subject import Subject
@@ -34,6 +35,13 @@ def jaccard(a: set, b: set) -> float:
     """|a & b| / |a | b| (1.0 for two empty sets)."""
     union = a | b
     return len(a & b) / len(union) if union else 1.0
+
+
+def jaccard_resolution(k: int) -> float:
+    """The coarsest step of the Jaccard of two K-edge sets: one of K shared edges swapped out
+    takes it from 1 to (K - 1) / (K + 1). With K = 10 one edge is 0.18; the budget's K rule
+    (mechtests.budget) keeps it at most 0.05."""
+    return 2.0 / (k + 1) if k > 0 else 1.0
 
 
 @dataclass
@@ -199,21 +207,44 @@ def logit_lens(subject: "Subject", data: "Sequence[Example] | tuple[Posed, Posed
 
 
 # --- targeted ablation -----------------------------------------------------------------------------
+# How many control sets an ablation draws. A fixed count left the controls' mean noisy enough to
+# flip a "twice as causal as random" verdict between evaluation seeds (issue #12), so controls are
+# drawn in batches of `n_controls` until the 95% interval of their mean effect (normal
+# approximation over draws) has a half-width of at most CONTROL_PRECISION of that mean, for every
+# control family, or until CONTROL_CAP draws. A family whose mean effect is near zero cannot
+# reach a relative target; it stops at the cap, and `AblationComparison.precision` says so.
+CONTROL_PRECISION = 0.10
+CONTROL_CAP = 50
+CONTROL_FAMILIES = ("random", "same_depth", "band")
+
+
 @dataclass
 class AblationComparison:
-    """Per-example effects (B,) of ablating the targets, and (n_controls, B) for each control family."""
+    """Per-example effects (B,) of ablating the targets, and (n_draws, B) for each control family
+    that was drawn (None for one that was not; each has as many draws as its precision target needed)."""
 
     target: torch.Tensor
-    random: torch.Tensor
-    same_depth: torch.Tensor
+    random: torch.Tensor | None
+    same_depth: torch.Tensor | None
     band: torch.Tensor | None
     seed: int
 
     def summary(self) -> dict[str, float]:
-        out = {"target": float(self.target.mean()), "random": float(self.random.mean()), "same_depth": float(self.same_depth.mean())}
-        if self.band is not None:
-            out["band"] = float(self.band.mean())
+        out = {"target": float(self.target.mean())}
+        for name in CONTROL_FAMILIES:
+            if getattr(self, name) is not None:
+                out[name] = float(getattr(self, name).mean())
         return out
+
+    def precision(self, family: str) -> dict[str, float]:
+        """For a control family: its draws, and the half-width of its mean's 95% interval relative
+        to the mean (the quantity the precision target bounds)."""
+        return _precision(getattr(self, family))
+
+
+def _precision(effects: torch.Tensor) -> dict[str, float]:
+    mean, half = draws_halfwidth(effects.double().mean(1).numpy())
+    return {"draws": int(effects.shape[0]), "relative_halfwidth": half / abs(mean) if mean != 0 else float("inf")}
 
 
 def _pool(subject: "Subject", kind: str, layers: Sequence[int]) -> list[Site]:
@@ -222,7 +253,7 @@ def _pool(subject: "Subject", kind: str, layers: Sequence[int]) -> list[Site]:
     return [Site("mlp_out", l) for l in layers]
 
 
-CONTROL_DRAW = 4  # version of how control sets are drawn; part of the ablation cache key
+CONTROL_DRAW = 5  # version of how control sets are drawn; part of the ablation cache key
 
 
 def _draw(
@@ -253,7 +284,8 @@ def control_sets(
     while the model has enough (see `_draw`): random (any layer), same_depth (heads of the
     targets' layers; an MLP, alone in its layer, is replaced by a head of that layer; when a
     layer's heads are all targets, heads of the nearest layer) and band (layers
-    band[0] <= l < band[1], e.g. the middle/late layers)."""
+    band[0] <= l < band[1], e.g. the middle/late layers). The first n sets of a seed are the
+    same whatever n, so drawing more extends the sets already drawn."""
     gen = torch.Generator().manual_seed(seed)
     every = list(range(subject.n_layers))
     kind = lambda t: "head" if t.name == "head" else "mlp"  # noqa: E731
@@ -284,8 +316,14 @@ def targeted_ablation(
     n_controls: int = 10,
     band: tuple[int, int] | None = None,
     seed: int = 0,
+    precision: float = CONTROL_PRECISION,
+    max_controls: int = CONTROL_CAP,
+    controls: Sequence[str] = ("random", "same_depth"),
 ) -> AblationComparison:
-    """Effect (m(clean) - m(ablated)) of ablating the targets together, and of equal-size control sets."""
+    """Effect (m(clean) - m(ablated)) of ablating the targets together, and of equal-size control
+    sets of the families in `controls` (and "band" when `band` is given): at least `n_controls`
+    per family, more in batches of `n_controls` until the family's mean effect is known to
+    `precision` (relative 95% half-width) or `max_controls` are drawn."""
     from mechtests.interventions import ablation_values, as_pair, run_with
     from mechtests.queries import answer_logits, metric
 
@@ -293,21 +331,38 @@ def targeted_ablation(
         raise MechtestsError("targeted_ablation got no target components", "pass e.g. [Site('head', 0, 1)]")
     if any(t.name not in ("head", "mlp_out") for t in targets):
         raise MechtestsError("targeted_ablation ablates heads and MLPs", "pass Site('head', l, h) or Site('mlp_out', l)")
+    families = tuple(dict.fromkeys([*controls, *(["band"] if band is not None else [])]))
+    if not families or set(families) - set(CONTROL_FAMILIES) or ("band" in families and band is None):
+        raise MechtestsError(f"unknown or unusable control families {list(controls)} (band={band})",
+                             f"name some of {CONTROL_FAMILIES[:2]}; 'band' needs band=(first, last)")
+    if n_controls < 2 or max_controls < n_controls or not precision > 0:
+        raise MechtestsError(f"control draws need 2 <= n_controls <= max_controls and precision > 0, got {n_controls}, "
+                             f"{max_controls}, {precision}", "pass e.g. n_controls=10, max_controls=100, precision=0.1")
     clean, _ = as_pair(subject, data)
-    controls = control_sets(subject, targets, n_controls, seed, band)
-    every = set(targets) | {s for sets in controls.values() for chosen in sets for s in chosen}
-    # One pass caches every component's ablated value and one the clean metric; each set then costs one pass.
-    values = ablation_values(subject, clean, sorted(every, key=lambda s: s.order), method, seed)
     m_clean = metric(answer_logits(subject, clean), clean)
+    values: dict[Site, torch.Tensor] = {}
 
     def effect(sites: Sequence[Site]) -> torch.Tensor:
+        missing = sorted({s for s in sites if s not in values}, key=lambda s: s.order)
+        if missing:  # one pass caches the new components' ablated values; each set then costs one pass
+            values.update(ablation_values(subject, clean, missing, method, seed))
         return m_clean - metric(run_with(subject, clean, {s: values[s] for s in sites}), clean)
 
-    stack = lambda sets: torch.stack([effect(s) for s in progress.iterate(sets, "component sets")]) if sets else None  # noqa: E731
-    return AblationComparison(effect(list(targets)), stack(controls["random"]), stack(controls["same_depth"]), stack(controls["band"]), seed)  # type: ignore[arg-type]
+    effects: dict[str, list[torch.Tensor]] = {name: [] for name in families}
+    drawn = 0
+    while drawn < max_controls:
+        drawn = min(drawn + n_controls, max_controls)
+        sets = control_sets(subject, targets, drawn, seed, band)
+        for name in families:
+            if len(effects[name]) < n_controls or _precision(torch.stack(effects[name]))["relative_halfwidth"] > precision:
+                effects[name] += [effect(s) for s in progress.iterate(sets[name][len(effects[name]):], f"{name} component sets")]
+        if all(_precision(torch.stack(effects[name]))["relative_halfwidth"] <= precision for name in families):
+            break
+    stacked = {name: torch.stack(rows) for name, rows in effects.items()}
+    return AblationComparison(effect(list(targets)), *(stacked.get(name) for name in CONTROL_FAMILIES), seed)
 
 
 __all__ = [
-    "AblationComparison", "DepthProfile", "LogitLens", "Overlap", "Specialization", "component_attribution", "control_sets",
-    "depth_per_example", "depth_profile", "gini", "jaccard", "logit_lens", "overlap", "specialization", "targeted_ablation", "top_share",
+    "AblationComparison", "CONTROL_CAP", "CONTROL_FAMILIES", "CONTROL_PRECISION", "DepthProfile", "LogitLens", "Overlap", "Specialization", "component_attribution", "control_sets",
+    "depth_per_example", "depth_profile", "gini", "jaccard", "jaccard_resolution", "logit_lens", "overlap", "specialization", "targeted_ablation", "top_share",
 ]

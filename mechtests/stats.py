@@ -2,12 +2,16 @@
 
 Examples are the unit of resampling. Statistics of several per-example series (a ratio of two
 means, a paired difference, a normalised faithfulness) resample the examples jointly, so the
-pairing between series is kept.
+pairing between series is kept. A statistic that also reads random control draws (the mean
+drop of random component sets in an ablation) resamples the draws too, jointly with the
+examples (`bootstrap_with_controls`): its interval then carries both sources of noise, so a
+ratio against "random" is never decided on the luck of which random sets were drawn.
 """
 
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
+from statistics import NormalDist
 from typing import Callable, Sequence
 
 import numpy as np
@@ -64,10 +68,7 @@ def bootstrap(
     """
     if not per_example:
         raise MechtestsError("bootstrap() got no series", "pass the per-example values, e.g. bootstrap(scores)")
-    if not 0.0 < level < 1.0:
-        raise MechtestsError(f"bootstrap level must lie in (0, 1), got {level}", "pass e.g. level=0.95")
-    if n_resamples < 1:
-        raise MechtestsError(f"n_resamples must be positive, got {n_resamples}", "pass e.g. n_resamples=1000")
+    _check_settings(level, n_resamples)
     arrays = [_as_array(x, f"series {i}") for i, x in enumerate(per_example)]
     n = arrays[0].shape[0]
     if any(a.shape[0] != n for a in arrays):
@@ -76,9 +77,79 @@ def bootstrap(
     rng = np.random.default_rng(seed)
     index = rng.integers(0, n, size=(n_resamples, n))  # (R, n)
     draws = np.array([statistic(*(a[row] for a in arrays)) for row in index], dtype=np.float64)
+    return _percentile(value, draws, seed, level, n)
+
+
+def _check_settings(level: float, n_resamples: int) -> None:
+    if not 0.0 < level < 1.0:
+        raise MechtestsError(f"bootstrap level must lie in (0, 1), got {level}", "pass e.g. level=0.95")
+    if n_resamples < 1:
+        raise MechtestsError(f"n_resamples must be positive, got {n_resamples}", "pass e.g. n_resamples=1000")
+
+
+def _percentile(value: float, draws: np.ndarray, seed: int, level: float, n: int) -> Estimate:
+    """The Estimate whose interval is the central `level` range of the bootstrap draws."""
     tail = (1.0 - level) / 2.0
     lo, hi = np.nanquantile(draws, [tail, 1.0 - tail]) if np.isfinite(draws).any() else (float("nan"),) * 2
-    return Estimate(value=value, lo=float(lo), hi=float(hi), seed=seed, level=level, n=n, n_resamples=n_resamples)
+    return Estimate(value=value, lo=float(lo), hi=float(hi), seed=seed, level=level, n=n, n_resamples=len(draws))
+
+
+def bootstrap_with_controls(
+    *per_example: ArrayLike,
+    controls: ArrayLike,
+    statistic: Callable[..., float],
+    n_resamples: int = 1000,
+    seed: int = 0,
+    level: float = 0.95,
+) -> Estimate:
+    """Percentile bootstrap CI of `statistic(*series, control_mean)`, resampling the examples and
+    the control draws together.
+
+    controls: (n_draws, n_examples), one row per random control draw. On each resample the
+    examples (columns, shared with every series) and the draws (rows) are drawn with
+    replacement; `control_mean` is the resampled draws' mean per resampled example. E.g. the
+    ratio of a target's mean drop to the random controls' mean drop:
+    `bootstrap_with_controls(target, controls=random, statistic=ratio_of_means)`.
+    """
+    _check_settings(level, n_resamples)
+    series = [_as_array(x, f"series {i}") for i, x in enumerate(per_example)]
+    draws = _as_array(controls, "controls")
+    if draws.ndim != 2:
+        raise MechtestsError(f"controls must be (n_draws, n_examples), got shape {draws.shape}", "pass one row per control draw")
+    n_draws, n = draws.shape
+    if any(a.shape[0] != n for a in series):
+        raise MechtestsError(f"series lengths {[a.shape[0] for a in series]} differ from the controls' {n} examples",
+                             "pass one value per example in every series and every control row")
+    value = float(statistic(*series, draws.mean(0)))
+    rng = np.random.default_rng(seed)
+    stats = np.empty(n_resamples, dtype=np.float64)
+    for r in range(n_resamples):
+        rows = rng.integers(0, n, size=n)  # examples
+        weights = np.bincount(rng.integers(0, n_draws, size=n_draws), minlength=n_draws) / n_draws  # control draws
+        stats[r] = statistic(*(a[rows] for a in series), (weights @ draws)[rows])
+    return _percentile(value, stats, seed, level, n)
+
+
+def independent_difference(
+    a: ArrayLike, b: ArrayLike, n_resamples: int = 1000, seed: int = 0, level: float = 0.95
+) -> Estimate:
+    """mean(a) - mean(b) for two samples of different examples (e.g. two task regimes), each
+    resampled on its own: the interval of a difference that has no pairing to keep."""
+    _check_settings(level, n_resamples)
+    x, y = _as_array(a, "a"), _as_array(b, "b")
+    rng = np.random.default_rng(seed)
+    draws = rng.choice(x, size=(n_resamples, len(x))).mean(1) - rng.choice(y, size=(n_resamples, len(y))).mean(1)
+    return _percentile(float(x.mean() - y.mean()), draws, seed, level, len(x) + len(y))
+
+
+def draws_halfwidth(per_draw: ArrayLike, level: float = 0.95) -> tuple[float, float]:
+    """(mean, half-width of its normal-approximation interval) over independent draws, e.g. the
+    mean effect of each random control set: how precisely the draws pin down their mean."""
+    x = _as_array(per_draw, "per-draw values")
+    if len(x) < 2:
+        return float(x.mean()), float("inf")
+    z = float(NormalDist().inv_cdf(0.5 + level / 2.0))
+    return float(x.mean()), z * float(x.std(ddof=1)) / float(np.sqrt(len(x)))
 
 
 def ratio_of_means(a: np.ndarray, b: np.ndarray) -> float:
@@ -116,4 +187,4 @@ def _ranks(x: np.ndarray) -> np.ndarray:
     return ranks
 
 
-__all__ = ["Estimate", "bootstrap", "normalised", "paired_difference", "ratio_of_means", "spearman"]
+__all__ = ["Estimate", "bootstrap", "bootstrap_with_controls", "draws_halfwidth", "independent_difference", "normalised", "paired_difference", "ratio_of_means", "spearman"]

@@ -128,18 +128,19 @@ def resampled(attributions: Sequence[Attribution], statistic: Callable[..., floa
     return np.array([statistic(*(m[r] for m in means)) for r in range(n_resamples + 1)])
 
 
-def top_edge_indices(scores: torch.Tensor, graph: "Graph", fraction: float | None = None) -> torch.Tensor:
-    """Flat indices of the top-K edges by |score| (K from the budget's rule, `fraction` overriding
-    its share), for statistics that rebuild a circuit from a bare score matrix on every bootstrap draw."""
+def top_edge_indices(scores: torch.Tensor, graph: "Graph", k: int | None = None) -> torch.Tensor:
+    """Flat indices of the top-K edges by |score| (K from the budget's rule when not given), for
+    statistics that rebuild a circuit from a bare score matrix on every bootstrap draw."""
+    k = run_budget.active().k(graph.n_edges) if k is None else k
     edges = graph.edge_mask.flatten().nonzero().squeeze(1)
-    return edges[scores.flatten()[edges].abs().topk(run_budget.active().k(graph.n_edges, fraction)).indices]
+    return edges[scores.flatten()[edges].abs().topk(k).indices]
 
 
-def edge_jaccard(graph: "Graph", fraction: float) -> Callable[[torch.Tensor, torch.Tensor], float]:
-    """statistic(scores_a, scores_b): Jaccard of the two top-K edge sets."""
+def edge_jaccard(graph: "Graph", k: int | None = None) -> Callable[[torch.Tensor, torch.Tensor], float]:
+    """statistic(scores_a, scores_b): Jaccard of the two top-K edge sets (K from the budget when not given)."""
     from mechtests.compare import jaccard
 
-    top = lambda s: set(top_edge_indices(s, graph, fraction).tolist())  # noqa: E731
+    top = lambda s: set(top_edge_indices(s, graph, k).tolist())  # noqa: E731
     return lambda a, b: jaccard(top(a), top(b))
 
 
@@ -168,12 +169,12 @@ def early_shares(attr: Attribution, early: float = EARLY) -> "np.ndarray":
     return depth_per_example(attr, early)[0]
 
 
-def circuit_early_share(scores: torch.Tensor, graph: "Graph", fraction: float, early: float = EARLY) -> float:
-    """Early-layer share of the attribution on the top-K circuit's edges (budget `fraction`)."""
+def circuit_early_share(scores: torch.Tensor, graph: "Graph", k: int | None = None, early: float = EARLY) -> float:
+    """Early-layer share of the attribution on the top-K circuit's edges (K from the budget when not given)."""
     from mechtests.compare import depth_profile
 
     keep = torch.zeros(scores.numel(), dtype=torch.bool)
-    keep[top_edge_indices(scores, graph, fraction)] = True
+    keep[top_edge_indices(scores, graph, k)] = True
     return depth_profile(scores * keep.view_as(scores), graph, early=early).early_share
 
 
@@ -203,22 +204,25 @@ def top_components(scores: torch.Tensor, graph: "Graph", n: int, layers: Sequenc
 def ablation(
     subject: "Subject", task: str, examples: Sequence[Example], targets: Sequence["Site"], method: str = "mean",
     n_controls: int | None = None, band: tuple[int, int] | None = None, seed: int = 0,
+    controls: Sequence[str] = ("random", "same_depth"),
 ) -> "AblationComparison":
     """compare.targeted_ablation, cached like the attributions (keyed by the targets and every
-    parameter); `n_controls` defaults to the budget's control draws."""
-    from mechtests.compare import CONTROL_DRAW, AblationComparison, targeted_ablation
+    parameter, the control families, precision target and cap included); `n_controls` (the
+    first batch of control draws) defaults to the budget's control draws."""
+    from mechtests.compare import CONTROL_CAP, CONTROL_DRAW, CONTROL_FAMILIES, CONTROL_PRECISION, AblationComparison, targeted_ablation
 
     n_controls = run_budget.active().control_draws if n_controls is None else n_controls
 
     params = {"targets": [str(t) for t in targets], "method": method, "n_controls": n_controls, "band": band, "seed": seed,
-              "controls": CONTROL_DRAW}
+              "controls": CONTROL_DRAW, "families": list(controls), "precision": CONTROL_PRECISION, "max_controls": CONTROL_CAP}
     key = cache.cache_key(subject, task, examples, "targeted-ablation", params)
 
     def compute() -> dict[str, torch.Tensor]:
         progress.step(f"ablation {task} ({subject.kind})")
-        result = targeted_ablation(subject, examples, targets, method=method, n_controls=n_controls, band=band, seed=seed)
-        parts = {"target": result.target, "random": result.random, "same_depth": result.same_depth}
-        return parts if result.band is None else {**parts, "band": result.band}
+        result = targeted_ablation(subject, examples, targets, method=method, n_controls=n_controls, band=band, seed=seed,
+                                   controls=controls)
+        drawn = {name: getattr(result, name) for name in CONTROL_FAMILIES if getattr(result, name) is not None}
+        return {"target": result.target, **drawn}
 
     stored = cache.cached(key, compute, meta={"task": task, "method": "targeted-ablation", **params, "model": subject.path})
-    return AblationComparison(stored["target"], stored["random"], stored["same_depth"], stored.get("band"), seed)
+    return AblationComparison(stored["target"], *(stored.get(name) for name in CONTROL_FAMILIES), seed)

@@ -5,7 +5,8 @@ Source: the induction circuit. The `hypothesis` package generates the spans (len
 distinct symbols, anywhere in the sequence), in the induction task's format, seeded by
 --mech-seed; a failing example is shrunk to a minimal one and shown. Thresholds: none to tune; each generated
 example must be copied correctly, and the top induction head's strongest attention from the
-last repeated token must land on the token after that token's first occurrence.
+last repeated token must land on the token after that token's first occurrence. A universal
+claim over generated examples, so no interval: one counterexample fails it (ClaimFailed).
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from hypothesis import HealthCheck, given, seed, settings
 from hypothesis import strategies as st
 
 import mechtests
+from mechtests.outcomes import ClaimFailed
 from mechtests.queries import Example, answer_logits
 from mechtests.tasks.induction import LENGTH, first_occurrence_targets
 from mechtests.tasks.vocab import BOS, SYMBOLS
@@ -56,10 +58,12 @@ def test_copies_any_repeated_span(subject, tasks, mech_seed):
         tried.append(1)
         example = _example(subject, words)
         predicted = answer_logits(subject, [example])[0, 0].argmax()
-        assert predicted == example.answer[0], f"predicted {subject.tokenizer.convert_ids_to_tokens(int(predicted))!r}, expected {words[-1]!r}"
+        if predicted != example.answer[0]:
+            raise ClaimFailed(f"predicted {subject.tokenizer.convert_ids_to_tokens(int(predicted))!r}, expected {words[-1]!r}")
         query, key = first_occurrence_targets(example)
         probs = mechtests.detect.attention_patterns(subject, *_posed_ids(subject, example))[layer][0, head, query]
-        assert int(probs.argmax()) == key, f"head {layer}.{head} attends most to position {int(probs.argmax())}, not {key}"
+        if int(probs.argmax()) != key:
+            raise ClaimFailed(f"head {layer}.{head} attends most to position {int(probs.argmax())}, not {key}")
 
     try:
         copies()

@@ -4,14 +4,15 @@ Source: PAPER, Method (circuits from EAP-IG scores; faithfulness validates them)
 al. 2024 ("Have faith in faithfulness") for how the circuit is built.
 
 Circuit: K edges grown greedily back from the logits by |EAP-IG score|
-(mechtests.circuits.connected_edges), so every edge lies on a path to the output. K is 5% of
-the graph's edges (mechtests.circuits.budget: the paper keeps well under 1% of a 7B graph's
-edges; a 207-edge graph needs a larger share to hold a circuit at all). The paper's top-K
+(mechtests.circuits.connected_edges), so every edge lies on a path to the output. K is the
+run budget's (mechtests.circuits.budget: the paper's share of the graph, at least 39 edges, the
+smallest K whose edge Jaccard resolves 0.05; 39 of the bundled pair's 207). The paper's top-K
 summary is recorded beside it: it need not be connected, and when it keeps a head's inputs
 but not its path to the logits it recovers nothing. A 25% circuit is recorded too, to show how
 many edges the metric takes. Faithfulness = (m_circuit - m_corrupted) / (m_clean - m_corrupted),
 every edge outside the circuit patched to its corrupted activation. Threshold: "most of the
-metric" is more than half, 0.5, for every task, at the 5% budget. Examples: the model's own
+metric" is more than half, 0.5, for every task, at the budget's K, judged on the bootstrap
+interval (below 0.5 fails, around 0.5 inconclusive). Examples: the model's own
 correctly answered examples (up to 200 per task); the pair-level hypotheses use the
 common-correct pool instead.
 """
@@ -21,6 +22,7 @@ from __future__ import annotations
 import mechtests
 from mechtests import study
 from mechtests.circuits import connected_edges, edge_patched_metric, top_edges
+from mechtests.outcomes import Parts
 from mechtests.stats import bootstrap, normalised
 
 MOST = 0.5
@@ -31,13 +33,10 @@ WIDER = 0.25  # the larger budget recorded beside the verdict's
 @mechtests.hypothesis(
     claim="On every task, a K-edge circuit alone recovers most of the clean metric",
     source="PAPER, Method (faithfulness of EAP-IG circuits)",
-    expect={"arm": "fails", "mdm": "fails"},
-    reason="bundled pair (built with seed 1, run seed 0): 10-edge circuits recover at most 0.22 of any task's "
-    "metric (ARM 0.02-0.22, MDM 0.01-0.13); 52-edge circuits recover 0.87-0.99 (ARM) and 0.73-0.99 (MDM): the tiny "
-    "models spread each task over more than 5% of their edges",
+    expect={"arm": "holds", "mdm": "holds"},
 )
 def test_task_circuits_are_faithful(subject, tasks, mech_seed):
-    unfaithful = []
+    parts = Parts()
     for task in tasks:
         examples = study.own_pool(subject, task, tasks[task], size=EXAMPLES)
         attribution = study.attribution(subject, task, examples)
@@ -54,6 +53,5 @@ def test_task_circuits_are_faithful(subject, tasks, mech_seed):
         mechtests.record(f"{task}: faithfulness (K={circuit.k}, top edges)", faithfulness(top_edges(attribution)))
         summed, gap = attribution.completeness()
         mechtests.record(f"{task}: EAP-IG completeness error", abs(summed - gap) / max(abs(gap), 1e-12), steps=attribution.steps)
-        if not faith.value > MOST:
-            unfaithful.append(f"{task} {faith.value:.2f}")
-    assert not unfaithful, f"circuits recovering at most {MOST} of the metric: {', '.join(unfaithful)}"
+        parts.check(f"{task}: faithfulness (K={circuit.k})", faith.lo, faith.hi, MOST, value=faith.value)
+    parts.conclude()

@@ -63,13 +63,21 @@ def test_a_one_model_run_reports_the_models_own_pool(capsys):
     assert report["pair"] == "tiny with mdm=none" and list(report["models"]) == ["arm"]
     for name, row in report["tasks"].items():
         assert "mdm" not in row and row["common_correct"] is None, name
-        assert row["arm"]["correct"] == round(row["arm"]["accuracy"] * row["candidates"]), name
+        assert row["arm"]["correct"] == round(row["arm"]["accuracy"] * row["kept"]), name
+        assert row["kept"] + row["dropped"] == row["candidates"] == 40, name
+
+
+def test_task_selects_tasks(capsys):
+    assert main(["eval", "--mdm", "none", "--n", "10", "--json", "--task", "ioi", "--task", "countdown"]) == 0
+    assert list(json.loads(capsys.readouterr().out)["tasks"]) == ["ioi", "countdown"]
+    assert main(["eval", "--mdm", "none", "--n", "10", "--task", "nope"]) == 2
+    assert "unknown task 'nope'" in capsys.readouterr().err
 
 
 def test_a_one_model_table_names_its_missing_column(capsys):
     assert main(["eval", "--arm", "none", "--n", "10"]) == 0
     out = capsys.readouterr().out
-    assert "MDM acc" in out and "ARM acc" not in out and "pair tiny with arm=none" in out
+    assert "MDM acc" in out and "ARM acc" not in out and "pair tiny with arm=none" in out and "10/10" in out
 
 
 @pytest.mark.real_model

@@ -110,18 +110,18 @@ def test_a_model_of_the_wrong_kind_is_named() -> None:
 
 
 # --- budgets -----------------------------------------------------------------------------------------
-def test_the_default_budget_is_todays_bundled_settings() -> None:
+def test_the_default_budget_is_the_bundled_settings() -> None:
     default = run_budget.DEFAULT
     assert (default.candidates, default.pool_size, default.ig_steps, default.bootstrap_draws, default.control_draws) == (
         1000, 500, 8, 200, 10)
-    assert (default.k_fraction, default.k_min, default.k_max) == (0.05, 10, None)
-    assert run_budget.active() is default and circuits.budget(207) == 10 and circuits.budget(10_000) == 500
+    assert (default.k_fraction, default.k_min, default.k_max) == (0.0032, 39, None)
+    assert run_budget.active() is default and circuits.budget(207) == 39 and circuits.budget(100_000) == 320
 
 
 def test_k_follows_the_paper_on_large_graphs_and_a_share_on_small_ones() -> None:
     paper = run_budget.BUDGETS["paper"]
-    assert paper.k(320_307) == 1000 and paper.k(207) == 10 and paper.k(5) == 5
-    assert paper.k(4000) == 200 and paper.k(4000, fraction=0.5) == 1000
+    assert paper.k(320_307) == 1000 and paper.k(207) == 39 and paper.k(5) == 5
+    assert paper.k(4000) == 39 and paper.k(4000, fraction=0.05) == 200 and paper.k(4000, fraction=0.5) == 1000
     with run_budget.using(paper):
         assert circuits.budget(320_307) == 1000  # the active budget reaches circuits
     assert run_budget.active() is run_budget.DEFAULT

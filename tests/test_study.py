@@ -98,7 +98,7 @@ def test_resampled_statistics_start_with_the_full_sample(tiny_paths, isolated_ca
     draws = study.resampled([attr], gini, seed=1, n_resamples=20)
     assert draws.shape == (21,) and draws[0] == pytest.approx(gini(attr.scores))
     assert np.array_equal(draws, study.resampled([attr], gini, seed=1, n_resamples=20))  # same seed, same draws
-    jaccard = study.edge_jaccard(attr.graph, 0.1)
+    jaccard = study.edge_jaccard(attr.graph, k=5)
     assert jaccard(attr.scores, attr.scores) == 1.0
     est = study.interval(draws, seed=1)
     assert est.lo <= est.hi and est.value == draws[0]

@@ -4,6 +4,7 @@
     mechtests eval --pair tiny --json
     mechtests eval --arm PATH --mdm PATH --n 1000 --seed 0
     mechtests eval --pair smollm2 --json    # a one-model pair: the ARM's accuracy and own pool
+    mechtests eval --task ioi --task greater_than
 
 Per task and per model: accuracy and mean logit difference (correct minus wrong), read through
 the query layer, the model's own pool (examples it answers correctly: per-model hypotheses
@@ -54,6 +55,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--mdm", metavar="PATH", help="the MDM (a folder, a .gguf file, pkg:MODULE/PATH, or none), "
                         "replacing the pair's")
     add_draw_arguments(parser)
+    parser.add_argument("--task", metavar="NAME", action="append", dest="tasks",
+                        help="evaluate this task only; repeat for several (default: every task)")
     parser.add_argument("--json", action="store_true", help="print JSON instead of a table")
 
 
@@ -113,11 +116,12 @@ def score(subject, examples: list) -> tuple[list[bool], list[float]]:
     return [bool(c) for c in correct.tolist()], [float(m) for m in metric.tolist()]
 
 
-def evaluate(subjects: dict[str, Any], n: int, seed: int) -> dict[str, Any]:
+def evaluate(subjects: dict[str, Any], n: int, seed: int, only: list[str] | None = None) -> dict[str, Any]:
     """The eval report as plain builtins (the --json output). Tasks are posed in the ARM's
-    tokenizer (the MDM's in an MDM-only run); a task the tokenizer cannot pose is reported with
-    the reason instead of numbers."""
-    from mechtests.tasks import TASKS, TaskSet
+    tokenizer (the MDM's in an MDM-only run): per task the candidates drawn, how many were kept
+    and why the rest were dropped; accuracy is over the kept ones. A task the tokenizer cannot
+    pose is reported with the reason instead of numbers."""
+    from mechtests.tasks import TaskSet
 
     first = subjects.get("arm") or subjects["mdm"]
     tasks = TaskSet(first.tokenizer, n=n, seed=seed)
@@ -125,15 +129,18 @@ def evaluate(subjects: dict[str, Any], n: int, seed: int) -> dict[str, Any]:
         "models": {r: {"path": str(s.path), "sha256": s.weights_sha256} for r, s in subjects.items()},
         "n": n, "seed": seed, "tasks": {},
     }
-    for name in tasks:
-        row: dict[str, Any] = {"regime": TASKS[name].regime, "candidates": n}
+    for name in only or tasks:
+        if name not in tasks.generators:
+            raise MechtestsError(f"unknown task {name!r}", f"use one of {', '.join(tasks)}")
+        row: dict[str, Any] = {"regime": tasks.generators[name].regime, "candidates": n}
         try:
-            examples = tasks[name]
+            draw = tasks.draw(name)
         except MechtestsError as err:
             report["tasks"][name] = {**row, "error": str(err)}
             continue
+        examples = draw.examples
+        row.update(kept=len(examples), dropped=draw.dropped, dropped_because=dict(draw.reasons))
         row["metric"] = "probability mass above minus at/below" if examples[0].good is not None else "logit difference"
-        row["candidates"] = len(examples)
         verdicts = {}
         for role, s in subjects.items():
             correct, diffs = score(s, examples)
@@ -147,16 +154,16 @@ def evaluate(subjects: dict[str, Any], n: int, seed: int) -> dict[str, Any]:
 
 def render_table(report: dict[str, Any]) -> str:
     roles = [r for r in ("arm", "mdm") if r in report["models"]]
-    head = ("task", "regime", *[f"{r.upper()} {c}" for r in roles for c in ("acc", "metric", "correct")], "common-correct")
+    head = ("task", "regime", "kept", *[f"{r.upper()} {c}" for r in roles for c in ("acc", "metric", "correct")], "common-correct")
     rows = [head]
     for name, r in report["tasks"].items():
         if "error" in r:
-            rows.append((name, r["regime"], *["-"] * (3 * len(roles)), "-"))
+            rows.append((name, r["regime"], "-", *["-"] * (3 * len(roles)), "-"))
             continue
         cells = [c for role in roles for c in (f"{r[role]['accuracy']:.3f}", f"{r[role]['logit_diff']:.2f}",
-                                              f"{r[role]['correct']}/{r['candidates']}")]
-        common = "-" if r["common_correct"] is None else f"{r['common_correct']}/{r['candidates']}"
-        rows.append((name, r["regime"], *cells, common))
+                                              f"{r[role]['correct']}/{r['kept']}")]
+        common = "-" if r["common_correct"] is None else f"{r['common_correct']}/{r['kept']}"
+        rows.append((name, r["regime"], f"{r['kept']}/{r['candidates']}", *cells, common))
     widths = [max(len(row[i]) for row in rows) for i in range(len(head))]
     models = ", ".join(f"{r.upper()} {report['models'][r]['path']}" for r in roles)
     lines = [f"pair {report['pair']}: {models} (n={report['n']}, seed={report['seed']})"]
@@ -166,7 +173,8 @@ def render_table(report: dict[str, Any]) -> str:
             lines.append("  ".join("-" * w for w in widths))
     lines += [f"{name}: not posed: {r['error']}" for name, r in report["tasks"].items() if "error" in r]
     lines.append("metric: mean logit difference, correct minus wrong (greater_than: probability mass above "
-                 "the threshold minus at or below it); correct: the model's own pool, common-correct: both models'")
+                 "the threshold minus at or below it); kept: candidates the tokenizer could pose; correct: the model's own pool, "
+                 "common-correct: both models'")
     return "\n".join(lines)
 
 
@@ -177,6 +185,6 @@ def to_json(report: dict[str, Any]) -> str:
 
 def run(args: argparse.Namespace) -> int:
     paths = resolve(args.pair, args.arm, args.mdm)
-    report = {"pair": paths.label, **evaluate(load(paths), args.n, args.seed)}
+    report = {"pair": paths.label, **evaluate(load(paths), args.n, args.seed, args.tasks)}
     print(to_json(report) if args.json else render_table(report), file=sys.stdout)
     return 0

@@ -178,8 +178,13 @@ def plan(models: list[ModelFacts], budget: run_budget.Budget, seed: int, max_mem
     memory = max_memory.bytes_for(device)
     flops_per_s = matmul_flops_per_s(models[0].shape, device, dtype)
     lines: list[Line] = []
+    unposed: dict[str, str] = {}
     for task in tasks:
-        examples = tasks[task]
+        try:
+            examples = tasks[task]
+        except MechtestsError as err:  # a task this tokenizer cannot pose: its hypotheses do not apply
+            unposed[task] = err.problem
+            continue
         seq_len = max(len(ex.tokens) for ex in examples)
         correct = []
         for m in models:
@@ -210,7 +215,7 @@ def plan(models: list[ModelFacts], budget: run_budget.Budget, seed: int, max_mem
         "budget": budget.name, "device": str(device), "dtype": dtype, "threads": torch.get_num_threads(), "memory_budget_bytes": memory,
         "matmul_flops_per_s": flops_per_s,
         "calibration": "matmul throughput measured now; MATMUL_SHARE and PASS_OVERHEAD_S are documented constants",
-        "lines": [asdict(line) for line in lines],
+        "lines": [asdict(line) for line in lines], "not_posed": unposed,
         "total": {"measurements": len(lines), "cached": len(lines) - len(todo),
                   "rows_forward": sum(line.rows_forward for line in todo), "rows_forward_backward": sum(line.rows_backward for line in todo),
                   "passes": sum(line.passes for line in todo), "seconds": sum(line.seconds for line in todo),
@@ -243,6 +248,8 @@ def render(report: dict[str, Any]) -> str:
     out.append(f"to compute: {t['measurements'] - t['cached']} of {t['measurements']} measurements ({t['cached']} cached), "
                f"{t['rows_forward']} rows forward and {t['rows_forward_backward']} forward+backward in {t['passes']} passes: "
                f"about {_duration(t['seconds'])}, peak memory about {_size(t['peak_bytes'])}")
+    for task, why in report["not_posed"].items():
+        out.append(f"not counted, {task}: {why}")
     out.append("'?': the pool is known once both models' correctness is cached. Not counted: ablations, detectors, "
                "robustness variants. Time: measured matmul throughput x documented constants (mechtests.commands.plan).")
     return "\n".join(out)

@@ -24,8 +24,10 @@ DEFAULT_SHOW = 3
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--pair", metavar="NAME", help="a pair declared under [tool.mechtests.pairs] in "
                         "pyproject.toml (default: [tool.mechtests] pair, the bundled tiny pair)")
-    parser.add_argument("--arm", metavar="PATH", help="an ARM's Hugging Face folder (alone: show only this model)")
-    parser.add_argument("--mdm", metavar="PATH", help="an MDM's Hugging Face folder (alone: show only this model)")
+    parser.add_argument("--arm", metavar="PATH", help="an ARM (a folder, a .gguf file, pkg:MODULE/PATH, or none); "
+                        "alone: show only this model")
+    parser.add_argument("--mdm", metavar="PATH", help="an MDM (a folder, a .gguf file, pkg:MODULE/PATH, or none); "
+                        "alone: show only this model")
     parser.add_argument("--task", metavar="NAME", help="show one task only (default: every task)")
     parser.add_argument("--show", type=_positive_int, default=DEFAULT_SHOW, metavar="K",
                         help=f"examples shown per task and model (default: {DEFAULT_SHOW})")

@@ -31,7 +31,7 @@ from mechtests.errors import MechtestsError
 from mechtests.hypotheses import MARK_NAME
 from mechtests.outcomes import ERROR, MISMATCH, WARNING, grade, as_pytest
 from mechtests.pairs import resolve_pair, read_settings
-from mechtests.plugin import junit, options, preflight, progress
+from mechtests.plugin import junit, options, preflight, progress, seeds
 from mechtests.plugin.collect import CASE_PROP, EVIDENCE_PROP, GROUP_PREFIX, base_nodeid, case_of, phase_outcome
 from mechtests.plugin.consistency import pytest_sessionstart  # noqa: F401 - the pair check, before any test
 from mechtests.plugin.fixtures import mech_budget, mech_loader, mech_models, mech_seed, mech_tasks, pair, subject, tasks  # noqa: F401
@@ -171,8 +171,12 @@ def pytest_configure(config: pytest.Config) -> None:
 
 # --- collection ---------------------------------------------------------------------------------
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
-    """Run every test that takes `subject` once per model of the pair: [arm] and [mdm]."""
-    if "subject" not in metafunc.fixturenames or not active_for(metafunc.config, metafunc.definition):
+    """Run every test that takes `subject` once per model of the pair: [arm] and [mdm]; under
+    --mech-seeds, every test that depends on the seed once per seed."""
+    if not ({"subject", seeds.SEED_FIXTURE} & set(metafunc.fixturenames)) or not active_for(metafunc.config, metafunc.definition):
+        return
+    seeds.parametrize(metafunc, state_of(metafunc.config).settings["seeds"])
+    if "subject" not in metafunc.fixturenames:
         return
     for mark in metafunc.definition.iter_markers("parametrize"):
         names = mark.args[0] if mark.args else mark.kwargs.get("argnames", "")
@@ -211,7 +215,7 @@ def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config
             group = case["model"] if case["model"] in ("arm", "mdm") else "pair"
             if group == "pair" and split:
                 group = f"pair-{case['key']}"  # xdist hands these out one by one as workers free up
-            item.add_marker(pytest.mark.xdist_group(name=GROUP_PREFIX + group))
+            item.add_marker(pytest.mark.xdist_group(name=GROUP_PREFIX + seeds.group(group, item)))
 
 
 def pytest_deselected(items: list[pytest.Item]) -> None:
@@ -240,7 +244,7 @@ def pytest_runtest_setup(item: pytest.Item) -> None:
         return
     if case["problem"]:
         raise MechtestsError(case["problem"])
-    _seed_everything(state_of(item.config).settings["seed"])
+    _seed_everything(seeds.seed_of(item, state_of(item.config).settings["seed"]))
 
 
 def _seed_everything(seed: int) -> None:
@@ -331,7 +335,7 @@ def _explanation(item: pytest.Item, case: dict[str, Any], state: MechtestsState,
     for name, value in item.user_properties:
         if name == EVIDENCE_PROP:
             lines.append(f"  {evidence.describe(value)}")
-    lines.append(f"  seed: {state.settings['seed']}")
+    lines.append(f"  seed: {seeds.seed_of(item, state.settings['seed'])}")
     lines.append(f"  rerun: {state.rerun(base_nodeid(item.nodeid))}")
     return "\n".join(lines)
 

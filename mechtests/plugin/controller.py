@@ -23,6 +23,7 @@ from typing import Any, Callable
 import pytest
 
 from mechtests.errors import MechtestsError
+from mechtests.plugin import seeds
 from mechtests.plugin.runinfo import git_info, versions
 from mechtests.plugin.fixtures import budget_of
 from mechtests.plugin.state import MechtestsState
@@ -104,12 +105,15 @@ class Controller:
             seen = state.collector.models.get(role, {})
             models[role] = {"path": seen.get("path") or getattr(state.pair, role), "weights_sha256": seen.get("weights_sha256")}
         hypotheses = state.collector.hypotheses(state.rerun, state.settings["strict"])
+        if state.settings["seeds"]:
+            hypotheses = seeds.combine(hypotheses, state.settings["strict"])
         finished = time.time()
         return {
             "schema": SCHEMA,
             "schema_version": SCHEMA_VERSION,
             "run": {
                 "seed": state.settings["seed"],
+                "seeds": list(state.settings["seeds"] or []) or None,
                 "pair": state.pair.label,  # what ran: the pair's name, or what --arm/--mdm replaced
                 "budget": budget_of(self.config).as_dict(),
                 "device": state.settings["device"],

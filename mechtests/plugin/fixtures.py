@@ -48,8 +48,9 @@ def _note_model(node: Any, role: str, subject: Any) -> None:
 
 @pytest.fixture(scope="session")
 def mech_seed(request: pytest.FixtureRequest) -> int:
-    """The run's seed (--mech-seed, default 0): every random choice of a test should use it."""
-    return state_of(request.config).settings["seed"]
+    """The run's seed (--mech-seed, default 0; under --mech-seeds, this test's): every random
+    choice of a test should use it."""
+    return getattr(request, "param", state_of(request.config).settings["seed"])
 
 
 def budget_of(config: pytest.Config) -> run_budget.Budget:

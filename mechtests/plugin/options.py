@@ -16,6 +16,7 @@ from typing import Any, Callable
 from mechtests.budget import BUDGETS, parse_budget
 from mechtests.errors import MechtestsError
 from mechtests.pairs import is_location_keyword
+from mechtests.plugin.seeds import parse_seeds
 from mechtests.reports.compare import parse_tolerance
 
 DTYPES = ("float32", "float16", "bfloat16")
@@ -109,6 +110,9 @@ OPTIONS: tuple[Option, ...] = (
     Option("--mech-report", "report", "DIR", parse_path, "reports/",
            "folder for results.json, report.html and summary.md (default: reports/)"),
     Option("--mech-seed", "seed", "N", parse_seed, 0, "seed for tasks, sampling and bootstrap intervals (default: 0)"),
+    Option("--mech-seeds", "seeds", "SEEDS", parse_seeds, None,
+           "run every hypothesis at each of these evaluation seeds, e.g. 0-3 or 0,1,2,3, and report the verdict per "
+           "seed and whether they agree; overrides --mech-seed (default: off)"),
     Option("--mech-save-baseline", "save-baseline", "FILE", parse_path, None,
            "write this run's verdicts and key metrics to FILE (default: off)"),
     Option("--mech-baseline", "baseline", "FILE", parse_path, None,

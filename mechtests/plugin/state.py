@@ -11,6 +11,7 @@ import pytest
 
 from mechtests.pairs import PairPaths
 from mechtests.plugin.collect import Collector
+from mechtests.plugin.seeds import single_seed
 
 STATE_KEY = pytest.StashKey["MechtestsState"]()
 CASE_KEY = pytest.StashKey[dict]()
@@ -37,8 +38,9 @@ class MechtestsState:
     started: float = 0.0
 
     def rerun(self, nodeid: str) -> str:
-        """The command that reruns exactly one case with this run's seed and models."""
-        parts = ["pytest", nodeid, "--mech-seed", str(self.settings["seed"])]
+        """The command that reruns exactly one case with its seed and this run's models."""
+        nodeid, seed = single_seed(nodeid, self.settings["seed"])
+        parts = ["pytest", nodeid, "--mech-seed", str(seed)]
         # --flag=value: pytest takes a separate path argument into account when it picks the rootdir.
         if self.settings["pair_from_cli"]:
             parts.append(f"--pair={self.settings['pair']}")

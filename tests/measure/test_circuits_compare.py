@@ -35,7 +35,7 @@ def test_graph_edges_follow_the_forward_order():
 
 
 def test_budget_scales_with_the_graph():
-    assert budget(190) == 10 and budget(10_000) == 500 and budget(5) == 5
+    assert budget(190) == 39 and budget(100_000) == 320 and budget(5) == 5 and budget(10_000, fraction=0.05) == 500
     with pytest.raises(MechtestsError):
         budget(100, fraction=0)
 
@@ -129,9 +129,23 @@ def test_logit_lens_of_a_component_writing_the_answer_direction(subjects, exampl
 
 def test_targeted_ablation_with_controls(subjects, examples):
     subject = subjects("llama", "arm")
-    result = targeted_ablation(subject, examples, [Site("head", 0, 1)], n_controls=3, band=(1, 2), seed=4)
-    assert result.random.shape == (3, len(examples)) and result.band.shape == (3, len(examples))
+    result = targeted_ablation(subject, examples, [Site("head", 0, 1)], n_controls=3, band=(1, 2), seed=4, max_controls=9)
     assert set(result.summary()) == {"target", "random", "same_depth", "band"}
+    for family in ("random", "same_depth", "band"):
+        drawn = getattr(result, family)
+        precision = result.precision(family)
+        assert drawn.shape[1] == len(examples) and 3 <= drawn.shape[0] <= 9 and precision["draws"] == drawn.shape[0]
+        # controls are drawn until the target precision is met, or up to the cap
+        assert precision["relative_halfwidth"] <= 0.10 or drawn.shape[0] == 9
+    fixed = targeted_ablation(subject, examples, [Site("head", 0, 1)], n_controls=3, band=(1, 2), seed=4, max_controls=3)
+    assert fixed.random.shape == (3, len(examples))
+    assert torch.equal(fixed.random, result.random[:3])  # more draws extend the first ones
+    only_random = targeted_ablation(subject, examples, [Site("head", 0, 1)], n_controls=3, seed=4, max_controls=3, controls=("random",))
+    assert only_random.same_depth is None and only_random.band is None and set(only_random.summary()) == {"target", "random"}
+    with pytest.raises(MechtestsError, match="n_controls"):
+        targeted_ablation(subject, examples, [Site("head", 0, 1)], n_controls=5, max_controls=3)
+    with pytest.raises(MechtestsError, match="control families"):
+        targeted_ablation(subject, examples, [Site("head", 0, 1)], controls=("band",))
 
 
 def test_bootstrap_is_seeded_and_covers_the_mean():

@@ -90,3 +90,15 @@ def test_budget(subject, mech_budget):
     result = suite.run("--mech-budget=paper")
     assert result.ret == 0, result.stdout.str()
     assert suite.results()["run"]["budget"]["k_max"] == 1000
+
+
+def test_the_gate_against_a_full_baseline_of_the_same_arm_passes(suite) -> None:
+    suite.write(test_one=SUITE)
+    full = suite.run("--mech-save-baseline=baseline.json")
+    assert full.ret == 0, full.stdout.str()
+    one = suite.run("--mdm=none", "--mech-baseline=baseline.json")
+    assert one.ret == 0, one.stdout.str()
+    gate = suite.results()["baseline"]
+    # the MDM's result and the pair-level one are not applicable here: not compared, never a change
+    assert not gate["changed"] and gate["compared"] == 1 and len(gate["not_compared"]) == 2, gate
+    assert "no verdict changed" in one.stdout.str()
