@@ -47,7 +47,12 @@ def test_rows_follow_the_budget_and_the_models_shape(tiny_paths):
     assert batching.row_bytes(subject, 32) > batching.row_bytes(subject, 16)
     assert batching.rows_for(subject, 16, MemoryLimit(amount=10 * per_row), grad=True, per_head_inputs=True) == 10
     assert batching.rows_for(subject, 16, MemoryLimit(amount=2**20 // 4), grad=True, per_head_inputs=True) >= 1
-    assert MemoryLimit(share=0.5).bytes_for("cpu") == pytest.approx(0.5 * batching.available_bytes("cpu"), rel=0.2)
+
+def test_a_share_of_the_cpu_memory_is_split_among_xdist_workers(monkeypatch):
+    for workers in (1, 2):
+        monkeypatch.setenv("PYTEST_XDIST_WORKER_COUNT", str(workers))
+        expected = 0.5 * batching.available_bytes("cpu") / workers
+        assert MemoryLimit(share=0.5).bytes_for("cpu") == pytest.approx(expected, rel=0.2)
 
 
 def test_an_out_of_memory_chunk_is_halved_and_the_result_is_unchanged():
