@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 import torch
 
+from mechtests import cache
 from mechtests.testing import FAMILIES, build_tiny_model
 
 torch.set_num_threads(1)
@@ -64,3 +65,12 @@ def smollm2(smollm2_pair):
     import mechtests
 
     return mechtests.load_subject(smollm2_pair.path("arm"), **smollm2_pair.load_options("arm"))
+
+
+@pytest.fixture
+def isolated_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    """A disk cache of the test's own, and an empty memory layer before and after."""
+    monkeypatch.setenv(cache.CACHE_DIR_ENV, str(tmp_path / "cache"))
+    cache.clear_memory()
+    yield tmp_path / "cache"
+    cache.clear_memory()

@@ -8,20 +8,12 @@ from pathlib import Path
 import pytest
 
 import mechtests
-from mechtests import budget, cache, study
+from mechtests import budget, study
 from mechtests.cli import main
 from mechtests.tasks import TaskSet
 
 PAIR = Path(__file__).resolve().parents[1] / "fixtures" / "tiny-pair"
 pytestmark = pytest.mark.skipif(not (PAIR / "arm" / "config.json").is_file(), reason="fixtures/tiny-pair is not built")
-
-
-@pytest.fixture
-def isolated_cache(tmp_path, monkeypatch):
-    monkeypatch.setenv(cache.CACHE_DIR_ENV, str(tmp_path / "cache"))
-    cache.clear_memory()
-    yield tmp_path / "cache"
-    cache.clear_memory()
 
 
 def _plan(capsys, *extra: str) -> dict:

@@ -27,14 +27,6 @@ def _examples(n: int, seed: int = 0) -> list[Example]:
     return out
 
 
-@pytest.fixture
-def isolated_cache(tmp_path, monkeypatch):
-    monkeypatch.setenv(cache.CACHE_DIR_ENV, str(tmp_path / "cache"))
-    cache.clear_memory()
-    yield tmp_path / "cache"
-    cache.clear_memory()
-
-
 def _with_answers(examples: list[Example], answers: list[int]) -> list[Example]:
     out = []
     for ex, answer in zip(examples, answers):

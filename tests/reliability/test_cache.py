@@ -20,14 +20,6 @@ PAIR = Path(__file__).resolve().parents[2] / "fixtures" / "tiny-pair"
 IDENTITY = ModelIdentity("a" * 64, "mdm", 7, "shifted", torch.float32, torch.device("cpu"))
 
 
-@pytest.fixture
-def isolated_cache(tmp_path, monkeypatch):
-    monkeypatch.setenv(cache.CACHE_DIR_ENV, str(tmp_path / "cache"))
-    cache.clear_memory()
-    yield tmp_path / "cache"
-    cache.clear_memory()
-
-
 def _key(identity: ModelIdentity = IDENTITY, examples=(1, 2, 3), params=None) -> str:
     return cache.cache_key(identity, "toy", list(examples), "eap-ig", params or {"steps": 8})
 
