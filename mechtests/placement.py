@@ -60,12 +60,12 @@ def resolve_device(choice: str, gpus: int | None = None) -> torch.device:
         return torch.device("cpu")
     if choice == "mps":
         if not torch.backends.mps.is_available():
-            raise MechtestsError("--mech-device mps, but mps is not available on this machine", "pass --mech-device cpu or auto")
+            raise MechtestsError("mps is not available on this machine", "pass --mech-device cpu or auto")
         return torch.device("mps")
     index = int(choice.split(":")[1]) if ":" in choice else 0
     if index >= gpus:
         seen = "no CUDA GPU is visible" if not gpus else f"only {gpus} GPU(s) are visible (cuda:0..cuda:{gpus - 1})"
-        raise MechtestsError(f"--mech-device {choice}, but {seen}", "pass --mech-device cpu or auto, or check CUDA_VISIBLE_DEVICES")
+        raise MechtestsError(f"{choice} is not available: {seen}", "pass --mech-device cpu or auto, or check CUDA_VISIBLE_DEVICES")
     return torch.device("cuda", index)
 
 
@@ -102,6 +102,15 @@ def worker_devices(worker: str | None, gpus: int, models: int = 1) -> list[torch
     return [torch.device("cuda", (first + i) % gpus) for i in range(models)]
 
 
+def device_for(choice: str, worker: str | None = None, models: int = 1, model: int = 0, gpus: int | None = None) -> torch.device:
+    """The device of model number `model` (of `models` this process loads) for a device choice:
+    `auto` and `cuda` deal this xdist worker its own GPUs (worker_devices); `cuda:N` is that GPU."""
+    gpus = torch.cuda.device_count() if gpus is None else gpus
+    if parse_device(choice) in ("auto", "cuda") and gpus:
+        return worker_devices(worker, gpus, models)[model]
+    return resolve_device(choice, gpus)
+
+
 @dataclass(frozen=True)
 class Placement:
     """How to load one model: where, in what dtype, and how to spread it when it does not fit."""
@@ -133,13 +142,9 @@ def spread(weights_bytes: int, devices: list[torch.device], free: Mapping[int, i
 
 def place(device: str, dtype: str, n_params: int, worker: str | None = None, models: int = 1, model: int = 0) -> Placement:
     """The placement of model number `model` (0 or 1 of a pair, `n_params` parameters) in this process."""
-    choice = parse_device(device)
-    gpus = torch.cuda.device_count()
-    if choice in ("auto", "cuda") and gpus:
-        target = worker_devices(worker, gpus, models)[model]
-    else:
-        target = resolve_device(choice, gpus)
+    target = device_for(device, worker, models, model)
     name = resolve_dtype(dtype, target)
+    gpus = torch.cuda.device_count()
     free = {i: torch.cuda.mem_get_info(i)[0] for i in range(gpus)} if target.type == "cuda" else {}
     weights_bytes = n_params * torch.finfo(getattr(torch, name)).bits // 8
     return Placement(target, name, spread(weights_bytes, [target], free))
@@ -168,6 +173,6 @@ def apply_threads() -> int:
 
 
 __all__ = [
-    "DTYPES", "Placement", "apply_threads", "default_threads", "parse_device", "parse_dtype", "place", "resolve_device",
+    "DTYPES", "Placement", "apply_threads", "default_threads", "device_for", "parse_device", "parse_dtype", "place", "resolve_device",
     "resolve_dtype", "spread", "worker_devices", "worker_index",
 ]

@@ -163,10 +163,29 @@ def pytest_configure(config: pytest.Config) -> None:
         is_worker=_is_worker(config), started=time.time(), declared=declared,
         baseline_data=checked,
     )
+    if settings["max-memory"] is not None:
+        _export_max_memory(config, settings["max-memory"])
     if not state.is_worker:
         config.pluginmanager.register(Controller(config, state), "mechtests-controller")
     junit.register(config, state)
     progress.register(config, state)
+
+
+def _export_max_memory(config: pytest.Config, value: str) -> None:
+    """Hand --mech-max-memory to every batched measurement (mechtests.batching.current_limit reads
+    it from the environment, as xdist workers and tools do), until this session ends."""
+    from mechtests.batching import MAX_MEMORY_ENV  # here, not at the top: batching imports torch (start-up cost)
+
+    previous = os.environ.get(MAX_MEMORY_ENV)
+    os.environ[MAX_MEMORY_ENV] = value
+
+    def restore() -> None:
+        if previous is None:
+            os.environ.pop(MAX_MEMORY_ENV, None)
+        else:
+            os.environ[MAX_MEMORY_ENV] = previous
+
+    config.add_cleanup(restore)
 
 
 # --- collection ---------------------------------------------------------------------------------

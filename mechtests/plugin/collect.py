@@ -223,7 +223,7 @@ class Collector:
             elif name == EVIDENCE_PROP:
                 evidence.append(value)
             elif name == MODEL_PROP:
-                self.models.setdefault(value["role"], {k: value[k] for k in ("path", "weights_sha256")})
+                self.models.setdefault(value["role"], {k: value.get(k) for k in ("path", "weights_sha256", "device", "dtype")})
         if case is None:
             if report.when not in ("setup", "call", "teardown") and report.failed:
                 self.crashed[nodeid] = str(report.longrepr).strip().splitlines()[0][:MESSAGE_LIMIT]

@@ -103,7 +103,8 @@ class Controller:
         models = {}
         for role in ("arm", "mdm"):
             seen = state.collector.models.get(role, {})
-            models[role] = {"path": seen.get("path") or getattr(state.pair, role), "weights_sha256": seen.get("weights_sha256")}
+            models[role] = {"path": seen.get("path") or getattr(state.pair, role), "weights_sha256": seen.get("weights_sha256"),
+                            "device": seen.get("device"), "dtype": seen.get("dtype")}  # where it ran, as placed
         hypotheses = state.collector.hypotheses(state.rerun, state.settings["strict"])
         if state.settings["seeds"]:
             hypotheses = seeds.combine(hypotheses, state.settings["strict"])
@@ -116,8 +117,9 @@ class Controller:
                 "seeds": list(state.settings["seeds"] or []) or None,
                 "pair": state.pair.label,  # what ran: the pair's name, or what --arm/--mdm replaced
                 "budget": budget_of(self.config).as_dict(),
-                "device": state.settings["device"],
-                "dtype": state.settings["dtype"],
+                "device": state.settings["device"] or "auto",  # as chosen; each model's placement is under models
+                "dtype": state.settings["dtype"] or "auto",
+                "max_memory": state.settings["max-memory"] or "auto",
                 "strict": state.settings["strict"],
                 "models": models,
                 "versions": versions(),

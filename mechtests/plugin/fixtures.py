@@ -13,6 +13,7 @@ hypotheses run on the model there is, pair-level ones are reported as not applic
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from typing import Any, Callable
 
@@ -40,8 +41,9 @@ class Pair:
 
 def _note_model(node: Any, role: str, subject: Any) -> None:
     """Put the model's identity into the test's report, so the controller can write it down."""
-    entry = {"role": role, "path": str(getattr(subject, "path", "")),
-             "weights_sha256": getattr(subject, "weights_sha256", None)}
+    spec = getattr(subject, "spec", None)
+    entry = {"role": role, "path": str(getattr(subject, "path", "")), "weights_sha256": getattr(subject, "weights_sha256", None),
+             "device": getattr(spec, "device", None), "dtype": getattr(spec, "dtype", None)}
     if (MODEL_PROP, entry) not in node.user_properties:
         node.user_properties.append((MODEL_PROP, entry))
 
@@ -80,30 +82,35 @@ def load_options(config: pytest.Config, role: str) -> dict[str, Any]:
     return options
 
 
+def placed_options(config: pytest.Config, role: str) -> dict[str, Any]:
+    """`load_options` with the device and dtype chosen (mechtests.placement): `auto` and `cuda`
+    give this xdist worker its own GPU, one per model of the pair when there are enough; dtype
+    `auto` is bfloat16 on a GPU and float32 on the CPU."""
+    from mechtests import placement  # here, not at the top: placement imports torch (start-up cost of the plugin)
+
+    options = load_options(config, role)
+    roles = state_of(config).pair.roles
+    device = placement.device_for(options.get("device") or "auto", os.environ.get("PYTEST_XDIST_WORKER"),
+                                  models=max(1, len(roles)), model=roles.index(role) if role in roles else 0)
+    options["device"] = str(device)
+    options["dtype"] = placement.resolve_dtype(options.get("dtype") or "auto", device)
+    return options
+
+
 @pytest.fixture(scope="session")
 def mech_loader(request: pytest.FixtureRequest) -> Callable[[str, str], Any]:
-    """`load(role, path) -> Subject`; by default mechtests.load_subject with `load_options`."""
+    """`load(role, path) -> Subject`; by default mechtests.load_subject with `placed_options`.
+    Sets torch's threads once per process first (mechtests.placement.apply_threads)."""
+    from mechtests import placement  # here, not at the top: placement imports torch (start-up cost of the plugin)
+    from mechtests.models import load_subject  # likewise: transformers loads only when a model does
+
     config = request.config
+    placement.apply_threads()
 
     def load(role: str, path: str) -> Any:
-        from mechtests.models import load_subject
-
-        _share_cores()
-        return load_subject(path, **load_options(config, role))
+        return load_subject(path, **placed_options(config, role))
 
     return load
-
-
-def _share_cores() -> None:
-    """Under xdist, give each worker its share of the cores: with every worker running torch's
-    default thread count the CPU is oversubscribed and each forward pass gets several times slower."""
-    import os
-
-    workers = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "0") or 0)
-    if workers > 1:
-        import torch
-
-        torch.set_num_threads(max(1, (os.cpu_count() or 1) // workers))
 
 
 @pytest.fixture(scope="session")

@@ -8,6 +8,7 @@ instead; the plugin turns that into a one-line pytest usage error.
 
 from __future__ import annotations
 
+import importlib
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,8 +19,6 @@ from mechtests.errors import MechtestsError
 from mechtests.pairs import is_location_keyword
 from mechtests.plugin.seeds import parse_seeds
 from mechtests.reports.compare import parse_tolerance
-
-DTYPES = ("float32", "float16", "bfloat16")
 
 
 # --- parse functions: str (or a TOML value) -> value, or MechtestsError --------------------
@@ -50,16 +49,23 @@ def parse_seed(value: Any) -> int:
     return seed
 
 
-def parse_device(value: Any) -> str:
-    if not isinstance(value, str) or not re.fullmatch(r"cpu|mps|cuda(:\d+)?", value):
-        raise MechtestsError(f"device must be cpu, cuda, cuda:N or mps, got {value!r}", "e.g. --mech-device cpu")
-    return value
+def imported_on_use(module: str, name: str) -> Callable[[Any], Any]:
+    """`module.name`, imported when first called: mechtests.placement and mechtests.batching import
+    torch (3 s), which the plugin, installed for every pytest in the environment, must not pay for
+    at start-up in a run that leaves these options at their defaults."""
+
+    def parse(value: Any) -> Any:
+        return getattr(importlib.import_module(module), name)(value)
+
+    parse.__name__ = name
+    return parse
 
 
-def parse_dtype(value: Any) -> str:
-    if value not in DTYPES:
-        raise MechtestsError(f"dtype must be one of {', '.join(DTYPES)}, got {value!r}", "e.g. --mech-dtype float32")
-    return value
+def parse_max_memory(value: Any) -> str:
+    """The budget's text, checked (mechtests.batching.parse_max_memory): it travels to every
+    process as $MECHTESTS_MAX_MEMORY, which each batched measurement reads."""
+    imported_on_use("mechtests.batching", "parse_max_memory")(value)
+    return str(value).strip()
 
 
 def parse_budget_name(value: Any) -> str:
@@ -125,9 +131,17 @@ OPTIONS: tuple[Option, ...] = (
     Option("--mech-strict", "strict", "", parse_flag, False,
            "an inconclusive verdict against its expectation, or a move into or out of inconclusive against the "
            "baseline, fails the run instead of warning (default: off)", const=True),
-    Option("--mech-device", "device", "DEVICE", parse_device, "cpu", "device the models run on (default: cpu)"),
-    Option("--mech-dtype", "dtype", "DTYPE", parse_dtype, "float32",
-           f"dtype the models run in, one of {', '.join(DTYPES)} (default: float32)"),
+    # Device, dtype and memory budget default to None, read as auto (mechtests.placement, mechtests.batching).
+    Option("--mech-device", "device", "DEVICE", imported_on_use("mechtests.placement", "parse_device"), None,
+           "device the models run on: auto (a CUDA GPU when one is visible, else the CPU), cpu, cuda, cuda:N or mps; "
+           "under xdist, auto and cuda give each worker its own GPU (default: auto)"),
+    Option("--mech-dtype", "dtype", "DTYPE", imported_on_use("mechtests.placement", "parse_dtype"), None,
+           "dtype the models run in: auto (bfloat16 on a GPU, float32 on the CPU), float32, bfloat16 or float16 "
+           "(default: auto)"),
+    Option("--mech-max-memory", "max-memory", "SIZE", parse_max_memory, None,
+           "memory budget that every batched measurement sizes its passes to: auto (half the CPU's available memory "
+           "shared among xdist workers, 80%% of a GPU's free memory), an amount such as 8GiB, or a share such as "
+           "30%% (default: auto)"),
 )
 BY_FLAG = {o.flag: o for o in OPTIONS}
 BY_KEY = {o.key: o for o in OPTIONS}

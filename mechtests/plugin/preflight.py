@@ -64,18 +64,13 @@ def writable_folder(folder: Path, option: str) -> None:
     shutil.rmtree(probe, ignore_errors=True)
 
 
-def device(name: str, option: str) -> None:
-    """The device exists on this machine (cpu always does)."""
-    if name == "cpu":
+def device(choice: str | None, option: str) -> None:
+    """The device exists on this machine (auto and cpu always do): mechtests.placement decides."""
+    if choice in (None, "auto", "cpu"):
         return
-    import torch  # here, not at the top: only a run on an accelerator pays for importing torch at configure
+    from mechtests import placement  # here, not at the top: only a run that names a device pays for importing torch
 
-    if name == "mps":
-        if not torch.backends.mps.is_available():
-            raise MechtestsError(f"{option}: mps is not available on this machine", "use --mech-device cpu")
-        return
-    count = torch.cuda.device_count() if torch.cuda.is_available() else 0
-    index = int(name.partition(":")[2] or 0)
-    if index >= count:
-        raise MechtestsError(f"{option}: {name} is not available ({count} CUDA device(s) found)",
-                             "use --mech-device cpu" + (f" or one of cuda:0..cuda:{count - 1}" if count else ""))
+    try:
+        placement.resolve_device(choice)
+    except MechtestsError as err:
+        raise MechtestsError(f"{option}: {err.problem}", err.fix) from None

@@ -49,7 +49,7 @@ class MechtestsState:
                 parts.append(f"--{role}={self.pair.location(role)}")
         if self.settings.get("strict_from_cli"):
             parts.append("--mech-strict")
-        for key in ("device", "dtype"):
+        for key in ("device", "dtype", "max-memory"):
             if self.settings[f"{key}_from_cli"]:
                 parts.append(f"--mech-{key}={self.settings[key]}")
         command = shlex.join(parts)

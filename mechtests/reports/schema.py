@@ -5,8 +5,8 @@ Layout (schema_version 2):
     {
       "schema": "mechtests-results", "schema_version": 2,
       "run": {
-        "seed": 0, "pair": "tiny", "device": "cpu", "dtype": "float32", "strict": false,
-        "models": {"arm": {"path": ..., "weights_sha256": ...}, "mdm": {...}},
+        "seed": 0, "pair": "tiny", "device": "auto", "dtype": "auto", "max_memory": "auto", "strict": false,
+        "models": {"arm": {"path": ..., "weights_sha256": ..., "device": "cpu", "dtype": "float32"}, "mdm": {...}},
         "versions": {"python": ..., "torch": ..., "transformers": ..., "nnsight": ..., ...},
         "git": {"commit": ... or null, "dirty": bool or null},
         "incomplete": false,

@@ -13,8 +13,9 @@ from mechtests.plugin import options
     ("args", "message"),
     [
         (["--mech-seed", "-1"], "--mech-seed: seed must be a non-negative integer, got '-1'; e.g. --mech-seed 0"),
-        (["--mech-dtype", "f8"], "--mech-dtype: dtype must be one of float32, float16, bfloat16, got 'f8'"),
-        (["--mech-device", "tpu"], "--mech-device: device must be cpu, cuda, cuda:N or mps, got 'tpu'"),
+        (["--mech-dtype", "f8"], "--mech-dtype: unknown dtype 'f8'; pass --mech-dtype auto or one of float32, bfloat16, float16"),
+        (["--mech-device", "tpu"], "--mech-device: unknown device 'tpu'; pass --mech-device auto, cpu, cuda or cuda:N*"),
+        (["--mech-max-memory", "lots"], "--mech-max-memory: cannot read the memory budget 'lots'; pass auto, an amount*"),
         (["--mech-tolerance", "lots"], "--mech-tolerance: tolerance must be a percentage or a non-negative number"),
         (["--pair", "nope"], "unknown pair 'nope' (known: fake); declare [[]tool.mechtests.pairs.nope[]]"),
         (["--mech-split-pair", "maybe"], "--mech-split-pair: expected yes, no or auto, got 'maybe'"),
@@ -61,3 +62,43 @@ def test_tolerance_is_relative_or_absolute() -> None:
     rel, absolute = options.parse_tolerance("10%"), options.parse_tolerance("0.05")
     assert rel.allows(1.0, 1.1) and not rel.allows(1.0, 1.11)
     assert absolute.allows(0.0, 0.05) and not absolute.allows(0.0, 0.06)
+
+
+PLACED_PYPROJECT = '''
+[tool.mechtests]
+pair = "fake"
+[tool.mechtests.pairs.fake]
+arm = "models/arm"
+mdm = {path = "models/mdm", dtype = "bf16"}
+'''
+
+PLACED_TEST = '''
+import os
+
+import torch
+
+import mechtests
+from mechtests import batching
+from mechtests.plugin.fixtures import placed_options
+
+
+@mechtests.hypothesis(claim="placed as asked")
+def test_placed(request, pair):
+    assert torch.get_num_threads() == 1  # OMP_NUM_THREADS wins (mechtests.placement.default_threads)
+    assert placed_options(request.config, "arm") == {"device": "cpu", "dtype": "float32"}
+    assert placed_options(request.config, "mdm") == {"device": "cpu", "dtype": "bfloat16"}  # the pair table's dtype
+    assert batching.current_limit() == batching.MemoryLimit(amount=2 * 2**30)
+'''
+
+
+@pytest.mark.skipif(__import__("torch").cuda.is_available(), reason="checks the CPU-only placement")
+def test_device_dtype_and_memory_budget_reach_every_worker(suite, monkeypatch) -> None:
+    """auto places on the CPU in float32 (a pair table's dtype wins over auto), and the memory
+    budget reaches the batched measurements of an xdist worker."""
+    monkeypatch.setenv("OMP_NUM_THREADS", "1")
+    suite.pytester.makepyprojecttoml(PLACED_PYPROJECT)
+    suite.write(test_placed=PLACED_TEST)
+    result = suite.run("-n", "2", "--mech-max-memory", "2GiB")
+    assert result.ret == 0, result.stdout.str()[-2000:]
+    run = suite.results()["run"]
+    assert (run["device"], run["dtype"], run["max_memory"]) == ("auto", "auto", "2GiB")

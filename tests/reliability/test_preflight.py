@@ -91,7 +91,7 @@ def test_a_device_that_is_not_there(suite) -> None:
     if torch.cuda.device_count() > 3:
         pytest.skip("this machine has a cuda:3")
     line = usage_error(suite, "--mech-device=cuda:3")
-    assert "--mech-device: cuda:3 is not available" in line and "use --mech-device cpu" in line
+    assert "--mech-device: cuda:3 is not available" in line and "pass --mech-device cpu or auto" in line
 
 
 def test_a_strict_setting_that_is_not_a_flag(suite) -> None:
