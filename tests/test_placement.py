@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 import torch
 
-from mechtests import placement
+from mechtests import load_subject, placement
 from mechtests.errors import MechtestsError
 from mechtests.placement import parse_device, parse_dtype, resolve_device, resolve_dtype, spread, worker_devices
 
@@ -89,3 +91,16 @@ def test_on_a_cpu_only_machine_auto_places_on_the_cpu_in_fp32():
 ])
 def test_default_threads_come_from_the_free_cores(env, cores, load, threads):
     assert placement.default_threads(env, cores=cores, load=load) == threads
+
+
+BUNDLED = Path(__file__).resolve().parents[1] / "fixtures" / "tiny-pair"
+
+
+@pytest.mark.parametrize("dtype", ["bfloat16", "float16"])
+def test_the_bundled_pair_loads_in_half_precision_on_the_cpu(dtype):
+    """The load-time checks (probabilities summing to 1, attention direction) allow the dtype's
+    rounding, so `--mech-dtype bfloat16` loads what float32 loads, and measures the same direction."""
+    for role, direction in (("arm", "causal"), ("mdm", "bidirectional")):
+        subject = load_subject(BUNDLED / role, dtype=dtype, device="cpu")
+        assert next(subject.model.parameters()).dtype == getattr(torch, dtype)
+        assert subject.direction == direction
