@@ -28,6 +28,7 @@ from typing import TYPE_CHECKING, Callable, TypeVar
 
 import torch
 
+from mechtests import progress
 from mechtests.errors import MechtestsError
 
 if TYPE_CHECKING:
@@ -140,7 +141,7 @@ class ModelShape:
         )
 
 
-def row_bytes(shape: "ModelShape | Subject", seq_len: int, grad: bool = False, per_head_inputs: bool = False) -> int:
+def row_bytes(shape: "ModelShape | Subject", seq_len: int, grad: bool = False, per_head_inputs: bool = False, patterns: bool = False) -> int:
     """Bytes one row (one sequence of `seq_len` tokens) keeps alive during a pass, from the model's shape.
 
     Forward without grad: the largest transient of a layer (attention scores H*T*T twice, the MLP's
@@ -149,6 +150,8 @@ def row_bytes(shape: "ModelShape | Subject", seq_len: int, grad: bool = False, p
     kept until the backward pass (the same terms per layer, all layers). With per_head_inputs (the
     EAP-IG engine), each layer also holds each head's normalised input copy and its gradient
     (3 * H * d per position) and the gradients at every downstream input ((L * (H + 1) + 1) * d).
+    With patterns (the head detectors), every layer's attention probabilities are kept, and a
+    float32 copy of them (L * H * T per position, twice).
     """
     s = shape if isinstance(shape, ModelShape) else ModelShape.of(shape)
     L, H, d, T = s.n_layers, s.n_heads, s.d_model, seq_len
@@ -156,6 +159,8 @@ def row_bytes(shape: "ModelShape | Subject", seq_len: int, grad: bool = False, p
     per_position = (L if grad else 1) * layer + 2 * s.vocab
     if per_head_inputs:
         per_position += L * 3 * H * d + (L * (H + 1) + 1) * d
+    if patterns:
+        per_position += 2 * L * H * T
     return int(s.element_bytes * T * per_position)
 
 
@@ -184,7 +189,8 @@ def in_batches(fn: Callable[[int, int, int], T], n: int, rows: int, what: str) -
 
     `rows` is the pass's row budget (fn may spend it on more than the chunk's items, as EAP-IG
     spends it on interpolation steps). When fn runs out of memory, the budget is halved and the
-    same chunk retried, with a BatchWarning; at one row, the error is a MechtestsError.
+    same chunk retried, with a BatchWarning; at one row, the error is a MechtestsError. Each chunk
+    done is a progress step (`what` done/n).
     """
     out: list[T] = []
     start = 0
@@ -206,6 +212,7 @@ def in_batches(fn: Callable[[int, int, int], T], n: int, rows: int, what: str) -
             warnings.warn(BatchWarning(f"{what}: out of memory at {stop - start} rows per pass; halved the batch to {rows} rows"), stacklevel=2)
             continue
         start = stop
+        progress.step(what, stop, n)
     return out
 
 

@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Sequence
 
 import torch
 
+from mechtests import batching
 from mechtests import budget as run_budget
 from mechtests.attribution.eap import Attribution, Batches, _batches, _metric
 from mechtests.attribution.engine import Layout, capture, patched_logits
@@ -31,7 +32,7 @@ from mechtests.errors import MechtestsError
 
 if TYPE_CHECKING:
     from mechtests.models.subject import Subject
-    from mechtests.queries import Example
+    from mechtests.queries import Example, Posed
 
 
 def budget(n_edges: int, fraction: float | None = None) -> int:
@@ -169,11 +170,14 @@ def faithfulness(
     return Faithfulness(float(m_circuit.mean() - m_ref.mean()) / gap, m_circuit, m_clean, m_ref)
 
 
-def edge_effects(subject: "Subject", data: "Sequence[Example] | Batches", edges: torch.Tensor | None = None, rows_per_pass: int = 256) -> torch.Tensor:
+def edge_effects(
+    subject: "Subject", data: "Sequence[Example] | Batches", edges: torch.Tensor | None = None, rows_per_pass: int | None = None
+) -> torch.Tensor:
     """Measured effect of corrupting each edge alone, m(clean) - m(edge corrupted), mean over examples.
 
     edges: bool (n_up, n_down) mask of the edges to measure (default: all). Returns a (n_up,
-    n_down) tensor, zero elsewhere. Rows for several edges share one forward pass.
+    n_down) tensor, zero elsewhere. Rows for several edges share one forward pass: `rows_per_pass`
+    rows, or None for as many as the memory budget holds (mechtests.batching).
     """
     layout = Layout(subject)
     graph = layout.graph
@@ -184,9 +188,10 @@ def edge_effects(subject: "Subject", data: "Sequence[Example] | Batches", edges:
         B = len(clean)
         ref = capture(layout, corrupt.input_ids, corrupt.attention_mask)
         base = _metric(patched_logits(layout, clean.input_ids, clean.attention_mask, ref, torch.zeros_like(wanted)), clean)
-        per_pass = max(1, rows_per_pass // B)
-        for start in range(0, len(ups), per_pass):
-            u, v = ups[start : start + per_pass], downs[start : start + per_pass]
+        rows = rows_per_pass or batching.rows_for(subject, clean.input_ids.shape[1])
+
+        def chunk(start: int, stop: int, _rows: int, clean: "Posed" = clean, ref: torch.Tensor = ref, base: torch.Tensor = base) -> None:
+            u, v = ups[start:stop], downs[start:stop]
             n = len(u)
             drop = torch.zeros(n, *wanted.shape, dtype=torch.bool)
             drop[torch.arange(n), u, v] = True
@@ -198,6 +203,8 @@ def edge_effects(subject: "Subject", data: "Sequence[Example] | Batches", edges:
             logits = patched_logits(layout, posed.input_ids, posed.attention_mask, rep(ref), drop)
             m = _metric(logits, posed).view(n, B)
             effects[u, v] += (base[None] - m).mean(1)
+
+        batching.in_batches(chunk, len(ups), max(1, rows // B), f"edge effects on {subject.kind}")
     return effects / len(_batches(subject, data, 1))
 
 

@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Callable, Sequence
 
 import torch
 
-from mechtests import progress
+from mechtests import batching
 from mechtests.errors import MechtestsError
 
 if TYPE_CHECKING:
@@ -152,26 +152,29 @@ def attention_patterns(subject: "Subject", input_ids: torch.Tensor, attention_ma
 
 
 def head_scores(
-    subject: "Subject", data: "Sequence[Example] | torch.Tensor", targets: Targets, batch_size: int = 64
+    subject: "Subject", data: "Sequence[Example] | torch.Tensor", targets: Targets, batch_size: int | None = None
 ) -> HeadScores:
-    """Scores of every head for a target rule, batched."""
+    """Scores of every head for a target rule, batched: `batch_size` rows per pass, or None for
+    as many as the memory budget holds (mechtests.batching); each row is scored on its own."""
     ids, attention = _inputs(subject, data)
     if ids.shape[0] == 0:
         raise MechtestsError("head detector got no examples", "pass at least one example or sequence")
-    plain, causal = [], []
-    for start in progress.iterate(range(0, ids.shape[0], batch_size), "attention-pattern batches"):
-        b_ids, b_att = ids[start : start + batch_size], attention[start : start + batch_size]
+
+    def chunk(start: int, stop: int, _rows: int) -> tuple[torch.Tensor, torch.Tensor]:
+        b_ids, b_att = ids[start:stop], attention[start:stop]
         target = targets(b_ids, _valid(subject, b_ids, b_att))  # (b, T, T)
         layers = [score_from_probs(p, target) for p in attention_patterns(subject, b_ids, b_att)]
-        plain.append(torch.stack([s for s, _ in layers], dim=1))  # (b, L, H)
-        causal.append(torch.stack([c for _, c in layers], dim=1))
-    per_example, per_example_causal = torch.cat(plain), torch.cat(causal)  # (B, L, H)
+        return torch.stack([s for s, _ in layers], dim=1), torch.stack([c for _, c in layers], dim=1)  # (b, L, H) each
+
+    rows = batch_size or batching.rows_for(subject, ids.shape[1], patterns=True)
+    parts = batching.in_batches(chunk, ids.shape[0], rows, "attention-pattern batches")
+    per_example, per_example_causal = torch.cat([p for p, _ in parts]), torch.cat([c for _, c in parts])  # (B, L, H)
     return HeadScores(per_example.nanmean(0), per_example, per_example_causal.nanmean(0), per_example_causal)
 
 
 def _detector(targets: Targets, doc: str) -> Callable[..., "torch.Tensor | HeadScores"]:
     def detect(
-        subject: "Subject", data: "Sequence[Example] | torch.Tensor", return_per_example: bool = False, batch_size: int = 64
+        subject: "Subject", data: "Sequence[Example] | torch.Tensor", return_per_example: bool = False, batch_size: int | None = None
     ) -> "torch.Tensor | HeadScores":
         result = head_scores(subject, data, targets, batch_size)
         return result if return_per_example else result.scores

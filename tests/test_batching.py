@@ -11,10 +11,13 @@ import torch
 import mechtests
 from mechtests import batching
 from mechtests.attribution import eap_ig
+from mechtests.attribution.engine import Layout
 from mechtests.batching import BatchWarning, MemoryLimit, in_batches, parse_max_memory
+from mechtests.circuits import edge_effects
 from mechtests.errors import MechtestsError
-from mechtests.interventions import head_sweep
-from mechtests.queries import pose
+from mechtests.interventions import ablation_values, cache, head_sweep, run_with
+from mechtests.models.components import Site
+from mechtests.queries import answer_logits, evaluate, pose
 
 sys.path.insert(0, str(Path(__file__).parent / "measure"))  # the measurement tests' seeded examples
 from measure_helpers import copy_examples  # noqa: E402
@@ -127,3 +130,57 @@ def test_head_sweep_out_of_memory_halves_the_heads_per_pass(tiny_paths, examples
         handle.remove()
     assert state["raised"] == 1
     torch.testing.assert_close(halved.per_example, reference.per_example, rtol=1e-5, atol=1e-6)
+
+
+def _close(other: torch.Tensor, reference: torch.Tensor) -> None:
+    """Within 1e-5 relative (of the largest value, for values near zero); NaN (an example a head
+    detector cannot score) where the reference has NaN."""
+    scale = max(reference.nan_to_num().abs().max().item(), 1e-6)
+    torch.testing.assert_close(other, reference, rtol=1e-5, atol=1e-5 * scale, equal_nan=True)
+
+
+@pytest.mark.parametrize("model", ["arm", "mdm"])
+def test_reads_detectors_ablations_and_edge_effects_do_not_depend_on_the_batch_size(tiny_paths, examples, model):
+    """Every batched measurement, at 1 and 3 rows per pass and at the budget's choice (here all
+    rows in one pass): the same values within 1e-5 relative."""
+    subject = mechtests.load_subject(tiny_paths["llama", model])
+    clean, corrupt = pose(subject, examples), pose(subject, examples, corrupted=True)
+    sites = [Site("head", 0, 1), Site("mlp_out", 1)]
+    edges = torch.zeros_like(Layout(subject).graph.edge_mask)
+    edges[:4] = True
+    reference = {
+        "answer logits": answer_logits(subject, examples),
+        "metric": evaluate(subject, examples)[0],
+        "induction": mechtests.detect.induction(subject, examples, return_per_example=True).per_example,
+        "cached": torch.cat([a.flatten(1) for a in cache(subject, corrupt, sites).values()], 1),
+        "patched": run_with(subject, clean, cache(subject, corrupt, sites)),
+        "mean-ablated": run_with(subject, clean, ablation_values(subject, clean, sites, "mean")),
+        "edge effects": edge_effects(subject, examples, edges),
+    }
+    for rows in (1, 3):
+        batched = {
+            "answer logits": answer_logits(subject, examples, batch_size=rows),
+            "metric": evaluate(subject, examples, batch_size=rows)[0],
+            "induction": mechtests.detect.induction(subject, examples, return_per_example=True, batch_size=rows).per_example,
+            "cached": torch.cat([a.flatten(1) for a in cache(subject, corrupt, sites, rows=rows).values()], 1),
+            "patched": run_with(subject, clean, cache(subject, corrupt, sites, rows=rows), rows=rows),
+            "mean-ablated": run_with(subject, clean, ablation_values(subject, clean, sites, "mean"), rows=rows),
+            "edge effects": edge_effects(subject, examples, edges, rows_per_pass=rows * len(examples)),
+        }
+        for name, value in batched.items():
+            _close(value, reference[name])
+
+
+def test_an_intervened_pass_out_of_memory_is_halved_with_the_result_unchanged(tiny_paths, examples):
+    subject = mechtests.load_subject(tiny_paths["llama", "arm"])
+    clean, corrupt = pose(subject, examples), pose(subject, examples, corrupted=True)
+    values = cache(subject, corrupt, [Site("head", 1, 0)])
+    reference = run_with(subject, clean, values, rows=8)
+    handle, state = _fail_once_above(subject.model, 4)
+    try:
+        with pytest.warns(BatchWarning, match="intervened passes.*halved the batch to 4 rows"):
+            halved = run_with(subject, clean, values, rows=8)
+    finally:
+        handle.remove()
+    assert state["raised"] == 1
+    _close(halved, reference)

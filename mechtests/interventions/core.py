@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Mapping, Sequence
 
 import torch
 
+from mechtests import batching
 from mechtests.errors import MechtestsError
 from mechtests.models.components import Site, read, write
 from mechtests.queries import Posed, gather_answer_logits, metric, pose
@@ -65,29 +66,51 @@ def _ordered(sites: Sequence[Site]) -> list[Site]:
     return sorted(sites, key=lambda s: s.order)
 
 
-def cache(subject: "Subject", posed: Posed, sites: Sequence[Site]) -> dict[Site, torch.Tensor]:
-    """Activations at `sites` on one batch, one traced pass: {site: (B, T, d) or (B, T, d_head)}."""
-    saved: dict[Site, object] = {}
-    with torch.no_grad(), subject.nn.trace(**posed.model_inputs(subject)):
-        for site in _ordered(sites):
-            saved[site] = read(subject, site).save()
-    return {site: torch.as_tensor(value).detach() for site, value in saved.items()}
+def _rows(subject: "Subject", posed: Posed, rows: int | None) -> int:
+    """Rows per traced pass: `rows`, or as many as the memory budget holds (mechtests.batching)."""
+    return rows or batching.rows_for(subject, posed.input_ids.shape[1])
 
 
-def run_with(subject: "Subject", posed: Posed, values: Mapping[Site, torch.Tensor], positions: "Sequence[int] | torch.Tensor | None" = None) -> torch.Tensor:
-    """Answer logits (B, A, V) of `posed` with each site overwritten by its value at `positions`."""
+def cache(subject: "Subject", posed: Posed, sites: Sequence[Site], rows: int | None = None) -> dict[Site, torch.Tensor]:
+    """Activations at `sites`, one traced pass per `rows` rows (None: from the memory budget):
+    {site: (B, T, d) or (B, T, d_head)}."""
+    ordered = _ordered(sites)
+
+    def chunk(start: int, stop: int, _rows: int) -> dict[Site, torch.Tensor]:
+        saved: dict[Site, object] = {}
+        part = posed.rows(start, stop)
+        with torch.no_grad(), subject.nn.trace(**part.model_inputs(subject)):
+            for site in ordered:
+                saved[site] = read(subject, site).save()
+        return {site: torch.as_tensor(value).detach() for site, value in saved.items()}
+
+    parts = batching.in_batches(chunk, len(posed), _rows(subject, posed, rows), f"caching activations on {subject.kind}")
+    return {site: torch.cat([p[site] for p in parts]) for site in ordered}
+
+
+def run_with(subject: "Subject", posed: Posed, values: Mapping[Site, torch.Tensor], positions: "Sequence[int] | torch.Tensor | None" = None,
+             rows: int | None = None) -> torch.Tensor:
+    """Answer logits (B, A, V) of `posed` with each site overwritten by its value at `positions`
+    (values (B, ...) per row or (1, ...) for all), one traced pass per `rows` rows (None: from the
+    memory budget)."""
     mask = position_mask(positions, len(posed), posed.input_ids.shape[1])
     if mask is not None:
         mask = mask.to(subject.device)
-    out: list = []
-    with torch.no_grad(), subject.nn.trace(**posed.model_inputs(subject)):
-        for site in _ordered(list(values)):
-            value = values[site].expand(len(posed), *values[site].shape[1:])  # (1, ...) broadcasts over rows
-            if mask is not None:
-                value = torch.where(mask, value, read(subject, site))
-            write(subject, site, value)
-        out.append(read(subject, Site("logits")).save())
-    return gather_answer_logits(torch.as_tensor(out[0]), posed)
+    ordered = _ordered(list(values))
+
+    def chunk(start: int, stop: int, _rows: int) -> torch.Tensor:
+        part, out = posed.rows(start, stop), []
+        with torch.no_grad(), subject.nn.trace(**part.model_inputs(subject)):
+            for site in ordered:
+                value = values[site]
+                value = value[start:stop] if value.shape[0] == len(posed) else value.expand(len(part), *value.shape[1:])
+                if mask is not None:
+                    value = torch.where(mask[start:stop], value, read(subject, site))
+                write(subject, site, value)
+            out.append(read(subject, Site("logits")).save())
+        return gather_answer_logits(torch.as_tensor(out[0]), part)
+
+    return torch.cat(batching.in_batches(chunk, len(posed), _rows(subject, posed, rows), f"intervened passes on {subject.kind}"))
 
 
 def ablation_values(

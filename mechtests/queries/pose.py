@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any, Sequence
 
 import torch
 
+from mechtests import batching
 from mechtests.errors import MechtestsError
 from mechtests.queries.example import Example
 
@@ -56,6 +57,10 @@ class Posed:
         """Keyword arguments for `subject`'s forward, its attention mask in the form its family needs
         (a DiffuLLaMA-like MDM attends bidirectionally only when handed a 4-D mask)."""
         return subject.model_inputs(self.input_ids, self.attention_mask)
+
+    def rows(self, start: int, stop: int) -> "Posed":
+        """Rows start..stop-1 of the batch, for a pass that takes part of it (mechtests.batching)."""
+        return Posed(**{k: (v[start:stop] if isinstance(v, torch.Tensor) else v) for k, v in self.__dict__.items()})
 
     def to(self, device: torch.device | str) -> "Posed":
         moved = {k: (v.to(device) if isinstance(v, torch.Tensor) else v) for k, v in self.__dict__.items()}
@@ -133,9 +138,13 @@ def pose(
     ).to(subject.device)
 
 
-def length_batches(subject: "Subject", examples: Sequence[Example], batch_size: int) -> list[list[int]]:
+def length_batches(subject: "Subject", examples: Sequence[Example], batch_size: int | None = None) -> list[list[int]]:
     """Index lists of at most `batch_size` examples to pose together, in order: consecutive
-    examples when the model takes padding, else examples of one input length per batch."""
+    examples when the model takes padding, else examples of one input length per batch. None:
+    as many as the memory budget holds for a forward pass over the longest (mechtests.batching)."""
+    if batch_size is None:
+        longest = max((len(view_for(subject, e).tokens) for e in examples), default=1)
+        batch_size = batching.rows_for(subject, longest)
     order = list(range(len(examples)))
     if not subject.allows_padding:
         order.sort(key=lambda i: len(view_for(subject, examples[i]).tokens))  # stable: keeps the order within a length

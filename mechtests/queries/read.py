@@ -26,9 +26,10 @@ def forward_logits(subject: "Subject", posed: Posed) -> torch.Tensor:
 
 
 def answer_logits(
-    subject: "Subject", examples: Sequence[Example] | Posed, corrupted: bool = False, batch_size: int = 256
+    subject: "Subject", examples: Sequence[Example] | Posed, corrupted: bool = False, batch_size: int | None = None
 ) -> torch.Tensor:
-    """(B, A, V) answer logits of `examples` in their order (one pass per batch; MDM: all answers masked)."""
+    """(B, A, V) answer logits of `examples` in their order (one pass per batch; MDM: all answers
+    masked); `batch_size` None: from the memory budget (mechtests.batching)."""
     if isinstance(examples, Posed):
         return gather_answer_logits(forward_logits(subject, examples), examples)
     parts = []
@@ -97,8 +98,9 @@ def correct(answer_logits: torch.Tensor, posed: Posed) -> torch.Tensor:
     return ((top == posed.answer_ids) | ~posed.active).all(-1)
 
 
-def evaluate(subject: "Subject", examples: Sequence[Example], batch_size: int = 256) -> tuple[torch.Tensor, torch.Tensor]:
-    """(metric, correct) per example in their order, clean inputs, one pass per batch."""
+def evaluate(subject: "Subject", examples: Sequence[Example], batch_size: int | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+    """(metric, correct) per example in their order, clean inputs, one pass per batch (`batch_size`
+    None: from the memory budget)."""
     metrics, rights = [], []
     for rows in length_batches(subject, examples, batch_size):
         posed = pose(subject, [examples[i] for i in rows])
