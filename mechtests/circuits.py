@@ -132,30 +132,48 @@ class Faithfulness:
     corrupted: torch.Tensor
 
 
+def _graph_rows(subject: "Subject", posed: "Posed", rows_per_pass: int | None) -> int:
+    """Rows per pass of the graph engine: given, or from the memory budget (mechtests.batching;
+    the engine holds every upstream node's output per position, as EAP-IG's per-head inputs)."""
+    return rows_per_pass or batching.rows_for(subject, posed.input_ids.shape[1], per_head_inputs=True)
+
+
 def edge_patched_metric(
-    subject: "Subject", data: "Sequence[Example] | Batches", keep: torch.Tensor, reference: str = "corrupted", denoise_steps: int = 1
+    subject: "Subject", data: "Sequence[Example] | Batches", keep: torch.Tensor, reference: str = "corrupted", denoise_steps: int = 1,
+    rows_per_pass: int | None = None,
 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """(m with only `keep` edges clean, m clean, m reference) per example, each (B,), mean over steps.
 
     keep: (n_up, n_down) bool, or (B, n_up, n_down) for a different circuit per row.
     reference: 'corrupted' (activations of the corrupted input) or 'mean' (mean over the batch
-    of the corrupted activations, the same for every row).
+    of the corrupted activations, the same for every row). `rows_per_pass` rows per pass, or
+    None for as many as the memory budget holds.
     """
     if reference not in ("corrupted", "mean"):
         raise MechtestsError(f"unknown reference {reference!r}", "use 'corrupted' or 'mean'")
     layout = Layout(subject)
-    patched, clean_m, ref_m = [], [], []
+    everything = torch.ones_like(layout.graph.edge_mask)
+    drop = ~keep
+    steps = []
     for clean, corrupt in _batches(subject, data, denoise_steps):
-        ref = capture(layout, corrupt.input_ids, corrupt.attention_mask)  # (B, T, n_up, d)
+        rows = _graph_rows(subject, clean, rows_per_pass)
+
+        def captured(start: int, stop: int, _rows: int, corrupt: "Posed" = corrupt) -> torch.Tensor:
+            return capture(layout, corrupt.input_ids[start:stop], corrupt.attention_mask[start:stop])  # (b, T, n_up, d)
+
+        ref = torch.cat(batching.in_batches(captured, len(corrupt), rows, f"reference activations on {subject.kind}"))
         if reference == "mean":
             ref = ref.mean(0, keepdim=True)
-        drop = ~keep
-        logits = patched_logits(layout, clean.input_ids, clean.attention_mask, ref, drop)
-        patched.append(_metric(logits, clean))
-        everything = torch.ones_like(layout.graph.edge_mask)
-        clean_m.append(_metric(patched_logits(layout, clean.input_ids, clean.attention_mask, ref, ~everything), clean))
-        ref_m.append(_metric(patched_logits(layout, clean.input_ids, clean.attention_mask, ref, everything), clean))
-    return tuple(torch.stack(x).mean(0) for x in (patched, clean_m, ref_m))  # type: ignore[return-value]
+
+        def metrics(start: int, stop: int, _rows: int, clean: "Posed" = clean, ref: torch.Tensor = ref) -> torch.Tensor:
+            part = clean.rows(start, stop)
+            part_ref = ref if ref.shape[0] == 1 else ref[start:stop]
+            part_drop = drop if drop.ndim == 2 else drop[start:stop]
+            run = lambda d: _metric(patched_logits(layout, part.input_ids, part.attention_mask, part_ref, d), part)  # noqa: E731
+            return torch.stack([run(part_drop), run(~everything), run(everything)])  # (3, b): patched, clean, reference
+
+        steps.append(torch.cat(batching.in_batches(metrics, len(clean), rows, f"edge-patched passes on {subject.kind}"), dim=1))
+    return tuple(torch.stack(steps).mean(0))  # type: ignore[return-value]
 
 
 def faithfulness(
@@ -188,7 +206,7 @@ def edge_effects(
         B = len(clean)
         ref = capture(layout, corrupt.input_ids, corrupt.attention_mask)
         base = _metric(patched_logits(layout, clean.input_ids, clean.attention_mask, ref, torch.zeros_like(wanted)), clean)
-        rows = rows_per_pass or batching.rows_for(subject, clean.input_ids.shape[1])
+        rows = _graph_rows(subject, clean, rows_per_pass)
 
         def chunk(start: int, stop: int, _rows: int, clean: "Posed" = clean, ref: torch.Tensor = ref, base: torch.Tensor = base) -> None:
             u, v = ups[start:stop], downs[start:stop]

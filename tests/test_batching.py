@@ -13,7 +13,7 @@ from mechtests import batching
 from mechtests.attribution import eap_ig
 from mechtests.attribution.engine import Layout
 from mechtests.batching import BatchWarning, MemoryLimit, in_batches, parse_max_memory
-from mechtests.circuits import edge_effects
+from mechtests.circuits import edge_effects, edge_patched_metric
 from mechtests.errors import MechtestsError
 from mechtests.interventions import ablation_values, cache, head_sweep, run_with
 from mechtests.models.components import Site
@@ -148,6 +148,7 @@ def test_reads_detectors_ablations_and_edge_effects_do_not_depend_on_the_batch_s
     sites = [Site("head", 0, 1), Site("mlp_out", 1)]
     edges = torch.zeros_like(Layout(subject).graph.edge_mask)
     edges[:4] = True
+    per_row = torch.rand(len(examples), *edges.shape, generator=torch.Generator().manual_seed(0)) < 0.5  # a circuit per example
     reference = {
         "answer logits": answer_logits(subject, examples),
         "metric": evaluate(subject, examples)[0],
@@ -156,6 +157,9 @@ def test_reads_detectors_ablations_and_edge_effects_do_not_depend_on_the_batch_s
         "patched": run_with(subject, clean, cache(subject, corrupt, sites)),
         "mean-ablated": run_with(subject, clean, ablation_values(subject, clean, sites, "mean")),
         "edge effects": edge_effects(subject, examples, edges),
+        "posed answer logits": answer_logits(subject, clean),
+        "edge-patched (mean)": torch.stack(edge_patched_metric(subject, examples, edges, reference="mean")),
+        "edge-patched per row": torch.stack(edge_patched_metric(subject, examples, per_row)),
     }
     for rows in (1, 3):
         batched = {
@@ -166,6 +170,9 @@ def test_reads_detectors_ablations_and_edge_effects_do_not_depend_on_the_batch_s
             "patched": run_with(subject, clean, cache(subject, corrupt, sites, rows=rows), rows=rows),
             "mean-ablated": run_with(subject, clean, ablation_values(subject, clean, sites, "mean"), rows=rows),
             "edge effects": edge_effects(subject, examples, edges, rows_per_pass=rows * len(examples)),
+            "posed answer logits": answer_logits(subject, clean, batch_size=rows),
+            "edge-patched (mean)": torch.stack(edge_patched_metric(subject, examples, edges, reference="mean", rows_per_pass=rows)),
+            "edge-patched per row": torch.stack(edge_patched_metric(subject, examples, per_row, rows_per_pass=rows)),
         }
         for name, value in batched.items():
             _close(value, reference[name])

@@ -6,6 +6,7 @@ from typing import TYPE_CHECKING, Sequence
 
 import torch
 
+from mechtests import batching
 from mechtests.queries.example import Example
 from mechtests.queries.pose import Posed, length_batches, pose
 
@@ -31,7 +32,14 @@ def answer_logits(
     """(B, A, V) answer logits of `examples` in their order (one pass per batch; MDM: all answers
     masked); `batch_size` None: from the memory budget (mechtests.batching)."""
     if isinstance(examples, Posed):
-        return gather_answer_logits(forward_logits(subject, examples), examples)
+        posed = examples
+
+        def chunk(start: int, stop: int, _rows: int) -> torch.Tensor:
+            part = posed.rows(start, stop)
+            return gather_answer_logits(forward_logits(subject, part), part)
+
+        rows = batch_size or batching.rows_for(subject, posed.input_ids.shape[1])
+        return torch.cat(batching.in_batches(chunk, len(posed), rows, f"answer reads on {subject.kind}"))
     parts = []
     for rows in length_batches(subject, examples, batch_size):
         posed = pose(subject, [examples[i] for i in rows], corrupted=corrupted)
