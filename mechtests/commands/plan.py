@@ -37,6 +37,7 @@ import torch
 from mechtests import batching, cache, placement
 from mechtests import budget as run_budget
 from mechtests.errors import MechtestsError
+from mechtests.plugin import options
 
 MATMUL_SHARE = 0.5  # share of the measured matmul throughput a whole forward/backward achieves
 PASS_OVERHEAD_S = {"cpu": 4e-4, "cuda": 1.5e-4}  # per layer and pass: Python, hooks, kernel launches
@@ -46,30 +47,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--pair", metavar="NAME", help="a pair declared under [tool.mechtests.pairs] in pyproject.toml")
     parser.add_argument("--arm", metavar="PATH", help="the ARM's Hugging Face folder (with --mdm, instead of --pair)")
     parser.add_argument("--mdm", metavar="PATH", help="the MDM's Hugging Face folder (with --arm, instead of --pair)")
-    parser.add_argument("--mech-budget", dest="budget", type=_option(run_budget.parse_budget), default=None, metavar="NAME",
+    parser.add_argument("--mech-budget", dest="budget", type=options.argparse_type(run_budget.parse_budget), default=None, metavar="NAME",
                         help="the run budget (candidates, pool size, EAP-IG steps): default, paper or quick "
                              "(default: the pair table's, else [tool.mechtests] budget, else default)")
     parser.add_argument("--seed", type=int, default=0, metavar="S", help="seed of the task generators (default: 0)")
-    parser.add_argument("--mech-device", dest="device", type=_option(placement.parse_device), default="auto", metavar="DEVICE",
-                        help="auto, cpu, cuda or cuda:N (default: auto)")
-    parser.add_argument("--mech-dtype", dest="dtype", type=_option(placement.parse_dtype), default="auto", metavar="DTYPE",
-                        help="auto (bf16 on GPU, fp32 on CPU), float32, bfloat16 or float16 (default: auto)")
-    parser.add_argument("--mech-max-memory", dest="max_memory", type=_option(batching.parse_max_memory), default="auto",
-                        metavar="SIZE", help="memory budget: auto, an amount (8GiB) or a share (30%%) (default: auto)")
+    options.add_options(parser.add_argument, flags=("--mech-device", "--mech-dtype", "--mech-max-memory"), parse=True)
     parser.add_argument("--threads", type=int, default=None, metavar="N", help="torch threads (default: from the free cores)")
     parser.add_argument("--json", action="store_true", help="print JSON instead of a table")
-
-
-def _option(parse):
-    """An argparse type from a parse function that raises MechtestsError."""
-    def convert(text: str):
-        try:
-            return parse(text)
-        except MechtestsError as err:
-            raise argparse.ArgumentTypeError(str(err)) from None
-
-    convert.__name__ = parse.__name__
-    return convert
 
 
 @dataclass
@@ -266,9 +250,10 @@ def run(args: argparse.Namespace) -> int:
         project = None
     budget = args.budget or run_budget.select(None, paths.budget, project)
     torch.set_num_threads(args.threads or placement.default_threads())
-    device = placement.resolve_device(args.device)
-    dtype = placement.resolve_dtype(args.dtype, device)
+    device = placement.resolve_device(args.mechtests_device or "auto")
+    dtype = placement.resolve_dtype(args.mechtests_dtype or "auto", device)
+    max_memory = batching.parse_max_memory(args.mechtests_max_memory or "auto")
     models = [read_model(role, paths, device, dtype) for role in paths.roles]
-    report = {"pair": paths.name or "custom", **plan(models, budget, args.seed, args.max_memory, device, dtype)}
+    report = {"pair": paths.name or "custom", **plan(models, budget, args.seed, max_memory, device, dtype)}
     print(json.dumps(report, indent=2) if args.json else render(report), file=sys.stdout)
     return 0

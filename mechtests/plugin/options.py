@@ -8,6 +8,7 @@ instead; the plugin turns that into a one-line pytest usage error.
 
 from __future__ import annotations
 
+import argparse
 import importlib
 import re
 from dataclasses import dataclass
@@ -148,15 +149,33 @@ BY_KEY = {o.key: o for o in OPTIONS}
 SETTING_KEYS = {o.key for o in OPTIONS} | {"pairs"}
 
 
-def add_options(addoption: Callable[..., Any], flags: tuple[str, ...] | None = None) -> None:
-    """Declare the options (all, or those in `flags`) with `addoption` (pytest's or argparse's)."""
+def add_options(addoption: Callable[..., Any], flags: tuple[str, ...] | None = None, parse: bool = False) -> None:
+    """Declare the options (all, or those in `flags`) with `addoption` (pytest's or argparse's).
+
+    parse: argparse parses each value as it reads it (a stand-alone command: a bad value is its
+    usage error); pytest's are parsed in `resolve`, after pyproject.toml's are known.
+    """
     for opt in OPTIONS:
         if flags is not None and opt.flag not in flags:
             continue
         if opt.const is not None:
             addoption(opt.flag, dest=opt.dest, action="store_const", const=opt.const, default=None, help=opt.help)
         else:
-            addoption(opt.flag, dest=opt.dest, metavar=opt.metavar, default=None, help=opt.help)
+            typed = {"type": argparse_type(opt.parse)} if parse else {}
+            addoption(opt.flag, dest=opt.dest, metavar=opt.metavar, default=None, help=opt.help, **typed)
+
+
+def argparse_type(parse: Callable[[Any], Any]) -> Callable[[str], Any]:
+    """An argparse type from a parse function that raises MechtestsError."""
+
+    def convert(text: str) -> Any:
+        try:
+            return parse(text)
+        except MechtestsError as err:
+            raise argparse.ArgumentTypeError(str(err)) from None
+
+    convert.__name__ = parse.__name__
+    return convert
 
 
 def resolve(cli: Callable[[str], Any], settings: dict[str, Any]) -> dict[str, Any]:
