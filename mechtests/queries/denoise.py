@@ -16,7 +16,7 @@ import torch
 from mechtests.errors import MechtestsError
 from mechtests.queries.example import Example
 from mechtests.queries.pose import Posed, pose
-from mechtests.queries.read import forward_logits, gather_answer_logits
+from mechtests.queries.read import answer_logits
 
 if TYPE_CHECKING:
     from mechtests.models.subject import Subject
@@ -39,7 +39,7 @@ def denoise_schedule(subject: "Subject", examples: Sequence[Example], steps: int
     for step in range(steps):
         fills.append(fill.clone())
         posed = pose(subject, examples, fill=fill)
-        logits = gather_answer_logits(forward_logits(subject, posed), posed)  # (B, A, V)
+        logits = answer_logits(subject, posed)  # (B, A, V), in passes the memory budget holds
         confidence, prediction = logits.float().softmax(-1).max(-1)  # (B, A)
         confidence = confidence.masked_fill(fill >= 0, -1.0)
         remaining = n_answers - step * math.ceil(n_answers / steps)
