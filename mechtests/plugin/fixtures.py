@@ -99,13 +99,10 @@ def placed_options(config: pytest.Config, role: str) -> dict[str, Any]:
 
 @pytest.fixture(scope="session")
 def mech_loader(request: pytest.FixtureRequest) -> Callable[[str, str], Any]:
-    """`load(role, path) -> Subject`; by default mechtests.load_subject with `placed_options`.
-    Sets torch's threads once per process first (mechtests.placement.apply_threads)."""
-    from mechtests import placement  # here, not at the top: placement imports torch (start-up cost of the plugin)
-    from mechtests.models import load_subject  # likewise: transformers loads only when a model does
+    """`load(role, path) -> Subject`; by default mechtests.load_subject with `placed_options`."""
+    from mechtests.models import load_subject  # here, not at the top: transformers loads only when a model does
 
     config = request.config
-    placement.apply_threads()
 
     def load(role: str, path: str) -> Any:
         return load_subject(path, **placed_options(config, role))
@@ -118,7 +115,11 @@ def mech_models(
     request: pytest.FixtureRequest, mech_loader: Callable[[str, str], Any], mech_budget: run_budget.Budget
 ) -> Callable[[str], Any]:
     """`get(role) -> Subject`: each of the pair's models, loaded once per process; NotApplicable
-    for the model a one-model run leaves out."""
+    for the model a one-model run leaves out. Sets torch's threads first, once per process, for
+    the default loader and an overriding one alike (mechtests.placement.apply_threads)."""
+    from mechtests import placement  # here, not at the top: placement imports torch (start-up cost of the plugin)
+
+    placement.apply_threads()
     pair_paths = state_of(request.config).pair
     cache: dict[str, Any] = {}
 
