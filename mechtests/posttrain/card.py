@@ -63,8 +63,9 @@ def render(card: dict[str, Any]) -> str:
         + ("added; its embedding starts as the mean of all embedding rows." if mask["added"] else "the tokenizer's own."), "",
         "## Data", "", card["data"]["what"] + ".", f"Held-out: {card['data']['heldout']}. "
         f"Rows made so far: {card['data'].get('rows_made', 'not recorded')} (sampled rows are made as training reaches them).", "",
-        "## Progress", "", f"{steps}; {p['seconds'] / 3600:.2f} h of training compute "
-        f"({p['step'] * r['batch_size'] * r['seq_len'] / max(p['seconds'], 1e-9):.0f} tokens/s).", "",
+        "## Progress", "", f"{steps}; {p['seconds'] / 3600:.2f} h of training compute on {card.get('device', 'cpu')} "
+        f"({p['step'] * r['batch_size'] * r['seq_len'] / max(p['seconds'], 1e-9):.0f} tokens/s; torch "
+        f"{card['versions']['torch']}, transformers {card['versions']['transformers']}).", "",
         "| step | tokens | loss (1/t-weighted) | masked-token CE | mask rate | openness |", "| --- | --- | --- | --- | --- | --- |",
     ]
     curve = p["loss_curve"]
