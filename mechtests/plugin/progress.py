@@ -57,19 +57,17 @@ class _Relay:
         self.item = item
         self.started = time.monotonic()
         self.last = float("-inf")
-        self.stage = ""
+        self.status = progress.Status()
         case = item.stash.get(CASE_KEY, None)
         self.label = f"{case['key']} [{case['model']}]" if case else item.nodeid
 
     def __call__(self, step: progress.Step) -> None:
-        if step.is_stage:
-            self.stage = step.what
+        self.status.update(step)
         now = time.monotonic()
         if now - self.last < INTERVAL_S:
             return
         self.last = now
-        doing = str(step) if step.is_stage or not self.stage else f"{self.stage} · {step}"
-        info = {"label": self.label, "step": doing, "elapsed_s": round(now - self.started, 1)}
+        info = {"label": self.label, "step": str(self.status), "elapsed_s": round(now - self.started, 1)}
         report = pytest.TestReport(self.item.nodeid, self.item.location, {}, "passed", None, PROGRESS_WHEN,  # type: ignore[arg-type]
                                    user_properties=[(PROGRESS_PROP, info)])
         self.item.ihook.pytest_runtest_logreport(report=report)
