@@ -17,6 +17,7 @@ the xdist controller when the test runs on a worker.
 from __future__ import annotations
 
 import contextlib
+import time
 from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import Callable, Iterable, Iterator, Sized, TypeVar
@@ -57,6 +58,24 @@ class Status:
 
     def __str__(self) -> str:
         return " · ".join([*([self.stage] if self.stage else []), *map(str, self.counts.values())])
+
+
+class Throttled:
+    """A sink that folds every step into a Status and hands it to `show` at most once per
+    `interval_s` (a terminal line need not be redrawn faster than a reader can read it)."""
+
+    def __init__(self, show: Callable[[Status], None], interval_s: float) -> None:
+        self.show = show
+        self.interval_s = interval_s
+        self.status = Status()
+        self.last = float("-inf")
+
+    def __call__(self, step: Step) -> None:
+        self.status.update(step)
+        now = time.monotonic()
+        if now - self.last >= self.interval_s:
+            self.last = now
+            self.show(self.status)
 
 
 Sink = Callable[[Step], None]

@@ -11,7 +11,6 @@ import contextlib
 import os
 import shutil
 import sys
-import time
 from typing import Iterator, TextIO
 
 from mechtests import progress
@@ -24,22 +23,15 @@ def shown(stream: TextIO) -> bool:
 
 
 class _Line:
-    """The sink: the running status, written over itself at most once per INTERVAL_S."""
+    """The running status, written over itself (throttled by progress.Throttled)."""
 
     def __init__(self, stream: TextIO) -> None:
         self.stream = stream
-        self.status = progress.Status()
-        self.last = float("-inf")
         self.drawn = False
 
-    def __call__(self, step: progress.Step) -> None:
-        self.status.update(step)
-        now = time.monotonic()
-        if now - self.last < INTERVAL_S:
-            return
-        self.last = now
+    def __call__(self, status: progress.Status) -> None:
         width = max(shutil.get_terminal_size().columns - 1, 20)
-        text = str(self.status)
+        text = str(status)
         text = text if len(text) <= width else text[: width - 1] + "…"
         self.stream.write(f"\r\x1b[K{text}")
         self.stream.flush()
@@ -60,7 +52,7 @@ def status_line(stream: TextIO | None = None) -> Iterator[None]:
         return
     line = _Line(stream)
     try:
-        with progress.reporting(line):
+        with progress.reporting(progress.Throttled(line, INTERVAL_S)):
             yield
     finally:
         line.erase()
