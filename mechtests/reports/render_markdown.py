@@ -76,7 +76,7 @@ def _per_seed(res: dict[str, Any]) -> list[str]:
     for s in res.get("seeds") or []:
         evidence = "; ".join(describe(ev) for ev in key_evidence(s.get("evidence") or []))
         message = (s.get("message") or "").splitlines()[:1]
-        out.append(f"  - seed {s['seed']}: **{md(outcome_name(s['outcome']))}**" + (f" - {md(evidence)}" if evidence else "")
+        out.append(f"  - seed {md(s['seed'])}: **{md(outcome_name(s['outcome']))}**" + (f" - {md(evidence)}" if evidence else "")
                    + (f" - {md(message[0])}" if message else ""))
     return out
 
