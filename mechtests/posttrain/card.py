@@ -88,8 +88,9 @@ def render(card: dict[str, Any]) -> str:
         lines += evaluation_table(card["evaluation"])
         lines += ["", "masked_token_accuracy: one step on the masked tokens (the MDM; the untrained weights run "
                   "bidirectionally) or next-token prediction of the same tokens from the left context (the causal "
-                  "ARM). infilling: a 1-3 token span in the middle half, with the text to its right present or "
-                  "masked. later_token_effect: mean |change| of the logits before the last position when the last "
+                  "ARM). infilling: per row, 4 spans of 1-3 tokens in the middle half, each in its own pass, with "
+                  "the text to its right present or masked; the gain is the paired difference on the same tokens. "
+                  "later_token_effect: mean |change| of the logits before the last position when the last "
                   "token changes (0 for a causal model)."]
     lines += ["", "## Weights", "", f"model.safetensors sha256 `{card['sha256']}`" if card["sha256"] else
               "not written yet (the run is in progress)", ""]
