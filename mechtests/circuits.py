@@ -161,7 +161,7 @@ def edge_patched_metric(
         def captured(start: int, stop: int, _rows: int, corrupt: "Posed" = corrupt) -> torch.Tensor:
             return capture(layout, corrupt.input_ids[start:stop], corrupt.attention_mask[start:stop])  # (b, T, n_up, d)
 
-        ref = torch.cat(batching.in_batches(captured, len(corrupt), rows, f"reference activations on {subject.kind}"))
+        ref = torch.cat(batching.in_batches(captured, len(corrupt), rows, f"reference activations on {subject.kind}", "examples"))
         if reference == "mean":
             ref = ref.mean(0, keepdim=True)
 
@@ -172,7 +172,7 @@ def edge_patched_metric(
             run = lambda d: _metric(patched_logits(layout, part.input_ids, part.attention_mask, part_ref, d), part)  # noqa: E731
             return torch.stack([run(part_drop), run(~everything), run(everything)])  # (3, b): patched, clean, reference
 
-        steps.append(torch.cat(batching.in_batches(metrics, len(clean), rows, f"edge-patched passes on {subject.kind}"), dim=1))
+        steps.append(torch.cat(batching.in_batches(metrics, len(clean), rows, f"edge-patched passes on {subject.kind}", "examples"), dim=1))
     return tuple(torch.stack(steps).mean(0))  # type: ignore[return-value]
 
 
@@ -222,7 +222,7 @@ def edge_effects(
             m = _metric(logits, posed).view(n, B)
             effects[u, v] += (base[None] - m).mean(1)
 
-        batching.in_batches(chunk, len(ups), max(1, rows // B), f"edge effects on {subject.kind}")
+        batching.in_batches(chunk, len(ups), max(1, rows // B), f"edge effects on {subject.kind}", "edges")
     return effects / len(_batches(subject, data, 1))
 
 

@@ -159,6 +159,7 @@ def head_scores(
     ids, attention = _inputs(subject, data)
     if ids.shape[0] == 0:
         raise MechtestsError("head detector got no examples", "pass at least one example or sequence")
+    rule = getattr(targets, "__name__", "head").removesuffix("_targets").replace("_", "-")
 
     def chunk(start: int, stop: int, _rows: int) -> tuple[torch.Tensor, torch.Tensor]:
         b_ids, b_att = ids[start:stop], attention[start:stop]
@@ -167,7 +168,7 @@ def head_scores(
         return torch.stack([s for s, _ in layers], dim=1), torch.stack([c for _, c in layers], dim=1)  # (b, L, H) each
 
     rows = batch_size or batching.rows_for(subject, ids.shape[1], patterns=True)
-    parts = batching.in_batches(chunk, ids.shape[0], rows, "attention-pattern batches")
+    parts = batching.in_batches(chunk, ids.shape[0], rows, f"{rule} scores on {subject.kind}", "examples")
     per_example, per_example_causal = torch.cat([p for p, _ in parts]), torch.cat([c for _, c in parts])  # (B, L, H)
     return HeadScores(per_example.nanmean(0), per_example, per_example_causal.nanmean(0), per_example_causal)
 

@@ -84,7 +84,7 @@ def cache(subject: "Subject", posed: Posed, sites: Sequence[Site], rows: int | N
                 saved[site] = read(subject, site).save()
         return {site: torch.as_tensor(value).detach() for site, value in saved.items()}
 
-    parts = batching.in_batches(chunk, len(posed), _rows(subject, posed, rows), f"caching activations on {subject.kind}")
+    parts = batching.in_batches(chunk, len(posed), _rows(subject, posed, rows), f"caching activations on {subject.kind}", "examples")
     return {site: torch.cat([p[site] for p in parts]) for site in ordered}
 
 
@@ -110,7 +110,7 @@ def run_with(subject: "Subject", posed: Posed, values: Mapping[Site, torch.Tenso
             out.append(read(subject, Site("logits")).save())
         return gather_answer_logits(torch.as_tensor(out[0]), part)
 
-    return torch.cat(batching.in_batches(chunk, len(posed), _rows(subject, posed, rows), f"intervened passes on {subject.kind}"))
+    return torch.cat(batching.in_batches(chunk, len(posed), _rows(subject, posed, rows), f"intervened passes on {subject.kind}", "examples"))
 
 
 def ablation_values(
