@@ -190,11 +190,15 @@ def in_batches(fn: Callable[[int, int, int], T], n: int, rows: int, what: str, u
     `rows` is the pass's row budget (fn may spend it on more than the chunk's items, as EAP-IG
     spends it on interpolation steps). When fn runs out of memory, the budget is halved and the
     same chunk retried, with a BatchWarning; at one row, the error is a MechtestsError.
-    Progress (mechtests.progress): `what: unit` done/n, before the first chunk and after each.
+    Progress (mechtests.progress): `what: unit` done/n, before the first chunk and after each,
+    when the work takes more than one pass (one pass is not a loop worth a line: an intervened
+    pass inside a sweep leaves the sweep's count alone).
     """
     out: list[T] = []
     start = 0
-    progress.step(f"{what}: {unit}", 0, n)
+    counted = n > rows
+    if counted:
+        progress.step(f"{what}: {unit}", 0, n)
     while start < n:
         stop = min(n, start + rows)
         try:
@@ -213,7 +217,8 @@ def in_batches(fn: Callable[[int, int, int], T], n: int, rows: int, what: str, u
             warnings.warn(BatchWarning(f"{what}: out of memory at {stop - start} rows per pass; halved the batch to {rows} rows"), stacklevel=2)
             continue
         start = stop
-        progress.step(f"{what}: {unit}", stop, n)
+        if counted:
+            progress.step(f"{what}: {unit}", stop, n)
     return out
 
 
