@@ -103,3 +103,5 @@ def test_device_dtype_and_memory_budget_reach_every_worker(suite, monkeypatch) -
     assert result.ret == 0, result.stdout.str()[-2000:]
     run = suite.results()["run"]
     assert (run["device"], run["dtype"], run["max_memory"]) == ("auto", "auto", "2GiB")
+    (case,) = [r for h in suite.results()["hypotheses"] for r in h["results"].values()]
+    assert "--mech-max-memory=2GiB" in case["rerun"]  # the rerun command keeps the budget
