@@ -181,7 +181,7 @@ def test_models_of_different_shapes_are_refused_before_any_test(tmp_path) -> Non
     config["num_hidden_layers"] = 6
     (tmp_path / "mdm" / "config.json").write_text(json.dumps(config))
     pair = resolve_pair({}, tmp_path, arm=str(TINY / "arm"), mdm=str(tmp_path / "mdm"))
-    with pytest.raises(MechtestsError, match="the pair's models differ in num_hidden_layers: ARM 4, MDM 6"):
+    with pytest.raises(MechtestsError, match=r"the pair's models differ in n_layers \(num_hidden_layers / n_layer / n_layers\): ARM 4, MDM 6"):
         check_pair(pair, {"arm": {}, "mdm": {}}, n=10, seed=0)
 
 
@@ -205,5 +205,5 @@ def test_pair(pair):
     result = pytester.runpytest_subprocess("-p", "no:cacheprovider", f"--arm={TINY / 'arm'}", f"--mdm={tmp_path / 'mdm'}")
     assert result.ret == 4
     errors = [line for line in result.stderr.lines if "mechtests:" in line]
-    assert len(errors) == 1 and "the pair's models differ in num_attention_heads: ARM 4, MDM 8" in errors[0]
+    assert len(errors) == 1 and "the pair's models differ in n_heads (num_attention_heads / n_head / n_heads): ARM 4, MDM 8" in errors[0]
     assert "must not run" not in result.stdout.str() and not (pytester.path / "reports").exists()
