@@ -14,7 +14,7 @@ written into the report.
   32 EAP-IG steps, 1000 bootstrap draws.
 - `quick`: what 2 CPU cores finish in minutes on a 135M model: 200 candidates per task,
   pools of 100, check pools of 50, 4 EAP-IG steps, 100 circuit bootstrap draws, 5 control
-  draws, 10 property examples.
+  draws, 10 property examples and no shrinking of a counterexample.
 
 Every size a hypothesis in suites/ uses comes from these fields, so `quick` shrinks the whole run.
 
@@ -60,6 +60,8 @@ class Budget:
     bootstrap_draws: resamples of statistics that rebuild a circuit on every draw.
     control_draws: random control sets per targeted ablation.
     property_examples: examples the `hypothesis` package generates per property-based claim.
+    shrink: whether it then shrinks a counterexample to a minimal one (every step is a forward
+        pass: on a real model, minutes that a quick run does not spend).
     k_fraction, k_min, k_max: the per-model rule for a circuit's K (see `k`).
     """
 
@@ -72,6 +74,7 @@ class Budget:
     bootstrap_draws: int
     control_draws: int
     property_examples: int
+    shrink: bool
     k_fraction: float
     k_min: int
     k_max: int | None
@@ -96,11 +99,14 @@ BUDGETS: dict[str, Budget] = {
     b.name: b
     for b in (
         Budget("default", candidates=1000, pool_size=500, min_pool=20, check_pool=200, ig_steps=8,
-               bootstrap_draws=200, control_draws=10, property_examples=40, k_fraction=0.0032, k_min=39, k_max=None),
+               bootstrap_draws=200, control_draws=10, property_examples=40, shrink=True,
+               k_fraction=0.0032, k_min=39, k_max=None),
         Budget("paper", candidates=1000, pool_size=500, min_pool=100, check_pool=200, ig_steps=32,
-               bootstrap_draws=1000, control_draws=20, property_examples=40, k_fraction=0.0032, k_min=39, k_max=1000),
+               bootstrap_draws=1000, control_draws=20, property_examples=40, shrink=True,
+               k_fraction=0.0032, k_min=39, k_max=1000),
         Budget("quick", candidates=200, pool_size=100, min_pool=20, check_pool=50, ig_steps=4,
-               bootstrap_draws=100, control_draws=5, property_examples=10, k_fraction=0.0032, k_min=39, k_max=1000),
+               bootstrap_draws=100, control_draws=5, property_examples=10, shrink=False,
+               k_fraction=0.0032, k_min=39, k_max=1000),
     )
 }
 DEFAULT = BUDGETS["default"]

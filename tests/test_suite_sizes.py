@@ -50,6 +50,7 @@ def test_quick_is_smaller_than_default_in_every_size():
     assert (default.check_pool, default.property_examples) == (200, 40)  # the sizes the suites hard-coded before
     for size in ("candidates", "pool_size", "check_pool", "ig_steps", "bootstrap_draws", "control_draws", "property_examples"):
         assert getattr(quick, size) < getattr(default, size), size
+    assert default.shrink and not quick.shrink  # a counterexample's shrinking costs minutes on a real model
 
 
 @pytest.mark.skipif(not (ROOT / "fixtures" / "tiny-pair" / "arm" / "config.json").is_file(), reason="fixtures/tiny-pair is not built")
