@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from mechtests.placement import parse_device
 from mechtests.posttrain import Recipe, posttrain
 from mechtests.posttrain.card import evaluation_table
 from mechtests.posttrain.evaluate import evaluate_run
@@ -34,6 +35,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--lr", type=float, metavar="LR", help="peak learning rate (default: 1e-3 with --rank, else 1e-4)")
     parser.add_argument("--corpus-rows", type=int, metavar="N",
                         help="rows of self-distilled text (default: a quarter of --tokens / --seq-len)")
+    parser.add_argument("--device", type=parse_device, default=DEFAULTS.device, metavar="D",
+                        help="cpu (default), cuda, cuda:N or auto: where the model trains and samples its corpus; "
+                             "the masks and data order are drawn on the CPU, so only float rounding depends on it")
     parser.add_argument("--checkpoint-minutes", type=float, default=DEFAULTS.checkpoint_minutes, metavar="M",
                         help=f"default: {DEFAULTS.checkpoint_minutes}")
 
@@ -45,7 +49,8 @@ def run(args: argparse.Namespace) -> int:
         return _evaluate(args)
     recipe = Recipe(seed=args.seed, rank=args.rank, lr=args.lr, batch_size=args.batch_size, seq_len=args.seq_len,
                     train_tokens=args.tokens, corpus_rows=args.corpus_rows, minutes=args.minutes,
-                    checkpoint_minutes=args.checkpoint_minutes, text_files=tuple(args.text))
+                    checkpoint_minutes=args.checkpoint_minutes, text_files=tuple(args.text),
+                    device=args.device)
     card = posttrain(args.arm_path, args.out, recipe, gguf_file=args.gguf_file, resume=args.resume)
     progress = card["progress"]
     print(f"{args.out}: step {progress['step']} of {card['total_steps']}, sha256 {card['sha256']}")
@@ -53,6 +58,6 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _evaluate(args: argparse.Namespace) -> int:
-    result = evaluate_run(args.out, args.arm_path, gguf_file=args.gguf_file, seed=args.seed)
+    result = evaluate_run(args.out, args.arm_path, gguf_file=args.gguf_file, seed=args.seed, device=args.device)
     print("\n".join(evaluation_table(result)))
     return 0

@@ -37,6 +37,10 @@ class Adapter(nn.Module):
             for p in model.parameters():
                 p.requires_grad_(True)
 
+    @property
+    def device(self) -> torch.device:
+        return self.model.get_input_embeddings().weight.device
+
     def embedding_matrix(self) -> torch.Tensor:
         """(V, d) input embeddings, with the trained mask row in low-rank mode."""
         weight = self.model.get_input_embeddings().weight
@@ -47,7 +51,7 @@ class Adapter(nn.Module):
 
     def hidden(self, ids: torch.Tensor, attention: torch.Tensor | None = None) -> torch.Tensor:
         """(B, T, d) final hidden states; `attention` (B, 1, T, T) bool, True = may attend; None = all."""
-        embeds = F.embedding(ids, self.embedding_matrix())  # (B, T, d)
+        embeds = F.embedding(ids.to(self.device), self.embedding_matrix())  # (B, T, d)
         return self.model.base_model(inputs_embeds=embeds, attention_mask=attention).last_hidden_state
 
     def logits(self, hidden: torch.Tensor) -> torch.Tensor:
@@ -64,9 +68,9 @@ class Adapter(nn.Module):
         return {name: p for name, p in self.named_parameters() if p.requires_grad}
 
     def delta(self) -> dict[str, torch.Tensor]:
-        """The low-rank delta as shipped: factors in float16, the mask row in float32."""
-        tensors = {name: t.half() for name, t in lowrank.factors(self.model).items()}
-        tensors["mask_row"] = self.mask_row.detach().float().clone()  # type: ignore[union-attr]
+        """The low-rank delta as shipped, on the CPU: factors in float16, the mask row in float32."""
+        tensors = {name: t.half().cpu() for name, t in lowrank.factors(self.model).items()}
+        tensors["mask_row"] = self.mask_row.detach().float().cpu().clone()  # type: ignore[union-attr]
         return tensors
 
     def load_delta(self, tensors: dict[str, torch.Tensor]) -> None:
@@ -87,17 +91,17 @@ class Adapter(nn.Module):
         """The weights of the plain model with the delta merged, by the model's own names, float32, name order.
 
         Factors are rounded to float16 first, exactly as the shipped delta holds them, so the weights
-        written here and the ones an assembler rebuilds from the delta are the same bytes. A tied
-        output matrix is left out (it is the input embeddings). The Adapter is not modified.
+        written here and the ones an assembler rebuilds from the delta are the same bytes (the merge
+        runs on the CPU, wherever the model trained). A tied output matrix is left out (it is the
+        input embeddings). The Adapter is not modified.
         """
-        state = model_state(self.model)
+        state = {name: t.cpu() for name, t in model_state(self.model).items()}
         if self.rank > 0:
             delta = self.delta()
             for path, module in self.model.named_modules():
                 if isinstance(module, lowrank.LowRankLinear):
                     a, b = delta[f"{path}.lora_A"].float(), delta[f"{path}.lora_B"].float()
-                    state[f"{path}.weight"] = lowrank.merged_weight(module.base.weight, a, b, module.scale)
-                    state.pop(f"{path}.base.weight")
+                    state[f"{path}.weight"] = lowrank.merged_weight(state.pop(f"{path}.base.weight"), a, b, module.scale)
                     if f"{path}.base.bias" in state:
                         state[f"{path}.bias"] = state.pop(f"{path}.base.bias")
                     state.pop(f"{path}.lora_A"), state.pop(f"{path}.lora_B")

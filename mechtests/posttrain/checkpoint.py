@@ -22,13 +22,13 @@ from mechtests.errors import MechtestsError
 def save_state(path: Path, params: dict[str, torch.nn.Parameter], optimizer: torch.optim.Optimizer,
                progress: dict[str, Any]) -> None:
     """Write parameters, optimizer moments and `progress` (JSON-able) to `path` atomically."""
-    tensors = {f"param/{name}": p.detach().float().contiguous() for name, p in params.items()}
+    tensors = {f"param/{name}": p.detach().float().cpu().contiguous() for name, p in params.items()}
     names = {id(p): name for name, p in params.items()}
     steps = {}
     for p, state in optimizer.state.items():
         name = names[id(p)]
-        tensors[f"exp_avg/{name}"] = state["exp_avg"].contiguous()
-        tensors[f"exp_avg_sq/{name}"] = state["exp_avg_sq"].contiguous()
+        tensors[f"exp_avg/{name}"] = state["exp_avg"].cpu().contiguous()
+        tensors[f"exp_avg_sq/{name}"] = state["exp_avg_sq"].cpu().contiguous()
         steps[name] = float(state["step"])
     meta = {"progress": json.dumps(progress), "optimizer_steps": json.dumps(steps)}
     tmp = path.with_name(path.name + ".tmp")
@@ -53,6 +53,6 @@ def load_state(path: Path, params: dict[str, torch.nn.Parameter], optimizer: tor
         for name, p in params.items():
             p.copy_(tensors[f"param/{name}"])
             if name in steps:
-                optimizer.state[p] = {"step": torch.tensor(steps[name]), "exp_avg": tensors[f"exp_avg/{name}"],
-                                      "exp_avg_sq": tensors[f"exp_avg_sq/{name}"]}
+                optimizer.state[p] = {"step": torch.tensor(steps[name]), "exp_avg": tensors[f"exp_avg/{name}"].to(p.device),
+                                      "exp_avg_sq": tensors[f"exp_avg_sq/{name}"].to(p.device)}
     return json.loads(meta["progress"])

@@ -108,11 +108,12 @@ def sample_rows(model: nn.Module, tokenizer: Any, batch_prompts: list[list[int]]
     longest = max(len(p) for p in batch_prompts)
     ids = torch.tensor([[pad] * (longest - len(p)) + p for p in batch_prompts])  # (B, P), left-padded
     attention = torch.tensor([[0] * (longest - len(p)) + [1] * len(p) for p in batch_prompts])
-    torch.manual_seed(seed)  # generate() samples from the global generator
-    out = model.generate(input_ids=ids, attention_mask=attention, do_sample=True, temperature=spec.temperature,
+    torch.manual_seed(seed)  # generate() samples from the global generator (and the GPU's)
+    device = next(model.parameters()).device
+    out = model.generate(input_ids=ids.to(device), attention_mask=attention.to(device), do_sample=True, temperature=spec.temperature,
                          top_p=spec.top_p, top_k=0, min_new_tokens=width, max_new_tokens=width, pad_token_id=pad,
                          use_cache=True)
-    body = out[:, longest:]  # (B, width)
+    body = out[:, longest:].cpu()  # (B, width)
     return torch.cat([torch.tensor(prefix, dtype=torch.long).expand(len(batch_prompts), -1), body], dim=1)
 
 

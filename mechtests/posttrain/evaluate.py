@@ -23,6 +23,7 @@ import torch.nn.functional as F
 
 from mechtests.errors import MechtestsError
 from mechtests.models import load_subject
+from mechtests.placement import resolve_device
 from mechtests.posttrain import card as cards
 from mechtests.posttrain.adapter import Adapter
 from mechtests.posttrain.data import read_corpus
@@ -68,10 +69,10 @@ def score(logits_of: Logits, inputs: torch.Tensor, targets: torch.Tensor, scored
     right, ce = torch.zeros(len(inputs)), torch.zeros(len(inputs))
     for start in range(0, len(inputs), CHUNK):
         part = slice(start, start + CHUNK)
-        logits = logits_of(inputs[part])[:, :-1]  # (b, T-1, V)
-        goal, keep = targets[part, 1:], scored[part, 1:]
-        right[part] = ((logits.argmax(-1) == goal) & keep).sum(1).float()
-        ce[part] = (F.cross_entropy(logits.transpose(1, 2), goal, reduction="none") * keep).sum(1)
+        logits = logits_of(inputs[part])[:, :-1]  # (b, T-1, V), on the model's device
+        goal, keep = targets[part, 1:].to(logits.device), scored[part, 1:].to(logits.device)
+        right[part] = ((logits.argmax(-1) == goal) & keep).sum(1).float().cpu()
+        ce[part] = (F.cross_entropy(logits.float().transpose(1, 2), goal, reduction="none") * keep).sum(1).cpu()
     return Scores(right, ce, scored[:, 1:].sum(1).float())
 
 
@@ -116,11 +117,12 @@ def later_token_effect(logits_of: Logits, rows: torch.Tensor, seed: int) -> Esti
     moved = torch.zeros(len(rows))
     for start in range(0, len(rows), CHUNK):
         part = slice(start, start + CHUNK)
-        moved[part] = (logits_of(rows[part])[:, :-1] - logits_of(changed[part])[:, :-1]).abs().mean((1, 2))
+        moved[part] = (logits_of(rows[part])[:, :-1] - logits_of(changed[part])[:, :-1]).abs().mean((1, 2)).cpu()
     return bootstrap(moved, seed=seed)
 
 
-def evaluate_run(out: str | Path, arm_path: str | Path, gguf_file: str | None = None, seed: int = 0) -> dict[str, Any]:
+def evaluate_run(out: str | Path, arm_path: str | Path, gguf_file: str | None = None, seed: int = 0,
+                 device: str = "cpu") -> dict[str, Any]:
     """The acceptance measurements of a finished run, on its held-out rows; also written into its card."""
     out = Path(out)
     if not (out / "card.json").is_file() or not (out / "model.safetensors").is_file():
@@ -128,19 +130,21 @@ def evaluate_run(out: str | Path, arm_path: str | Path, gguf_file: str | None = 
     card = json.loads((out / "card.json").read_text())
     rows, spec = read_corpus(out / "train" / "corpus.safetensors")
     rows = rows[: spec["heldout_rows"]]
+    where = resolve_device(device)
     mdm = load_subject(out)
     arm = load_subject(arm_path, gguf_file=gguf_file, kind="arm")
     model, tokenizer = copy.deepcopy(arm.model), copy.deepcopy(arm.tokenizer)
-    untrained = Adapter(model, ensure_mask_token(model, tokenizer)).eval()  # the ARM's weights, bidirectional
+    untrained = Adapter(model, ensure_mask_token(model, tokenizer)).to(where).eval()  # the ARM's weights, bidirectional
+    mdm.model.to(where), arm.model.to(where)
     if untrained.mask.id != mdm.mask_token_id:
         raise MechtestsError(f"{arm_path} gives mask id {untrained.mask.id}, the MDM has {mdm.mask_token_id}",
                              "pass the ARM the MDM was trained from")
 
     def mdm_logits(ids: torch.Tensor) -> torch.Tensor:
-        return mdm.model(input_ids=ids).logits
+        return mdm.model(input_ids=ids.to(where)).logits
 
     def arm_logits(ids: torch.Tensor) -> torch.Tensor:
-        return arm.model(input_ids=ids).logits
+        return arm.model(input_ids=ids.to(where)).logits
 
     mask_id = int(mdm.mask_token_id)  # type: ignore[arg-type]
     result = {

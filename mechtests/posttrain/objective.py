@@ -48,8 +48,10 @@ def sample_masks(B: int, T: int, generator: torch.Generator) -> tuple[torch.Tens
 def masked_diffusion_loss(adapter: Adapter, x: torch.Tensor, openness: float, generator: torch.Generator) -> StepLoss:
     """The 1/t-weighted masked-token loss of one batch x (B, T) of token ids."""
     B, T = x.shape
-    t, masked = sample_masks(B, T, generator)
+    t, masked = sample_masks(B, T, generator)  # drawn on the CPU: the same masks on every device
     attention = opening_mask(B, T, openness, generator)
+    x, t, masked = x.to(adapter.device), t.to(adapter.device), masked.to(adapter.device)
+    attention = attention.to(adapter.device) if attention is not None else None
     inputs = x.masked_fill(masked, adapter.mask.id)
     hidden = adapter.hidden(inputs, attention)  # (B, T, d)
     rows, cols = masked.nonzero(as_tuple=True)  # (M,), (M,): cols >= 1

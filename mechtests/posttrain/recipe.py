@@ -34,6 +34,7 @@ from tqdm import tqdm
 
 from mechtests.errors import MechtestsError
 from mechtests.models import load_subject
+from mechtests.placement import resolve_device
 from mechtests.posttrain import card as cards
 from mechtests.posttrain.adapter import Adapter
 from mechtests.posttrain.checkpoint import load_state, save_state
@@ -70,6 +71,7 @@ class Recipe:
     eval_every: int = 100  # steps between held-out evaluations (also at step 0 and at every stop)
     log_every: int = 10
     threads: int = 1  # one thread per process: on a shared 2-core box more threads are slower
+    device: str = "cpu"  # where the model trains and samples: cpu, cuda, cuda:N or auto (placement.parse_device)
     text_files: tuple[str, ...] = field(default_factory=tuple)
 
     def __post_init__(self) -> None:
@@ -119,7 +121,7 @@ class Recipe:
 
     def schedule_fields(self) -> dict[str, Any]:
         """The settings a resumed run must share with the stopped one (the budget and logging may differ)."""
-        skip = {"minutes", "checkpoint_minutes", "eval_every", "log_every", "threads"}
+        skip = {"minutes", "checkpoint_minutes", "eval_every", "log_every", "threads", "device"}
         return json.loads(json.dumps({k: v for k, v in dataclasses.asdict(self).items() if k not in skip}))  # as saved
 
 
@@ -153,6 +155,11 @@ class StopRequest:
             signal.signal(sig, handler)
 
 
+def device_name(device: torch.device) -> str:
+    """What trained it, for the card: the CPU, or the GPU's name."""
+    return torch.cuda.get_device_name(device) if device.type == "cuda" else device.type
+
+
 def step_generator(seed: int, step: int) -> torch.Generator:
     return torch.Generator().manual_seed(seed * 1_000_003 + step + 1)
 
@@ -172,9 +179,10 @@ class Run:
         torch.set_num_threads(recipe.threads)
         torch.manual_seed(recipe.seed)
         self.train_dir.mkdir(parents=True, exist_ok=True)
+        self.device = resolve_device(recipe.device)
         self.arm = load_subject(arm_path, gguf_file=gguf_file, kind="arm")
         self.source = {"path": str(arm_path), "gguf_file": gguf_file, "sha256": self.arm.weights_sha256}
-        self.model, self.tokenizer = self.arm.model, self.arm.tokenizer
+        self.model, self.tokenizer = self.arm.model.to(self.device), self.arm.tokenizer
         longest = getattr(self.model.config, "max_position_embeddings", None)
         if longest is not None and recipe.seq_len > longest:
             raise MechtestsError(f"--seq-len {recipe.seq_len} is longer than {arm_path} allows ({longest} positions)",
@@ -183,7 +191,7 @@ class Run:
         self.corpus = self._corpus()
         self.heldout = self.corpus.heldout
         self.mask = ensure_mask_token(self.model, self.tokenizer)
-        self.adapter = Adapter(self.model, self.mask, recipe.rank, recipe.alpha, recipe.seed).train()
+        self.adapter = Adapter(self.model, self.mask, recipe.rank, recipe.alpha, recipe.seed).to(self.device).train()
         self.params = self.adapter.trainable()
         self.optimizer = torch.optim.AdamW(self.params.values(), lr=recipe.learning_rate, betas=(0.9, 0.98),
                                            weight_decay=recipe.weight_decay)
@@ -302,7 +310,7 @@ class Run:
                 "mask_token": dataclasses.asdict(self.mask), "data": {**cards.describe_data(self.corpus.spec), "rows_made": len(self.corpus.made)},
                 "progress": self.progress, "sha256": sha256,
                 "versions": {"torch": torch.__version__, "transformers": transformers.__version__,
-                             "python": platform.python_version()}}
+                             "python": platform.python_version()}, "device": device_name(self.device)}
 
     def finish(self) -> dict[str, Any]:
         """Write the MDM folder (the merged weights) and its card."""
