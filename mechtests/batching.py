@@ -28,6 +28,7 @@ from typing import TYPE_CHECKING, Callable, TypeVar
 
 import torch
 
+from mechtests import progress
 from mechtests.errors import MechtestsError
 from mechtests.models.shape import ConfigShape
 
@@ -178,15 +179,17 @@ def is_out_of_memory(err: BaseException) -> bool:
     return isinstance(err, RuntimeError) and ("out of memory" in text or "can't allocate memory" in text)
 
 
-def in_batches(fn: Callable[[int, int, int], T], n: int, rows: int, what: str) -> list[T]:
+def in_batches(fn: Callable[[int, int, int], T], n: int, rows: int, what: str, unit: str = "items") -> list[T]:
     """[fn(start, stop, rows) for consecutive chunks of range(n)], each chunk at most `rows` long.
 
     `rows` is the pass's row budget (fn may spend it on more than the chunk's items, as EAP-IG
     spends it on interpolation steps). When fn runs out of memory, the budget is halved and the
     same chunk retried, with a BatchWarning; at one row, the error is a MechtestsError.
+    Progress (mechtests.progress): `what: unit` done/n, before the first chunk and after each.
     """
     out: list[T] = []
     start = 0
+    progress.step(f"{what}: {unit}", 0, n)
     while start < n:
         stop = min(n, start + rows)
         try:
@@ -205,6 +208,7 @@ def in_batches(fn: Callable[[int, int, int], T], n: int, rows: int, what: str) -
             warnings.warn(BatchWarning(f"{what}: out of memory at {stop - start} rows per pass; halved the batch to {rows} rows"), stacklevel=2)
             continue
         start = stop
+        progress.step(f"{what}: {unit}", stop, n)
     return out
 
 

@@ -159,7 +159,8 @@ def head_scores(
     if ids.shape[0] == 0:
         raise MechtestsError("head detector got no examples", "pass at least one example or sequence")
     plain, causal = [], []
-    for start in progress.iterate(range(0, ids.shape[0], batch_size), "attention-pattern batches"):
+    rule = getattr(targets, "__name__", "head").removesuffix("_targets").replace("_", "-")
+    for start in progress.iterate(range(0, ids.shape[0], batch_size), f"{rule} scores on {subject.kind}: attention-pattern batches"):
         b_ids, b_att = ids[start : start + batch_size], attention[start : start + batch_size]
         target = targets(b_ids, _valid(subject, b_ids, b_att))  # (b, T, T)
         layers = [score_from_probs(p, target) for p in attention_patterns(subject, b_ids, b_att)]

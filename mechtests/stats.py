@@ -17,9 +17,11 @@ from typing import Callable, Sequence
 import numpy as np
 import torch
 
+from mechtests import progress
 from mechtests.errors import MechtestsError
 
 ArrayLike = torch.Tensor | np.ndarray | Sequence[float]
+RESAMPLES = "bootstrap resamples"  # what progress counts while a bootstrap runs
 
 
 @dataclass(frozen=True)
@@ -76,7 +78,7 @@ def bootstrap(
     value = float(statistic(*arrays))
     rng = np.random.default_rng(seed)
     index = rng.integers(0, n, size=(n_resamples, n))  # (R, n)
-    draws = np.array([statistic(*(a[row] for a in arrays)) for row in index], dtype=np.float64)
+    draws = np.array([statistic(*(a[row] for a in arrays)) for row in progress.iterate(index, RESAMPLES)], dtype=np.float64)
     return _percentile(value, draws, seed, level, n)
 
 
@@ -123,7 +125,7 @@ def bootstrap_with_controls(
     value = float(statistic(*series, draws.mean(0)))
     rng = np.random.default_rng(seed)
     stats = np.empty(n_resamples, dtype=np.float64)
-    for r in range(n_resamples):
+    for r in progress.iterate(range(n_resamples), RESAMPLES):
         rows = rng.integers(0, n, size=n)  # examples
         weights = np.bincount(rng.integers(0, n_draws, size=n_draws), minlength=n_draws) / n_draws  # control draws
         stats[r] = statistic(*(a[rows] for a in series), (weights @ draws)[rows])

@@ -22,6 +22,7 @@ from mechtests.attribution import Attribution, attribute, graph_for
 from mechtests.errors import MechtestsError
 from mechtests.outcomes import NotApplicable
 from mechtests.queries import Example, evaluate
+from mechtests.stats import RESAMPLES
 
 if TYPE_CHECKING:
     import numpy as np
@@ -125,7 +126,7 @@ def resampled(attributions: Sequence[Attribution], statistic: Callable[..., floa
         weights[row] = np.bincount(rng.integers(0, n, n), minlength=n)
     weights = torch.as_tensor(weights / n, dtype=torch.float32)  # (R + 1, n): each resample's mean as one matmul
     means = [(weights @ a.per_example.flatten(1)).view(-1, *a.per_example.shape[1:]) for a in attributions]  # (R + 1, n_up, n_down)
-    return np.array([statistic(*(m[r] for m in means)) for r in range(n_resamples + 1)])
+    return np.array([statistic(*(m[r] for m in means)) for r in progress.iterate(range(n_resamples + 1), RESAMPLES)])
 
 
 def top_edge_indices(scores: torch.Tensor, graph: "Graph", k: int | None = None) -> torch.Tensor:

@@ -84,9 +84,9 @@ def test_a_one_model_table_names_its_missing_column(capsys):
 @pytest.mark.slow
 def test_smollm2_eval_poses_every_task_it_can(smollm2_pair, capsys):
     """A few candidates only: the 1000-candidate figures are in README's Real models section."""
-    assert main(["eval", "--pair", "smollm2", "--n", "16", "--json"]) == 0
+    assert main(["eval", "--pair", "smollm2", "--mdm", "none", "--n", "16", "--json"]) == 0
     report = json.loads(capsys.readouterr().out)
-    assert report["pair"] == "smollm2" and list(report["models"]) == ["arm"]
+    assert report["pair"] == "smollm2 with mdm=none" and list(report["models"]) == ["arm"]
     for name in ("ioi", "greater_than"):
         row = report["tasks"][name]
         assert "error" not in row and 0 <= row["arm"]["accuracy"] <= 1, name

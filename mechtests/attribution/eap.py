@@ -205,7 +205,7 @@ def attribute(
         def chunk(start: int, stop: int, rows: int, clean: Posed = clean, corrupt: Posed = corrupt) -> tuple[torch.Tensor, ...]:
             return _edge_scores(layout, slice_posed(clean, start, stop), slice_posed(corrupt, start, stop), alphas, rows)
 
-        parts = batching.in_batches(chunk, len(clean), batch_size, f"{method} on {subject.kind}")
+        parts = batching.in_batches(chunk, len(clean), batch_size, f"{method} on {subject.kind}", "examples")
         per_example.append(torch.cat([p[0] for p in parts]))
         m_clean.append(torch.cat([p[1] for p in parts]))
         m_corrupt.append(torch.cat([p[2] for p in parts]))

@@ -9,7 +9,8 @@
 Per task and per model: accuracy and mean logit difference (correct minus wrong), read through
 the query layer, the model's own pool (examples it answers correctly: per-model hypotheses
 draw from it) and the common-correct pool (examples both models answer correctly), which is
-the pool every circuit comparison draws from.
+the pool every circuit comparison draws from. On a terminal, a line on stderr shows which task
+and model are being scored and how many answers are done (commands/status_line.py).
 """
 
 from __future__ import annotations
@@ -20,6 +21,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from mechtests import progress
+from mechtests.commands.status_line import status_line
 from mechtests.errors import MechtestsError
 from mechtests.pairs import PairPaths, check_role, read_settings, resolve_pair
 from mechtests.plugin.options import parse_seed
@@ -143,6 +146,7 @@ def evaluate(subjects: dict[str, Any], n: int, seed: int, only: list[str] | None
         row["metric"] = "probability mass above minus at/below" if examples[0].good is not None else "logit difference"
         verdicts = {}
         for role, s in subjects.items():
+            progress.step(f"{name} ({role})")
             correct, diffs = score(s, examples)
             verdicts[role] = correct
             row[role] = {"accuracy": round(sum(correct) / len(examples), 4), "logit_diff": round(sum(diffs) / len(examples), 4),
@@ -185,6 +189,8 @@ def to_json(report: dict[str, Any]) -> str:
 
 def run(args: argparse.Namespace) -> int:
     paths = resolve(args.pair, args.arm, args.mdm)
-    report = {"pair": paths.label, **evaluate(load(paths), args.n, args.seed, args.tasks)}
+    subjects = load(paths)
+    with status_line():
+        report = {"pair": paths.label, **evaluate(subjects, args.n, args.seed, args.tasks)}
     print(to_json(report) if args.json else render_table(report), file=sys.stdout)
     return 0

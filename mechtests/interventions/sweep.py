@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Sequence
 
 import torch
 
-from mechtests import batching
+from mechtests import batching, progress
 from mechtests.attribution.eap import repeat_posed
 from mechtests.errors import MechtestsError
 from mechtests.interventions.core import ABLATIONS, _metrics, ablation_values, as_pair, cache, position_mask, resample_index, run_with
@@ -120,7 +120,7 @@ def head_sweep(
     rows = rows_per_pass if rows_per_pass is not None else batching.rows_for(subject, T)
     m_clean, m_corrupt = _metrics(subject, clean, corrupt)
     run = lambda start, stop, _rows: sweep_pass(subject, clean, chosen[start:stop], sources, mask)  # noqa: E731
-    chunks = batching.in_batches(run, len(chosen), max(1, rows // B), f"head sweep on {subject.kind}")
+    chunks = batching.in_batches(run, len(chosen), max(1, rows // B), f"head sweep on {subject.kind}", "heads")
     intervened = torch.cat(chunks).view(len(chosen), B).T  # (B, n_chosen)
     per_example = torch.full((B, L, H), float("nan"), dtype=intervened.dtype, device=intervened.device)
     index = torch.tensor(chosen, device=intervened.device)
@@ -139,4 +139,5 @@ def site_sweep(
     clean, corrupt = as_pair(subject, data)
     values = cache(subject, corrupt, sites) if method == "patch" else ablation_values(subject, clean, sites, method, seed)
     m_clean = metric(answer_logits(subject, clean), clean)
-    return {s: m_clean - metric(run_with(subject, clean, {s: values[s]}, positions), clean) for s in sites}
+    return {s: m_clean - metric(run_with(subject, clean, {s: values[s]}, positions), clean)
+            for s in progress.iterate(sites, f"site sweep on {subject.kind}: sites")}

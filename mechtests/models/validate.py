@@ -101,7 +101,7 @@ def validate_sites(subject: "Subject") -> list[str]:
     _expect(subject, "layer 0 attention probabilities", got[1].shape, (1, subject.n_heads, T, T))
     _expect(subject, f"layer 0 MLP output ({subject.arch.mlp})", got[2].shape, (1, T, d))
     rounding = max(1e-3, T * torch.finfo(got[1].dtype).eps)  # each of T probabilities rounded to the model's dtype
-    if not torch.allclose(got[1].float().sum(-1), torch.ones(1, subject.n_heads, T), atol=rounding):
+    if not torch.allclose(got[1].float().sum(-1).cpu(), torch.ones(1, subject.n_heads, T), atol=rounding):
         raise MechtestsError(f"{subject.path} ({subject.arch.tree}): attention probabilities do not sum to 1 over keys", _fix(subject))
     return ["attention output, MLP output and attention probabilities read with the expected shapes"]
 

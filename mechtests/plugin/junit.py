@@ -9,7 +9,7 @@ parsing anything:
     mechtests.subject      arm | mdm | pair             (which model the result is about)
     mechtests.verdict      holds | fails | ...          (mechtests.outcomes)
     mechtests.expected     holds | fails | ...
-    mechtests.seed         0
+    mechtests.seed         0                            (under --mech-seeds, the seed this case ran at)
     mechtests.evidence.<name>  0.94                     (one per scalar evidence value)
 
 Registered in the controller only (xdist workers write no XML), when --junitxml is given.
@@ -22,6 +22,7 @@ from typing import Any
 import pytest
 
 from mechtests.plugin.collect import CASE_PROP, Collector
+from mechtests.plugin.seeds import single_seed
 from mechtests.plugin.state import MechtestsState
 
 PREFIX = "mechtests."
@@ -52,7 +53,7 @@ class JUnitProperties:
         props: list[tuple[str, Any]] = [
             (PREFIX + "hypothesis", case["key"]), (PREFIX + "subject", case["model"]),
             (PREFIX + "verdict", verdict), (PREFIX + "expected", case["expected"]),
-            (PREFIX + "seed", self.state.settings["seed"]),
+            (PREFIX + "seed", single_seed(report.nodeid, self.state.settings["seed"])[1]),
         ]
         for entry in record.evidence:
             if not isinstance(entry["value"], list):

@@ -51,25 +51,16 @@ def register(config: pytest.Config, state: MechtestsState) -> None:
 
 
 class _Relay:
-    """The sink of one running test: throttles steps and sends them as progress reports."""
+    """Where one running test's status goes: a progress report (throttled by progress.Throttled)."""
 
     def __init__(self, item: pytest.Item) -> None:
         self.item = item
         self.started = time.monotonic()
-        self.last = float("-inf")
-        self.stage = ""
         case = item.stash.get(CASE_KEY, None)
         self.label = f"{case['key']} [{case['model']}]" if case else item.nodeid
 
-    def __call__(self, step: progress.Step) -> None:
-        if step.is_stage:
-            self.stage = step.what
-        now = time.monotonic()
-        if now - self.last < INTERVAL_S:
-            return
-        self.last = now
-        doing = str(step) if step.is_stage or not self.stage else f"{self.stage} · {step}"
-        info = {"label": self.label, "step": doing, "elapsed_s": round(now - self.started, 1)}
+    def __call__(self, status: progress.Status) -> None:
+        info = {"label": self.label, "step": str(status), "elapsed_s": round(time.monotonic() - self.started, 1)}
         report = pytest.TestReport(self.item.nodeid, self.item.location, {}, "passed", None, PROGRESS_WHEN,  # type: ignore[arg-type]
                                    user_properties=[(PROGRESS_PROP, info)])
         self.item.ihook.pytest_runtest_logreport(report=report)
@@ -83,7 +74,7 @@ class Sender:
     def pytest_runtest_protocol(self, item: pytest.Item, nextitem: pytest.Item | None) -> Any:
         if not self.enabled():
             return (yield)
-        with progress.reporting(_Relay(item)):
+        with progress.reporting(progress.Throttled(_Relay(item), INTERVAL_S)):
             return (yield)
 
 

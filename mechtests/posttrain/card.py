@@ -63,8 +63,9 @@ def render(card: dict[str, Any]) -> str:
         + ("added; its embedding starts as the mean of all embedding rows." if mask["added"] else "the tokenizer's own."), "",
         "## Data", "", card["data"]["what"] + ".", f"Held-out: {card['data']['heldout']}. "
         f"Rows made so far: {card['data'].get('rows_made', 'not recorded')} (sampled rows are made as training reaches them).", "",
-        "## Progress", "", f"{steps}; {p['seconds'] / 3600:.2f} h of training compute "
-        f"({p['step'] * r['batch_size'] * r['seq_len'] / max(p['seconds'], 1e-9):.0f} tokens/s).", "",
+        "## Progress", "", f"{steps}; {p['seconds'] / 3600:.2f} h of training compute on {card.get('device', 'cpu')} "
+        f"({p['step'] * r['batch_size'] * r['seq_len'] / max(p['seconds'], 1e-9):.0f} tokens/s; torch "
+        f"{card['versions']['torch']}, transformers {card['versions']['transformers']}).", "",
         "| step | tokens | loss (1/t-weighted) | masked-token CE | mask rate | openness |", "| --- | --- | --- | --- | --- | --- |",
     ]
     curve = p["loss_curve"]
@@ -87,8 +88,9 @@ def render(card: dict[str, Any]) -> str:
         lines += evaluation_table(card["evaluation"])
         lines += ["", "masked_token_accuracy: one step on the masked tokens (the MDM; the untrained weights run "
                   "bidirectionally) or next-token prediction of the same tokens from the left context (the causal "
-                  "ARM). infilling: a 1-3 token span in the middle half, with the text to its right present or "
-                  "masked. later_token_effect: mean |change| of the logits before the last position when the last "
+                  "ARM). infilling: per row, 4 spans of 1-3 tokens in the middle half, each in its own pass, with "
+                  "the text to its right present or masked; the gain is the paired difference on the same tokens. "
+                  "later_token_effect: mean |change| of the logits before the last position when the last "
                   "token changes (0 for a causal model)."]
     lines += ["", "## Weights", "", f"model.safetensors sha256 `{card['sha256']}`" if card["sha256"] else
               "not written yet (the run is in progress)", ""]

@@ -6,6 +6,7 @@ from typing import TYPE_CHECKING, Sequence
 
 import torch
 
+from mechtests import progress
 from mechtests.queries.example import Example
 from mechtests.queries.pose import Posed, length_batches, pose
 
@@ -100,11 +101,15 @@ def correct(answer_logits: torch.Tensor, posed: Posed) -> torch.Tensor:
 def evaluate(subject: "Subject", examples: Sequence[Example], batch_size: int = 256) -> tuple[torch.Tensor, torch.Tensor]:
     """(metric, correct) per example in their order, clean inputs, one pass per batch."""
     metrics, rights = [], []
+    done = 0
+    progress.step(f"answers of the {subject.kind}", 0, len(examples))
     for rows in length_batches(subject, examples, batch_size):
         posed = pose(subject, [examples[i] for i in rows])
         logits = gather_answer_logits(forward_logits(subject, posed), posed)
         metrics.append((rows, metric(logits, posed)))
         rights.append((rows, correct(logits, posed)))
+        done += len(rows)
+        progress.step(f"answers of the {subject.kind}", done, len(examples))
     return _in_order(metrics), _in_order(rights)
 
 

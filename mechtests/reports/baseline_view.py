@@ -15,9 +15,8 @@ from typing import Any
 from mechtests.errors import MechtestsError
 from mechtests.evidence import fmt
 from mechtests.reports import compare as gate
+from mechtests.reports.matrix import key_evidence
 from mechtests.reports.schema import SCHEMA, load_json
-
-KEY_EVIDENCE = 6  # at most this many values under a changed verdict
 
 
 @dataclass(frozen=True)
@@ -83,9 +82,7 @@ class _Side:
         return Value(metrics[metric]) if metric in metrics else None
 
     def key_metrics(self, case: str) -> list[dict[str, Any]]:
-        entries = self.evidence.get(case, [])
-        thresholded = [ev for ev in entries if ev.get("threshold") is not None]
-        return (thresholded or entries)[:KEY_EVIDENCE]
+        return key_evidence(self.evidence.get(case, []))
 
 
 def split_case(case: str) -> tuple[str, str]:

@@ -1,8 +1,13 @@
-"""The hypothesis x model matrix that every renderer shows, computed once from results.json."""
+"""The hypothesis x model matrix that every renderer shows, computed once from results.json.
+
+In a multi-seed run (--mech-seeds, issue #12) a cell's outcome is the replicated verdict (the
+common one when every seed agrees, else inconclusive: mechtests.plugin.seeds), and `seed_note`
+says what each seed gave, so a seed-dependent verdict is flagged wherever the matrix is shown.
+"""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Sequence
 
 from mechtests.outcomes import ERROR, HOLDS, MISMATCH, NOT_APPLICABLE, NOT_SELECTED, OK, WARNING, grade
 from mechtests.reports.schema import totals
@@ -12,6 +17,7 @@ MODEL_ORDER = ("arm", "mdm", "pair")
 PLAIN_NAMES = {ERROR: "error", NOT_APPLICABLE: "not applicable", NOT_SELECTED: "not selected"}
 # Grades a reader must look at: red ones, and warnings.
 ATTENTION = (MISMATCH, ERROR, WARNING)
+KEY_EVIDENCE = 6  # at most this many values where a result is summed up (a changed verdict, a seed's row)
 
 
 def columns(results: dict[str, Any]) -> list[str]:
@@ -27,7 +33,7 @@ def cell_text(res: dict[str, Any] | None) -> str:
         return "-"
     outcome = res["outcome"]
     if outcome in PLAIN_NAMES:
-        return PLAIN_NAMES[outcome]
+        return outcome_name(outcome)
     graded = status(res)
     if graded == OK:
         return outcome if res["expected"] == HOLDS else f"{outcome} (expected)"
@@ -46,6 +52,56 @@ def needs_attention(res: dict[str, Any] | None) -> bool:
     return status(res) in ATTENTION
 
 
+def outcome_name(outcome: str) -> str:
+    return PLAIN_NAMES.get(outcome, outcome)
+
+
+def key_evidence(evidence: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The scalar values a result is decided on: those with a threshold (else all), at most KEY_EVIDENCE."""
+    scalars = [ev for ev in evidence if not isinstance(ev["value"], list)]
+    thresholded = [ev for ev in scalars if ev.get("threshold") is not None]
+    return (thresholded or scalars)[:KEY_EVIDENCE]
+
+
+def seed_span(seeds: Sequence[int]) -> str:
+    """[0, 1, 2, 3] -> '0-3'; [0, 2, 3, 5] -> '0, 2-3, 5'."""
+    runs: list[list[int]] = []
+    for s in sorted(seeds):
+        if runs and s == runs[-1][-1] + 1:
+            runs[-1].append(s)
+        else:
+            runs.append([s])
+    return ", ".join(str(r[0]) if len(r) == 1 else f"{r[0]}-{r[-1]}" for r in runs)
+
+
+def seed_dependent(res: dict[str, Any] | None) -> bool:
+    """A multi-seed result whose verdict differs between seeds."""
+    return res is not None and res.get("agreement") is False
+
+
+def multi_seed(results: dict[str, Any]) -> bool:
+    """Was this a --mech-seeds run."""
+    return bool(results["run"].get("seeds"))
+
+
+def seed_note(res: dict[str, Any] | None, multi: bool = False) -> str:
+    """What each evaluation seed gave, for a result of a multi-seed run (`multi`): `seed 0`, `same
+    at seeds 0-3`, `seed-dependent: holds at 0, 2; fails at 1, 3`, or `ran once (takes no seed)`
+    for a hypothesis that does not depend on the seed; '' in a single-seed run."""
+    per_seed = (res or {}).get("seeds")
+    if not per_seed:
+        return "ran once (takes no seed)" if multi and res is not None else ""
+    seeds = [s["seed"] for s in per_seed]
+    if len(seeds) == 1:
+        return f"seed {seeds[0]}"
+    if not seed_dependent(res):
+        return f"same at seeds {seed_span(seeds)}"
+    by_outcome: dict[str, list[int]] = {}
+    for s in per_seed:
+        by_outcome.setdefault(s["outcome"], []).append(s["seed"])
+    return "seed-dependent: " + "; ".join(f"{outcome_name(o)} at {seed_span(ss)}" for o, ss in by_outcome.items())
+
+
 def headline(results: dict[str, Any]) -> str:
     t = totals(results["hypotheses"])
     run = results["run"]
@@ -57,7 +113,20 @@ def headline(results: dict[str, Any]) -> str:
                        (NOT_APPLICABLE, "not applicable"), (NOT_SELECTED, "not selected")):
         if t[key]:
             parts.append(f"{t[key]} {label}")
-    text = ", ".join(parts) + f" (seed {run['seed']})"
+    text = ", ".join(parts) + f" ({_seeds_of_run(results)})"
     if run.get("incomplete"):
         text += " - INCOMPLETE run"
     return text
+
+
+def _seeds_of_run(results: dict[str, Any]) -> str:
+    """`seed 0`, or for a multi-seed run the seeds and how many results depend on them."""
+    seeds = results["run"].get("seeds")
+    if not multi_seed(results):
+        return f"seed {results['run']['seed']}"
+    n = sum(seed_dependent(r) for h in results["hypotheses"] for r in h["results"].values())
+    if len(seeds) == 1:
+        return f"seed {seeds[0]}"
+    if not n:
+        return f"seeds {seed_span(seeds)}: every verdict the same at each seed"
+    return f"seeds {seed_span(seeds)}: {n} result{'' if n == 1 else 's'} seed-dependent"

@@ -2,9 +2,10 @@
 
 Top: with a baseline, what changed against it (verdicts first, then drifted metrics, each with
 old and new values and intervals). Then the hypothesis x model matrix, each cell a link to its
-evidence. Below: one section per hypothesis with its claim and source, its charts (the models
-on shared axes, reports/charts.py), then per model the outcome, message, evidence table and
-rerun command. Every string from the run goes through `e()` (html.escape).
+evidence (in a multi-seed run, with what each seed gave under the replicated verdict). Below:
+one section per hypothesis with its claim and source, its charts (the models on shared axes,
+reports/charts.py), then per model the outcome, message, the verdict and key evidence at each
+seed of a multi-seed run, the evidence table and rerun command. Every string from the run goes through `e()` (html.escape).
 """
 
 from __future__ import annotations
@@ -19,7 +20,8 @@ from mechtests.figures import chart_of, is_chart_key
 from mechtests.reports import svg
 from mechtests.reports.baseline_view import BaselineView, MetricRow, baseline_view, interval_text
 from mechtests.reports.charts import hypothesis_charts
-from mechtests.reports.matrix import cell_text, columns, headline, status
+from mechtests.reports.matrix import (cell_text, columns, headline, key_evidence, multi_seed, outcome_name, seed_dependent,
+                                      seed_note, seed_span, status)
 
 CSS = """
 body{font:14px/1.4 system-ui,sans-serif;margin:1.5em auto;max-width:1180px;color:#222;padding:0 1em}
@@ -34,6 +36,7 @@ svg .t{font:bold 13px sans-serif}svg .l{font:12px sans-serif;fill:#444}svg .bar{
 svg .axis{stroke:#888;stroke-width:1}svg .grid{stroke:#eee;stroke-width:1}svg .band{fill:#999;opacity:.35}
 svg .thr{stroke:#b00;stroke-width:1.5;stroke-dasharray:6 3}svg .node{fill:#fff;stroke:#333;stroke-width:1.5}
 svg .node.idle{stroke:#bbb}.warn{color:#a60}.bad{color:#b00;font-weight:bold}
+.seeds{display:block;font-size:12px;font-weight:normal;color:#555}.seeds.differ{color:#8a4b00;font-weight:bold}
 """
 
 
@@ -69,7 +72,7 @@ def render_html(results: dict[str, Any], old: dict[str, Any] | None = None) -> s
 
 
 def _matrix(results: dict[str, Any]) -> str:
-    cols = columns(results)
+    cols, multi = columns(results), multi_seed(results)
     rows = ["<table class='matrix'><tr><th>hypothesis</th>" + "".join(f"<th>{e(c)}</th>" for c in cols) + "<th>claim</th></tr>"]
     for hyp in results["hypotheses"]:
         cells = []
@@ -78,11 +81,40 @@ def _matrix(results: dict[str, Any]) -> str:
             if res is None:
                 cells.append("<td>-</td>")
             else:
-                cells.append(f"<td class='{status(res)}'><a href='#{anchor(hyp['key'], c)}'>{e(cell_text(res))}</a></td>")
+                cells.append(f"<td class='{status(res)}'><a href='#{anchor(hyp['key'], c)}'>{e(cell_text(res))}{_seed_note(res, multi)}</a></td>")
         rows.append(f"<tr><td><a href='#{anchor(hyp['key'])}'>{_breakable(hyp['key'])}</a></td>{''.join(cells)}"
                     f"<td>{e(hyp['claim'])}</td></tr>")
     rows.append("</table>")
     return "".join(rows)
+
+
+def _seed_note(res: dict[str, Any], multi: bool) -> str:
+    """What each seed gave, under a multi-seed cell's verdict; '' in a single-seed run."""
+    note = seed_note(res, multi)
+    return f"<span class='seeds{' differ' if seed_dependent(res) else ''}'>{e(note)}</span>" if note else ""
+
+
+def _per_seed(res: dict[str, Any]) -> str:
+    """A multi-seed result's table: per evaluation seed, its verdict, key evidence and message."""
+    if not res.get("seeds"):
+        return ""
+    first = res["seeds"][0]["seed"]
+    rows = [f"<p class='{'warn' if seed_dependent(res) else 'meta'}'>{e(seed_note(res))} "
+            f"(the message, evidence and charts below are seed {e(first)}'s)</p>",
+            "<table><tr><th>seed</th><th>verdict</th><th>key evidence</th><th>message</th></tr>"]
+    for s in res["seeds"]:
+        evidence = "<br>".join(e(_value(ev)) for ev in key_evidence(s.get("evidence") or []))
+        message = (s.get("message") or "").splitlines()[:1]
+        rows.append(f"<tr><td>{e(s['seed'])}</td><td>{e(outcome_name(s['outcome']))}</td><td>{evidence}</td>"
+                    f"<td>{e(message[0]) if message else ''}</td></tr>")
+    return "".join(rows) + "</table>"
+
+
+def _value(ev: dict[str, Any]) -> str:
+    """`name: value [lo, hi] (threshold t)`."""
+    ci = f" [{fmt(ev['ci'][0])}, {fmt(ev['ci'][1])}]" if ev.get("ci") else ""
+    thr = f" (threshold {fmt(ev['threshold'])})" if ev.get("threshold") is not None else ""
+    return f"{ev['name']}: {fmt(ev['value'])}{ci}{thr}"
 
 
 def _breakable(key: str) -> str:
@@ -91,7 +123,8 @@ def _breakable(key: str) -> str:
 
 
 def _run_info(run: dict[str, Any]) -> str:
-    items = [f"seed {e(run['seed'])}", f"pair {e(run.get('pair'))}", f"device {e(run.get('device'))}",
+    seeds = f"seeds {e(seed_span(run['seeds']))}" if run.get("seeds") else f"seed {e(run['seed'])}"
+    items = [seeds, f"pair {e(run.get('pair'))}", f"device {e(run.get('device'))}",
              f"dtype {e(run.get('dtype'))}", f"finished {e(run.get('finished'))}"]
     git = run.get("git") or {}
     if git.get("commit"):
@@ -159,6 +192,7 @@ def _hypothesis(hyp: dict[str, Any]) -> str:
     out.append(_plots(hyp))
     for model, res in hyp["results"].items():
         out.append(f"<h3 id='{anchor(hyp['key'], model)}'>{e(model)}: <span class='{status(res)}'>{e(cell_text(res))}</span></h3>")
+        out.append(_per_seed(res))
         if res.get("message"):
             out.append(f"<pre>{e(res['message'])}</pre>")
         scalars = [ev for ev in res["evidence"] if not isinstance(ev["value"], list)]

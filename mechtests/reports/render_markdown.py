@@ -8,7 +8,8 @@ from typing import Any
 
 from mechtests.evidence import describe
 from mechtests.reports.baseline_view import BaselineView, MetricRow, baseline_view, interval_text
-from mechtests.reports.matrix import cell_text, columns, headline, needs_attention, status
+from mechtests.reports.matrix import (cell_text, columns, headline, key_evidence, multi_seed, needs_attention, outcome_name,
+                                      seed_note, status)
 
 ICONS = {"ok": "✅", "mismatch": "❌", "error": "💥", "warning": "⚠️", "not_applicable": "➖", "not_selected": "⏭️",
          "none": ""}
@@ -49,7 +50,7 @@ def render_markdown(results: dict[str, Any], old: dict[str, Any] | None = None) 
     out += ["", "| hypothesis | " + " | ".join(cols) + " |", "|---" * (len(cols) + 1) + "|"]
     for hyp in results["hypotheses"]:
         cells = [hyp["results"].get(c) for c in cols]
-        out.append(f"| {md(hyp['key'])} | " + " | ".join(f"{ICONS[status(r)]} {md(cell_text(r))}".strip() for r in cells) + " |")
+        out.append(f"| {md(hyp['key'])} | " + " | ".join(_cell(r, multi_seed(results)) for r in cells) + " |")
     attention = [(h, m, r) for h in results["hypotheses"] for m, r in h["results"].items() if needs_attention(r)]
     if attention:
         out += ["", "## Needs attention", ""]
@@ -58,8 +59,26 @@ def render_markdown(results: dict[str, Any], old: dict[str, Any] | None = None) 
                        + (f" - {md(res['message'].splitlines()[0])}" if res.get("message") else ""))
             for ev in res["evidence"]:
                 out.append(f"  - {md(describe(ev))}")
+            out += _per_seed(res)
             out.append(f"  - rerun: {code(res['rerun'])}")
     return "\n".join(out) + "\n"
+
+
+def _cell(res: dict[str, Any] | None, multi: bool) -> str:
+    """A matrix cell: icon and verdict, and in a multi-seed run what each seed gave (on a second line)."""
+    note = seed_note(res, multi)
+    return f"{ICONS[status(res)]} {md(cell_text(res))}".strip() + (f"<br>{md(note)}" if note else "")
+
+
+def _per_seed(res: dict[str, Any]) -> list[str]:
+    """One line per evaluation seed of a multi-seed result: its verdict, key evidence and message."""
+    out = []
+    for s in res.get("seeds") or []:
+        evidence = "; ".join(describe(ev) for ev in key_evidence(s.get("evidence") or []))
+        message = (s.get("message") or "").splitlines()[:1]
+        out.append(f"  - seed {md(s['seed'])}: **{md(outcome_name(s['outcome']))}**" + (f" - {md(evidence)}" if evidence else "")
+                   + (f" - {md(message[0])}" if message else ""))
+    return out
 
 
 def _baseline(view: BaselineView) -> list[str]:

@@ -1,11 +1,12 @@
-"""The compact matrix printed at the end of a pytest run."""
+"""The compact matrix printed at the end of a pytest run; in a multi-seed run, a line under each
+seed-dependent result says what each seed gave (the headline counts them)."""
 
 from __future__ import annotations
 
 from typing import Any
 
 from mechtests.outcomes import WARNING
-from mechtests.reports.matrix import cell_text, columns, headline, needs_attention, status
+from mechtests.reports.matrix import cell_text, columns, headline, needs_attention, seed_dependent, seed_note, status
 
 MAX_KEY = 48
 
@@ -21,6 +22,7 @@ def render_terminal(results: dict[str, Any]) -> list[str]:
         flag = "  <--" if any(needs_attention(r) and status(r) != WARNING for r in cells) else \
             "  <-?" if any(status(r) == WARNING for r in cells) else ""
         lines.append(f"{key.ljust(key_w)}  {marks}".rstrip() + flag)
+        lines += [f"    [{c}] {seed_note(r)}" for c, r in zip(cols, cells) if seed_dependent(r)]
     return lines
 
 

@@ -5,7 +5,7 @@ Layout (schema_version 2):
     {
       "schema": "mechtests-results", "schema_version": 2,
       "run": {
-        "seed": 0, "pair": "tiny", "device": "cpu", "dtype": "float32", "strict": false,
+        "seed": 0, "seeds": null or [0, 1, 2, 3] (--mech-seeds), "pair": "tiny", "device": "cpu", "dtype": "float32", "strict": false,
         "models": {"arm": {"path": ..., "weights_sha256": ...}, "mdm": {...}},
         "versions": {"python": ..., "torch": ..., "transformers": ..., "nnsight": ..., ...},
         "git": {"commit": ... or null, "dirty": bool or null},
@@ -34,10 +34,11 @@ Layout (schema_version 2):
       "problems": [...]   # what went wrong writing the report (a renderer that failed)
     }
 
-"seeds" and "agreement" are reserved for multi-seed runs (--mech-seeds, issue #12): "seeds"
-will be a list of {"seed", "outcome", "message", "evidence"}, one per evaluation seed, the
-result's own "outcome" their combined verdict, and "agreement" true when every seed gave the
-same verdict. Single-seed runs write null for both; readers must accept either.
+"seeds" and "agreement" are filled in multi-seed runs (--mech-seeds, issue #12; run "seeds" lists
+them): "seeds" is a list of {"seed", "outcome", "message", "evidence"}, one per evaluation seed,
+the result's own "outcome" their replicated verdict (mechtests.plugin.seeds.combine), and
+"agreement" true when every seed gave the same verdict (false: seed-dependent). Single-seed runs,
+and hypotheses that take no seed, write null for both; readers must accept either.
 
 Version 1 files (outcomes holds, fails, error, skipped; no grade, seeds or agreement) are
 read through `upgrade`, so results and baselines saved before version 2 keep working.

@@ -67,6 +67,28 @@ def test_the_bundled_report_reads_well_at_1280px(page) -> None:
     assert findings.screenshot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
+def test_a_multi_seed_report_reads_well_at_1280px(tmp_path) -> None:
+    """The bundled run as if at seeds 0-3, one verdict seed-dependent: per-seed notes in every
+    matrix cell and a per-seed table per result, still without horizontal scrolling."""
+    results = json.loads(DATA.read_text())
+    results["run"]["seeds"] = [0, 1, 2, 3]
+    for hyp in results["hypotheses"]:
+        for res in hyp["results"].values():
+            flips = hyp["key"] == CHANGED
+            outcomes = [res["outcome"], *(["fails"] * 3 if flips else [res["outcome"]] * 3)]
+            res["seeds"] = [{"seed": s, "outcome": o, "message": res["message"], "evidence": res["evidence"]}
+                            for s, o in enumerate(outcomes)]
+            res["agreement"] = not flips
+            if flips:
+                res.update(outcome="inconclusive", grade="warning", matched=False)
+    page = tmp_path / "report.html"
+    page.write_text(render_html(results))
+    assert "seed-dependent: holds at 0; fails at 1-3" in page.read_text()
+    findings = check(page, BROWSER)
+    assert findings.problems() == []
+    assert all(link["landed"] for link in findings.layout["links"])
+
+
 @pytest.mark.skipif(not os.environ.get("MECHTESTS_REPORT"), reason="set MECHTESTS_REPORT=reports/report.html to check a run's report")
 def test_the_run_report_reads_well_at_1280px() -> None:
     findings = check(Path(os.environ["MECHTESTS_REPORT"]), BROWSER)

@@ -43,3 +43,10 @@ def test_no_junit_file_no_extra_properties(suite) -> None:
     suite.write(test_x=SUITE)
     assert suite.run().ret == 0
     assert suite.outcomes() == {"x.score": {"arm": "holds", "mdm": "fails"}}
+
+
+def test_each_seed_of_a_multi_seed_run_names_its_seed(suite) -> None:
+    suite.write(test_x=SUITE.replace("test_score(subject)", "test_score(subject, mech_seed)"))
+    assert suite.run("--junitxml=out.xml", "--mech-seeds=2-3").ret == 0
+    props = _properties(suite.pytester.path / "out.xml")
+    assert props["test_score[seed2-arm]"]["mechtests.seed"] == "2" and props["test_score[seed3-mdm]"]["mechtests.seed"] == "3"

@@ -7,9 +7,24 @@ import re
 import subprocess
 import sys
 
+import io
+from pathlib import Path
+
 import pytest
 
+import mechtests
 from mechtests import progress
+from mechtests.attribution import attribute
+from mechtests.commands import status_line
+from mechtests.commands.eval import evaluate as evaluate_pair
+from mechtests.compare import targeted_ablation
+from mechtests.interventions import head_sweep, site_sweep
+from mechtests.models import Site
+from mechtests.queries import evaluate
+from mechtests.stats import bootstrap_with_controls, ratio_of_means
+from mechtests.tasks import TaskSet
+
+PAIR = Path(__file__).resolve().parents[2] / "fixtures" / "tiny-pair"
 
 SLOW = '''
 import time
@@ -54,7 +69,60 @@ def test_steps_reach_the_sink_only_inside_reporting() -> None:
         progress.step("stage")
         assert list(progress.iterate(["a", "b"], "items")) == ["a", "b"]
     progress.step("after")
-    assert seen == ["stage", "items 1/2", "items 2/2"]
+    assert seen == ["stage", "items 0/2", "items 1/2", "items 2/2"]
+
+
+def test_a_status_shows_the_stage_and_each_loop_outer_first() -> None:
+    status = progress.Status()
+    for step in [progress.Step("EAP-IG ioi (mdm)"), progress.Step("examples", 0, 64), progress.Step("passes", 1, 4),
+                 progress.Step("examples", 8, 64), progress.Step("passes", 2, 4)]:
+        status.update(step)
+    assert str(status) == "EAP-IG ioi (mdm) · examples 8/64 · passes 2/4"
+    status.update(progress.Step("ablation ioi (mdm)"))  # a new stage forgets the last one's loops
+    assert str(status) == "ablation ioi (mdm)"
+
+
+def test_long_measurements_on_the_bundled_pair_report_progress() -> None:
+    """Each long loop (answers, EAP-IG batches and passes, head and site sweeps, control draws,
+    the bootstrap with controls) counts up to its total."""
+    arm = mechtests.load_subject(PAIR / "arm")
+    examples = TaskSet(arm.tokenizer, n=40, seed=0)["ioi"][:6]
+    steps: list[progress.Step] = []
+    with progress.reporting(steps.append):
+        evaluate(arm, examples, batch_size=4)
+        attribute(arm, examples, steps=4, batch_size=4)
+        head_sweep(arm, examples, method="mean", rows_per_pass=12, layers=[0])
+        site_sweep(arm, examples, [Site("mlp_out", 0), Site("mlp_out", 1)], method="mean")
+        ablation = targeted_ablation(arm, examples, [Site("head", 0, 0)], n_controls=2, max_controls=4, controls=("random",))
+        bootstrap_with_controls(ablation.target, controls=ablation.random, statistic=ratio_of_means, n_resamples=50)
+    last = {s.what: s for s in steps}
+    assert {what: (s.done, s.total) for what, s in last.items()} == {
+        "answers of the arm": (6, 6),
+        "eap-ig on arm: examples": (6, 6),
+        "integrated-gradient passes": (2, 2),  # the last batch: 2 examples in 4 rows, so 2 steps per pass
+        "head sweep on arm: heads": (arm.n_heads, arm.n_heads),
+        "site sweep on arm: sites": (2, 2),
+        "random component sets": (2, 2),
+        "bootstrap resamples": (50, 50),
+    }
+    assert steps[0] == progress.Step("answers of the arm", 0, 6)  # a loop says its size before it starts
+
+
+@pytest.mark.parametrize("terminal", [True, False], ids=["tty", "pipe"])
+def test_mechtests_eval_draws_one_status_line_on_a_terminal_only(terminal, monkeypatch) -> None:
+    monkeypatch.delenv("CI", raising=False)
+    subjects = {role: mechtests.load_subject(PAIR / role) for role in ("arm", "mdm")}
+    stream = _Stream(terminal)
+    monkeypatch.setattr(status_line, "INTERVAL_S", 0.0)
+    with status_line.status_line(stream):
+        report = evaluate_pair(subjects, n=20, seed=0, only=["ioi"])
+    assert report["tasks"]["ioi"]["arm"]["correct"] >= 0
+    out = stream.getvalue()
+    if not terminal:
+        assert out == ""
+        return
+    assert "\r\x1b[Kioi (arm) · answers of the arm 0/" in out and "ioi (mdm) · answers of the mdm" in out
+    assert out.endswith("\r\x1b[K")  # the line is erased when the work ends
 
 
 @pytest.mark.parametrize("workers", [[], ["-n", "2"]], ids=["n0", "xdist"])
@@ -75,3 +143,14 @@ def test_quiet_under_q_in_ci_and_when_not_a_terminal(suite, how) -> None:
         out = run_in_terminal(suite.pytester.path, *(["-q"] if how == "quiet" else []), ci=how == "ci")
     assert "warming up" not in out and "rounds 1/3" not in out
     assert "2 passed" in out
+
+
+class _Stream(io.StringIO):
+    """A text stream that says whether it is a terminal."""
+
+    def __init__(self, terminal: bool) -> None:
+        super().__init__()
+        self.terminal = terminal
+
+    def isatty(self) -> bool:
+        return self.terminal

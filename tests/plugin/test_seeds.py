@@ -81,6 +81,10 @@ def test_each_hypothesis_runs_at_every_seed(suite, workers):
     assert "test_wobbly --mech-seed 0" in wobbly["rerun"]  # the lowest seed's case, as a single-seed run reruns it
     assert combined["seeded.never"]["results"]["pair"]["outcome"] == "fails"
     assert result.ret == 1  # the odd seeds of test_wobbly fail its expectation
+    page, summary = (suite.reports / "report.html").read_text(), (suite.reports / "summary.md").read_text()
+    for text in (page, summary, result.stdout.str()):
+        assert "seed-dependent: holds at 0, 2; fails at 1, 3" in text
+    assert page.count("<span class='seeds'>same at seeds 0-3</span>") == 3 and "ran once (takes no seed)" in summary
 
 
 def test_per_seed_node_ids_rerun_at_their_seed():
