@@ -30,6 +30,7 @@ import torch
 
 from mechtests import progress
 from mechtests.errors import MechtestsError
+from mechtests.models.shape import ConfigShape
 
 if TYPE_CHECKING:
     from mechtests.models.subject import Subject
@@ -131,13 +132,11 @@ class ModelShape:
 
     @classmethod
     def from_config(cls, config: object, element_bytes: int, n_layers: int | None = None, vocab: int | None = None) -> "ModelShape":
-        """From a transformers config (Llama/Qwen2/Mistral or GPT-2 field names)."""
-        read = lambda *names: next(int(v) for n in names if (v := getattr(config, n, None)) is not None)  # noqa: E731
-        d = read("hidden_size", "n_embd")
+        """From a transformers config, whatever its family calls the sizes (mechtests.models.shape)."""
+        sizes = ConfigShape.of(config)
         return cls(
-            n_layers=n_layers or read("num_hidden_layers", "n_layer"), n_heads=read("num_attention_heads", "n_head"), d_model=d,
-            d_mlp=next((int(v) for n in ("intermediate_size", "n_inner") if (v := getattr(config, n, None))), 4 * d),
-            vocab=vocab or read("vocab_size"), element_bytes=element_bytes,
+            n_layers=n_layers or sizes.need("n_layers"), n_heads=sizes.need("n_heads"), d_model=sizes.need("d_model"),
+            d_mlp=sizes.need("d_mlp"), vocab=vocab or sizes.need("vocab"), element_bytes=element_bytes,
         )
 
 

@@ -7,12 +7,16 @@ once, travels with the run (`--mech-budget NAME`, a pair table's `budget = NAME`
 sets (pool sizes change the examples, steps and draws are parameters of each entry) and is
 written into the report.
 
-- `default`: the bundled pair's settings (1000 candidates, pools of 500, 8 EAP-IG steps, 200
-  circuit bootstrap draws, control draws from 10 up, K by the rule below).
+- `default`: the bundled pair's settings (1000 candidates, pools of 500, check pools of 200, 8
+  EAP-IG steps, 200 circuit bootstrap draws, control draws from 10 up, 40 property examples, K
+  by the rule below).
 - `paper`: PAPER.md's analysis: pools of 500, K by the rule below and at most the paper's 1000,
   32 EAP-IG steps, 1000 bootstrap draws.
 - `quick`: what 2 CPU cores finish in minutes on a 135M model: 200 candidates per task,
-  pools of 100, 4 EAP-IG steps, 100 circuit bootstrap draws, 5 control draws.
+  pools of 100, check pools of 50, 4 EAP-IG steps, 100 circuit bootstrap draws, 5 control
+  draws, 10 property examples and no shrinking of a counterexample.
+
+Every size a hypothesis in suites/ uses comes from these fields, so `quick` shrinks the whole run.
 
 The K rule (issue #12): the paper's share of the graph, K = 1000 of a 7B graph's ~3.2 x 10^5
 edges (k_fraction 0.0032), but never fewer than 39 edges (k_min), the smallest K whose edge
@@ -49,9 +53,15 @@ class Budget:
     candidates: task examples generated per task (before any pool is drawn).
     pool_size: examples kept per pool (common-correct, or one model's own correct ones).
     min_pool: a pool below this makes its hypothesis not applicable.
+    check_pool: examples of the checks that cost more per example or repeat per variant (a
+        circuit's faithfulness by edge patching, the depth robustness variants' pools, a
+        property test's choice of head).
     ig_steps: EAP-IG interpolation steps.
     bootstrap_draws: resamples of statistics that rebuild a circuit on every draw.
     control_draws: random control sets per targeted ablation.
+    property_examples: examples the `hypothesis` package generates per property-based claim.
+    shrink: whether it then shrinks a counterexample to a minimal one (every step is a forward
+        pass: on a real model, minutes that a quick run does not spend).
     k_fraction, k_min, k_max: the per-model rule for a circuit's K (see `k`).
     """
 
@@ -59,9 +69,12 @@ class Budget:
     candidates: int
     pool_size: int
     min_pool: int
+    check_pool: int
     ig_steps: int
     bootstrap_draws: int
     control_draws: int
+    property_examples: int
+    shrink: bool
     k_fraction: float
     k_min: int
     k_max: int | None
@@ -85,12 +98,15 @@ class Budget:
 BUDGETS: dict[str, Budget] = {
     b.name: b
     for b in (
-        Budget("default", candidates=1000, pool_size=500, min_pool=20, ig_steps=8, bootstrap_draws=200,
-               control_draws=10, k_fraction=0.0032, k_min=39, k_max=None),
-        Budget("paper", candidates=1000, pool_size=500, min_pool=100, ig_steps=32, bootstrap_draws=1000,
-               control_draws=20, k_fraction=0.0032, k_min=39, k_max=1000),
-        Budget("quick", candidates=200, pool_size=100, min_pool=20, ig_steps=4, bootstrap_draws=100,
-               control_draws=5, k_fraction=0.0032, k_min=39, k_max=1000),
+        Budget("default", candidates=1000, pool_size=500, min_pool=20, check_pool=200, ig_steps=8,
+               bootstrap_draws=200, control_draws=10, property_examples=40, shrink=True,
+               k_fraction=0.0032, k_min=39, k_max=None),
+        Budget("paper", candidates=1000, pool_size=500, min_pool=100, check_pool=200, ig_steps=32,
+               bootstrap_draws=1000, control_draws=20, property_examples=40, shrink=True,
+               k_fraction=0.0032, k_min=39, k_max=1000),
+        Budget("quick", candidates=200, pool_size=100, min_pool=20, check_pool=50, ig_steps=4,
+               bootstrap_draws=100, control_draws=5, property_examples=10, shrink=False,
+               k_fraction=0.0032, k_min=39, k_max=1000),
     )
 }
 DEFAULT = BUDGETS["default"]

@@ -1,4 +1,4 @@
-"""The outcomes a hypothesis result can have, and the exceptions a test raises to reach them.
+r"""The outcomes a hypothesis result can have, and the exceptions a test raises to reach them.
 
 One module owns this, so that the plugin, the reports, the baseline gate and the suites all
 speak of the same six states:

@@ -52,11 +52,13 @@ ROLES: tuple[str, str] = ("arm", "mdm")
 NONE = "none"  # `--arm=none` / `--mdm=none`: a one-model run
 PACKAGE_PREFIX = "pkg:"
 GGUF_SUFFIX = ".gguf"
-# The keys of a model table besides `path`: load_subject's options, with the type each takes.
-LOAD_OPTIONS: dict[str, type | tuple[type, ...]] = {
+# The keys of a model table besides `path`: load_subject's options (mechtests.models.ModelSpec's
+# fields but its path), with the type each takes. `arch` is a table of ArchitectureMap's fields.
+LOAD_OPTIONS: dict[str, type] = {
     "gguf_file": str, "kind": str, "mask_token_id": int, "prediction": str, "dtype": str, "device": str,
-    "allow_pickle": bool, "trust_remote_code": bool,
+    "allow_pickle": bool, "trust_remote_code": bool, "family": str, "attention": str, "arch": dict,
 }
+TOML_TYPES = {str: "a string", int: "an integer", bool: "a boolean (true or false)", dict: "a table"}
 PAIR_KEYS = (*ROLES, "budget")
 
 
@@ -219,8 +221,8 @@ def _model(pair: str, role: str, value: Any, rootdir: Path) -> tuple[str, dict[s
         raise MechtestsError(f"{where} has no path", 'add path = "FOLDER" (or a .gguf file, or pkg:MODULE/PATH)')
     for key, kind in LOAD_OPTIONS.items():
         if key in value and (not isinstance(value[key], kind) or (kind is int and isinstance(value[key], bool))):
-            name = kind.__name__  # type: ignore[union-attr]
-            raise MechtestsError(f"{where} {key} must be a {name}, got {value[key]!r}", f"write {key} as a TOML {name}")
+            name = TOML_TYPES[kind]
+            raise MechtestsError(f"{where} {key} must be {name}, got {value[key]!r}", f"write {key} as {name}")
     folder, implied = locate(value["path"], rootdir, f"{where} path")
     options = {k: value[k] for k in LOAD_OPTIONS if k in value}
     if "gguf_file" in implied and options.get("gguf_file", implied["gguf_file"]) != implied["gguf_file"]:

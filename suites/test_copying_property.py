@@ -2,8 +2,13 @@
 at the token to copy.
 
 Source: the induction circuit. The `hypothesis` package generates the spans (length 1-6,
-distinct symbols, anywhere in the sequence), in the induction task's format, seeded by
---mech-seed; a failing example is shrunk to a minimal one and shown. Thresholds: none to tune; each generated
+distinct tokens, anywhere in the sequence), in the induction task's format and from the tokens
+it draws in the model's own tokenizer (mechtests.tasks.induction_vocabulary: the bundled symbols,
+or a real tokenizer's ordinary word tokens), seeded by --mech-seed; the run budget sets how many
+(mechtests.budget: 40 by default) and how many task examples pick the head (200 by default). A
+failing example is shown, shrunk to a minimal one unless the budget says not to (`quick`: on a
+real model every shrink step is a forward pass). Only the first counterexample is raised, so a
+claim with two kinds of counterexample fails rather than erring. Thresholds: none to tune; each generated
 example must be copied correctly, and the top induction head's strongest attention from the
 last repeated token must land on the token after that token's first occurrence. A universal
 claim over generated examples, so no interval: one counterexample fails it (ClaimFailed).
@@ -12,31 +17,31 @@ claim over generated examples, so no interval: one counterexample fails it (Clai
 from __future__ import annotations
 
 import torch
-from hypothesis import HealthCheck, given, seed, settings
+from hypothesis import HealthCheck, Phase, given, seed, settings
 from hypothesis import strategies as st
 
 import mechtests
 from mechtests.outcomes import ClaimFailed
 from mechtests.queries import Example, answer_logits
-from mechtests.tasks.induction import LENGTH, first_occurrence_targets
-from mechtests.tasks.vocab import BOS, SYMBOLS
-
-MAX_EXAMPLES = 40
+from mechtests.tasks import induction_vocabulary
+from mechtests.tasks.induction import LENGTH, MAX_SPAN, MIN_SPAN, first_occurrence_targets
 
 
 @st.composite
-def repeated_spans(draw):
-    """A sequence of distinct symbols, one of its spans repeated, then the symbol to copy."""
-    span = draw(st.integers(1, 6))
+def repeated_spans(draw, pool: list[int]) -> list[int]:
+    """Distinct tokens from `pool`, one of their spans repeated, then the token to copy
+    (LENGTH - 1 tokens: the task's layout after its start token)."""
+    span = draw(st.integers(MIN_SPAN, MAX_SPAN))
     n_first = LENGTH - 2 - span
-    seq = draw(st.permutations(SYMBOLS).map(lambda p: list(p[:n_first])))
+    seq = draw(st.lists(st.sampled_from(pool), min_size=n_first, max_size=n_first, unique=True))
     start = draw(st.integers(0, n_first - span - 1))
-    return [BOS] + seq + seq[start:start + span] + [seq[start + span]]
+    return seq + seq[start:start + span] + [seq[start + span]]
 
 
-def _example(subject, words: list[str]) -> Example:
-    ids = tuple(subject.tokenizer.convert_tokens_to_ids(words))
-    wrong = ids[1] if ids[1] != ids[-1] else ids[2]
+def _example(start: tuple[int, ...], items: list[int]) -> Example:
+    """The posed example: the start token(s), then the items; wrong = the first item that is not the answer."""
+    ids = start + tuple(items)
+    wrong = items[0] if items[0] != items[-1] else items[1]
     return Example(tokens=ids, answer_positions=(len(ids) - 1,), wrong=(wrong,), corrupted=ids)
 
 
@@ -45,21 +50,25 @@ def _example(subject, words: list[str]) -> Example:
     source="induction circuit",
     expect={"arm": "holds", "mdm": "holds"},
 )
-def test_copies_any_repeated_span(subject, tasks, mech_seed):
-    layer, head, score = mechtests.detect.induction(subject, tasks.induction[:200], return_per_example=True).top(1)[0]
+def test_copies_any_repeated_span(subject, tasks, mech_seed, mech_budget):
+    examples = tasks.induction[:mech_budget.check_pool]
+    layer, head, score = mechtests.detect.induction(subject, examples, return_per_example=True).top(1)[0]
     mechtests.record(f"top induction head {layer}.{head}", score)
+    start, pool = induction_vocabulary(subject.tokenizer)
+    token = subject.tokenizer.convert_ids_to_tokens
     tried: list[int] = []
 
     @seed(mech_seed)
-    @settings(max_examples=MAX_EXAMPLES, deadline=None, database=None,
+    @settings(max_examples=mech_budget.property_examples, deadline=None, database=None, report_multiple_bugs=False,
+              phases=[p for p in Phase if p is not Phase.shrink or mech_budget.shrink],
               suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
-    @given(repeated_spans())
-    def copies(words):
+    @given(repeated_spans(pool))
+    def copies(items):
         tried.append(1)
-        example = _example(subject, words)
-        predicted = answer_logits(subject, [example])[0, 0].argmax()
+        example = _example(start, items)
+        predicted = int(answer_logits(subject, [example])[0, 0].argmax())
         if predicted != example.answer[0]:
-            raise ClaimFailed(f"predicted {subject.tokenizer.convert_ids_to_tokens(int(predicted))!r}, expected {words[-1]!r}")
+            raise ClaimFailed(f"predicted {token(predicted)!r}, expected {token(items[-1])!r}")
         query, key = first_occurrence_targets(example)
         probs = mechtests.detect.attention_patterns(subject, *_posed_ids(subject, example))[layer][0, head, query]
         if int(probs.argmax()) != key:
@@ -68,7 +77,7 @@ def test_copies_any_repeated_span(subject, tasks, mech_seed):
     try:
         copies()
     finally:
-        mechtests.record("examples tried", len(tried), max_examples=MAX_EXAMPLES)
+        mechtests.record("examples tried", len(tried), max_examples=mech_budget.property_examples)
 
 
 def _posed_ids(subject, example: Example) -> tuple[torch.Tensor, torch.Tensor]:

@@ -110,10 +110,10 @@ def test_mdm_early_components_are_causal(pair, pools, attributions, mech_seed):
     "share is negative on globally constrained tasks (-0.077 [-0.088, -0.073] to -0.123 [-0.135, -0.111]) and below the "
     "prefix-dominant share (global - prefix -0.082 to -0.135, every interval below 0)",
 )
-def test_depth_pattern_is_robust(pair, attributions, tasks, mech_seed):
+def test_depth_pattern_is_robust(pair, attributions, mech_seed, mech_budget):
     """The pattern: MDM - ARM early share is positive on globally constrained tasks and larger
     there than on prefix-dominant tasks (means over tasks). Variants: two fresh prompt samples
-    (seeds +1, +2; pools of 200), two circuit budgets (the budget's K and twice it) and two
+    (seeds +1, +2; the budget's candidates and check pools, 1000 and 200 by default), two circuit budgets (the budget's K and twice it) and two
     denoising step counts (1 and 2 steps for the MDM's multi-token answers). Thresholds: zero,
     twice per variant; the global share's interval lies above 0, and so does the interval of
     global minus prefix (the two regimes' examples resampled each on their own)."""
@@ -124,8 +124,8 @@ def test_depth_pattern_is_robust(pair, attributions, tasks, mech_seed):
         return bootstrap(glob, seed=mech_seed), bootstrap(prefix, seed=mech_seed), independent_difference(glob, prefix, seed=mech_seed)
 
     for offset in (1, 2):
-        resampled = TaskSet(pair.arm.tokenizer, seed=mech_seed + offset)
-        pools = {t: study.common_pool(pair.arm, pair.mdm, t, resampled[t], size=200) for t in resampled}
+        resampled = TaskSet(pair.arm.tokenizer, n=mech_budget.candidates, seed=mech_seed + offset)
+        pools = {t: study.common_pool(pair.arm, pair.mdm, t, resampled[t], size=mech_budget.check_pool) for t in resampled}
         get = lambda t, p=pools: tuple(study.attribution(m, t, p[t]) for m in pair)  # noqa: E731
         variants[f"prompts seed {mech_seed + offset}"] = per_example(get)
     k = budget(attributions(study.tasks_in(PREFIX)[0])[0].graph.n_edges)

@@ -13,7 +13,7 @@ many edges the metric takes. Faithfulness = (m_circuit - m_corrupted) / (m_clean
 every edge outside the circuit patched to its corrupted activation. Threshold: "most of the
 metric" is more than half, 0.5, for every task, at the budget's K, judged on the bootstrap
 interval (below 0.5 fails, around 0.5 inconclusive). Examples: the model's own
-correctly answered examples (up to 200 per task); the pair-level hypotheses use the
+correctly answered examples (up to the budget's check pool per task, 200 by default); the pair-level hypotheses use the
 common-correct pool instead.
 """
 
@@ -26,7 +26,6 @@ from mechtests.outcomes import Parts
 from mechtests.stats import bootstrap, normalised
 
 MOST = 0.5
-EXAMPLES = 200
 WIDER = 0.25  # the larger budget recorded beside the verdict's
 
 
@@ -35,10 +34,10 @@ WIDER = 0.25  # the larger budget recorded beside the verdict's
     source="PAPER, Method (faithfulness of EAP-IG circuits)",
     expect={"arm": "holds", "mdm": "holds"},
 )
-def test_task_circuits_are_faithful(subject, tasks, mech_seed):
+def test_task_circuits_are_faithful(subject, tasks, mech_seed, mech_budget):
     parts = Parts()
     for task in tasks:
-        examples = study.own_pool(subject, task, tasks[task], size=EXAMPLES)
+        examples = study.own_pool(subject, task, tasks[task], size=mech_budget.check_pool)
         attribution = study.attribution(subject, task, examples)
 
         def faithfulness(circuit):

@@ -4,7 +4,8 @@ Source: the induction circuit; PAPER finding 3's method (targeted ablation again
 depth-matched controls).
 
 Targets: every head whose induction score clears 0.4 (test_heads.py's bar), at least the best
-one. Each is mean-ablated (replaced by its mean over the batch) on the induction task.
+one. Each is mean-ablated (replaced by its mean over the batch) on the induction task's first
+examples (the budget's pool size, 500 by default).
 Thresholds: "destroys copying" means the ablation removes at least half of the clean logit
 difference (drop >= 0.5); "does not" means a control set of as many heads removes less than
 half. Controls: random sets of as many heads (any layer), and sets drawn from the targets' own
@@ -37,8 +38,8 @@ DESTROYED = 0.5
     "[0.67, 0.89] (both models), clear of 0.5, and 4 random heads of the 16 remove 0.62 [0.49, 0.75]: in a 16-head "
     "model, four heads that are not induction heads also remove most of the copying",
 )
-def test_induction_heads_are_causal(subject, tasks, mech_seed):
-    examples = tasks.induction[:500]
+def test_induction_heads_are_causal(subject, tasks, mech_seed, mech_budget):
+    examples = tasks.induction[:mech_budget.pool_size]
     ranked = mechtests.detect.induction(subject, examples, return_per_example=True).top(k=subject.n_layers * subject.n_heads)
     heads = [(l, h) for l, h, score in ranked if score >= INDUCTION_BAR] or [ranked[0][:2]]
     targets = [Site("head", l, h) for l, h in heads]

@@ -38,6 +38,14 @@ def test_a_model_table_carries_load_options_and_the_short_form_stays(tmp_path) -
     assert pair.budget == "quick" and pair.label == "p" and pair.roles == ("arm", "mdm")
 
 
+def test_a_model_table_may_override_the_family_its_attention_and_its_architecture_map(tmp_path) -> None:
+    arch = {"tree": "mine", "layers": "model.layers", "qkv": ["q", "k", "v"], "out_proj": "o", "attention": "attn", "mlp": "mlp",
+            "attn_norm": "n1", "mlp_norm": "n2", "embed": "model.embed", "final_norm": "model.norm", "unembed": "lm_head"}
+    settings = _settings(p={"mdm": {"path": "m", "kind": "mdm", "family": "diffullama", "attention": "additive-mask", "arch": arch}})
+    pair = resolve_pair(settings, tmp_path, name="p")
+    assert pair.load_options("mdm") == {"kind": "mdm", "family": "diffullama", "attention": "additive-mask", "arch": arch}
+
+
 def test_a_gguf_path_names_its_folder_and_file_and_reads_as_its_role(tmp_path) -> None:
     pair = resolve_pair(_settings(g={"arm": {"path": "w/model.Q4.gguf"}}), tmp_path, name="g")
     assert pair.arm == str(tmp_path / "w") and pair.load_options("arm") == {"gguf_file": "model.Q4.gguf", "kind": "arm"}
@@ -61,9 +69,11 @@ def test_a_pkg_path_lies_inside_the_installed_package_without_importing_it(tmp_p
 @pytest.mark.parametrize("table, words", [
     ({"arm": {"kind": "arm"}}, r"\[tool.mechtests.pairs.p.arm\] has no path"),
     ({"arm": {"path": "a", "colour": "red"}}, r"unknown keys \['colour'\]"),
-    ({"arm": {"path": "a", "mask_token_id": "7"}}, "mask_token_id must be a int, got '7'"),
-    ({"arm": {"path": "a", "allow_pickle": "yes"}}, "allow_pickle must be a bool"),
-    ({"arm": {"path": "a", "mask_token_id": True}}, "mask_token_id must be a int, got True"),
+    ({"arm": {"path": "a", "mask_token_id": "7"}}, "mask_token_id must be an integer, got '7'"),
+    ({"arm": {"path": "a", "allow_pickle": "yes"}}, r"allow_pickle must be a boolean \(true or false\)"),
+    ({"arm": {"path": "a", "mask_token_id": True}}, "mask_token_id must be an integer, got True"),
+    ({"arm": {"path": "a", "arch": "llama"}}, "arch must be a table, got 'llama'; write arch as a table"),
+    ({"arm": {"path": "a", "family": 3}}, "family must be a string, got 3"),
     ({"arm": 3}, "must be a path or a table"),
     ({"arm": "none"}, "declares no model"),
     ({"budget": "quick"}, "must declare arm, mdm or both"),
@@ -181,7 +191,7 @@ def test_models_of_different_shapes_are_refused_before_any_test(tmp_path) -> Non
     config["num_hidden_layers"] = 6
     (tmp_path / "mdm" / "config.json").write_text(json.dumps(config))
     pair = resolve_pair({}, tmp_path, arm=str(TINY / "arm"), mdm=str(tmp_path / "mdm"))
-    with pytest.raises(MechtestsError, match="the pair's models differ in num_hidden_layers: ARM 4, MDM 6"):
+    with pytest.raises(MechtestsError, match=r"the pair's models differ in n_layers \(num_hidden_layers / n_layer / n_layers\): ARM 4, MDM 6"):
         check_pair(pair, {"arm": {}, "mdm": {}}, n=10, seed=0)
 
 
@@ -205,5 +215,5 @@ def test_pair(pair):
     result = pytester.runpytest_subprocess("-p", "no:cacheprovider", f"--arm={TINY / 'arm'}", f"--mdm={tmp_path / 'mdm'}")
     assert result.ret == 4
     errors = [line for line in result.stderr.lines if "mechtests:" in line]
-    assert len(errors) == 1 and "the pair's models differ in num_attention_heads: ARM 4, MDM 8" in errors[0]
+    assert len(errors) == 1 and "the pair's models differ in n_heads (num_attention_heads / n_head / n_heads): ARM 4, MDM 8" in errors[0]
     assert "must not run" not in result.stdout.str() and not (pytester.path / "reports").exists()

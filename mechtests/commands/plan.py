@@ -83,40 +83,38 @@ class Line:
 
 
 def read_model(role: str, paths: Any, device: torch.device, dtype: str) -> ModelFacts:
-    """A safetensors folder is read without loading it: shape from config.json, parameter count from
-    the safetensors headers, identity from the weights' sha256. Anything else (a GGUF file, whose
-    shapes live in its quantized tensors) is loaded."""
+    """A safetensors folder is read without loading it: kind and family as load_subject decides
+    them, shape from config.json (mechtests.models.shape), parameter count from the safetensors
+    headers, identity from the weights' sha256. Anything else (a GGUF file, whose shapes live in
+    its quantized tensors) is loaded."""
     from safetensors import safe_open
-    from transformers import AutoConfig, AutoTokenizer
 
-    from mechtests.models import ModelSpec, load_subject
-    from mechtests.models.loading import weights_sha256
+    from mechtests.models import load_subject
+    from mechtests.models.loading import resolve_checkpoint, weights_sha256
 
     folder, options = Path(paths.path(role)), paths.load_options(role)
     torch_dtype = getattr(torch, dtype)
     element = torch.finfo(torch_dtype).bits // 8
-    weights = sorted(folder.glob("*.safetensors"))
-    if "gguf_file" in options or not weights:
+    if "gguf_file" in options or not sorted(folder.glob("*.safetensors")):
         subject = load_subject(folder, **options)
         n_params = sum(p.numel() for p in subject.model.parameters())
         embed = subject.model.get_input_embeddings().weight.numel()
         identity = cache.ModelIdentity(subject.weights_sha256, subject.kind, subject.mask_token_id, subject.prediction, torch_dtype, device)
         shape = batching.ModelShape.from_config(subject.model.config, element, subject.n_layers, subject.vocab_size)
         return ModelFacts(role, str(folder), identity, shape, n_params, n_params - embed, subject.tokenizer)
-    raw = json.loads((folder / "config.json").read_text())
-    fields = {k: options[k] for k in ("kind", "mask_token_id", "prediction") if k in options}
-    spec = ModelSpec(path=str(folder), **fields).with_config_block(raw.get("mechtests")).validated()
-    config = AutoConfig.from_pretrained(folder, local_files_only=True)
+    checkpoint = resolve_checkpoint(folder, **options)
+    spec = checkpoint.spec
     n_params = embed = 0
-    for file in weights:
+    for file in checkpoint.weights:
         with safe_open(str(file), framework="pt") as handle:
             for name in handle.keys():
                 count = math.prod(handle.get_slice(name).get_shape())
                 n_params += count
                 embed += count if "embed_tokens" in name or name.endswith("wte.weight") else 0
-    identity = cache.ModelIdentity(weights_sha256(weights), str(spec.kind), spec.mask_token_id, str(spec.prediction), torch_dtype, device)
-    tokenizer = AutoTokenizer.from_pretrained(folder, local_files_only=True)
-    return ModelFacts(role, str(folder), identity, batching.ModelShape.from_config(config, element), n_params, n_params - embed, tokenizer)
+    identity = cache.ModelIdentity(weights_sha256(checkpoint.weights), str(spec.kind), spec.mask_token_id, str(spec.prediction),
+                                   torch_dtype, device)
+    shape = batching.ModelShape.from_config(checkpoint.raw, element)
+    return ModelFacts(role, str(folder), identity, shape, n_params, n_params - embed, checkpoint.tokenizer)
 
 
 def matmul_flops_per_s(shape: batching.ModelShape, device: torch.device, dtype: str, seconds: float = 0.2) -> float:

@@ -48,8 +48,48 @@ def load_subject(spec: ModelSpec | str | Path, **overrides: Any) -> Subject:
     return load_checked(spec, **overrides).subject
 
 
+@dataclasses.dataclass
+class Resolved:
+    """What a checkpoint is, read without deserialising its weights: its spec with the family's
+    defaults applied and validated, the family, its config (config.json as a dict, or the config
+    object a GGUF file yields) and raw config dict, its weight files and tensor names, its tokenizer."""
+
+    spec: ModelSpec
+    family: Family
+    config: Any
+    raw: dict[str, Any]
+    weights: list[Path]
+    names: list[str]
+    tokenizer: Any
+
+
 def load_checked(spec: ModelSpec | str | Path, **overrides: Any) -> Loaded:
     """load_subject, keeping the list of checks that ran."""
+    resolved = resolve_checkpoint(spec, **overrides)
+    spec, family, weights, names = resolved.spec, resolved.family, resolved.weights, resolved.names
+    arch = map_from(spec.arch) if spec.arch is not None else family.arch_for(names)
+
+    model = _load_model(Path(spec.path), spec, family, weights, resolved.config)
+    checks = [f"config.json parsed; {len(weights)} weight file(s) whole ({len(names) or 'not safetensors:'} tensors)"]
+    check_finite(model, Path(spec.path), weights)
+    checks.append("every weight finite")
+    subject = Subject(model=model, tokenizer=resolved.tokenizer, spec=spec, arch=arch, weights_sha256=weights_sha256(weights),
+                      family=family)
+    checks += validate_components(subject)
+    if spec.kind == "mdm" and not 0 <= int(spec.mask_token_id) < subject.vocab_size:  # type: ignore[arg-type]
+        raise MechtestsError(
+            f"mask_token_id {spec.mask_token_id} is outside the vocabulary (size {subject.vocab_size}) of {spec.path}",
+            "set mask_token_id= (or config.json's mechtests block) to the MDM's real mask token id",
+        )
+    checks += validate_sites(subject)
+    subject.direction = check_direction(subject)
+    checks.append(f"attention measured {subject.direction}, as a{'n MDM' if subject.is_mdm else 'n ARM'} needs")
+    return Loaded(subject, checks)
+
+
+def resolve_checkpoint(spec: ModelSpec | str | Path, **overrides: Any) -> Resolved:
+    """Everything load_subject decides before it loads the weights (the same options, the same
+    checks and errors), for tools that must not load them (`mechtests plan`)."""
     if not isinstance(spec, ModelSpec):
         spec = ModelSpec(path=str(spec))
     unknown = set(overrides) - {f.name for f in dataclasses.fields(ModelSpec)}
@@ -74,23 +114,7 @@ def load_checked(spec: ModelSpec | str | Path, **overrides: Any) -> Loaded:
     spec = spec.with_family(family, getattr(tokenizer, "mask_token_id", None), raw.get("mask_token_id")).validated()
     if spec.attention not in ATTENTION_FORMS:
         raise MechtestsError(f"unknown attention form {spec.attention!r}", f"use one of {ATTENTION_FORMS}")
-    arch = map_from(spec.arch) if spec.arch is not None else family.arch_for(names)
-
-    model = _load_model(folder, spec, family, weights, config)
-    checks = [f"config.json parsed; {len(weights)} weight file(s) whole ({len(names) or 'not safetensors:'} tensors)"]
-    check_finite(model, folder, weights)
-    checks.append("every weight finite")
-    subject = Subject(model=model, tokenizer=tokenizer, spec=spec, arch=arch, weights_sha256=weights_sha256(weights), family=family)
-    checks += validate_components(subject)
-    if spec.kind == "mdm" and not 0 <= int(spec.mask_token_id) < subject.vocab_size:  # type: ignore[arg-type]
-        raise MechtestsError(
-            f"mask_token_id {spec.mask_token_id} is outside the vocabulary (size {subject.vocab_size}) of {spec.path}",
-            "set mask_token_id= (or config.json's mechtests block) to the MDM's real mask token id",
-        )
-    checks += validate_sites(subject)
-    subject.direction = check_direction(subject)
-    checks.append(f"attention measured {subject.direction}, as a{'n MDM' if subject.is_mdm else 'n ARM'} needs")
-    return Loaded(subject, checks)
+    return Resolved(spec, family, config, raw, weights, names, tokenizer)
 
 
 def _family(spec: ModelSpec, raw: dict[str, Any], names: list[str]) -> Family:

@@ -20,6 +20,7 @@ from mechtests._compat import import_nnsight
 from mechtests.errors import MechtestsError
 from mechtests.models.architectures import PROBS_FROM_OUTPUT, ArchitectureMap, resolve
 from mechtests.models.families import Family
+from mechtests.models.shape import ConfigShape
 from mechtests.models.spec import ModelSpec
 
 NNsight = import_nnsight().NNsight
@@ -104,11 +105,10 @@ class Subject:
         return {"input_ids": input_ids, "attention_mask": additive.masked_fill(~allowed, torch.finfo(dtype).min)}
 
     # --- sizes -----------------------------------------------------------------------
-    def config_int(self, *names: str) -> int | None:
-        """The first of `names` the config sets (families spell sizes differently), as an int."""
-        cfg = self.model.config
-        value = next((getattr(cfg, n) for n in names if getattr(cfg, n, None) is not None), None)
-        return None if value is None else int(value)
+    @property
+    def config_shape(self) -> ConfigShape:
+        """The sizes its config declares (mechtests.models.shape: one reader for every family's spelling)."""
+        return ConfigShape.of(self.model.config)
 
     @property
     def n_layers(self) -> int:
@@ -116,25 +116,25 @@ class Subject:
 
     @property
     def n_heads(self) -> int:
-        return int(self.config_int("num_attention_heads", "n_head", "n_heads"))  # type: ignore[arg-type]
+        return self.config_shape.need("n_heads")
 
     @property
     def n_kv_heads(self) -> int:
         """Key/value heads: fewer than n_heads under grouped-query attention."""
-        return self.config_int("num_key_value_heads", "n_kv_heads") or self.n_heads
+        return self.config_shape.need("n_kv_heads")
 
     @property
     def d_model(self) -> int:
-        return int(self.config_int("hidden_size", "n_embd", "d_model"))  # type: ignore[arg-type]
+        return self.config_shape.need("d_model")
 
     @property
     def d_mlp(self) -> int:
         """The MLP's hidden width (4 * d_model where the config does not say)."""
-        return self.config_int("intermediate_size", "n_inner", "mlp_hidden_size") or 4 * self.d_model
+        return self.config_shape.need("d_mlp")
 
     @property
     def d_head(self) -> int:
-        return self.config_int("head_dim") or self.d_model // self.n_heads
+        return self.config_shape.need("d_head")
 
     @property
     def vocab_size(self) -> int:

@@ -44,7 +44,7 @@ def validate_components(subject: "Subject") -> list[str]:
         raise MechtestsError(f"{subject.path} ({arch.tree}): missing component: {err}", _fix(subject)) from None
     if len(layers) == 0:
         raise MechtestsError(f"{subject.path} has zero layers", "check num_hidden_layers (or n_layer) in its config.json")
-    declared = subject.config_int("num_hidden_layers", "n_layer", "n_layers")
+    declared = subject.config_shape.n_layers
     if declared is not None and declared != len(layers):
         raise MechtestsError(f"{subject.path}: config.json says {declared} layers, the model has {len(layers)}", "check config.json")
     d, H, dh = subject.d_model, subject.n_heads, subject.d_head

@@ -8,7 +8,8 @@ difference, when:
   add tokens beyond the ARM's vocabulary, such as its mask token, but not reuse an id), or is
   the MDM's mask token;
 - the two configs differ in the layer/head shape pair-level measurements assume (layers,
-  attention heads, key/value heads, hidden size).
+  attention heads, key/value heads, hidden size), read as mechtests.models.shape reads them
+  for every family (LLaDA's n_layers as Llama's num_hidden_layers).
 
 Cheap by design: it reads tokenizers and configs, never weights, and poses the examples the
 run would pose anyway (the bundled pair: well under a second). What it cannot read it leaves
@@ -27,9 +28,9 @@ from mechtests.pairs import PairPaths
 from mechtests.plugin.fixtures import budget_of, load_options
 from mechtests.plugin.state import STATE_KEY
 
-# Config attributes (transformers' names, aliased per family by its attribute_map) that
+# Sizes (mechtests.models.shape.ConfigShape fields, read whatever a family calls them) that
 # pair-level measurements assume equal.
-SHAPE = ("num_hidden_layers", "num_attention_heads", "num_key_value_heads", "hidden_size")
+SHAPE = ("n_layers", "n_heads", "n_kv_heads", "d_model")
 
 
 def pytest_sessionstart(session: pytest.Session) -> None:
@@ -48,13 +49,16 @@ def check_pair(pair: PairPaths, options: dict[str, dict[str, Any]], n: int, seed
     """Raise MechtestsError naming the first difference between the pair's two checkpoints."""
     if not all(Path(pair.path(role)).is_dir() for role in ("arm", "mdm")):
         return  # a missing checkpoint is the loader's to report, in the tests that need it
+    from mechtests.models.shape import SIZE_NAMES, ConfigShape  # start-up cost: mechtests.models imports transformers, see _config
+
     configs = {role: _config(pair.path(role), options[role]) for role in ("arm", "mdm")}
     if all(c is not None for c in configs.values()):
+        shapes = {role: ConfigShape.of(c) for role, c in configs.items()}
         for name in SHAPE:
-            values = {role: getattr(c, name, None) for role, c in configs.items()}
+            values = {role: getattr(shape, name) for role, shape in shapes.items()}
             if values["arm"] != values["mdm"]:
                 raise MechtestsError(
-                    f"the pair's models differ in {name}: ARM {values['arm']}, MDM {values['mdm']} "
+                    f"the pair's models differ in {name} ({' / '.join(SIZE_NAMES[name])}): ARM {values['arm']}, MDM {values['mdm']} "
                     f"({pair.path('arm')} vs {pair.path('mdm')})",
                     "pair an MDM with the ARM it was post-trained from (--arm / --mdm, or the pair table)",
                 )
