@@ -96,6 +96,16 @@ def test_default_threads_come_from_the_free_cores(env, cores, load, threads):
 BUNDLED = Path(__file__).resolve().parents[1] / "fixtures" / "tiny-pair"
 
 
+@pytest.mark.skipif(torch.cuda.is_available(), reason="checks the CPU-only path")
+def test_load_subject_resolves_auto_and_aliases_as_the_plugin_does():
+    """A pair table or a script may say auto or bf16: load_subject resolves them (mechtests.placement)."""
+    assert load_subject(BUNDLED / "arm", device="auto", dtype="auto").spec.dtype == "float32"
+    subject = load_subject(BUNDLED / "arm", device="auto", dtype="bf16")
+    assert (subject.spec.device, subject.spec.dtype) == ("cpu", "bfloat16")
+    with pytest.raises(MechtestsError, match="no CUDA GPU is visible"):
+        load_subject(BUNDLED / "arm", device="cuda")
+
+
 @pytest.mark.parametrize("dtype", ["bfloat16", "float16"])
 def test_the_bundled_pair_loads_in_half_precision_on_the_cpu(dtype):
     """The load-time checks (probabilities summing to 1, attention direction) allow the dtype's

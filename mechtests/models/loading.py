@@ -17,6 +17,7 @@ from typing import Any
 
 import torch
 
+from mechtests import placement
 from mechtests._compat import remote_code_compat
 from mechtests.errors import MechtestsError
 from mechtests.models.architectures import map_from
@@ -96,8 +97,8 @@ def resolve_checkpoint(spec: ModelSpec | str | Path, **overrides: Any) -> Resolv
     if unknown:
         raise MechtestsError(f"load_subject got unknown options {sorted(unknown)}", "see mechtests.ModelSpec for the valid ones")
     spec = dataclasses.replace(spec, **overrides)
-    if spec.dtype not in DTYPES:
-        raise MechtestsError(f"unknown dtype {spec.dtype!r}", f"use one of {sorted(DTYPES)}")
+    device = placement.resolve_device(spec.device)  # auto, cpu, cuda, cuda:N or mps; aliases such as bf16 for the dtype
+    spec = dataclasses.replace(spec, device=str(device), dtype=placement.resolve_dtype(spec.dtype, device))
     folder = _check_folder(Path(spec.path), spec.gguf_file)
     weights = _weight_files(folder, spec.allow_pickle, spec.gguf_file)
     names = [n for p in weights if p.suffix == ".safetensors" for n in safetensors_names(p)]
