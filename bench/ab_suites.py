@@ -5,7 +5,8 @@
 Each revision is checked out once into a temporary git worktree; every run starts from an empty
 disk cache (MECHTESTS_CACHE_DIR), with one torch thread, on the bundled pair. Interleaving
 spreads slow drifts of a shared machine over both sides. Prints each run's wall time, the ratio
-B/A per round, and the ratio of the totals, with the range of the per-round ratios as its spread.
+B/A per round, and the ratio of the totals, with the range of the per-round ratios as its spread;
+each side's last results.json is kept (its path is printed) for `mechtests compare`.
 """
 
 from __future__ import annotations
@@ -65,6 +66,8 @@ def main() -> int:
     finally:
         for tree in trees.values():
             subprocess.run(["git", "-C", str(ROOT), "worktree", "remove", "--force", str(tree)], check=False)
+    for side in ("A", "B"):
+        print(f"{side} results: {work / side / 'reports' / 'results.json'}")
     ratios = [b / a for a, b in zip(times["A"], times["B"])]
     print(f"B/A per round: {', '.join(f'{r:.3f}' for r in ratios)}")
     print(f"B/A of totals: {sum(times['B']) / sum(times['A']):.3f} (per-round range {min(ratios):.3f}-{max(ratios):.3f}, "

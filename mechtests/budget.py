@@ -8,13 +8,15 @@ sets (pool sizes change the examples, steps and draws are parameters of each ent
 written into the report.
 
 - `default`: the bundled pair's settings (1000 candidates, pools of 500, check pools of 200, 8
-  EAP-IG steps, 200 circuit bootstrap draws, control draws from 10 up, 40 property examples, K
+  EAP-IG steps, 200 circuit bootstrap draws, control draws from 10 up to 50, 40 property examples, K
   by the rule below).
 - `paper`: PAPER.md's analysis: pools of 500, K by the rule below and at most the paper's 1000,
   32 EAP-IG steps, 1000 bootstrap draws.
 - `quick`: what 2 CPU cores finish in minutes on a 135M model: 200 candidates per task,
-  pools of 100, check pools of 50, 4 EAP-IG steps, 100 circuit bootstrap draws, 5 control
-  draws, 10 property examples and no shrinking of a counterexample.
+  pools of 100, check pools of 50, 4 EAP-IG steps, 100 circuit bootstrap draws, 5 to 10 control
+  draws (each draw is a forward pass over the pool: on SmolLM2 ~100 s on a shared CPU), 10
+  property examples and no shrinking of a counterexample. Fewer draws widen the intervals, so a
+  quick run says inconclusive more often rather than deciding on noise.
 
 Every size a hypothesis in suites/ uses comes from these fields, so `quick` shrinks the whole run.
 
@@ -24,7 +26,7 @@ Jaccard moves by at most 0.05 when one shared edge is swapped (2 / (K + 1):
 mechtests.compare.jaccard_resolution). With K = 10, the earlier 5% of the bundled pair's 207
 edges, one edge moved the Jaccard by 0.18 and "pathways reorganised" rested on one or two
 edges per task. Control draws start at `control_draws` and go on until the controls' mean is
-known to 10% (mechtests.compare.CONTROL_PRECISION, at most CONTROL_CAP draws).
+known to 10% (mechtests.compare.CONTROL_PRECISION), at most `control_cap` draws.
 
 A hypothesis whose task pool has fewer than `min_pool` examples is not applicable (with the
 pool size): its intervals would mean nothing. Issue #12 (verdicts that replicate) sets the
@@ -58,7 +60,8 @@ class Budget:
         property test's choice of head).
     ig_steps: EAP-IG interpolation steps.
     bootstrap_draws: resamples of statistics that rebuild a circuit on every draw.
-    control_draws: random control sets per targeted ablation.
+    control_draws: random control sets per targeted ablation (the first batch).
+    control_cap: the most control sets an ablation draws while their mean is not yet known to 10%.
     property_examples: examples the `hypothesis` package generates per property-based claim.
     shrink: whether it then shrinks a counterexample to a minimal one (every step is a forward
         pass: on a real model, minutes that a quick run does not spend).
@@ -73,6 +76,7 @@ class Budget:
     ig_steps: int
     bootstrap_draws: int
     control_draws: int
+    control_cap: int
     property_examples: int
     shrink: bool
     k_fraction: float
@@ -99,13 +103,13 @@ BUDGETS: dict[str, Budget] = {
     b.name: b
     for b in (
         Budget("default", candidates=1000, pool_size=500, min_pool=20, check_pool=200, ig_steps=8,
-               bootstrap_draws=200, control_draws=10, property_examples=40, shrink=True,
+               bootstrap_draws=200, control_draws=10, control_cap=50, property_examples=40, shrink=True,
                k_fraction=0.0032, k_min=39, k_max=None),
         Budget("paper", candidates=1000, pool_size=500, min_pool=100, check_pool=200, ig_steps=32,
-               bootstrap_draws=1000, control_draws=20, property_examples=40, shrink=True,
+               bootstrap_draws=1000, control_draws=20, control_cap=50, property_examples=40, shrink=True,
                k_fraction=0.0032, k_min=39, k_max=1000),
         Budget("quick", candidates=200, pool_size=100, min_pool=20, check_pool=50, ig_steps=4,
-               bootstrap_draws=100, control_draws=5, property_examples=10, shrink=False,
+               bootstrap_draws=100, control_draws=5, control_cap=10, property_examples=10, shrink=False,
                k_fraction=0.0032, k_min=39, k_max=1000),
     )
 }

@@ -20,6 +20,7 @@ import torch
 from mechtests.attribution.eap import Attribution
 from mechtests.attribution.graph import Graph
 from mechtests.circuits import Circuit
+from mechtests import budget as run_budget
 from mechtests import progress
 from mechtests.errors import MechtestsError
 from mechtests.models.components import Site
@@ -211,10 +212,9 @@ def logit_lens(subject: "Subject", data: "Sequence[Example] | tuple[Posed, Posed
 # flip a "twice as causal as random" verdict between evaluation seeds (issue #12), so controls are
 # drawn in batches of `n_controls` until the 95% interval of their mean effect (normal
 # approximation over draws) has a half-width of at most CONTROL_PRECISION of that mean, for every
-# control family, or until CONTROL_CAP draws. A family whose mean effect is near zero cannot
+# control family, or until the run budget's control_cap draws. A family whose mean effect is near zero cannot
 # reach a relative target; it stops at the cap, and `AblationComparison.precision` says so.
 CONTROL_PRECISION = 0.10
-CONTROL_CAP = 50
 CONTROL_FAMILIES = ("random", "same_depth", "band")
 
 
@@ -317,13 +317,14 @@ def targeted_ablation(
     band: tuple[int, int] | None = None,
     seed: int = 0,
     precision: float = CONTROL_PRECISION,
-    max_controls: int = CONTROL_CAP,
+    max_controls: int | None = None,
     controls: Sequence[str] = ("random", "same_depth"),
 ) -> AblationComparison:
     """Effect (m(clean) - m(ablated)) of ablating the targets together, and of equal-size control
     sets of the families in `controls` (and "band" when `band` is given): at least `n_controls`
     per family, more in batches of `n_controls` until the family's mean effect is known to
-    `precision` (relative 95% half-width) or `max_controls` are drawn."""
+    `precision` (relative 95% half-width) or `max_controls` (default: the run budget's control_cap)
+    are drawn."""
     from mechtests.interventions import ablation_values, as_pair, run_with
     from mechtests.queries import answer_logits, metric
 
@@ -335,6 +336,7 @@ def targeted_ablation(
     if not families or set(families) - set(CONTROL_FAMILIES) or ("band" in families and band is None):
         raise MechtestsError(f"unknown or unusable control families {list(controls)} (band={band})",
                              f"name some of {CONTROL_FAMILIES[:2]}; 'band' needs band=(first, last)")
+    max_controls = run_budget.active().control_cap if max_controls is None else max_controls
     if n_controls < 2 or max_controls < n_controls or not precision > 0:
         raise MechtestsError(f"control draws need 2 <= n_controls <= max_controls and precision > 0, got {n_controls}, "
                              f"{max_controls}, {precision}", "pass e.g. n_controls=10, max_controls=100, precision=0.1")
@@ -363,6 +365,6 @@ def targeted_ablation(
 
 
 __all__ = [
-    "AblationComparison", "CONTROL_CAP", "CONTROL_FAMILIES", "CONTROL_PRECISION", "DepthProfile", "LogitLens", "Overlap", "Specialization", "component_attribution", "control_sets",
+    "AblationComparison", "CONTROL_FAMILIES", "CONTROL_PRECISION", "DepthProfile", "LogitLens", "Overlap", "Specialization", "component_attribution", "control_sets",
     "depth_per_example", "depth_profile", "gini", "jaccard", "jaccard_resolution", "logit_lens", "overlap", "specialization", "targeted_ablation", "top_share",
 ]

@@ -210,18 +210,19 @@ def ablation(
     """compare.targeted_ablation, cached like the attributions (keyed by the targets and every
     parameter, the control families, precision target and cap included); `n_controls` (the
     first batch of control draws) defaults to the budget's control draws."""
-    from mechtests.compare import CONTROL_CAP, CONTROL_DRAW, CONTROL_FAMILIES, CONTROL_PRECISION, AblationComparison, targeted_ablation
+    from mechtests.compare import CONTROL_DRAW, CONTROL_FAMILIES, CONTROL_PRECISION, AblationComparison, targeted_ablation
 
     n_controls = run_budget.active().control_draws if n_controls is None else n_controls
+    max_controls = run_budget.active().control_cap
 
     params = {"targets": [str(t) for t in targets], "method": method, "n_controls": n_controls, "band": band, "seed": seed,
-              "controls": CONTROL_DRAW, "families": list(controls), "precision": CONTROL_PRECISION, "max_controls": CONTROL_CAP}
+              "controls": CONTROL_DRAW, "families": list(controls), "precision": CONTROL_PRECISION, "max_controls": max_controls}
     key = cache.cache_key(subject, task, examples, "targeted-ablation", params)
 
     def compute() -> dict[str, torch.Tensor]:
         progress.step(f"ablation {task} ({subject.kind})")
         result = targeted_ablation(subject, examples, targets, method=method, n_controls=n_controls, band=band, seed=seed,
-                                   controls=controls)
+                                   max_controls=max_controls, controls=controls)
         drawn = {name: getattr(result, name) for name in CONTROL_FAMILIES if getattr(result, name) is not None}
         return {"target": result.target, **drawn}
 

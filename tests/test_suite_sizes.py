@@ -48,7 +48,8 @@ def test_the_check_catches_a_hard_coded_size(tmp_path):
 def test_quick_is_smaller_than_default_in_every_size():
     default, quick = run_budget.DEFAULT, run_budget.BUDGETS["quick"]
     assert (default.check_pool, default.property_examples) == (200, 40)  # the sizes the suites hard-coded before
-    for size in ("candidates", "pool_size", "check_pool", "ig_steps", "bootstrap_draws", "control_draws", "property_examples"):
+    for size in ("candidates", "pool_size", "check_pool", "ig_steps", "bootstrap_draws", "control_draws", "control_cap",
+                 "property_examples"):
         assert getattr(quick, size) < getattr(default, size), size
     assert default.shrink and not quick.shrink  # a counterexample's shrinking costs minutes on a real model
 
