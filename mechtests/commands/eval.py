@@ -124,6 +124,7 @@ def evaluate(subjects: dict[str, Any], n: int, seed: int, only: list[str] | None
     tokenizer (the MDM's in an MDM-only run): per task the candidates drawn, how many were kept
     and why the rest were dropped; accuracy is over the kept ones. A task the tokenizer cannot
     pose is reported with the reason instead of numbers."""
+    from mechtests.stats import bootstrap
     from mechtests.tasks import TaskSet
 
     first = subjects.get("arm") or subjects["mdm"]
@@ -149,7 +150,9 @@ def evaluate(subjects: dict[str, Any], n: int, seed: int, only: list[str] | None
             progress.step(f"{name} ({role})")
             correct, diffs = score(s, examples)
             verdicts[role] = correct
-            row[role] = {"accuracy": round(sum(correct) / len(examples), 4), "logit_diff": round(sum(diffs) / len(examples), 4),
+            accuracy, metric = bootstrap([float(c) for c in correct], seed=seed), bootstrap(diffs, seed=seed)
+            row[role] = {"accuracy": round(accuracy.value, 4), "accuracy_ci": [round(accuracy.lo, 4), round(accuracy.hi, 4)],
+                         "logit_diff": round(metric.value, 4), "logit_diff_ci": [round(metric.lo, 4), round(metric.hi, 4)],
                          "correct": sum(correct)}
         row["common_correct"] = sum(all(v) for v in zip(*verdicts.values())) if len(verdicts) == 2 else None
         report["tasks"][name] = row
@@ -164,7 +167,7 @@ def render_table(report: dict[str, Any]) -> str:
         if "error" in r:
             rows.append((name, r["regime"], "-", *["-"] * (3 * len(roles)), "-"))
             continue
-        cells = [c for role in roles for c in (f"{r[role]['accuracy']:.3f}", f"{r[role]['logit_diff']:.2f}",
+        cells = [c for role in roles for c in (_with_interval(r[role], "accuracy", 3), _with_interval(r[role], "logit_diff", 2),
                                               f"{r[role]['correct']}/{r['kept']}")]
         common = "-" if r["common_correct"] is None else f"{r['common_correct']}/{r['kept']}"
         rows.append((name, r["regime"], f"{r['kept']}/{r['candidates']}", *cells, common))
@@ -178,8 +181,13 @@ def render_table(report: dict[str, Any]) -> str:
     lines += [f"{name}: not posed: {r['error']}" for name, r in report["tasks"].items() if "error" in r]
     lines.append("metric: mean logit difference, correct minus wrong (greater_than: probability mass above "
                  "the threshold minus at or below it); kept: candidates the tokenizer could pose; correct: the model's own pool, "
-                 "common-correct: both models'")
+                 "common-correct: both models'; [95% bootstrap interval over the kept examples, seeded by --seed]")
     return "\n".join(lines)
+
+
+def _with_interval(cell: dict[str, Any], key: str, digits: int) -> str:
+    lo, hi = cell[f"{key}_ci"]
+    return f"{cell[key]:.{digits}f} [{lo:.{digits}f}, {hi:.{digits}f}]"
 
 
 def to_json(report: dict[str, Any]) -> str:
