@@ -44,7 +44,8 @@ def test_subject_tests_run_once_per_model_and_fill_the_matrix(suite) -> None:
     assert score["results"]["arm"]["evidence"] == [
         {"name": "score", "value": 0.8, "ci": [0.7000000000000001, 0.9], "threshold": 0.5, "extra": {}}
     ]
-    assert results["run"]["models"]["arm"] == {"path": str(suite.pytester.path / "models" / "arm"), "weights_sha256": "a" * 64}
+    assert results["run"]["models"]["arm"] == {"path": str(suite.pytester.path / "models" / "arm"), "weights_sha256": "a" * 64,
+                                               "device": None, "dtype": None}  # the fake subjects say nowhere they ran
     assert results["run"]["incomplete"] is False
     assert {p.name for p in suite.reports.iterdir()} == {"results.json", "report.html", "summary.md"}
     result.stdout.fnmatch_lines([
