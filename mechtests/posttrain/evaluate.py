@@ -153,7 +153,8 @@ def evaluate_run(out: str | Path, arm_path: str | Path, gguf_file: str | None = 
     arm = load_subject(arm_path, gguf_file=gguf_file, kind="arm")
     model, tokenizer = copy.deepcopy(arm.model), copy.deepcopy(arm.tokenizer)
     untrained = Adapter(model, ensure_mask_token(model, tokenizer)).to(where).eval()  # the ARM's weights, bidirectional
-    mdm.model.to(where), arm.model.to(where)
+    for subject in (mdm, arm):
+        subject.model.to(where)
     if untrained.mask.id != mdm.mask_token_id:
         raise MechtestsError(f"{arm_path} gives mask id {untrained.mask.id}, the MDM has {mdm.mask_token_id}",
                              "pass the ARM the MDM was trained from")
