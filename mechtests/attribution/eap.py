@@ -42,7 +42,7 @@ from mechtests import batching, progress
 from mechtests.attribution.engine import GraphRun, Layout, frozen_weights
 from mechtests.attribution.graph import Graph, graph_for
 from mechtests.errors import MechtestsError
-from mechtests.queries import Posed, gather_answer_logits, metric, posed_steps
+from mechtests.queries import Posed, gather_answer_logits, metric, posed_steps, read_only_answers
 
 if TYPE_CHECKING:
     from mechtests.models.subject import Subject
@@ -123,9 +123,10 @@ def integrated_grads(layout: Layout, clean: Posed, embed_clean: torch.Tensor, em
         embed = embed_corrupt + a.view(k, 1, 1, 1) * (embed_clean - embed_corrupt)  # (k, B, T, d)
         embed = embed.reshape(k * B, *embed.shape[2:]).requires_grad_(True)
         posed = repeat_posed(clean, k)
+        inputs, (read,) = read_only_answers(layout.subject, posed.input_ids, posed.attention_mask, posed)
         with torch.enable_grad(), frozen_weights(layout.subject.model), GraphRun(layout, embed=embed, record_grads=True, capture_up=False) as run:
-            logits = layout.subject.model(**posed.model_inputs(layout.subject)).logits
-            pieces = run.downstream_grads(_metric(logits, posed).sum())  # [(column, (k * B, T, n, d))]
+            logits = layout.subject.model(**inputs).logits
+            pieces = run.downstream_grads(_metric(logits, read).sum())  # [(column, (k * B, T, n, d))]
         del logits, run, embed
         for column, g in pieces:
             total[:, :, column : column + g.shape[2]] += g.reshape(k, B, *g.shape[1:]).sum(0)
@@ -137,9 +138,10 @@ def _edge_scores(layout: Layout, clean: Posed, corrupt: Posed, alphas: torch.Ten
     """(edge scores (B, n_up, n_down), m(clean) (B,), m(corrupted) (B,)) of one batch."""
     B = len(clean)
     both = torch.cat([clean.input_ids, corrupt.input_ids]), torch.cat([clean.attention_mask, corrupt.attention_mask])
+    inputs, (read_clean, read_corrupt) = read_only_answers(layout.subject, *both, clean, corrupt)
     with torch.no_grad(), GraphRun(layout) as run:  # one pass over clean and corrupted: activations and metrics
-        logits = layout.subject.model(**layout.subject.model_inputs(*both)).logits  # (2B, T, V)
-    m_clean, m_corrupt = _metric(logits[:B], clean), _metric(logits[B:], corrupt)
+        logits = layout.subject.model(**inputs).logits  # (2B, kept positions, V)
+    m_clean, m_corrupt = _metric(logits[:B], read_clean), _metric(logits[B:], read_corrupt)
     embed = run.stream_in  # (2B, T, d)
     embed_clean, embed_corrupt = embed[:B].clone(), embed[B:].clone()
     delta = run.up_difference(B, ACCUMULATE)  # (B, T, n_up, d)
@@ -174,8 +176,9 @@ def attribute(
 
     data: Examples (posed clean/corrupted through the query layer) or explicit (clean,
     corrupted) Posed pairs, one per denoising step. batch_size: rows per forward pass (examples
-    times interpolation steps); None picks it from the memory budget (mechtests.batching), and
-    an out-of-memory error halves it. Results do not depend on it beyond float rounding.
+    times interpolation steps); None picks it from the memory budget (mechtests.batching), with
+    one interpolation step per pass on a CPU, and an out-of-memory error halves it. Results do
+    not depend on it beyond float rounding.
     cache_task: a task name to cache the result on disk under (mechtests.cache), keyed by the
     weights sha256, the task, the examples, the method and its parameters.
     """
@@ -197,12 +200,17 @@ def attribute(
     layout = Layout(subject)
     alphas = torch.tensor([1.0]) if method == "eap" else (torch.arange(steps, dtype=torch.float64) + 0.5) / steps
     pairs = _batches(subject, data, denoise_steps)
+    # On a CPU a pass of several interpolation steps is slower per row than one step per pass
+    # (BENCHMARKS.md, #14: 64 rows 1.75x the floor against 8 rows 1.5x), so the budget's rows
+    # go to examples there, one step per pass; a GPU fills its passes with steps.
+    one_step = batch_size is None and subject.device.type == "cpu"
     if batch_size is None:
         T = pairs[0][0].input_ids.shape[1]
         batch_size = batching.rows_for(subject, T, grad=True, per_head_inputs=True)
     per_example, m_clean, m_corrupt = [], [], []
     for clean, corrupt in pairs:
         def chunk(start: int, stop: int, rows: int, clean: Posed = clean, corrupt: Posed = corrupt) -> tuple[torch.Tensor, ...]:
+            rows = stop - start if one_step else rows
             return _edge_scores(layout, slice_posed(clean, start, stop), slice_posed(corrupt, start, stop), alphas, rows)
 
         parts = batching.in_batches(chunk, len(clean), batch_size, f"{method} on {subject.kind}", "examples")

@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING, Any, Iterator
 import torch
 
 from mechtests.attribution.graph import graph_for
+from mechtests.attribution.norms import NormVJP, norm_vjp
 from mechtests.errors import MechtestsError
 
 if TYPE_CHECKING:
@@ -54,6 +55,26 @@ class Layout:
         self.w_out = [subject.out_proj_weight(l).detach() for l in range(n)]  # (H, dh, d)
         self.w_qkv = [[w.detach() for w in subject.qkv_weights(l)] for l in range(n)]  # (H, dh, d), (H_kv, dh, d) x 2
         self.group = subject.n_heads // subject.n_kv_heads
+        self._norm_vjps: dict[int, NormVJP] = {}
+        self._head_weights: dict[int, tuple[torch.Tensor, torch.Tensor | None]] = {}
+
+    def head_input_weights(self, layer: int) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """What turns the q/k/v output gradients of each head into a gradient at its normalised
+        input: [W_q | W_k | W_v] per head (H, 3 dh, d) when every head has its own key and value,
+        else W_q (H, dh, d) and [W_k | W_v] / group per key/value head (H_kv, 2 dh, d)."""
+        if layer not in self._head_weights:
+            w_q, w_k, w_v = self.w_qkv[layer]
+            if self.group == 1:
+                self._head_weights[layer] = (torch.cat([w_q, w_k, w_v], dim=1), None)
+            else:
+                self._head_weights[layer] = (w_q.contiguous(), torch.cat([w_k, w_v], dim=1) / self.group)
+        return self._head_weights[layer]
+
+    def attn_norm_vjp(self, layer: int) -> NormVJP:
+        """The attention norm's VJP at one input for per-head cotangents (found once per layer)."""
+        if layer not in self._norm_vjps:
+            self._norm_vjps[layer] = norm_vjp(self.attn_norm[layer], self.subject.d_model)
+        return self._norm_vjps[layer]
 
     def qkv_outputs(self, layer: int, normed: torch.Tensor) -> list[torch.Tensor]:
         """Per-head normalised inputs (B, T, H, d) -> what each q/k/v projection module outputs, biases included."""
@@ -61,6 +82,45 @@ class Layout:
         kv_in = normed.reshape(B, T, H // self.group, self.group, d).mean(3) if self.group > 1 else normed
         parts = [torch.einsum("btnd,ned->btne", x, w).reshape(B, T, -1) for x, w in zip((normed, kv_in, kv_in), self.w_qkv[layer])]
         return self.subject.qkv_module_outputs(layer, parts)
+
+
+class _SharedInputQKV(torch.autograd.Function):
+    """q/k/v module outputs of a layer whose heads all read the same x = x_heads[:, :, 0] (a
+    gradient pass without edge patching): the forward normalises x and projects it once, as
+    the model would; the backward gives each head the gradient of its own slices, as if it had
+    read its own copy: W_q[h]^T g_q[h] + (W_k[kv]^T g_k[kv] + W_v[kv]^T g_v[kv]) / group, pulled
+    back through the norm's Jacobian at x (shared by all heads; mechtests.attribution.norms)."""
+
+    @staticmethod
+    def forward(x_heads: torch.Tensor, lay: Layout, layer: int) -> tuple[torch.Tensor, ...]:  # type: ignore[override]
+        normed = lay.attn_norm[layer](x_heads[:, :, 0])  # (B, T, d)
+        d = normed.shape[-1]
+        parts = [torch.nn.functional.linear(normed, w.reshape(-1, d)) for w in lay.w_qkv[layer]]
+        return tuple(lay.subject.qkv_module_outputs(layer, parts))
+
+    @staticmethod
+    def setup_context(ctx: Any, inputs: tuple[Any, ...], output: Any) -> None:
+        x_heads, ctx.lay, ctx.layer = inputs
+        ctx.save_for_backward(x_heads[:, :, 0])
+
+    @staticmethod
+    def backward(ctx: Any, *grads: torch.Tensor) -> tuple[torch.Tensor | None, None, None]:  # type: ignore[override]
+        (x,) = ctx.saved_tensors
+        lay, layer = ctx.lay, ctx.layer
+        if len(grads) == 1:  # one fused projection: split its gradient into q, k, v
+            grads = grads[0].split(lay.subject.qkv_rows(), dim=-1)
+        B, T, _ = x.shape
+        w_q, w_kv = lay.head_input_weights(layer)
+        per_head = lambda g, n: g.reshape(B * T, n, -1).transpose(0, 1)  # noqa: E731  (n, B * T, dh)
+        if w_kv is None:  # every head its own k and v: one batched product over [q | k | v]
+            g_normed = torch.bmm(torch.cat([per_head(g, lay.subject.n_heads) for g in grads], -1), w_q)  # (H, B * T, d)
+        else:
+            H_kv = w_kv.shape[0]
+            g_normed = torch.bmm(per_head(grads[0], lay.subject.n_heads), w_q)
+            g_kv = torch.bmm(torch.cat([per_head(g, H_kv) for g in grads[1:]], -1), w_kv)  # (H_kv, B * T, d), 1/group folded in
+            g_normed = g_normed.view(H_kv, lay.group, B * T, -1).add_(g_kv.unsqueeze(1)).view_as(g_normed)
+        g_normed = g_normed.view(-1, B, T, g_normed.shape[-1]).permute(1, 2, 0, 3)  # (B, T, H, d)
+        return lay.attn_norm_vjp(layer)(x, g_normed), None, None
 
 
 _OWN = object()  # marks a module whose forward was its class's (no instance attribute to restore)
@@ -153,7 +213,10 @@ class GraphRun:
                 if self.drop is not None:
                     x_heads = x_heads - self._delta(slice(g.down_index(layer, 0), g.down_index(layer, 0) + g.n_heads))
                 self.head_in.append(x_heads)
-                self._qkv_new = self.lay.qkv_outputs(layer, self.lay.attn_norm[layer](x_heads))
+                if self.drop is not None:
+                    self._qkv_new = self.lay.qkv_outputs(layer, self.lay.attn_norm[layer](x_heads))
+                else:  # every head reads x: project once, split the gradient per head in the backward
+                    self._qkv_new = list(_SharedInputQKV.apply(x_heads, self.lay, layer))
             if layer == 0 and self.embed is not None:
                 if rest[0] == "args":
                     return (x, *rest[1]), kwargs
