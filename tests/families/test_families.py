@@ -12,13 +12,14 @@ import torch
 
 import mechtests
 from mechtests import detect
-from mechtests.attribution import eap_ig
+from mechtests.attribution import Layout, eap_ig
+from mechtests.attribution.engine import GraphRun, capture, frozen_weights
 from mechtests.cli import main as cli_main
 from mechtests.errors import MechtestsError
 from mechtests.interventions import patch
 from mechtests.models import Site
 from mechtests.models.architectures import LLADA_FUSED_TREE, LLAMA_TREE
-from mechtests.queries import answer_logits, metric, pose
+from mechtests.queries import answer_logits, gather_answer_logits, metric, pose
 from standins import EXPECTED, PUBLISHED_KEYS, PUBLISHED_WEIGHTS, SOURCE_TREE, STANDINS
 
 
@@ -163,6 +164,28 @@ def test_eap_ig_is_complete_within_5_percent_at_32_steps(standins, copy_task, na
     total, gap = result.completeness()
     assert abs(gap) >= 1.0, f"clean-corrupted metric difference {gap:.3f} is too small to judge completeness"
     assert abs(total - gap) / abs(gap) < 0.05, (total, gap)
+
+
+def _head_input_grads(subject, posed, per_head_forward: bool) -> list[torch.Tensor]:
+    """Gradient of the metric at every downstream node's input, from a gradient pass (each layer
+    projected once, split per head in the backward) or from the edge-patching forward (each head
+    projects its own copy) with no edge dropped."""
+    layout = Layout(subject)
+    drop = torch.zeros_like(layout.graph.edge_mask) if per_head_forward else None
+    reference = torch.zeros(1, posed.input_ids.shape[1], len(layout.graph.upstream), subject.d_model) if per_head_forward else None
+    embed = capture(layout, posed.input_ids, posed.attention_mask)[:, :, 0].requires_grad_(True)  # the stream entering layer 0
+    with torch.enable_grad(), frozen_weights(subject.model), GraphRun(layout, embed=embed, drop=drop, reference=reference, record_grads=True) as run:
+        logits = subject.model(**posed.model_inputs(subject)).logits
+        return [g for _, g in run.downstream_grads(metric(gather_answer_logits(logits, posed), posed).sum())]
+
+
+@pytest.mark.parametrize("name", STANDINS)
+def test_gradient_pass_splits_head_gradients_as_the_per_head_forward_does(standins, copy_task, name):
+    """Fused q/k/v (LLaDA, GPT-2's Conv1D), grouped keys and values (Dream, DiffuCoder), LayerNorm (GPT-2)."""
+    subject = standins(name)
+    posed = pose(subject, copy_task)
+    for shared, own in zip(_head_input_grads(subject, posed, False), _head_input_grads(subject, posed, True)):
+        torch.testing.assert_close(shared, own, rtol=1e-5, atol=1e-6 * float(own.abs().max()))
 
 
 # --- what the registry refuses -------------------------------------------------------
