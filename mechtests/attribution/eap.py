@@ -129,7 +129,7 @@ def integrated_grads(layout: Layout, clean: Posed, embed_clean: torch.Tensor, em
             pieces = run.downstream_grads(_metric(logits, read).sum())  # [(column, (k * B, T, n, d))]
         del logits, run, embed
         for column, g in pieces:
-            total[:, :, column : column + g.shape[2]] += g.reshape(k, B, *g.shape[1:]).sum(0)
+            total[:, :, column : column + g.shape[2]] += g if k == 1 else g.reshape(k, B, *g.shape[1:]).sum(0)
         del pieces
     return total / len(alphas)
 

@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING, Any, Iterator
 import torch
 
 from mechtests.attribution.graph import graph_for
-from mechtests.attribution.norms import NormVJP, norm_vjp
+from mechtests.attribution.norms import NormPullback, generic_vjp, norm_pullback
 from mechtests.errors import MechtestsError
 
 if TYPE_CHECKING:
@@ -55,26 +55,30 @@ class Layout:
         self.w_out = [subject.out_proj_weight(l).detach() for l in range(n)]  # (H, dh, d)
         self.w_qkv = [[w.detach() for w in subject.qkv_weights(l)] for l in range(n)]  # (H, dh, d), (H_kv, dh, d) x 2
         self.group = subject.n_heads // subject.n_kv_heads
-        self._norm_vjps: dict[int, NormVJP] = {}
+        self._pullbacks: dict[int, NormPullback | None] = {}
         self._head_weights: dict[int, tuple[torch.Tensor, torch.Tensor | None]] = {}
 
     def head_input_weights(self, layer: int) -> tuple[torch.Tensor, torch.Tensor | None]:
         """What turns the q/k/v output gradients of each head into a gradient at its normalised
-        input: [W_q | W_k | W_v] per head (H, 3 dh, d) when every head has its own key and value,
-        else W_q (H, dh, d) and [W_k | W_v] / group per key/value head (H_kv, 2 dh, d)."""
+        input, folded through the attention norm's weight where its VJP has a closed form
+        (mechtests.attribution.norms): [W_q | W_k | W_v] per head (H, 3 dh, d) when every head
+        has its own key and value, else W_q (H, dh, d) and [W_k | W_v] / group per key/value
+        head (H_kv, 2 dh, d)."""
         if layer not in self._head_weights:
             w_q, w_k, w_v = self.w_qkv[layer]
+            pull = self.attn_norm_pullback(layer)
+            fold = pull.fold if pull is not None else (lambda w: w)
             if self.group == 1:
-                self._head_weights[layer] = (torch.cat([w_q, w_k, w_v], dim=1), None)
+                self._head_weights[layer] = (fold(torch.cat([w_q, w_k, w_v], dim=1)).contiguous(), None)
             else:
-                self._head_weights[layer] = (w_q.contiguous(), torch.cat([w_k, w_v], dim=1) / self.group)
+                self._head_weights[layer] = (fold(w_q).contiguous(), fold(torch.cat([w_k, w_v], dim=1)) / self.group)
         return self._head_weights[layer]
 
-    def attn_norm_vjp(self, layer: int) -> NormVJP:
-        """The attention norm's VJP at one input for per-head cotangents (found once per layer)."""
-        if layer not in self._norm_vjps:
-            self._norm_vjps[layer] = norm_vjp(self.attn_norm[layer], self.subject.d_model)
-        return self._norm_vjps[layer]
+    def attn_norm_pullback(self, layer: int) -> NormPullback | None:
+        """The attention norm's closed-form VJP, or None where it has none (found once per layer)."""
+        if layer not in self._pullbacks:
+            self._pullbacks[layer] = norm_pullback(self.attn_norm[layer], self.subject.d_model)
+        return self._pullbacks[layer]
 
     def qkv_outputs(self, layer: int, normed: torch.Tensor) -> list[torch.Tensor]:
         """Per-head normalised inputs (B, T, H, d) -> what each q/k/v projection module outputs, biases included."""
@@ -109,18 +113,24 @@ class _SharedInputQKV(torch.autograd.Function):
         lay, layer = ctx.lay, ctx.layer
         if len(grads) == 1:  # one fused projection: split its gradient into q, k, v
             grads = grads[0].split(lay.subject.qkv_rows(), dim=-1)
-        B, T, _ = x.shape
+        B, T, d = x.shape
+        pull = lay.attn_norm_pullback(layer)
+        if pull is not None:
+            r = pull.scale(x)  # (B, T, 1): applied to the q/k/v gradients, the weights already folded
+            grads = [g * r for g in grads]
         w_q, w_kv = lay.head_input_weights(layer)
         per_head = lambda g, n: g.reshape(B * T, n, -1).transpose(0, 1)  # noqa: E731  (n, B * T, dh)
         if w_kv is None:  # every head its own k and v: one batched product over [q | k | v]
-            g_normed = torch.bmm(torch.cat([per_head(g, lay.subject.n_heads) for g in grads], -1), w_q)  # (H, B * T, d)
+            g_in = torch.bmm(torch.cat([per_head(g, lay.subject.n_heads) for g in grads], -1), w_q)  # (H, B * T, d)
         else:
             H_kv = w_kv.shape[0]
-            g_normed = torch.bmm(per_head(grads[0], lay.subject.n_heads), w_q)
+            g_in = torch.bmm(per_head(grads[0], lay.subject.n_heads), w_q)
             g_kv = torch.bmm(torch.cat([per_head(g, H_kv) for g in grads[1:]], -1), w_kv)  # (H_kv, B * T, d), 1/group folded in
-            g_normed = g_normed.view(H_kv, lay.group, B * T, -1).add_(g_kv.unsqueeze(1)).view_as(g_normed)
-        g_normed = g_normed.view(-1, B, T, g_normed.shape[-1]).permute(1, 2, 0, 3)  # (B, T, H, d)
-        return lay.attn_norm_vjp(layer)(x, g_normed), None, None
+            g_in = g_in.view(H_kv, lay.group, B * T, d).add_(g_kv.unsqueeze(1)).view_as(g_in)
+        if pull is not None:
+            g_in = pull.correct(x.reshape(B * T, d), g_in)
+        g_in = g_in.view(-1, B, T, d).permute(1, 2, 0, 3)  # (B, T, H, d)
+        return (g_in if pull is not None else generic_vjp(lay.attn_norm[layer], x, g_in)), None, None
 
 
 _OWN = object()  # marks a module whose forward was its class's (no instance attribute to restore)
@@ -237,8 +247,6 @@ class GraphRun:
 
     def _out_proj_pre(self, layer: int):
         def hook(module, args):
-            if not self.capture_up:
-                return
             z = args[0]  # (B, T, H * dh)
             z = z.reshape(*z.shape[:-1], self.lay.subject.n_heads, -1)  # (B, T, H, dh)
             self._add_up(torch.einsum("btne,ned->btnd", z, self.lay.w_out[layer]))
@@ -263,8 +271,7 @@ class GraphRun:
 
     def _mlp_out(self, layer: int):
         def hook(module, args, output):
-            if self.capture_up:
-                self._add_up(_first(output).unsqueeze(2))
+            self._add_up(_first(output).unsqueeze(2))
 
         return hook
 
@@ -283,11 +290,12 @@ class GraphRun:
             for i, proj in enumerate(lay.proj[l]):
                 self._forwards.append((proj, proj.__dict__.get("forward", _OWN)))
                 proj.forward = self._qkv(l, i, proj)
-            reg(lay.subject.out_proj_module(l).register_forward_pre_hook(self._out_proj_pre(l)))
+            if self.capture_up:  # a gradient-only pass leaves these modules hook-free (hooks cost Python time per call)
+                reg(lay.subject.out_proj_module(l).register_forward_pre_hook(self._out_proj_pre(l)))
+                reg(lay.mlp[l].register_forward_hook(self._mlp_out(l)))
             reg(lay.mlp_norm[l].register_forward_pre_hook(self._mlp_norm_pre(l)))
             if self.drop is not None:
                 reg(lay.mlp_norm[l].register_forward_hook(self._mlp_norm_out(l)))
-            reg(lay.mlp[l].register_forward_hook(self._mlp_out(l)))
         reg(lay.subject.final_norm_module().register_forward_pre_hook(self._final_pre))
         return self
 

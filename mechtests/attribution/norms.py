@@ -1,21 +1,66 @@
 """The vector-Jacobian product of a normalisation module, for many cotangents at one input.
 
 Why: in a gradient pass every head of a layer reads the same stream x through the attention
-norm, so the norm's Jacobian at x is shared by all heads and only the cotangents differ. A
-closed form applies it to all heads at once with a few broadcast element-wise operations; a
-module whose form is not recognised goes through torch.func (vjp under vmap), which is exact
-but slower. The form is recognised by evaluating the module, not by its class name: a module
-counts as RMSNorm or LayerNorm only if its output equals that formula on a test input.
+norm, so the norm's Jacobian J(x) is shared by all heads and only the cotangents differ. For
+RMSNorm and LayerNorm it has a closed form,
+    J(x)^T g = u - a(x) <u, b(x)>,   u = fold(g) * r(x)   (per position, over the width d)
+with r = rsqrt(variance + eps) and
+    RMSNorm   (y = w x r):           fold(g) = w g,            a = x r^2 / d,   b = x
+    LayerNorm (y = w (x - mean) r + c): fold(g) = centred(w g), a = xhat / d,    b = xhat
+and `fold` is linear over the last axis, so it can be applied once to the weights that map the
+q/k/v gradients back to the norm's output (mechtests.attribution.engine): the per-head work is
+then one subtraction and one dot product per head. A module whose form is not recognised gets
+its VJP through torch.func (vjp under vmap), exact but slower. The form is recognised by
+evaluating the module, not by its class name: a module counts as RMSNorm or LayerNorm only if
+its output equals that formula on a test input.
 """
 
 from __future__ import annotations
 
-from typing import Callable
+from dataclasses import dataclass
 
 import torch
 
-# (x (B, T, d), cotangents (B, T, n, d)) -> gradients at x, one per cotangent (B, T, n, d)
-NormVJP = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
+
+@dataclass(frozen=True)
+class NormPullback:
+    """The closed-form VJP of an RMSNorm (`centred` False) or a LayerNorm (`centred` True)."""
+
+    weight: torch.Tensor | None  # (d,)
+    eps: float
+    centred: bool
+
+    def fold(self, w: torch.Tensor) -> torch.Tensor:
+        """Apply the norm's weight (and LayerNorm's centring) along the last axis of `w`."""
+        w = w * self.weight if self.weight is not None else w
+        return w - w.mean(-1, keepdim=True) if self.centred else w
+
+    def _stats(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        centred = x - x.mean(-1, keepdim=True) if self.centred else x
+        return centred, torch.rsqrt(centred.pow(2).mean(-1, keepdim=True) + self.eps)
+
+    def scale(self, x: torch.Tensor) -> torch.Tensor:
+        """r(x): (..., 1)."""
+        return self._stats(x)[1]
+
+    def correct(self, x: torch.Tensor, u: torch.Tensor) -> torch.Tensor:
+        """u - a(x) <u, b(x)>, for positions x (..., d) that broadcast against the per-head u."""
+        centred, r = self._stats(x)
+        b = centred * r if self.centred else x
+        a = b / x.shape[-1] if self.centred else x * (r.pow(2) / x.shape[-1])
+        return torch.addcmul(u, (u * b).sum(-1, keepdim=True), a, value=-1)
+
+    def vjp(self, x: torch.Tensor, g: torch.Tensor) -> torch.Tensor:
+        """J(x)^T g for x (B, T, d) and cotangents g (B, T, n, d)."""
+        x = x.unsqueeze(2)
+        return self.correct(x, self.fold(g) * self.scale(x))
+
+
+def generic_vjp(module: torch.nn.Module, x: torch.Tensor, g: torch.Tensor) -> torch.Tensor:
+    """J(x)^T g through torch.func, for x (B, T, d) and cotangents g (B, T, n, d)."""
+    _, pull_back = torch.func.vjp(module, x)
+    (out,) = torch.vmap(pull_back, in_dims=2, out_dims=2)(g)
+    return out
 
 
 def _eps(module: torch.nn.Module) -> float | None:
@@ -26,60 +71,26 @@ def _eps(module: torch.nn.Module) -> float | None:
     return None
 
 
-def _rms_vjp(weight: torch.Tensor, eps: float) -> NormVJP:
-    # y = w * x * r with r = rsqrt(mean(x^2) + eps):  g_x = (w r) * g - x * r^3 / d * <g, w x>
-    def vjp(x: torch.Tensor, g: torch.Tensor) -> torch.Tensor:
-        r = torch.rsqrt(x.pow(2).mean(-1, keepdim=True) + eps)  # (B, T, 1)
-        dots = torch.einsum("btnd,btd->btn", g, (weight * x) * (r.pow(3) / x.shape[-1]))  # (B, T, n)
-        return torch.addcmul(g * (weight * r).unsqueeze(2), x.unsqueeze(2), dots.unsqueeze(-1), value=-1)
-
-    return vjp
-
-
-def _layer_norm_vjp(weight: torch.Tensor | None, eps: float) -> NormVJP:
-    def vjp(x: torch.Tensor, g: torch.Tensor) -> torch.Tensor:
-        x = x.unsqueeze(2)
-        centred = x - x.mean(-1, keepdim=True)
-        r = torch.rsqrt(centred.pow(2).mean(-1, keepdim=True) + eps)
-        xhat = centred * r
-        u = g * weight if weight is not None else g
-        return r * (u - u.mean(-1, keepdim=True) - xhat * (u * xhat).mean(-1, keepdim=True))
-
-    return vjp
-
-
-def _generic_vjp(module: torch.nn.Module) -> NormVJP:
-    def vjp(x: torch.Tensor, g: torch.Tensor) -> torch.Tensor:
-        _, pull_back = torch.func.vjp(module, x)
-        (out,) = torch.vmap(pull_back, in_dims=2, out_dims=2)(g)
-        return out
-
-    return vjp
-
-
-def _rms(module: torch.nn.Module, x: torch.Tensor, eps: float) -> torch.Tensor:
-    return module.weight * (x * torch.rsqrt(x.pow(2).mean(-1, keepdim=True) + eps))
-
-
 def _layer_norm(module: torch.nn.Module, x: torch.Tensor, eps: float) -> torch.Tensor:
     y = torch.nn.functional.layer_norm(x, x.shape[-1:], eps=eps)
     w, b = getattr(module, "weight", None), getattr(module, "bias", None)
     return (y if w is None else y * w) + (0 if b is None else b)
 
 
-def norm_vjp(module: torch.nn.Module, d_model: int) -> NormVJP:
-    """The VJP of `module` (a norm over the last axis of width d_model), in closed form when the
-    module computes RMSNorm or LayerNorm, else through torch.func."""
+def norm_pullback(module: torch.nn.Module, d_model: int) -> NormPullback | None:
+    """The closed-form VJP of `module` (a norm over the last axis, width d_model) when it computes
+    RMSNorm or LayerNorm, else None (use `generic_vjp`)."""
     eps, weight = _eps(module), getattr(module, "weight", None)
     if eps is None or (weight is not None and tuple(weight.shape) != (d_model,)):
-        return _generic_vjp(module)
+        return None
     weight = None if weight is None else weight.detach()
-    p = weight if weight is not None else next(iter(module.parameters()), torch.zeros(()))
-    probe = torch.randn(2, 3, d_model, generator=torch.Generator().manual_seed(0)).to(p.device, p.dtype)
+    like = weight if weight is not None else next(iter(module.parameters()), torch.zeros(()))
+    probe = torch.randn(2, 3, d_model, generator=torch.Generator().manual_seed(0)).to(like.device, like.dtype)
     with torch.no_grad():
         actual = module(probe)
-        if weight is not None and torch.allclose(actual, _rms(module, probe, eps), rtol=1e-4, atol=1e-5):
-            return _rms_vjp(weight, eps)
+        rms = probe * torch.rsqrt(probe.pow(2).mean(-1, keepdim=True) + eps)
+        if weight is not None and torch.allclose(actual, weight * rms, rtol=1e-4, atol=1e-5):
+            return NormPullback(weight, eps, centred=False)
         if torch.allclose(actual, _layer_norm(module, probe, eps), rtol=1e-4, atol=1e-5):
-            return _layer_norm_vjp(weight, eps)
-    return _generic_vjp(module)
+            return NormPullback(weight, eps, centred=True)
+    return None

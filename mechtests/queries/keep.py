@@ -11,6 +11,7 @@ takes no `logits_to_keep` (some remote-code families) gets its full logits.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import inspect
 from typing import TYPE_CHECKING, Any
 
@@ -24,7 +25,12 @@ if TYPE_CHECKING:
 
 def takes_logits_to_keep(subject: "Subject") -> bool:
     """Whether the model's forward accepts `logits_to_keep`."""
-    return "logits_to_keep" in inspect.signature(subject.model.forward).parameters
+    return _forward_takes_logits_to_keep(type(subject.model))
+
+
+@functools.lru_cache(maxsize=None)
+def _forward_takes_logits_to_keep(model_class: type) -> bool:  # per class: inspecting a signature costs a pass's Python time
+    return "logits_to_keep" in inspect.signature(model_class.forward).parameters
 
 
 def read_only_answers(subject: "Subject", input_ids: torch.Tensor, attention_mask: torch.Tensor, *posed: Posed) -> tuple[dict[str, Any], list[Posed]]:
