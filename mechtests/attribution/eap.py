@@ -17,17 +17,21 @@ answer positions). A score estimates m(clean) - m(clean with that edge corrupted
 
 Cost, per batch of b examples with R = k * b rows per gradient pass (`memory_lower_bound`):
 one no-grad pass over the 2b clean and corrupted rows, then steps / k forward+backward passes.
+A gradient pass projects each layer's input once, as the bare model does, and splits the
+gradient per head only in the backward (mechtests.attribution.engine), and it unembeds only
+the positions the metric reads (mechtests.queries.read_only_answers). On a CPU the default
+batching takes one interpolation step per pass (`attribute`).
 Memory beyond a bare forward+backward pass of R rows (the floor of any IG implementation),
-which no implementation of edge-level EAP-IG can avoid holding at once:
-  each head's own normalised input, kept for the backward pass   R * T * L * H * d
-  the gradient at every downstream node's input                  R * T * n_down * d
+which this engine holds at once:
+  the gradient at every downstream node's input, per pass      R * T * n_down * d
   across passes: clean - corrupted upstream outputs and the
   running gradient sum                                           b * T * (n_up + n_down) * d
   the per-example edge scores                                    b * n_up * n_down
-(floats of the accumulation dtype; T tokens, L layers, H heads, d the model width). The
-engine keeps only these: upstream differences are built layer chunk by layer chunk (never the
-concatenated clean and corrupted outputs), gradients are summed piece by piece (never
-concatenated), and the weights take no gradient.
+(floats of the accumulation dtype; T tokens, L layers, H heads, d the model width; n_down =
+L * (H + 1) + 1). Each head's normalised input (R * T * L * H * d) is no longer held: a
+gradient pass never builds the per-head copies, only their gradients. Upstream differences are
+built layer chunk by layer chunk (never the concatenated clean and corrupted outputs),
+gradients are summed piece by piece (never concatenated), and the weights take no gradient.
 """
 
 from __future__ import annotations
@@ -154,11 +158,11 @@ def _edge_scores(layout: Layout, clean: Posed, corrupt: Posed, alphas: torch.Ten
 def memory_lower_bound(subject: "Subject", examples: int, rows: int, seq_len: int) -> int:
     """Bytes EAP-IG must hold beyond a bare forward+backward pass of `rows` rows (module docstring),
     for `examples` examples per batch and `rows` rows per gradient pass."""
-    L, H, d, T = subject.n_layers, subject.n_heads, subject.d_model, seq_len
+    d, T = subject.d_model, seq_len
     graph = graph_for(subject)
     n_up, n_down = len(graph.upstream), len(graph.downstream)
     size = torch.finfo(ACCUMULATE).bits // 8
-    per_pass = rows * T * (L * H + n_down) * d
+    per_pass = rows * T * n_down * d
     across = examples * T * (n_up + n_down) * d + examples * n_up * n_down
     return size * (per_pass + across)
 
