@@ -128,14 +128,18 @@ def integrated_grads(layout: Layout, clean: Posed, embed_clean: torch.Tensor, em
         embed = embed.reshape(k * B, *embed.shape[2:]).requires_grad_(True)
         posed = repeat_posed(clean, k)
         inputs, (read,) = read_only_answers(layout.subject, posed.input_ids, posed.attention_mask, posed)
+
+        def add(column: int, g: torch.Tensor, k: int = k) -> None:  # g (k * B, T, n, d)
+            total[:, :, column : column + g.shape[2]] += g if k == 1 else g.reshape(k, B, *g.shape[1:]).sum(0)
+
         with torch.enable_grad(), frozen_weights(layout.subject.model), GraphRun(layout, embed=embed, record_grads=True, capture_up=False) as run:
             logits = layout.subject.model(**inputs).logits
-            pieces = run.downstream_grads(_metric(logits, read).sum())  # [(column, (k * B, T, n, d))]
+            pieces = run.downstream_grads(_metric(logits, read).sum(), heads_to=add)  # heads added during the backward
         del logits, run, embed
         for column, g in pieces:
-            total[:, :, column : column + g.shape[2]] += g if k == 1 else g.reshape(k, B, *g.shape[1:]).sum(0)
+            add(column, g)
         del pieces
-    return total / len(alphas)
+    return total.div_(len(alphas))
 
 
 def _edge_scores(layout: Layout, clean: Posed, corrupt: Posed, alphas: torch.Tensor, rows: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:

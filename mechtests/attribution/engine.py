@@ -27,7 +27,7 @@ same numbers as through per-head copies (tests/families: every family stand-in, 
 from __future__ import annotations
 
 import contextlib
-from typing import TYPE_CHECKING, Any, Iterator
+from typing import TYPE_CHECKING, Any, Callable, Iterator
 
 import torch
 
@@ -61,6 +61,7 @@ class Layout:
         self.w_qkv = [[w.detach() for w in subject.qkv_weights(l)] for l in range(n)]  # (H, dh, d), (H_kv, dh, d) x 2
         self.group = subject.n_heads // subject.n_kv_heads
         self._pullbacks: dict[int, NormPullback | None] = {}
+        self._workspaces: dict[str, torch.Tensor] = {}
         self._head_weights: dict[int, tuple[torch.Tensor, torch.Tensor | None]] = {}
 
     def head_input_weights(self, layer: int) -> tuple[torch.Tensor, torch.Tensor | None]:
@@ -78,6 +79,14 @@ class Layout:
             else:
                 self._head_weights[layer] = (fold(w_q).contiguous(), fold(torch.cat([w_k, w_v], dim=1)) / self.group)
         return self._head_weights[layer]
+
+    def workspace(self, name: str, shape: tuple[int, ...], like: torch.Tensor) -> torch.Tensor:
+        """A scratch tensor kept across layers and passes (a fresh one per use costs page faults:
+        on CPU, freshly mapped memory is slower to write than the arithmetic on it)."""
+        held = self._workspaces.get(name)
+        if held is None or held.shape != shape or held.dtype != like.dtype or held.device != like.device:
+            held = self._workspaces[name] = torch.empty(shape, dtype=like.dtype, device=like.device)
+        return held
 
     def attn_norm_pullback(self, layer: int) -> NormPullback | None:
         """The attention norm's closed-form VJP, or None where it has none (found once per layer)."""
@@ -101,41 +110,49 @@ class _SharedInputQKV(torch.autograd.Function):
     back through the norm's Jacobian at x (shared by all heads; mechtests.attribution.norms)."""
 
     @staticmethod
-    def forward(x_heads: torch.Tensor, lay: Layout, layer: int) -> tuple[torch.Tensor, ...]:  # type: ignore[override]
-        normed = lay.attn_norm[layer](x_heads[:, :, 0])  # (B, T, d)
+    def forward(x: torch.Tensor, run: "GraphRun", layer: int) -> tuple[torch.Tensor, ...]:  # type: ignore[override]
+        lay = run.lay
+        normed = lay.attn_norm[layer](x)  # (B, T, d)
         d = normed.shape[-1]
         parts = [torch.nn.functional.linear(normed, w.reshape(-1, d)) for w in lay.w_qkv[layer]]
         return tuple(lay.subject.qkv_module_outputs(layer, parts))
 
     @staticmethod
     def setup_context(ctx: Any, inputs: tuple[Any, ...], output: Any) -> None:
-        x_heads, ctx.lay, ctx.layer = inputs
-        ctx.save_for_backward(x_heads[:, :, 0])
+        x, ctx.run, ctx.layer = inputs
+        ctx.save_for_backward(x)
 
     @staticmethod
     def backward(ctx: Any, *grads: torch.Tensor) -> tuple[torch.Tensor | None, None, None]:  # type: ignore[override]
+        """Hands each head's gradient (B, T, H, d) to the run, returns their sum: the gradient at x."""
         (x,) = ctx.saved_tensors
-        lay, layer = ctx.lay, ctx.layer
+        run, layer = ctx.run, ctx.layer
+        lay = run.lay
         if len(grads) == 1:  # one fused projection: split its gradient into q, k, v
             grads = grads[0].split(lay.subject.qkv_rows(), dim=-1)
         B, T, d = x.shape
+        H = lay.subject.n_heads
         pull = lay.attn_norm_pullback(layer)
         if pull is not None:
             r = pull.scale(x)  # (B, T, 1): applied to the q/k/v gradients, the weights already folded
             grads = [g * r for g in grads]
         w_q, w_kv = lay.head_input_weights(layer)
         per_head = lambda g, n: g.reshape(B * T, n, -1).transpose(0, 1)  # noqa: E731  (n, B * T, dh)
+        g_in = lay.workspace("heads", (H, B * T, d), x)  # reused layer after layer: no fresh pages per layer
         if w_kv is None:  # every head its own k and v: one batched product over [q | k | v]
-            g_in = torch.bmm(torch.cat([per_head(g, lay.subject.n_heads) for g in grads], -1), w_q)  # (H, B * T, d)
+            torch.bmm(torch.cat([per_head(g, H) for g in grads], -1), w_q, out=g_in)
         else:
             H_kv = w_kv.shape[0]
-            g_in = torch.bmm(per_head(grads[0], lay.subject.n_heads), w_q)
-            g_kv = torch.bmm(torch.cat([per_head(g, H_kv) for g in grads[1:]], -1), w_kv)  # (H_kv, B * T, d), 1/group folded in
-            g_in = g_in.view(H_kv, lay.group, B * T, d).add_(g_kv.unsqueeze(1)).view_as(g_in)
+            torch.bmm(per_head(grads[0], H), w_q, out=g_in)
+            g_kv = torch.bmm(torch.cat([per_head(g, H_kv) for g in grads[1:]], -1), w_kv, out=lay.workspace("kv", (H_kv, B * T, d), x))
+            g_in.view(H_kv, lay.group, B * T, d).add_(g_kv.unsqueeze(1))  # 1/group folded into w_kv
         if pull is not None:
-            g_in = pull.correct(x.reshape(B * T, d), g_in)
-        g_in = g_in.view(-1, B, T, d).permute(1, 2, 0, 3)  # (B, T, H, d)
-        return (g_in if pull is not None else generic_vjp(lay.attn_norm[layer], x, g_in)), None, None
+            pull.correct_(x.reshape(B * T, d), g_in, lay.workspace("product", (H, B * T, d), x))
+            heads = g_in.view(H, B, T, d).permute(1, 2, 0, 3)  # (B, T, H, d)
+        else:
+            heads = generic_vjp(lay.attn_norm[layer], x, g_in.view(H, B, T, d).permute(1, 2, 0, 3))
+        run.take_head_grads(layer, heads)
+        return heads.sum(2), None, None
 
 
 _OWN = object()  # marks a module whose forward was its class's (no instance attribute to restore)
@@ -171,7 +188,10 @@ class GraphRun:
         self.drop = None if drop is None else (drop & layout.graph.edge_mask).to(torch.float32)
         self._up: list[torch.Tensor] = []  # chunks (B, T, n, d) in upstream order
         self._diff: list[torch.Tensor] = []
-        self.head_in: list[torch.Tensor] = []  # per layer (B, T, H, d): what each head reads
+        self.head_in: list[torch.Tensor] = []  # per layer (B, T, H, d): what each head reads (edge patching)
+        self.layer_in: list[torch.Tensor] = []  # per layer (B, T, d): what every head reads (gradient passes)
+        self._head_grads: dict[int, torch.Tensor] = {}
+        self._head_sink: Callable[[int, torch.Tensor], None] | None = None
         self.x_mid: list[torch.Tensor] = []  # per layer (B, T, d): what the MLP's norm reads
         self.final_in: torch.Tensor | None = None
         self._qkv_new: list[torch.Tensor] | None = None
@@ -224,14 +244,14 @@ class GraphRun:
                 self._add_up(x.unsqueeze(2))
             if self.drop is not None or self.record:
                 g = self.lay.graph
-                x_heads = x.unsqueeze(2).expand(-1, -1, g.n_heads, -1)  # (B, T, H, d)
                 if self.drop is not None:
+                    x_heads = x.unsqueeze(2).expand(-1, -1, g.n_heads, -1)  # (B, T, H, d)
                     x_heads = x_heads - self._delta(slice(g.down_index(layer, 0), g.down_index(layer, 0) + g.n_heads))
-                self.head_in.append(x_heads)
-                if self.drop is not None:
+                    self.head_in.append(x_heads)
                     self._qkv_new = self.lay.qkv_outputs(layer, self.lay.attn_norm[layer](x_heads))
                 else:  # every head reads x: project once, split the gradient per head in the backward
-                    self._qkv_new = list(_SharedInputQKV.apply(x_heads, self.lay, layer))
+                    self.layer_in.append(x)
+                    self._qkv_new = list(_SharedInputQKV.apply(x, self, layer))
             if layer == 0 and self.embed is not None:
                 if rest[0] == "args":
                     return (x, *rest[1]), kwargs
@@ -316,16 +336,35 @@ class GraphRun:
         self._forwards.clear()
 
     # --- gradients ------------------------------------------------------------------------------
-    def downstream_grads(self, objective: torch.Tensor) -> list[tuple[int, torch.Tensor]]:
+    def take_head_grads(self, layer: int, grads: torch.Tensor) -> None:
+        """From a gradient pass's backward: the heads' input gradients of one layer (B, T, H, d),
+        valid only during the call (scratch memory)."""
+        column = self.lay.graph.down_index(layer, 0)
+        if self._head_sink is not None:
+            self._head_sink(column, grads)
+        else:
+            self._head_grads[column] = grads.clone()
+
+    def downstream_grads(self, objective: torch.Tensor, heads_to: Callable[[int, torch.Tensor], None] | None = None) -> list[tuple[int, torch.Tensor]]:
         """d objective / d (each downstream node's input), through that node only, as (first
         column, gradient (B, T, n, d)) pieces in downstream order: heads of a layer, its MLP, ...,
-        the logits. Pieces, not one tensor: a caller that sums them needs no concatenated copy."""
+        the logits. Pieces, not one tensor: a caller that sums them needs no concatenated copy.
+        heads_to: in a gradient pass without edge patching, called with each layer's head piece
+        during the backward (valid only during the call) instead of returning it: nothing then
+        holds every layer's head gradients at once."""
         n = len(self.lay.layers)
-        grads = torch.autograd.grad(objective, [*self.head_in, *self.x_mid, self.final_in])
-        pieces, column = [], 0
-        for g in [piece for l in range(n) for piece in (grads[l], grads[n + l].unsqueeze(2))] + [grads[-1].unsqueeze(2)]:
-            pieces.append((column, g))  # heads (B, T, H, d), MLP (B, T, 1, d); the final norm reads the stream alone
-            column += g.shape[2]
+        shared = not self.head_in
+        self._head_sink = heads_to if shared else None
+        wrt = [*self.x_mid, self.final_in, self.layer_in[0]] if shared else [*self.head_in, *self.x_mid, self.final_in]
+        grads = torch.autograd.grad(objective, wrt)  # with shared inputs, layer 0's input: every layer's backward runs
+        heads = [self._head_grads.pop(self.lay.graph.down_index(l, 0)) for l in range(n)] if shared and heads_to is None else grads[:n]
+        mlps, final = (grads[:n], grads[n]) if shared else (grads[n : 2 * n], grads[-1])
+        pieces = []
+        for l in range(n):
+            if not (shared and heads_to is not None):
+                pieces.append((self.lay.graph.down_index(l, 0), heads[l]))
+            pieces.append((self.lay.graph.down_index(l), mlps[l].unsqueeze(2)))  # heads (B, T, H, d), MLP (B, T, 1, d)
+        pieces.append((self.lay.graph.down_index(n, 0), final.unsqueeze(2)))  # the final norm reads the stream alone
         return pieces
 
 

@@ -43,17 +43,19 @@ class NormPullback:
         """r(x): (..., 1)."""
         return self._stats(x)[1]
 
-    def correct(self, x: torch.Tensor, u: torch.Tensor) -> torch.Tensor:
-        """u - a(x) <u, b(x)>, for positions x (..., d) that broadcast against the per-head u."""
+    def correct_(self, x: torch.Tensor, u: torch.Tensor, scratch: torch.Tensor) -> torch.Tensor:
+        """u - a(x) <u, b(x)>, in place in u, for positions x (..., d) that broadcast against the
+        per-head u; scratch: a tensor of u's shape to compute in."""
         centred, r = self._stats(x)
         b = centred * r if self.centred else x
         a = b / x.shape[-1] if self.centred else x * (r.pow(2) / x.shape[-1])
-        return torch.addcmul(u, (u * b).sum(-1, keepdim=True), a, value=-1)
+        return u.addcmul_(torch.mul(u, b, out=scratch).sum(-1, keepdim=True), a, value=-1)
 
     def vjp(self, x: torch.Tensor, g: torch.Tensor) -> torch.Tensor:
         """J(x)^T g for x (B, T, d) and cotangents g (B, T, n, d)."""
         x = x.unsqueeze(2)
-        return self.correct(x, self.fold(g) * self.scale(x))
+        u = self.fold(g) * self.scale(x)
+        return self.correct_(x, u, torch.empty_like(u))
 
 
 def generic_vjp(module: torch.nn.Module, x: torch.Tensor, g: torch.Tensor) -> torch.Tensor:
