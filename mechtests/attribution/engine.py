@@ -110,8 +110,8 @@ class _SharedInputQKV(torch.autograd.Function):
     back through the norm's Jacobian at x (shared by all heads; mechtests.attribution.norms)."""
 
     @staticmethod
-    def forward(x: torch.Tensor, run: "GraphRun", layer: int) -> tuple[torch.Tensor, ...]:  # type: ignore[override]
-        lay = run.lay
+    def forward(x: torch.Tensor, heads: "_HeadGradients", layer: int) -> tuple[torch.Tensor, ...]:  # type: ignore[override]
+        lay = heads.lay
         normed = lay.attn_norm[layer](x)  # (B, T, d)
         d = normed.shape[-1]
         parts = [torch.nn.functional.linear(normed, w.reshape(-1, d)) for w in lay.w_qkv[layer]]
@@ -119,15 +119,15 @@ class _SharedInputQKV(torch.autograd.Function):
 
     @staticmethod
     def setup_context(ctx: Any, inputs: tuple[Any, ...], output: Any) -> None:
-        x, ctx.run, ctx.layer = inputs
+        x, ctx.heads, ctx.layer = inputs
         ctx.save_for_backward(x)
 
     @staticmethod
     def backward(ctx: Any, *grads: torch.Tensor) -> tuple[torch.Tensor | None, None, None]:  # type: ignore[override]
-        """Hands each head's gradient (B, T, H, d) to the run, returns their sum: the gradient at x."""
+        """Hands each head's gradient (B, T, H, d) on (`_HeadGradients`), returns their sum: the gradient at x."""
         (x,) = ctx.saved_tensors
-        run, layer = ctx.run, ctx.layer
-        lay = run.lay
+        layer = ctx.layer
+        lay = ctx.heads.lay
         if len(grads) == 1:  # one fused projection: split its gradient into q, k, v
             grads = grads[0].split(lay.subject.qkv_rows(), dim=-1)
         B, T, d = x.shape
@@ -151,8 +151,27 @@ class _SharedInputQKV(torch.autograd.Function):
             heads = g_in.view(H, B, T, d).permute(1, 2, 0, 3)  # (B, T, H, d)
         else:
             heads = generic_vjp(lay.attn_norm[layer], x, g_in.view(H, B, T, d).permute(1, 2, 0, 3))
-        run.take_head_grads(layer, heads)
+        ctx.heads.take(layer, heads)
         return heads.sum(2), None, None
+
+
+class _HeadGradients:
+    """Where a gradient pass's backward puts each layer's head gradients (B, T, H, d), valid only
+    during the call (scratch memory): handed to `sink`, or else copied into `kept` by first
+    column. It holds no tensor of the forward pass, so the autograd graph that refers to it
+    forms no reference cycle with the run (which would keep the pass's tensors until gc)."""
+
+    def __init__(self, layout: Layout) -> None:
+        self.lay = layout
+        self.sink: Callable[[int, torch.Tensor], None] | None = None
+        self.kept: dict[int, torch.Tensor] = {}
+
+    def take(self, layer: int, grads: torch.Tensor) -> None:
+        column = self.lay.graph.down_index(layer, 0)
+        if self.sink is not None:
+            self.sink(column, grads)
+        else:
+            self.kept[column] = grads.clone()
 
 
 _OWN = object()  # marks a module whose forward was its class's (no instance attribute to restore)
@@ -190,8 +209,7 @@ class GraphRun:
         self._diff: list[torch.Tensor] = []
         self.head_in: list[torch.Tensor] = []  # per layer (B, T, H, d): what each head reads (edge patching)
         self.layer_in: list[torch.Tensor] = []  # per layer (B, T, d): what every head reads (gradient passes)
-        self._head_grads: dict[int, torch.Tensor] = {}
-        self._head_sink: Callable[[int, torch.Tensor], None] | None = None
+        self._heads = _HeadGradients(layout)
         self.x_mid: list[torch.Tensor] = []  # per layer (B, T, d): what the MLP's norm reads
         self.final_in: torch.Tensor | None = None
         self._qkv_new: list[torch.Tensor] | None = None
@@ -251,7 +269,7 @@ class GraphRun:
                     self._qkv_new = self.lay.qkv_outputs(layer, self.lay.attn_norm[layer](x_heads))
                 else:  # every head reads x: project once, split the gradient per head in the backward
                     self.layer_in.append(x)
-                    self._qkv_new = list(_SharedInputQKV.apply(x, self, layer))
+                    self._qkv_new = list(_SharedInputQKV.apply(x, self._heads, layer))
             if layer == 0 and self.embed is not None:
                 if rest[0] == "args":
                     return (x, *rest[1]), kwargs
@@ -336,15 +354,6 @@ class GraphRun:
         self._forwards.clear()
 
     # --- gradients ------------------------------------------------------------------------------
-    def take_head_grads(self, layer: int, grads: torch.Tensor) -> None:
-        """From a gradient pass's backward: the heads' input gradients of one layer (B, T, H, d),
-        valid only during the call (scratch memory)."""
-        column = self.lay.graph.down_index(layer, 0)
-        if self._head_sink is not None:
-            self._head_sink(column, grads)
-        else:
-            self._head_grads[column] = grads.clone()
-
     def downstream_grads(self, objective: torch.Tensor, heads_to: Callable[[int, torch.Tensor], None] | None = None) -> list[tuple[int, torch.Tensor]]:
         """d objective / d (each downstream node's input), through that node only, as (first
         column, gradient (B, T, n, d)) pieces in downstream order: heads of a layer, its MLP, ...,
@@ -354,10 +363,10 @@ class GraphRun:
         holds every layer's head gradients at once."""
         n = len(self.lay.layers)
         shared = not self.head_in
-        self._head_sink = heads_to if shared else None
+        self._heads.sink = heads_to if shared else None
         wrt = [*self.x_mid, self.final_in, self.layer_in[0]] if shared else [*self.head_in, *self.x_mid, self.final_in]
         grads = torch.autograd.grad(objective, wrt)  # with shared inputs, layer 0's input: every layer's backward runs
-        heads = [self._head_grads.pop(self.lay.graph.down_index(l, 0)) for l in range(n)] if shared and heads_to is None else grads[:n]
+        heads = [self._heads.kept.pop(self.lay.graph.down_index(l, 0)) for l in range(n)] if shared and heads_to is None else grads[:n]
         mlps, final = (grads[:n], grads[n]) if shared else (grads[n : 2 * n], grads[-1])
         pieces = []
         for l in range(n):
