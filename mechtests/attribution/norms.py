@@ -36,8 +36,10 @@ class NormPullback:
         return w - w.mean(-1, keepdim=True) if self.centred else w
 
     def _stats(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        centred = x - x.mean(-1, keepdim=True) if self.centred else x
-        return centred, torch.rsqrt(centred.pow(2).mean(-1, keepdim=True) + self.eps)
+        """(x centred or not, r), computed in fp32 as the families' norms do, returned in x's dtype."""
+        x32 = x.float()
+        centred = x32 - x32.mean(-1, keepdim=True) if self.centred else x32
+        return centred.to(x.dtype), torch.rsqrt(centred.pow(2).mean(-1, keepdim=True) + self.eps).to(x.dtype)
 
     def scale(self, x: torch.Tensor) -> torch.Tensor:
         """r(x): (..., 1)."""
