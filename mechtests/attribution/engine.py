@@ -81,8 +81,9 @@ class Layout:
         return self._head_weights[layer]
 
     def workspace(self, name: str, shape: tuple[int, ...], like: torch.Tensor) -> torch.Tensor:
-        """A scratch tensor kept across layers and passes (a fresh one per use costs page faults:
-        on CPU, freshly mapped memory is slower to write than the arithmetic on it)."""
+        """A scratch tensor kept across the layers and passes of one measurement (a fresh one per
+        use costs page faults: on CPU, freshly mapped memory is slower to write than the
+        arithmetic on it)."""
         held = self._workspaces.get(name)
         if held is None or held.shape != shape or held.dtype != like.dtype or held.device != like.device:
             held = self._workspaces[name] = torch.empty(shape, dtype=like.dtype, device=like.device)
@@ -103,8 +104,8 @@ class Layout:
 
 
 class _SharedInputQKV(torch.autograd.Function):
-    """q/k/v module outputs of a layer whose heads all read the same x = x_heads[:, :, 0] (a
-    gradient pass without edge patching): the forward normalises x and projects it once, as
+    """q/k/v module outputs of a layer whose heads all read the same input x (a gradient pass
+    without edge patching): the forward normalises x and projects it once, as
     the model would; the backward gives each head the gradient of its own slices, as if it had
     read its own copy: W_q[h]^T g_q[h] + (W_k[kv]^T g_k[kv] + W_v[kv]^T g_v[kv]) / group, pulled
     back through the norm's Jacobian at x (shared by all heads; mechtests.attribution.norms)."""
@@ -159,7 +160,7 @@ class _HeadGradients:
     """Where a gradient pass's backward puts each layer's head gradients (B, T, H, d), valid only
     during the call (scratch memory): handed to `sink`, or else copied into `kept` by first
     column. It holds no tensor of the forward pass, so the autograd graph that refers to it
-    forms no reference cycle with the run (which would keep the pass's tensors until gc)."""
+    keeps none of the run's alive."""
 
     def __init__(self, layout: Layout) -> None:
         self.lay = layout
