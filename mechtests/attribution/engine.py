@@ -62,23 +62,27 @@ class Layout:
         self.group = subject.n_heads // subject.n_kv_heads
         self._pullbacks: dict[int, NormPullback | None] = {}
         self._workspaces: dict[str, torch.Tensor] = {}
-        self._head_weights: dict[int, tuple[torch.Tensor, torch.Tensor | None]] = {}
 
-    def head_input_weights(self, layer: int) -> tuple[torch.Tensor, torch.Tensor | None]:
+    def head_input_weights(self, layer: int, like: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
         """What turns the q/k/v output gradients of each head into a gradient at its normalised
         input, folded through the attention norm's weight where its VJP has a closed form
         (mechtests.attribution.norms): [W_q | W_k | W_v] per head (H, 3 dh, d) when every head
         has its own key and value, else W_q (H, dh, d) and [W_k | W_v] / group per key/value
-        head (H_kv, 2 dh, d)."""
-        if layer not in self._head_weights:
-            w_q, w_k, w_v = self.w_qkv[layer]
-            pull = self.attn_norm_pullback(layer)
-            fold = pull.fold if pull is not None else (lambda w: w)
-            if self.group == 1:
-                self._head_weights[layer] = (fold(torch.cat([w_q, w_k, w_v], dim=1)).contiguous(), None)
-            else:
-                self._head_weights[layer] = (fold(w_q).contiguous(), fold(torch.cat([w_k, w_v], dim=1)) / self.group)
-        return self._head_weights[layer]
+        head (H_kv, 2 dh, d). Built in scratch memory at each use (one layer's worth held, not
+        every layer's: on SmolLM2 all layers' would be 66 MB)."""
+        w_q, w_k, w_v = self.w_qkv[layer]
+        pull = self.attn_norm_pullback(layer)
+
+        def folded(name: str, parts: list[torch.Tensor], scale: float = 1.0) -> torch.Tensor:
+            shape = (parts[0].shape[0], sum(p.shape[1] for p in parts), parts[0].shape[2])
+            w = torch.cat(parts, dim=1, out=self.workspace(name, shape, like))
+            if pull is not None:
+                pull.fold_(w)
+            return w.mul_(scale) if scale != 1.0 else w
+
+        if self.group == 1:
+            return folded("w_qkv", [w_q, w_k, w_v]), None
+        return folded("w_q", [w_q]), folded("w_kv", [w_k, w_v], 1.0 / self.group)
 
     def workspace(self, name: str, shape: tuple[int, ...], like: torch.Tensor) -> torch.Tensor:
         """A scratch tensor kept across the layers and passes of one measurement (a fresh one per
@@ -137,7 +141,7 @@ class _SharedInputQKV(torch.autograd.Function):
         if pull is not None:
             r = pull.scale(x)  # (B, T, 1): applied to the q/k/v gradients, the weights already folded
             grads = [g * r for g in grads]
-        w_q, w_kv = lay.head_input_weights(layer)
+        w_q, w_kv = lay.head_input_weights(layer, x)
         per_head = lambda g, n: g.reshape(B * T, n, -1).transpose(0, 1)  # noqa: E731  (n, B * T, dh)
         g_in = lay.workspace("heads", (H, B * T, d), x)  # reused layer after layer: no fresh pages per layer
         if w_kv is None:  # every head its own k and v: one batched product over [q | k | v]
@@ -229,9 +233,19 @@ class GraphRun:
 
     def up_difference(self, rows: int, dtype: torch.dtype) -> torch.Tensor:
         """Upstream outputs of the first `rows` rows minus those of the next `rows` (a pass over a
-        clean and a corrupted batch stacked): (rows, T, n_up, d) in `dtype`, built chunk by chunk,
-        so that the concatenated outputs of both batches are never held at once."""
-        return torch.cat([(u[:rows].to(dtype) - u[rows:].to(dtype)) for u in self._up], dim=2)
+        clean and a corrupted batch stacked): (rows, T, n_up, d) in `dtype`, written chunk by
+        chunk into one tensor while the captured chunks are released, so that neither the
+        concatenated outputs of both batches nor a second copy of the difference is ever held.
+        The run's upstream outputs are gone afterwards."""
+        first = self._up[0]
+        out = torch.empty(rows, first.shape[1], sum(u.shape[2] for u in self._up), first.shape[3], dtype=dtype, device=first.device)
+        column = 0
+        while self._up:
+            u = self._up.pop(0)
+            torch.sub(u[:rows].to(dtype), u[rows:].to(dtype), out=out[:, :, column : column + u.shape[2]])
+            column += u.shape[2]
+            del u
+        return out
 
     def _add_up(self, acts: torch.Tensor) -> None:  # acts (B, T, n, d)
         if not self.capture_up:

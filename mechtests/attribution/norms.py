@@ -30,10 +30,11 @@ class NormPullback:
     eps: float
     centred: bool
 
-    def fold(self, w: torch.Tensor) -> torch.Tensor:
-        """Apply the norm's weight (and LayerNorm's centring) along the last axis of `w`."""
-        w = w * self.weight if self.weight is not None else w
-        return w - w.mean(-1, keepdim=True) if self.centred else w
+    def fold_(self, w: torch.Tensor) -> torch.Tensor:
+        """Apply the norm's weight (and LayerNorm's centring) along the last axis of `w`, in place."""
+        if self.weight is not None:
+            w.mul_(self.weight)
+        return w.sub_(w.mean(-1, keepdim=True)) if self.centred else w
 
     def _stats(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """(x centred or not, r), computed in fp32 as the families' norms do, returned in x's dtype."""
@@ -56,7 +57,7 @@ class NormPullback:
     def vjp(self, x: torch.Tensor, g: torch.Tensor) -> torch.Tensor:
         """J(x)^T g for x (B, T, d) and cotangents g (B, T, n, d)."""
         x = x.unsqueeze(2)
-        u = self.fold(g) * self.scale(x)
+        u = self.fold_(g.clone()).mul_(self.scale(x))
         return self.correct_(x, u, torch.empty_like(u))
 
 
