@@ -23,15 +23,17 @@ the positions the metric reads (mechtests.queries.read_only_answers). On a CPU t
 batching takes one interpolation step per pass (`attribute`).
 Memory beyond a bare forward+backward pass of R rows (the floor of any IG implementation),
 which this engine holds at once:
-  the gradient at every downstream node's input, per pass      R * T * n_down * d
+  per pass: the gradients at the MLP and final-norm inputs, and
+  one layer's head-input gradients (scratch, reused layer by layer)  R * T * (L + 1 + H) * d
   across passes: clean - corrupted upstream outputs and the
-  running gradient sum                                           b * T * (n_up + n_down) * d
-  the per-example edge scores                                    b * n_up * n_down
-(floats of the accumulation dtype; T tokens, L layers, H heads, d the model width; n_down =
-L * (H + 1) + 1). Each head's normalised input (R * T * L * H * d) is no longer held: a
-gradient pass never builds the per-head copies, only their gradients. Upstream differences are
-built layer chunk by layer chunk (never the concatenated clean and corrupted outputs),
-gradients are summed piece by piece (never concatenated), and the weights take no gradient.
+  running gradient sum                                                b * T * (n_up + n_down) * d
+  the per-example edge scores                                         b * n_up * n_down
+(floats of the accumulation dtype; T tokens, L layers, H heads, d the model width). Until
+session 5 a gradient pass also held each head's normalised input (R * T * L * H * d) and every
+layer's head gradients at once (R * T * L * H * d): it now builds no per-head copy, and each
+layer's head gradients go into the running sum during the backward. Upstream differences are
+written layer chunk by layer chunk into one tensor as the captured outputs are released, and
+the weights take no gradient.
 """
 
 from __future__ import annotations
@@ -162,11 +164,11 @@ def _edge_scores(layout: Layout, clean: Posed, corrupt: Posed, alphas: torch.Ten
 def memory_lower_bound(subject: "Subject", examples: int, rows: int, seq_len: int) -> int:
     """Bytes EAP-IG must hold beyond a bare forward+backward pass of `rows` rows (module docstring),
     for `examples` examples per batch and `rows` rows per gradient pass."""
-    d, T = subject.d_model, seq_len
+    L, H, d, T = subject.n_layers, subject.n_heads, subject.d_model, seq_len
     graph = graph_for(subject)
     n_up, n_down = len(graph.upstream), len(graph.downstream)
     size = torch.finfo(ACCUMULATE).bits // 8
-    per_pass = rows * T * n_down * d
+    per_pass = rows * T * (L + 1 + H) * d
     across = examples * T * (n_up + n_down) * d + examples * n_up * n_down
     return size * (per_pass + across)
 

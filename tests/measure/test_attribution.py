@@ -120,10 +120,10 @@ def test_eap_ig_leaves_the_weights_trainable_and_accumulates_in_fp32_for_a_bf16_
     assert spearman(result.scores[result.graph.edge_mask], reference.scores[reference.graph.edge_mask]) > 0.9
 
 
-def test_the_memory_lower_bound_counts_gradients_differences_and_scores(subjects):
+def test_the_memory_lower_bound_counts_one_passs_gradients_differences_and_scores(subjects):
     from mechtests.attribution.eap import memory_lower_bound
 
     subject = subjects("llama", "arm")  # 2 layers, 4 heads, d 32: 11 upstream, 11 downstream nodes
-    d, T = 32, 12
-    expected = 4 * (16 * T * 11 * d + 8 * T * (11 + 11) * d + 8 * 11 * 11)
+    L, H, d, T = 2, 4, 32, 12
+    expected = 4 * (16 * T * (L + 1 + H) * d + 8 * T * (11 + 11) * d + 8 * 11 * 11)
     assert memory_lower_bound(subject, examples=8, rows=16, seq_len=T) == expected
