@@ -28,7 +28,7 @@ def left_out(task: str, correct: int, candidates: int, who_answers: str) -> None
                      threshold=minimum, minimum_pool=minimum)
 
 
-def usable(tasks: Sequence[str], pool: Callable[[str], list], too_small: Callable[[str], None]) -> list[str]:
+def tasks_with_pools(tasks: Sequence[str], pool: Callable[[str], list], too_small: Callable[[str], None]) -> list[str]:
     """The tasks among `tasks` whose pool reaches the budget's minimum, in order; `too_small(task)`
     records each one left out. None left: NotApplicable, naming the tasks."""
     kept = []
@@ -48,7 +48,7 @@ def usable(tasks: Sequence[str], pool: Callable[[str], list], too_small: Callabl
 class Pools:
     """task -> the common-correct pool (up to `size`, by default the budget's pool size, 500, of the
     examples both models answer correctly), built on first use, so that a task without a pool
-    only troubles the hypotheses that need it. `usable(tasks)` keeps the tasks that have one."""
+    only troubles the hypotheses that need it. `with_pools(tasks)` keeps the tasks that have one."""
 
     def __init__(self, pair, tasks, size: int | None = None) -> None:
         self.pair, self.tasks, self.size = pair, tasks, size
@@ -57,8 +57,8 @@ class Pools:
     def __getitem__(self, task: str) -> list:
         return study.common_pool(self.pair.arm, self.pair.mdm, task, self.tasks[task], size=self.size)
 
-    def usable(self, tasks: Sequence[str]) -> list[str]:
-        return usable(tasks, self.__getitem__, self._left_out)
+    def with_pools(self, tasks: Sequence[str]) -> list[str]:
+        return tasks_with_pools(tasks, self.__getitem__, self._left_out)
 
     def _left_out(self, task: str) -> None:
         if task in self._recorded:  # a hypothesis may ask about the same task more than once
@@ -90,7 +90,7 @@ def own_tasks(tasks) -> Callable[..., list[str]]:
             correct = study.correctness(subject, task, tasks[task])
             left_out(task, int(correct.sum()), len(correct), f"the {subject.kind.upper()} answers")
 
-        return usable(names, lambda task: study.own_pool(subject, task, tasks[task]), too_small)
+        return tasks_with_pools(names, lambda task: study.own_pool(subject, task, tasks[task]), too_small)
 
     return keep
 
@@ -99,7 +99,7 @@ def own_tasks(tasks) -> Callable[..., list[str]]:
 def regime_tasks(pools) -> Callable[[str], list[str]]:
     """`regime_tasks(regime)`: the regime's tasks that have a common-correct pool (the others
     recorded as left out; none: NotApplicable)."""
-    return lambda regime: pools.usable(study.tasks_in(regime))
+    return lambda regime: pools.with_pools(study.tasks_in(regime))
 
 
 @pytest.fixture

@@ -129,7 +129,7 @@ def test_depth_pattern_is_robust(pair, attributions, regime_tasks, make_pools, m
         resampled = TaskSet(pair.arm.tokenizer, n=mech_budget.candidates, seed=mech_seed + offset)
         pools = make_pools(resampled, size=mech_budget.check_pool)
         get = lambda t, p=pools: tuple(study.attribution(m, t, p[t]) for m in pair)  # noqa: E731
-        variants[f"prompts seed {mech_seed + offset}"] = per_example(get, {r: pools.usable(tasks[r]) for r in tasks})
+        variants[f"prompts seed {mech_seed + offset}"] = per_example(get, {r: pools.with_pools(tasks[r]) for r in tasks})
     k = budget(attributions(tasks[PREFIX][0])[0].graph.n_edges)
     for size in (k, 2 * k):
         glob, prefix = (_circuit_front_loading(attributions, tasks[r], size, mech_seed) for r in (GLOBAL, PREFIX))
