@@ -16,6 +16,10 @@ exercises it the way 4.x-era code does (tests/families/test_compat.py):
 4. `_tied_weights_keys` was a list of output-embedding names; transformers 5 expects a
    {target: source} dict and fails on a list ('list' object has no attribute 'keys'): a list
    becomes {each name: the input embedding's weight}, as 4.x read it.
+5. transformers 5 builds a model on the meta device and fills the buffers that are not in the
+   checkpoint (non-persistent ones, such as RoPE's `inv_freq`) with uninitialised memory; its
+   own models restore theirs in `_init_weights`, 4.x model code does not, so RoPE reads garbage
+   (huggingface/transformers#48892, open). `restore_computed_buffers` recomputes them.
 Remove each when the families' published code is updated for transformers 5.
 """
 
@@ -118,3 +122,42 @@ def remote_code_compat() -> Iterator[None]:
             sys.modules.pop(shim_name, None)
         if added_rope:
             rope.pop("default", None)
+
+
+@contextlib.contextmanager
+def _parameters_on_meta() -> Iterator[None]:
+    """Modules built inside hold their parameters on the meta device (no memory, no init work)
+    while their buffers are computed for real, as each module's __init__ computes them."""
+    register = torch.nn.Module.register_parameter
+
+    def on_meta(module: torch.nn.Module, name: str, param: Any) -> None:
+        register(module, name, None if param is None else torch.nn.Parameter(param.to("meta"), param.requires_grad))
+
+    torch.nn.Module.register_parameter = on_meta  # type: ignore[method-assign]
+    try:
+        yield
+    finally:
+        torch.nn.Module.register_parameter = register  # type: ignore[method-assign]
+
+
+def restore_computed_buffers(model: torch.nn.Module) -> list[str]:
+    """Give every non-persistent buffer of a loaded model the value its module's __init__
+    computes (a skeleton of the same class and config, parameters on the meta device), where
+    loading left it different (transformers#48892: uninitialised memory). Returns the names of
+    the buffers it restored."""
+    with remote_code_compat(), _parameters_on_meta():
+        skeleton = type(model)(model.config)
+    fresh = dict(skeleton.named_buffers())
+    restored = []
+    for module_name, module in model.named_modules():
+        for name in module._non_persistent_buffers_set:
+            full = f"{module_name}.{name}" if module_name else name
+            buffer, value = module._buffers.get(name), fresh.get(full)
+            if buffer is None or value is None or value.is_meta or value.shape != buffer.shape:
+                continue
+            value = value.to(buffer.device, buffer.dtype)
+            if not torch.equal(buffer, value):
+                buffer.copy_(value)
+                restored.append(full)
+    return restored
+

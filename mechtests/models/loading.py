@@ -18,7 +18,7 @@ from typing import Any
 import torch
 
 from mechtests import placement
-from mechtests._compat import remote_code_compat
+from mechtests._compat import remote_code_compat, restore_computed_buffers
 from mechtests.errors import MechtestsError
 from mechtests.models.architectures import map_from
 from mechtests.models.checkpoint import check_finite, check_loading_report, read_config, safetensors_names
@@ -219,6 +219,8 @@ def _load_model(folder: Path, spec: ModelSpec, family: Family, weights: list[Pat
             first_line = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
             raise MechtestsError(f"transformers could not load {folder}: {first_line}", "check that config.json matches the weights") from err
     check_loading_report(info, folder, weights)
+    with torch.no_grad():
+        restore_computed_buffers(model)
     return model.to(spec.device).eval()
 
 

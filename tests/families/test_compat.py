@@ -10,7 +10,9 @@ from pathlib import Path
 import pytest
 import torch
 
-from mechtests._compat import remote_code_compat
+import mechtests
+from mechtests._compat import remote_code_compat, restore_computed_buffers
+from standins import build_standin
 
 OLD_CODE = '''
 import torch
@@ -126,3 +128,60 @@ def test_the_layer_leaves_transformers_as_it_found_it():
         pass
     assert PreTrainedModel.__dict__["__init_subclass__"] is before
     assert "transformers.modeling_attn_mask_utils" not in sys.modules
+
+
+ROTARY_CODE = '''
+import torch
+from torch import nn
+from transformers import PretrainedConfig, PreTrainedModel
+
+
+class RotaryConfig(PretrainedConfig):
+    model_type = "old4x-rotary"
+
+    def __init__(self, d_head=8, **kwargs):
+        self.d_head = d_head
+        super().__init__(**kwargs)
+
+
+class Rotary(nn.Module):
+    def __init__(self, d_head):
+        super().__init__()
+        self.register_buffer("inv_freq", 1.0 / 10000.0 ** (torch.arange(0, d_head, 2).float() / d_head), persistent=False)
+
+
+class OldRotary(PreTrainedModel):
+    config_class = RotaryConfig
+
+    def __init__(self, config):
+        super().__init__(config)
+        self.proj = nn.Linear(config.d_head, config.d_head)
+        self.rotary = Rotary(config.d_head)
+        self.post_init()
+'''
+
+
+def test_5_non_persistent_buffers_get_the_values_init_computes(tmp_path):
+    """transformers#48892: loading leaves non-persistent buffers as uninitialised memory (which
+    may happen to hold anything); restore_computed_buffers gives them __init__'s values back."""
+    path = tmp_path / "old_rotary.py"
+    path.write_text(ROTARY_CODE)
+    spec = importlib.util.spec_from_file_location(path.stem, path)
+    module = importlib.util.module_from_spec(spec)
+    with remote_code_compat():
+        spec.loader.exec_module(module)  # type: ignore[union-attr]
+        module.OldRotary(module.RotaryConfig()).save_pretrained(tmp_path / "saved")
+        model = module.OldRotary.from_pretrained(tmp_path / "saved")
+    expected = 1.0 / 10000.0 ** (torch.arange(0, 8, 2).float() / 8)
+    model.rotary.inv_freq.fill_(float("nan"))  # what uninitialised memory may hold
+    proj = model.proj.weight.clone()
+    assert restore_computed_buffers(model) == ["rotary.inv_freq"]
+    assert torch.equal(model.rotary.inv_freq, expected) and torch.equal(model.proj.weight, proj)
+    assert restore_computed_buffers(model) == []  # right values are left alone
+
+
+def test_5_a_remote_code_standin_loads_with_its_rope_frequencies(tmp_path):
+    subject = mechtests.load_subject(build_standin("llada", tmp_path / "llada"), trust_remote_code=True)
+    (inv_freq,) = [b for n, b in subject.model.named_buffers() if n.endswith("inv_freq")][:1]
+    d_head = subject.d_head
+    assert torch.allclose(inv_freq, 1.0 / subject.model.config.rope_theta ** (torch.arange(0, d_head, 2).float() / d_head))
