@@ -23,6 +23,7 @@ from hypothesis import strategies as st
 import mechtests
 from mechtests.outcomes import ClaimFailed
 from mechtests.queries import Example, answer_logits
+from mechtests.stats import bootstrap
 from mechtests.tasks import induction_vocabulary
 from mechtests.tasks.induction import LENGTH, MAX_SPAN, MIN_SPAN, first_occurrence_targets
 
@@ -52,8 +53,9 @@ def _example(start: tuple[int, ...], items: list[int]) -> Example:
 )
 def test_copies_any_repeated_span(subject, tasks, mech_seed, mech_budget):
     examples = tasks.induction[:mech_budget.check_pool]
-    layer, head, score = mechtests.detect.induction(subject, examples, return_per_example=True).top(1)[0]
-    mechtests.record(f"top induction head {layer}.{head}", score)
+    scores = mechtests.detect.induction(subject, examples, return_per_example=True)
+    layer, head, _ = scores.top(1)[0]
+    mechtests.record(f"top induction head {layer}.{head}", bootstrap(scores.per_example[:, layer, head], seed=mech_seed))
     start, pool = induction_vocabulary(subject.tokenizer)
     token = subject.tokenizer.convert_ids_to_tokens
     tried: list[int] = []
