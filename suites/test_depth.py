@@ -22,20 +22,20 @@ from mechtests.tasks import TaskSet
 GLOBAL, PREFIX = "globally-constrained", "prefix-dominant"
 
 
-def _front_loading(attributions, regime: str) -> np.ndarray:
-    """Per example of the regime's tasks: MDM early share minus ARM early share (same example)."""
+def _front_loading(attributions, tasks: list[str]) -> np.ndarray:
+    """Per example of the tasks: MDM early share minus ARM early share (same example)."""
     diffs = []
-    for task in study.tasks_in(regime):
+    for task in tasks:
         arm, mdm = attributions(task)
         diffs.append(study.early_shares(mdm) - study.early_shares(arm))
     return np.concatenate(diffs)
 
 
-def _circuit_front_loading(attributions, regime: str, k: int, seed: int) -> np.ndarray:
-    """MDM - ARM early share of the top-K circuits, mean over the regime's tasks, on the pool
-    (entry 0) and its bootstrap resamples (the circuits recomputed on every resample)."""
+def _circuit_front_loading(attributions, tasks: list[str], k: int, seed: int) -> np.ndarray:
+    """MDM - ARM early share of the top-K circuits, mean over the tasks, on the pool (entry 0)
+    and its bootstrap resamples (the circuits recomputed on every resample)."""
     draws = []
-    for task in study.tasks_in(regime):
+    for task in tasks:
         arm, mdm = attributions(task)
         share = lambda scores, g=arm.graph: study.circuit_early_share(scores, g, k)  # noqa: E731
         draws.append(study.resampled([arm, mdm], lambda a, m: share(m) - share(a), seed))
@@ -49,17 +49,18 @@ def _circuit_front_loading(attributions, regime: str, k: int, seed: int) -> np.n
     reason="bundled pair (built with seed 1, run seed 0): reversed; on globally constrained tasks the MDM's early-layer share is LOWER "
     "than the ARM's by 0.116 [0.108, 0.124], while on prefix-dominant tasks it is higher by 0.009 [0.006, 0.012]",
 )
-def test_mdm_front_loads_global_tasks(pair, attributions, mech_seed):
+def test_mdm_front_loads_global_tasks(pair, attributions, regime_tasks, mech_seed):
     """Threshold: zero. On globally constrained tasks the interval of (MDM - ARM) early share lies
     above 0; on prefix-dominant tasks it lies below 0 (the MDM puts no more of its attribution
     early; an interval around 0 cannot tell, and is inconclusive)."""
     parts = Parts()
+    tasks = {regime: regime_tasks(regime) for regime in (GLOBAL, PREFIX)}
     for regime in (GLOBAL, PREFIX):
-        e = bootstrap(_front_loading(attributions, regime), seed=mech_seed)
+        e = bootstrap(_front_loading(attributions, tasks[regime]), seed=mech_seed)
         mechtests.record(f"{regime}: MDM - ARM early-layer share", e, threshold=0.0,
                          **figures.point("MDM - ARM early-layer share", x=regime))
         parts.check(f"{regime}: MDM - ARM early-layer share", e.lo, e.hi, 0.0, above=regime == GLOBAL, value=e.value)
-    for task in study.tasks_in(GLOBAL) + study.tasks_in(PREFIX):
+    for task in tasks[GLOBAL] + tasks[PREFIX]:
         arm, mdm = attributions(task)
         mechtests.record(f"{task}: attribution by layer, ARM", figures.profile_bands(study.resampled(
             [arm], lambda s: mechtests.compare.depth_profile(s, arm.graph).share, mech_seed)), **figures.profile(f"{task}: attribution by layer", "ARM"))
@@ -73,7 +74,7 @@ def test_mdm_front_loads_global_tasks(pair, attributions, mech_seed):
     source="PAPER finding 3",
     expect={"pair": "holds"},
 )
-def test_mdm_early_components_are_causal(pair, pools, attributions, mech_seed):
+def test_mdm_early_components_are_causal(pair, pools, attributions, regime_tasks, mech_seed):
     """Targets: the 3 heads/MLPs of the early layers with the most |attribution| in the MDM, mean-
     ablated on each globally constrained task. Controls: random sets of as many components (any
     layer) and sets from the middle/late layers (the second half), the budget's control draws (10) and more
@@ -83,7 +84,7 @@ def test_mdm_early_components_are_causal(pair, pools, attributions, mech_seed):
     mdm = pair.mdm
     early_layers = range(mdm.n_layers // 2)
     parts = Parts()
-    for task in study.tasks_in(GLOBAL):
+    for task in regime_tasks(GLOBAL):
         _, mdm_attr = attributions(task)
         targets = study.top_components(mdm_attr.scores, mdm_attr.graph, 3, early_layers)
         result = study.ablation(mdm, task, pools[task], targets, method="mean",
@@ -110,7 +111,7 @@ def test_mdm_early_components_are_causal(pair, pools, attributions, mech_seed):
     "share is negative on globally constrained tasks (-0.077 [-0.088, -0.073] to -0.123 [-0.135, -0.111]) and below the "
     "prefix-dominant share (global - prefix -0.082 to -0.135, every interval below 0)",
 )
-def test_depth_pattern_is_robust(pair, attributions, mech_seed, mech_budget):
+def test_depth_pattern_is_robust(pair, attributions, regime_tasks, make_pools, mech_seed, mech_budget):
     """The pattern: MDM - ARM early share is positive on globally constrained tasks and larger
     there than on prefix-dominant tasks (means over tasks). Variants: two fresh prompt samples
     (seeds +1, +2; the budget's candidates and check pools, 1000 and 200 by default), two circuit budgets (the budget's K and twice it) and two
@@ -119,22 +120,23 @@ def test_depth_pattern_is_robust(pair, attributions, mech_seed, mech_budget):
     global minus prefix (the two regimes' examples resampled each on their own)."""
     variants: dict[str, tuple[Estimate, Estimate, Estimate]] = {}
 
-    def per_example(get) -> tuple[Estimate, Estimate, Estimate]:
-        glob, prefix = (_front_loading(get, r) for r in (GLOBAL, PREFIX))
+    def per_example(get, tasks: dict[str, list[str]]) -> tuple[Estimate, Estimate, Estimate]:
+        glob, prefix = (_front_loading(get, tasks[r]) for r in (GLOBAL, PREFIX))
         return bootstrap(glob, seed=mech_seed), bootstrap(prefix, seed=mech_seed), independent_difference(glob, prefix, seed=mech_seed)
 
+    tasks = {regime: regime_tasks(regime) for regime in (GLOBAL, PREFIX)}
     for offset in (1, 2):
         resampled = TaskSet(pair.arm.tokenizer, n=mech_budget.candidates, seed=mech_seed + offset)
-        pools = {t: study.common_pool(pair.arm, pair.mdm, t, resampled[t], size=mech_budget.check_pool) for t in resampled}
+        pools = make_pools(resampled, size=mech_budget.check_pool)
         get = lambda t, p=pools: tuple(study.attribution(m, t, p[t]) for m in pair)  # noqa: E731
-        variants[f"prompts seed {mech_seed + offset}"] = per_example(get)
-    k = budget(attributions(study.tasks_in(PREFIX)[0])[0].graph.n_edges)
+        variants[f"prompts seed {mech_seed + offset}"] = per_example(get, {r: pools.usable(tasks[r]) for r in tasks})
+    k = budget(attributions(tasks[PREFIX][0])[0].graph.n_edges)
     for size in (k, 2 * k):
-        glob, prefix = (_circuit_front_loading(attributions, r, size, mech_seed) for r in (GLOBAL, PREFIX))
+        glob, prefix = (_circuit_front_loading(attributions, tasks[r], size, mech_seed) for r in (GLOBAL, PREFIX))
         variants[f"circuit top {size} edges"] = tuple(study.interval(d, mech_seed) for d in (glob, prefix, glob - prefix))
     for steps in (1, 2):
         get = lambda t, k=steps: attributions(t, denoise_steps=k if study.regime_of(t) == GLOBAL else 1)  # noqa: E731
-        variants[f"{steps} denoising step(s)"] = per_example(get)
+        variants[f"{steps} denoising step(s)"] = per_example(get, tasks)
     parts = Parts()
     for name, (glob, prefix, gap) in variants.items():
         mechtests.record(f"{name}: MDM - ARM early share, global", glob, threshold=0.0,

@@ -34,9 +34,9 @@ WIDER = 0.25  # the larger budget recorded beside the verdict's
     source="PAPER, Method (faithfulness of EAP-IG circuits)",
     expect={"arm": "holds", "mdm": "holds"},
 )
-def test_task_circuits_are_faithful(subject, tasks, mech_seed, mech_budget):
+def test_task_circuits_are_faithful(subject, tasks, own_tasks, mech_seed, mech_budget):
     parts = Parts()
-    for task in tasks:
+    for task in own_tasks(subject, list(tasks)):
         examples = study.own_pool(subject, task, tasks[task], size=mech_budget.check_pool)
         attribution = study.attribution(subject, task, examples)
 

@@ -41,11 +41,11 @@ def _overlaps(attributions, tasks: list[str], seed: int) -> dict[str, np.ndarray
     source="PAPER finding 1",
     expect={"pair": "holds"},
 )
-def test_prefix_pathways_preserved(pair, attributions, mech_seed):
+def test_prefix_pathways_preserved(pair, attributions, regime_tasks, mech_seed):
     """Threshold: the Jaccard interval's lower end is at least twice the null mean and above the
     null's 97.5th percentile (random K-edge circuits of the same graph, 1000 draws)."""
     parts = Parts()
-    for task, draws in _overlaps(attributions, study.tasks_in("prefix-dominant"), mech_seed).items():
+    for task, draws in _overlaps(attributions, regime_tasks("prefix-dominant"), mech_seed).items():
         arm, mdm = attributions(task)
         k = budget(arm.graph.n_edges)
         null = overlap(top_edges(arm), top_edges(mdm), seed=mech_seed)
@@ -64,13 +64,13 @@ def test_prefix_pathways_preserved(pair, attributions, mech_seed):
     source="PAPER finding 2",
     expect={"pair": "holds"},
 )
-def test_global_pathways_reorganised(pair, attributions, mech_seed):
+def test_global_pathways_reorganised(pair, attributions, regime_tasks, mech_seed):
     """Threshold: zero. The difference, mean Jaccard over prefix-dominant tasks minus mean Jaccard
     over globally constrained tasks, has an interval above 0 (each task's pool resampled on its
     own, the difference taken draw by draw)."""
     draws = {}
     for regime in ("prefix-dominant", "globally-constrained"):
-        per_task = _overlaps(attributions, study.tasks_in(regime), mech_seed)
+        per_task = _overlaps(attributions, regime_tasks(regime), mech_seed)
         draws[regime] = np.mean(list(per_task.values()), axis=0)
         mechtests.record(f"{regime}: mean edge Jaccard", study.interval(draws[regime], mech_seed),
                          **figures.point("mean edge Jaccard per regime", x=regime))
@@ -97,14 +97,14 @@ def test_global_pathways_reorganised(pair, attributions, mech_seed):
     "causal' sits inside the noise of which random sets are drawn: at run seed 0 every ratio clears 2 by a hair (lowest "
     "2.47 [2.01, 3.10]); at run seed 1 two straddle it (induction 2.27 [1.79, 3.16], ioi 2.16 [1.97, 2.38])",
 )
-def test_arm_circuit_causal_in_mdm(pair, pools, attributions, mech_seed):
+def test_arm_circuit_causal_in_mdm(pair, pools, attributions, regime_tasks, mech_seed):
     """Targets: the heads and MLPs of the ARM's top-K circuit (by node score, at most 6) on each
     prefix-dominant task, mean-ablated in the MDM on the same pool. Controls: random sets of as
     many components, the budget's control draws (10) and more until their mean drop is known to 10%. Thresholds: the
     ratio of mean drops (circuit / random) is at least 2, and the paired difference is above 0,
     each judged on an interval that resamples the examples and the control draws together."""
     parts = Parts()
-    for task in study.tasks_in("prefix-dominant"):
+    for task in regime_tasks("prefix-dominant"):
         arm_attr, _ = attributions(task)
         targets = _circuit_components(top_edges(arm_attr))
         result = study.ablation(pair.mdm, task, pools[task], targets, method="mean", seed=mech_seed,
