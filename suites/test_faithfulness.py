@@ -20,7 +20,7 @@ common-correct pool instead.
 from __future__ import annotations
 
 import mechtests
-from mechtests import study
+from mechtests import progress, study
 from mechtests.circuits import connected_edges, edge_patched_metric, top_edges
 from mechtests.outcomes import Parts
 from mechtests.stats import bootstrap, normalised
@@ -40,16 +40,17 @@ def test_task_circuits_are_faithful(subject, tasks, own_tasks, mech_seed, mech_b
         examples = study.own_pool(subject, task, tasks[task], size=mech_budget.check_pool)
         attribution = study.attribution(subject, task, examples)
 
-        def faithfulness(circuit):
+        def faithfulness(circuit, how):
+            progress.step(f"edge patching {task} ({subject.kind}): K={circuit.k}, {how}")
             m_circuit, m_clean, m_corrupt = edge_patched_metric(subject, examples, circuit.mask)
             return bootstrap(m_circuit, m_corrupt, m_clean, statistic=normalised, seed=mech_seed)
 
         circuit = connected_edges(attribution)
-        faith = faithfulness(circuit)
+        faith = faithfulness(circuit, "connected")
         mechtests.record(f"{task}: faithfulness (K={circuit.k}, connected)", faith, threshold=MOST)
         wider = connected_edges(attribution, fraction=WIDER)
-        mechtests.record(f"{task}: faithfulness (K={wider.k}, connected)", faithfulness(wider))
-        mechtests.record(f"{task}: faithfulness (K={circuit.k}, top edges)", faithfulness(top_edges(attribution)))
+        mechtests.record(f"{task}: faithfulness (K={wider.k}, connected)", faithfulness(wider, "connected"))
+        mechtests.record(f"{task}: faithfulness (K={circuit.k}, top edges)", faithfulness(top_edges(attribution), "top edges"))
         summed, gap = attribution.completeness()
         mechtests.record(f"{task}: EAP-IG completeness error", abs(summed - gap) / max(abs(gap), 1e-12), steps=attribution.steps)
         parts.check(f"{task}: faithfulness (K={circuit.k})", faith.lo, faith.hi, MOST, value=faith.value)
