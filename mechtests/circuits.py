@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Sequence
 
 import torch
 
-from mechtests import batching
+from mechtests import batching, progress
 from mechtests import budget as run_budget
 from mechtests.attribution.eap import Attribution, Batches, _batches, _metric
 from mechtests.attribution.engine import Layout, capture, patched_logits
@@ -169,8 +169,8 @@ def edge_patched_metric(
             part = clean.rows(start, stop)
             part_ref = ref if ref.shape[0] == 1 else ref[start:stop]
             part_drop = drop if drop.ndim == 2 else drop[start:stop]
-            run = lambda d: _metric(patched_logits(layout, part.input_ids, part.attention_mask, part_ref, d), part)  # noqa: E731
-            return torch.stack([run(part_drop), run(~everything), run(everything)])  # (3, b): patched, clean, reference
+            runs = progress.iterate((part_drop, ~everything, everything), "edge-patched runs (circuit, clean, reference)")
+            return torch.stack([_metric(patched_logits(layout, part.input_ids, part.attention_mask, part_ref, d), part) for d in runs])
 
         steps.append(torch.cat(batching.in_batches(metrics, len(clean), rows, f"edge-patched passes on {subject.kind}", "examples"), dim=1))
     return tuple(torch.stack(steps).mean(0))  # type: ignore[return-value]

@@ -9,7 +9,9 @@
 
 A test that takes `subject` runs once per model of the pair (`[arm]`, `[mdm]`) and its
 expectations use the keys "arm" and "mdm"; a test that takes `pair` (or neither) runs once and
-uses the key "pair". An expectation is one of holds, fails or inconclusive; how each outcome
+uses the key "pair". A hypothesis that is several independent measurements may name them as
+`parts` (mechtests.plugin.parts: under xdist they run side by side, the verdict stays one).
+An expectation is one of holds, fails or inconclusive; how each outcome
 maps onto pytest against it is mechtests.outcomes' table: an expected "fails" is an xfail, so
 the run stays green while the model behaves as known and turns red when the mechanism appears
 (the test passes) or the test errors.
@@ -38,6 +40,7 @@ class Hypothesis:
     source: str | None = None
     expect: Mapping[str, str] = field(default_factory=dict)
     reason: str | None = None
+    parts: Mapping[str, Callable[..., Any]] = field(default_factory=dict, compare=False)
 
     def expected(self, model: str) -> str:
         """The expected verdict on `model`; a model without an expectation is expected to hold."""
@@ -81,6 +84,17 @@ def _check_expect(value: Any) -> dict[str, str]:
     return out
 
 
+def _check_parts(value: Any) -> dict[str, Callable[..., Any]]:
+    if value is None:
+        return {}
+    if not isinstance(value, Mapping) or not all(callable(fn) for fn in value.values()):
+        raise MechtestsError(f"parts must map names to functions, got {value!r}", 'e.g. parts={"ioi": measure_ioi}')
+    for name in value:
+        if not isinstance(name, str) or not name or any(c in name for c in "[]\n") or "::" in name:
+            raise MechtestsError(f"part name {name!r} is empty or holds '[', ']', '::' or a newline", "name it like 'ioi' or 'seed 1, ioi'")
+    return dict(value)
+
+
 def default_id(fn: Callable[..., Any]) -> str:
     """`heads.induction_heads_present` for test_induction_heads_present in test_heads.py."""
     strip = lambda name: name[5:] if name.startswith("test_") else name  # noqa: E731
@@ -94,11 +108,14 @@ def hypothesis(
     source: str | None = None,
     expect: Mapping[str, str] | None = None,
     reason: str | None = None,
+    parts: Mapping[str, Callable[..., Any]] | None = None,
 ) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
     """Mark a test as a hypothesis. claim defaults to the docstring's first line; id to
     `<file>.<function>` without the `test_` prefixes (default_id), so that a copied suite file
-    gets new ids without any edit."""
+    gets new ids without any edit. `parts`: name -> a function taking fixtures by name that
+    does one of the hypothesis's cached measurements (mechtests.plugin.parts)."""
     checked_expect = _check_expect(expect)
+    checked_parts = _check_parts(parts)
     claim = _check_claim(claim)
     if source is not None and not isinstance(source, str):
         raise MechtestsError(f"source must be a string, got {source!r}", "e.g. source='PAPER finding 2'")
@@ -108,7 +125,7 @@ def hypothesis(
             raise MechtestsError(f"@hypothesis decorates a test function, got {fn!r}", "put it right above `def test_...`")
         hid = _check_id(id if id is not None else default_id(fn))
         spec = Hypothesis(id=hid, claim=claim or (fn.__doc__ or "").strip().split("\n")[0], source=source,
-                          expect=checked_expect, reason=reason)
+                          expect=checked_expect, reason=reason, parts=checked_parts)
         return getattr(pytest.mark, MARK_NAME)(spec=spec)(fn)
 
     return decorate

@@ -10,6 +10,8 @@ fails, straddling it is inconclusive.
 
 from __future__ import annotations
 
+from functools import partial
+
 import numpy as np
 
 import mechtests
@@ -17,9 +19,35 @@ from mechtests import figures, study
 from mechtests.circuits import budget
 from mechtests.outcomes import Parts
 from mechtests.stats import Estimate, bootstrap, bootstrap_with_controls, independent_difference, paired_difference
-from mechtests.tasks import TaskSet
+from mechtests.tasks import TASKS, TaskSet
 
 GLOBAL, PREFIX = "globally-constrained", "prefix-dominant"
+PROMPT_SEED_OFFSETS = (1, 2)  # the robustness variants' fresh prompt samples: the run seed + 1, + 2
+
+
+def _attributions_of(attributions, *, task: str, denoise_steps: int = 1) -> None:
+    attributions(task, denoise_steps=denoise_steps)
+
+
+def _prompt_pools(pair, make_pools, mech_budget, seed: int):
+    """Common-correct pools of a fresh prompt sample drawn with `seed`."""
+    return make_pools(TaskSet(pair.arm.tokenizer, n=mech_budget.candidates, seed=seed), size=mech_budget.check_pool)
+
+
+def _prompt_attributions(pair, make_pools, mech_seed, mech_budget, *, offset: int, task: str) -> None:
+    pools = _prompt_pools(pair, make_pools, mech_budget, mech_seed + offset)
+    for model in pair:
+        study.attribution(model, task, pools[task])
+
+
+def _early_ablation(pair, pools, attributions, mech_seed, *, task: str):
+    """The MDM's 3 early-layer components with the most |attribution| on `task`, and their
+    mean-ablation against random and middle/late-layer controls."""
+    mdm = pair.mdm
+    _, mdm_attr = attributions(task)
+    targets = study.top_components(mdm_attr.scores, mdm_attr.graph, 3, range(mdm.n_layers // 2))
+    return targets, study.ablation(mdm, task, pools[task], targets, method="mean",
+                                   band=(mdm.n_layers // 2, mdm.n_layers), seed=mech_seed, controls=("random",))
 
 
 def _front_loading(attributions, tasks: list[str]) -> np.ndarray:
@@ -46,6 +74,7 @@ def _circuit_front_loading(attributions, tasks: list[str], k: int, seed: int) ->
     claim="On globally constrained tasks the MDM puts more of its attribution in early layers than the ARM; on prefix-dominant tasks it does not",
     source="PAPER finding 2",
     expect={"pair": "fails"},
+    parts={task: partial(_attributions_of, task=task) for task in TASKS},
     reason="bundled pair (built with seed 1, run seed 0): reversed; on globally constrained tasks the MDM's early-layer share is LOWER "
     "than the ARM's by 0.116 [0.108, 0.124], while on prefix-dominant tasks it is higher by 0.009 [0.006, 0.012]",
 )
@@ -73,6 +102,7 @@ def test_mdm_front_loads_global_tasks(pair, attributions, regime_tasks, mech_see
     claim="Ablating the MDM's early high-attribution components hurts a global task more than random or middle/late-layer controls",
     source="PAPER finding 3",
     expect={"pair": "holds"},
+    parts={task: partial(_early_ablation, task=task) for task in study.tasks_in(GLOBAL)},
 )
 def test_mdm_early_components_are_causal(pair, pools, attributions, regime_tasks, mech_seed):
     """Targets: the 3 heads/MLPs of the early layers with the most |attribution| in the MDM, mean-
@@ -81,14 +111,9 @@ def test_mdm_early_components_are_causal(pair, pools, attributions, regime_tasks
     until their mean drop is known to 10%. Threshold: zero; the paired difference target -
     control, its interval resampling examples and control draws together, lies above 0, for
     both controls, on every globally constrained task."""
-    mdm = pair.mdm
-    early_layers = range(mdm.n_layers // 2)
     parts = Parts()
     for task in regime_tasks(GLOBAL):
-        _, mdm_attr = attributions(task)
-        targets = study.top_components(mdm_attr.scores, mdm_attr.graph, 3, early_layers)
-        result = study.ablation(mdm, task, pools[task], targets, method="mean",
-                                band=(mdm.n_layers // 2, mdm.n_layers), seed=mech_seed, controls=("random",))
+        targets, result = _early_ablation(pair, pools, attributions, mech_seed, task=task)
         mechtests.record(f"{task}: ablated", len(targets), components=", ".join(map(str, targets)))
         mechtests.record(f"{task}: drop, early targets", bootstrap(result.target, seed=mech_seed),
                          **figures.point("MDM metric drop when ablated", x=task, series="early targets"))
@@ -107,6 +132,9 @@ def test_mdm_early_components_are_causal(pair, pools, attributions, regime_tasks
     claim="The front-loading pattern persists across prompt resamplings, circuit budgets and denoising step counts",
     source="PAPER finding 5",
     expect={"pair": "fails"},
+    parts={**{f"prompts seed +{offset}, {task}": partial(_prompt_attributions, offset=offset, task=task)
+              for offset in PROMPT_SEED_OFFSETS for task in TASKS},
+           **{f"2 denoising steps, {task}": partial(_attributions_of, task=task, denoise_steps=2) for task in study.tasks_in(GLOBAL)}},
     reason="bundled pair (built with seed 1, run seed 0): what persists is the reverse pattern; in all six variants the MDM - ARM early "
     "share is negative on globally constrained tasks (-0.077 [-0.088, -0.073] to -0.123 [-0.135, -0.111]) and below the "
     "prefix-dominant share (global - prefix -0.082 to -0.135, every interval below 0)",
@@ -125,9 +153,8 @@ def test_depth_pattern_is_robust(pair, attributions, regime_tasks, make_pools, m
         return bootstrap(glob, seed=mech_seed), bootstrap(prefix, seed=mech_seed), independent_difference(glob, prefix, seed=mech_seed)
 
     tasks = {regime: regime_tasks(regime) for regime in (GLOBAL, PREFIX)}
-    for offset in (1, 2):
-        resampled = TaskSet(pair.arm.tokenizer, n=mech_budget.candidates, seed=mech_seed + offset)
-        pools = make_pools(resampled, size=mech_budget.check_pool)
+    for offset in PROMPT_SEED_OFFSETS:
+        pools = _prompt_pools(pair, make_pools, mech_budget, mech_seed + offset)
         get = lambda t, p=pools: tuple(study.attribution(m, t, p[t]) for m in pair)  # noqa: E731
         variants[f"prompts seed {mech_seed + offset}"] = per_example(get, {r: pools.with_pools(tasks[r]) for r in tasks})
     k = budget(attributions(tasks[PREFIX][0])[0].graph.n_edges)

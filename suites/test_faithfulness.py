@@ -19,26 +19,36 @@ common-correct pool instead.
 
 from __future__ import annotations
 
+from functools import partial
+
 import mechtests
 from mechtests import progress, study
 from mechtests.circuits import connected_edges, edge_patched_metric, top_edges
 from mechtests.outcomes import Parts
 from mechtests.stats import bootstrap, normalised
+from mechtests.tasks import TASKS
 
 MOST = 0.5
 WIDER = 0.25  # the larger budget recorded beside the verdict's
+
+
+def _own_attribution(subject, tasks, mech_budget, *, task: str):
+    """The model's own correctly answered examples of `task` (the budget's check pool) and its
+    EAP-IG attribution on them."""
+    examples = study.own_pool(subject, task, tasks[task], size=mech_budget.check_pool)
+    return examples, study.attribution(subject, task, examples)
 
 
 @mechtests.hypothesis(
     claim="On every task, a K-edge circuit alone recovers most of the clean metric",
     source="PAPER, Method (faithfulness of EAP-IG circuits)",
     expect={"arm": "holds", "mdm": "holds"},
+    parts={task: partial(_own_attribution, task=task) for task in TASKS},
 )
 def test_task_circuits_are_faithful(subject, tasks, own_tasks, mech_seed, mech_budget):
     parts = Parts()
     for task in own_tasks(subject, list(tasks)):
-        examples = study.own_pool(subject, task, tasks[task], size=mech_budget.check_pool)
-        attribution = study.attribution(subject, task, examples)
+        examples, attribution = _own_attribution(subject, tasks, mech_budget, task=task)
 
         def faithfulness(circuit, how):
             progress.step(f"edge patching {task} ({subject.kind}): K={circuit.k}, {how}")

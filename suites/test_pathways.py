@@ -13,6 +13,8 @@ inconclusive).
 
 from __future__ import annotations
 
+from functools import partial
+
 import numpy as np
 
 import mechtests
@@ -25,6 +27,14 @@ from mechtests.stats import bootstrap, bootstrap_with_controls, paired_differenc
 
 WELL_ABOVE = 2.0  # "well above the null": at least twice the random-circuit Jaccard
 FAR_MORE = 2.0  # "far more than random": at least twice the random components' drop
+
+
+def _arm_circuit_ablation(pair, pools, attributions, mech_seed, *, task: str):
+    """The heads and MLPs of the ARM's top-K circuit on `task`, and their mean-ablation in the
+    MDM against random components."""
+    arm_attr, _ = attributions(task)
+    targets = _circuit_components(top_edges(arm_attr))
+    return targets, study.ablation(pair.mdm, task, pools[task], targets, method="mean", seed=mech_seed, controls=("random",))
 
 
 def _overlaps(attributions, tasks: list[str], seed: int) -> dict[str, np.ndarray]:
@@ -93,6 +103,7 @@ def test_global_pathways_reorganised(pair, attributions, regime_tasks, mech_seed
     claim="Ablating the ARM's prefix-task circuit components inside the MDM hurts the MDM far more than random components",
     source="PAPER finding 1 (the inherited circuit remains causal)",
     expect={"pair": "inconclusive"},
+    parts={task: partial(_arm_circuit_ablation, task=task) for task in study.tasks_in("prefix-dominant")},
     reason="bundled pair (built with seed 1): more causal than random at every seed (drop difference above 0), but 'twice as "
     "causal' sits inside the noise of which random sets are drawn: at run seed 0 every ratio clears 2 by a hair (lowest "
     "2.47 [2.01, 3.10]); at run seed 1 two straddle it (induction 2.27 [1.79, 3.16], ioi 2.16 [1.97, 2.38])",
@@ -105,10 +116,7 @@ def test_arm_circuit_causal_in_mdm(pair, pools, attributions, regime_tasks, mech
     each judged on an interval that resamples the examples and the control draws together."""
     parts = Parts()
     for task in regime_tasks("prefix-dominant"):
-        arm_attr, _ = attributions(task)
-        targets = _circuit_components(top_edges(arm_attr))
-        result = study.ablation(pair.mdm, task, pools[task], targets, method="mean", seed=mech_seed,
-                                controls=("random",))
+        targets, result = _arm_circuit_ablation(pair, pools, attributions, mech_seed, task=task)
         random = result.random.mean(0)
         diff = bootstrap_with_controls(result.target, controls=result.random, statistic=paired_difference, seed=mech_seed)
         ratio = bootstrap_with_controls(result.target, controls=result.random, statistic=ratio_of_means, seed=mech_seed)

@@ -31,7 +31,7 @@ from mechtests.errors import MechtestsError
 from mechtests.hypotheses import MARK_NAME
 from mechtests.outcomes import ERROR, MISMATCH, WARNING, grade, as_pytest
 from mechtests.pairs import resolve_pair, read_settings
-from mechtests.plugin import junit, options, preflight, progress, seeds
+from mechtests.plugin import junit, options, parts, preflight, progress, seeds
 from mechtests.plugin.collect import CASE_PROP, EVIDENCE_PROP, GROUP_PREFIX, base_nodeid, case_of, phase_outcome
 from mechtests.plugin.consistency import pytest_sessionstart  # noqa: F401 - the pair check, before any test
 from mechtests.plugin.fixtures import mech_budget, mech_loader, mech_models, mech_seed, mech_tasks, pair, subject, tasks  # noqa: F401
@@ -207,10 +207,13 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
 
 @pytest.hookimpl(tryfirst=True)
 def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config, items: list[pytest.Item]) -> None:
-    """Attach each hypothesis's case and its model's xdist group."""
+    """Attach each hypothesis's case and its model's xdist group; where pair work is split over
+    workers, every hypothesis gets a group of its own and its parts go first (mechtests.plugin.parts)."""
     state = state_of(config)
     seen: dict[tuple[str, str], str] = {}
     split = split_pair(state.settings["split-pair"], state.pair)
+    spread = parts.spread(config, split)
+    measurements: list[pytest.Item] = []
     for item in items:
         if not active_for(config, item):
             continue
@@ -232,9 +235,14 @@ def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config
         names = getattr(item, "fixturenames", ())
         if "subject" in names or "pair" in names or "tasks" in names:
             group = case["model"] if case["model"] in ("arm", "mdm") else "pair"
-            if group == "pair" and split:
-                group = f"pair-{case['key']}"  # xdist hands these out one by one as workers free up
+            if (group == "pair" and split) or spread:
+                group = f"{group}-{case['key']}"  # xdist hands these out one by one as workers free up
             item.add_marker(pytest.mark.xdist_group(name=GROUP_PREFIX + seeds.group(group, item)))
+            for part in parts.part_items(item) if spread else ():
+                own = f"{group}-{parts.PREFIX}{parts.part_name(part)}"
+                part.add_marker(pytest.mark.xdist_group(name=GROUP_PREFIX + seeds.group(own, part)))
+                measurements.append(part)
+    items[:0] = measurements
 
 
 def pytest_deselected(items: list[pytest.Item]) -> None:
@@ -260,6 +268,8 @@ def pytest_runtest_protocol(item: pytest.Item, nextitem: pytest.Item | None) -> 
 def pytest_runtest_setup(item: pytest.Item) -> None:
     case = item.stash.get(CASE_KEY, None)
     if case is None:
+        if parts.part_name(item) is not None:
+            _seed_everything(seeds.seed_of(item, state_of(item.config).settings["seed"]))
         return
     if case["problem"]:
         raise MechtestsError(case["problem"])

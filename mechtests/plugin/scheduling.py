@@ -8,8 +8,11 @@ id, so they are the same under any grouping.
 The pair group holds most of the work (both models' attributions on every task), so one
 worker ends up doing it alone. With --mech-split-pair each pair-level hypothesis gets a group
 of its own ("mechtests-pair-<id>"), xdist hands them to workers as they free up, and the disk
-cache's per-entry lock keeps two workers from computing one attribution twice. Each worker
-that takes a pair group loads both models, so `auto` splits only small pairs.
+cache's per-entry lock keeps two workers from computing one attribution twice. Under two or
+more workers the per-model hypotheses get a group each too ("mechtests-arm-<id>"), and each
+hypothesis's parts (mechtests.plugin.parts) go first, a group each, so the measurements that
+several hypotheses wait on are spread over the workers. Each worker that takes a pair group
+loads both models, so `auto` splits only small pairs.
 
 xdist 3.8's loadgroup scheduler puts a crashed worker's whole work unit back in the queue,
 the test that crashed it included, so that test kills worker after worker

@@ -11,10 +11,12 @@ import io
 from pathlib import Path
 
 import pytest
+import torch
 
 import mechtests
 from mechtests import progress
-from mechtests.attribution import attribute
+from mechtests.attribution import attribute, graph_for
+from mechtests.circuits import edge_patched_metric
 from mechtests.commands import status_line
 from mechtests.commands.eval import evaluate as evaluate_pair
 from mechtests.compare import targeted_ablation
@@ -84,7 +86,7 @@ def test_a_status_shows_the_stage_and_each_loop_outer_first() -> None:
 
 def test_long_measurements_on_the_bundled_pair_report_progress() -> None:
     """Each long loop (answers, EAP-IG batches and passes, head and site sweeps, control draws,
-    the bootstrap with controls) counts up to its total."""
+    the bootstrap with controls, edge patching and its three runs per batch) counts up to its total."""
     arm = mechtests.load_subject(PAIR / "arm")
     examples = TaskSet(arm.tokenizer, n=40, seed=0)["ioi"][:6]
     steps: list[progress.Step] = []
@@ -95,6 +97,7 @@ def test_long_measurements_on_the_bundled_pair_report_progress() -> None:
         site_sweep(arm, examples, [Site("mlp_out", 0), Site("mlp_out", 1)], method="mean")
         ablation = targeted_ablation(arm, examples, [Site("head", 0, 0)], n_controls=2, max_controls=4, controls=("random",))
         bootstrap_with_controls(ablation.target, controls=ablation.random, statistic=ratio_of_means, n_resamples=50)
+        edge_patched_metric(arm, examples, torch.ones_like(graph_for(arm).edge_mask), rows_per_pass=4)
     last = {s.what: s for s in steps}
     assert {what: (s.done, s.total) for what, s in last.items()} == {
         "answers of the arm": (6, 6),
@@ -104,6 +107,9 @@ def test_long_measurements_on_the_bundled_pair_report_progress() -> None:
         "site sweep on arm: sites": (2, 2),
         "random component sets": (2, 2),
         "bootstrap resamples": (50, 50),
+        "reference activations on arm: examples": (6, 6),
+        "edge-patched passes on arm: examples": (6, 6),
+        "edge-patched runs (circuit, clean, reference)": (3, 3),
     }
     assert steps[0] == progress.Step("answers of the arm", 0, 6)  # a loop says its size before it starts
 

@@ -87,12 +87,12 @@ def test_each(subject, request):
 """
 
 
-def test_split_pair_gives_each_pair_hypothesis_its_own_group(suite, monkeypatch, tmp_path) -> None:
+def test_split_pair_gives_each_hypothesis_its_own_group(suite, monkeypatch, tmp_path) -> None:
     log = tmp_path / "groups.txt"
     monkeypatch.setenv("MECH_GROUP_LOG", str(log))
     suite.write(test_g=GROUPS)
     whole = ["mechtests-arm", "mechtests-mdm", "mechtests-pair", "mechtests-pair"]
-    split = ["mechtests-arm", "mechtests-mdm", "mechtests-pair-g.first", "mechtests-pair-g.second"]
+    split = ["mechtests-arm-g.each", "mechtests-mdm-g.each", "mechtests-pair-g.first", "mechtests-pair-g.second"]  # one each
     for option, groups in (("no", whole), ("yes", split), ("auto", whole)):  # auto: the fake pair has no folders to size
         assert suite.run("-n", "2", f"--mech-split-pair={option}").ret == 0
         assert sorted(log.read_text().split()) == groups, option

@@ -1,0 +1,83 @@
+"""Hypotheses split into parts that xdist spreads over its workers, one verdict kept.
+
+A hypothesis that is really several independent measurements (one attribution per task, one
+robustness variant each) names them:
+
+    @mechtests.hypothesis(claim=..., parts={task: functools.partial(_measure, task=task) for task in TASKS})
+    def test_x(pair, attributions): ...
+
+Each part is a function that takes fixtures by name, as a test does, and computes what the
+hypothesis will read from the disk cache (mechtests.study). When the run spreads pair-level
+work over several workers (xdist with two or more, --mech-split-pair resolving to yes), each
+part becomes a test item of its own, `test_x[part:ioi]`, in an xdist group of its own and
+queued before every hypothesis, so the workers compute the parts side by side. The hypothesis
+then runs as it always does and finds its measurements cached; one that starts before a part
+has finished waits on that cache entry's lock instead of computing it twice.
+
+A part records nothing: the verdict, its key and its evidence belong to the hypothesis alone,
+so baselines, -k and reports are the same with or without parts, and so are the numbers (the
+hypothesis reads the same cached values either way). A part that meets NotApplicable (a task
+without a pool) is skipped with the reason; any other error fails the part, and the
+hypothesis, which measures the same thing, then ends in error too: a part never makes a
+verdict. Under -n 0 there are no part items, as there is nothing to spread.
+"""
+
+from __future__ import annotations
+
+import inspect
+from typing import Any, Callable
+
+import pytest
+
+from mechtests.hypotheses import hypothesis_of
+from mechtests.outcomes import NotApplicable
+
+PART_KEY = pytest.StashKey[str]()
+PREFIX = "part:"
+
+
+def spread(config: pytest.Config, split: bool) -> bool:
+    """Whether parts become items: pair work is split and two or more xdist workers share it."""
+    workerinput = getattr(config, "workerinput", None)
+    return split and workerinput is not None and int(workerinput.get("workercount", 1)) > 1
+
+
+def _runner(measure: Callable[..., Any], also: list[str]) -> Callable[..., None]:
+    """`measure` as a test function: it gets the fixtures its parameters without a default name
+    (functools.partial binds the rest, such as the task); `also` (the parametrised fixtures of
+    the hypothesis, such as `subject`) are requested so the part runs on the same model and
+    seed, and dropped unless `measure` names them."""
+    wants = [name for name, p in inspect.signature(measure).parameters.items() if p.default is inspect.Parameter.empty]
+
+    def run_part(**fixtures: Any) -> None:
+        try:
+            measure(**{name: fixtures[name] for name in wants})
+        except NotApplicable as why:
+            pytest.skip(str(why))
+
+    names = wants + [name for name in also if name not in wants]
+    run_part.__signature__ = inspect.Signature(  # type: ignore[attr-defined]
+        [inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY) for name in names])
+    return run_part
+
+
+def part_items(item: pytest.Function) -> list[pytest.Function]:
+    """One item per part of `item`'s hypothesis, with the same parameters (model, seed)."""
+    hyp = hypothesis_of(item)
+    if hyp is None or not hyp.parts:
+        return []
+    callspec = getattr(item, "callspec", None)
+    params = list(callspec.params) if callspec is not None else []
+    out = []
+    for name, measure in hyp.parts.items():
+        ids = f"{callspec.id}-{PREFIX}{name}" if callspec is not None else f"{PREFIX}{name}"
+        part = pytest.Function.from_parent(item.parent, name=f"{item.originalname}[{ids}]", callspec=callspec,
+                                           callobj=_runner(measure, params), originalname=item.originalname)
+        part.stash[PART_KEY] = name
+        out.append(part)
+    return out
+
+
+def part_name(item: pytest.Item) -> str | None:
+    """The part `item` measures, or None for any other test."""
+    return item.stash.get(PART_KEY, None)
