@@ -29,6 +29,16 @@ INDUCTION_BAR = 0.4
 DESTROYED = 0.5
 
 
+def _ablation(subject, tasks, mech_seed, mech_budget):
+    """The induction examples, the heads that clear the bar (at least the best one) and their
+    mean-ablation against random and same-layer controls."""
+    examples = tasks.induction[:mech_budget.pool_size]
+    ranked = mechtests.detect.induction(subject, examples, return_per_example=True).top(k=subject.n_layers * subject.n_heads)
+    heads = [(l, h) for l, h, score in ranked if score >= INDUCTION_BAR] or [ranked[0][:2]]
+    targets = [Site("head", l, h) for l, h in heads]
+    return examples, targets, study.ablation(subject, "induction", examples, targets, method="mean", seed=mech_seed)
+
+
 @mechtests.hypothesis(
     claim="Ablating the induction heads destroys in-context copying; as many random or same-layer heads do not",
     source="induction circuit; PAPER finding 3 (method)",
@@ -37,13 +47,10 @@ DESTROYED = 0.5
     "copying (ARM 1.01 [0.99, 1.03], MDM 1.00 [1.00, 1.01]), but as many heads of the nearest layer remove 0.78 "
     "[0.67, 0.89] (both models), clear of 0.5, and 4 random heads of the 16 remove 0.62 [0.49, 0.75]: in a 16-head "
     "model, four heads that are not induction heads also remove most of the copying",
+    parts={"ablation": _ablation},
 )
 def test_induction_heads_are_causal(subject, tasks, mech_seed, mech_budget):
-    examples = tasks.induction[:mech_budget.pool_size]
-    ranked = mechtests.detect.induction(subject, examples, return_per_example=True).top(k=subject.n_layers * subject.n_heads)
-    heads = [(l, h) for l, h, score in ranked if score >= INDUCTION_BAR] or [ranked[0][:2]]
-    targets = [Site("head", l, h) for l, h in heads]
-    result = study.ablation(subject, "induction", examples, targets, method="mean", seed=mech_seed)
+    examples, targets, result = _ablation(subject, tasks, mech_seed, mech_budget)
     clean = _clean_metric(subject, examples)
     drop = bootstrap(result.target, clean, statistic=ratio_of_means, seed=mech_seed)
     random_drop = bootstrap_with_controls(clean, controls=result.random, statistic=_share_lost, seed=mech_seed)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 import pytest
@@ -114,3 +115,47 @@ def test_the_bundled_pair_loads_in_half_precision_on_the_cpu(dtype):
         subject = load_subject(BUNDLED / role, dtype=dtype, device="cpu")
         assert next(subject.model.parameters()).dtype == getattr(torch, dtype)
         assert subject.direction == direction
+
+
+def test_the_loader_sizes_a_gpu_model_from_its_headers_and_asks_placement_to_spread_it(monkeypatch):
+    """On a GPU the loader hands placement the parameter count (from the safetensors headers,
+    before any weight is read) and passes what it returns to from_pretrained."""
+    from mechtests.models import loading
+    from mechtests.models.checkpoint import tensor_sizes
+
+    asked = []
+    monkeypatch.setattr(placement, "place", lambda device, dtype, n: asked.append((device, dtype, n)) or placement.Placement(
+        torch.device(device), dtype, {"device_map": "auto", "max_memory": {0: GiB, 1: GiB}}))
+    spec = load_subject(BUNDLED / "arm").spec
+    weights = sorted((BUNDLED / "arm").glob("*.safetensors"))
+    n_params = sum(tensor_sizes(weights).values())
+    assert n_params == sum(p.numel() for p in load_subject(BUNDLED / "arm").model.parameters())
+    assert loading._spread(dataclasses.replace(spec, device="cuda:1"), weights) == {"device_map": "auto", "max_memory": {0: GiB, 1: GiB}}
+    assert asked == [("cuda:1", "float32", n_params)]
+    assert loading._spread(spec, weights) == {} and len(asked) == 1  # the CPU never spreads
+
+
+def test_a_spread_model_loads_through_accelerate_and_stays_where_it_was_put(monkeypatch):
+    """The device_map path end to end on the CPU: from_pretrained gets placement's device_map,
+    accelerate places the modules, and the model gives a plain load's logits."""
+    from mechtests.models import loading
+
+    plain = load_subject(BUNDLED / "arm")
+    seen = []
+    auto_class = loading._auto_class
+
+    class Spy:
+        def __init__(self, config):
+            self.cls = auto_class(config)
+
+        def from_pretrained(self, *args, **kwargs):
+            seen.append(kwargs.get("device_map"))
+            return self.cls.from_pretrained(*args, **kwargs)
+
+    monkeypatch.setattr(loading, "_auto_class", Spy)
+    monkeypatch.setattr(loading, "_spread", lambda spec, weights: {"device_map": {"": "cpu"}})
+    spread_model = load_subject(BUNDLED / "arm")
+    assert seen == [{"": "cpu"}]
+    ids = torch.tensor([[1, 2, 3, 4]])
+    with torch.no_grad():
+        assert torch.equal(plain.model(ids).logits, spread_model.model(ids).logits)

@@ -87,9 +87,8 @@ def read_model(role: str, paths: Any, device: torch.device, dtype: str) -> Model
     them, shape from config.json (mechtests.models.shape), parameter count from the safetensors
     headers, identity from the weights' sha256. Anything else (a GGUF file, whose shapes live in
     its quantized tensors) is loaded."""
-    from safetensors import safe_open
-
     from mechtests.models import load_subject
+    from mechtests.models.checkpoint import tensor_sizes
     from mechtests.models.loading import resolve_checkpoint, weights_sha256
 
     folder, options = Path(paths.path(role)), paths.load_options(role)
@@ -104,13 +103,9 @@ def read_model(role: str, paths: Any, device: torch.device, dtype: str) -> Model
         return ModelFacts(role, str(folder), identity, shape, n_params, n_params - embed, subject.tokenizer)
     checkpoint = resolve_checkpoint(folder, **options)
     spec = checkpoint.spec
-    n_params = embed = 0
-    for file in checkpoint.weights:
-        with safe_open(str(file), framework="pt") as handle:
-            for name in handle.keys():
-                count = math.prod(handle.get_slice(name).get_shape())
-                n_params += count
-                embed += count if "embed_tokens" in name or name.endswith("wte.weight") else 0
+    sizes = tensor_sizes(checkpoint.weights)
+    n_params = sum(sizes.values())
+    embed = sum(count for name, count in sizes.items() if "embed_tokens" in name or name.endswith("wte.weight"))
     identity = cache.ModelIdentity(weights_sha256(checkpoint.weights), str(spec.kind), spec.mask_token_id, str(spec.prediction),
                                    torch_dtype, device)
     shape = batching.ModelShape.from_config(checkpoint.raw, element)

@@ -10,6 +10,7 @@ NaN never reaches a verdict.
 from __future__ import annotations
 
 import json
+import math
 import struct
 from pathlib import Path
 from typing import Any
@@ -34,6 +35,24 @@ def read_config(path: Path) -> dict[str, Any]:
 
 def safetensors_names(path: Path) -> list[str]:
     """The tensor names in one safetensors file, after checking that its header and sizes are whole."""
+    return sorted(_tensor_entries(path))
+
+
+def tensor_sizes(paths: list[Path]) -> dict[str, int]:
+    """name -> element count of every tensor in the safetensors files, read from their headers
+    (what a model's weights take before loading them: placement, `mechtests plan`)."""
+    sizes = {}
+    for path in paths:
+        for name, entry in _tensor_entries(path).items():
+            try:
+                sizes[name] = math.prod(int(d) for d in entry["shape"])
+            except (KeyError, TypeError, ValueError):
+                raise MechtestsError(f"{path} is corrupt (tensor {name} has no shape)", "download or save that file again") from None
+    return sizes
+
+
+def _tensor_entries(path: Path) -> dict[str, Any]:
+    """The tensor entries of a safetensors header, after checking that the header and sizes are whole."""
     fix = "download or save that file again (save_pretrained writes it whole)"
     size = path.stat().st_size
     with path.open("rb") as fh:
@@ -57,7 +76,7 @@ def safetensors_names(path: Path) -> list[str]:
         raise MechtestsError(f"{path} is corrupt (a tensor entry has no data offsets)", fix) from None
     if 8 + n + end != size:
         raise MechtestsError(f"{path} is truncated or padded: its header needs {8 + n + end} bytes, the file has {size}", fix)
-    return sorted(tensors)
+    return tensors
 
 
 def check_loading_report(info: dict[str, Any], folder: Path, files: list[Path]) -> None:

@@ -21,7 +21,7 @@ from mechtests import placement
 from mechtests._compat import remote_code_compat, restore_computed_buffers
 from mechtests.errors import MechtestsError
 from mechtests.models.architectures import map_from
-from mechtests.models.checkpoint import check_finite, check_loading_report, read_config, safetensors_names
+from mechtests.models.checkpoint import check_finite, check_loading_report, read_config, safetensors_names, tensor_sizes
 from mechtests.models.families import ATTENTION_FORMS, Family, detect_family, family_named
 from mechtests.models.spec import ModelSpec
 from mechtests.models.subject import Subject
@@ -195,6 +195,7 @@ def _load_model(folder: Path, spec: ModelSpec, family: Family, weights: list[Pat
 
     hf_logging.disable_progress_bar()  # one bar per load floods pytest output
     gguf = {"gguf_file": spec.gguf_file} if spec.gguf_file else {}
+    spread = _spread(spec, weights)
     with remote_code_compat():
         if isinstance(config, dict):
             config = AutoConfig.from_pretrained(folder, local_files_only=True, trust_remote_code=spec.trust_remote_code)
@@ -214,6 +215,7 @@ def _load_model(folder: Path, spec: ModelSpec, family: Family, weights: list[Pat
                 ignore_mismatched_sizes=True,  # reported in the loading info, then refused by check_loading_report
                 key_mapping=dict(family.key_mapping) or None,
                 **gguf,
+                **spread,
             )
         except (OSError, ValueError, RuntimeError) as err:
             first_line = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
@@ -221,7 +223,17 @@ def _load_model(folder: Path, spec: ModelSpec, family: Family, weights: list[Pat
     check_loading_report(info, folder, weights)
     with torch.no_grad():
         restore_computed_buffers(model)
-    return model.to(spec.device).eval()
+    return (model if spread else model.to(spec.device)).eval()
+
+
+def _spread(spec: ModelSpec, weights: list[Path]) -> dict[str, Any]:
+    """from_pretrained's device_map and max_memory when the model is too large for its GPU
+    (mechtests.placement.place: spread over this worker's GPUs with accelerate), else nothing.
+    Sized from the safetensors headers; a GGUF checkpoint (dequantized on the CPU) loads whole."""
+    if torch.device(spec.device).type != "cuda" or any(w.suffix != ".safetensors" for w in weights):
+        return {}
+    n_params = sum(tensor_sizes(weights).values())
+    return placement.place(spec.device, spec.dtype, n_params).load_kwargs()
 
 
 def _load_tokenizer(folder: Path, spec: ModelSpec) -> Any:
