@@ -12,9 +12,10 @@ through the model (forward, and forward+backward), the passes, the time and the 
 the chosen device. Nothing is run but one small matmul: the models' shapes come from their
 configs and safetensors headers, the cache keys from their weights' sha256 and tokenizers.
 
-The cost model (FLOPs per token about 2 x the parameters that multiply, plus attention; a backward
-pass twice a forward; EAP-IG: a clean+corrupted pass, then `steps` forward+backward passes per
-example) turns FLOPs into seconds with the matmul throughput of this device, measured at run time
+The cost model (FLOPs per token about 2 x the parameters that multiply, plus attention; EAP-IG: a
+clean+corrupted pass, then `steps` forward+backward passes per example, whose backward costs one
+forward, BACKWARD_PER_FORWARD: the weights are frozen (attribution.engine.frozen_weights), so it
+computes input gradients only, one matmul per weight where training computes two) turns FLOPs into seconds with the matmul throughput of this device, measured at run time
 on a matmul of the model's width (`--threads` as the run will use), times MATMUL_SHARE, plus
 PASS_OVERHEAD_S per layer per pass (Python and kernel-launch costs that dominate small models).
 Both constants are documented guesses to be checked against cold runs (BENCHMARKS.md); ablations,
@@ -39,6 +40,7 @@ from mechtests import budget as run_budget
 from mechtests.errors import MechtestsError
 from mechtests.plugin import options
 
+BACKWARD_PER_FORWARD = 1.0  # an input-gradient-only backward: one matmul per weight matmul of the forward
 MATMUL_SHARE = 0.5  # share of the measured matmul throughput a whole forward/backward achieves
 PASS_OVERHEAD_S = {"cpu": 4e-4, "cuda": 1.5e-4}  # per layer and pass: Python, hooks, kernel launches
 
@@ -138,7 +140,7 @@ def estimate(model: ModelFacts, device: torch.device, seq_len: int, budget: int,
     fwd_per_pass = batching.rows_within(budget, batching.row_bytes(shape, seq_len), device)
     bwd_per_pass = batching.rows_within(budget, batching.row_bytes(shape, seq_len, grad=True, **grad_row_kind), device)
     passes = math.ceil(rows_fwd / fwd_per_pass) + math.ceil(rows_bwd / bwd_per_pass)
-    flops = forward_flops(model, seq_len) * (rows_fwd + 3 * rows_bwd)
+    flops = forward_flops(model, seq_len) * (rows_fwd + (1 + BACKWARD_PER_FORWARD) * rows_bwd)
     seconds = flops / (MATMUL_SHARE * flops_per_s) + passes * shape.n_layers * PASS_OVERHEAD_S[device.type]
     peak_rows = max(min(rows_fwd, fwd_per_pass) * batching.row_bytes(shape, seq_len),
                     min(rows_bwd, bwd_per_pass) * batching.row_bytes(shape, seq_len, grad=True, **grad_row_kind))
