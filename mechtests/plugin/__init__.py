@@ -291,7 +291,10 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[Any]) -> 
     tryfirst: this wrapper runs outermost, so it has the last word over pytest's skipping plugin."""
     case = item.stash.get(CASE_KEY, None)
     if case is None:
-        return (yield)
+        report = yield
+        if parts.part_name(item) is not None:
+            parts.not_applicable_skips(report, call)
+        return report
     state = state_of(item.config)
     entries = [value for name, value in item.user_properties if name == EVIDENCE_PROP]
     outcome, message = phase_outcome(call, item, entries)

@@ -17,7 +17,7 @@ has finished waits on that cache entry's lock instead of computing it twice.
 A part records nothing: the verdict, its key and its evidence belong to the hypothesis alone,
 so baselines, -k and reports are the same with or without parts, and so are the numbers (the
 hypothesis reads the same cached values either way). A part that meets NotApplicable (a task
-without a pool) is skipped with the reason; any other error fails the part, and the
+without a pool, or the missing model of a one-model run) is skipped with the reason; any other error fails the part, and the
 hypothesis, which measures the same thing, then ends in error too: a part never makes a
 verdict. Under -n 0 there are no part items, as there is nothing to spread.
 """
@@ -50,10 +50,7 @@ def _runner(measure: Callable[..., Any], also: list[str]) -> Callable[..., None]
     wants = [name for name, p in inspect.signature(measure).parameters.items() if p.default is inspect.Parameter.empty]
 
     def run_part(**fixtures: Any) -> None:
-        try:
-            measure(**{name: fixtures[name] for name in wants})
-        except NotApplicable as why:
-            pytest.skip(str(why))
+        measure(**{name: fixtures[name] for name in wants})
 
     names = wants + [name for name in also if name not in wants]
     run_part.__signature__ = inspect.Signature(  # type: ignore[attr-defined]
@@ -76,6 +73,15 @@ def part_items(item: pytest.Function) -> list[pytest.Function]:
         part.stash[PART_KEY] = name
         out.append(part)
     return out
+
+
+def not_applicable_skips(report: pytest.TestReport, call: pytest.CallInfo[Any]) -> None:
+    """A part that meets NotApplicable, in its fixtures (a one-model run has no pair) or in its
+    measurement (a task without a pool), is reported skipped with the reason, not as an error."""
+    if call.excinfo is not None and call.excinfo.errisinstance(NotApplicable):
+        path, line, _ = report.location
+        report.outcome = "skipped"
+        report.longrepr = (str(path), (line or 0) + 1, f"Skipped: {call.excinfo.value}")
 
 
 def part_name(item: pytest.Item) -> str | None:

@@ -114,6 +114,15 @@ def test_selecting_a_hypothesis_keeps_its_key_and_its_parts(suite, parted) -> No
     assert outcomes["parted.per_model"] == {"arm": "not_selected", "mdm": "not_selected"}
 
 
+def test_in_a_one_model_run_the_pair_parts_are_skipped_with_the_reason(suite, parted) -> None:
+    run, _ = parted
+    result = run("-n", "2", "--mech-split-pair=yes", "--mdm=none", "-v", "-rs")
+    out = result.stdout.str()
+    assert result.ret == 0, out
+    assert "SKIPPED test_parted.py::test_pair_level[part:ioi]" in out  # xdist suffixes the id with the group
+    assert "there is no MDM" in out and " error" not in out
+
+
 @pytest.mark.parametrize("parts", [{"": print}, {"a[1]": print}, {"a": 3}, ["a"]])
 def test_bad_parts_are_refused_with_the_fix(parts) -> None:
     with pytest.raises(MechtestsError, match="part"):
