@@ -57,6 +57,10 @@ class Pools:
     def __getitem__(self, task: str) -> list:
         return study.common_pool(self.pair.arm, self.pair.mdm, task, self.tasks[task], size=self.size)
 
+    def attributions(self, task: str, denoise_steps: int = 1) -> tuple:
+        """(arm, mdm) EAP-IG attributions on the task's pool."""
+        return tuple(study.attribution(model, task, self[task], denoise_steps=denoise_steps) for model in self.pair)
+
     def with_pools(self, tasks: Sequence[str]) -> list[str]:
         return tasks_with_pools(tasks, self.__getitem__, self._left_out)
 
@@ -103,10 +107,6 @@ def regime_tasks(pools) -> Callable[[str], list[str]]:
 
 
 @pytest.fixture
-def attributions(pair, pools):
+def attributions(pools):
     """`get(task, denoise_steps=1) -> (arm, mdm)` EAP-IG attributions on the task's common pool."""
-
-    def get(task: str, denoise_steps: int = 1):
-        return tuple(study.attribution(model, task, pools[task], denoise_steps=denoise_steps) for model in pair)
-
-    return get
+    return pools.attributions

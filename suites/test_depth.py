@@ -35,9 +35,7 @@ def _prompt_pools(pair, make_pools, mech_budget, seed: int):
 
 
 def _prompt_attributions(pair, make_pools, mech_seed, mech_budget, *, offset: int, task: str) -> None:
-    pools = _prompt_pools(pair, make_pools, mech_budget, mech_seed + offset)
-    for model in pair:
-        study.attribution(model, task, pools[task])
+    _prompt_pools(pair, make_pools, mech_budget, mech_seed + offset).attributions(task)
 
 
 def _early_ablation(pair, pools, attributions, mech_seed, *, task: str):
@@ -155,8 +153,7 @@ def test_depth_pattern_is_robust(pair, attributions, regime_tasks, make_pools, m
     tasks = {regime: regime_tasks(regime) for regime in (GLOBAL, PREFIX)}
     for offset in PROMPT_SEED_OFFSETS:
         pools = _prompt_pools(pair, make_pools, mech_budget, mech_seed + offset)
-        get = lambda t, p=pools: tuple(study.attribution(m, t, p[t]) for m in pair)  # noqa: E731
-        variants[f"prompts seed {mech_seed + offset}"] = per_example(get, {r: pools.with_pools(tasks[r]) for r in tasks})
+        variants[f"prompts seed {mech_seed + offset}"] = per_example(pools.attributions, {r: pools.with_pools(tasks[r]) for r in tasks})
     k = budget(attributions(tasks[PREFIX][0])[0].graph.n_edges)
     for size in (k, 2 * k):
         glob, prefix = (_circuit_front_loading(attributions, tasks[r], size, mech_seed) for r in (GLOBAL, PREFIX))

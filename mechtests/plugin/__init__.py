@@ -212,7 +212,7 @@ def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config
     state = state_of(config)
     seen: dict[tuple[str, str], str] = {}
     split = split_pair(state.settings["split-pair"], state.pair)
-    spread = parts.spread(config, split)
+    with_parts = parts.active(config, split)
     measurements: list[pytest.Item] = []
     for item in items:
         if not active_for(config, item):
@@ -235,10 +235,10 @@ def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config
         names = getattr(item, "fixturenames", ())
         if "subject" in names or "pair" in names or "tasks" in names:
             group = case["model"] if case["model"] in ("arm", "mdm") else "pair"
-            if (group == "pair" and split) or spread:
+            if (group == "pair" and split) or with_parts:
                 group = f"{group}-{case['key']}"  # xdist hands these out one by one as workers free up
             item.add_marker(pytest.mark.xdist_group(name=GROUP_PREFIX + seeds.group(group, item)))
-            for part in parts.part_items(item) if spread else ():
+            for part in parts.part_items(item) if with_parts else ():
                 own = f"{group}-{parts.PREFIX}{parts.part_name(part)}"
                 part.add_marker(pytest.mark.xdist_group(name=GROUP_PREFIX + seeds.group(own, part)))
                 measurements.append(part)

@@ -17,9 +17,10 @@ has finished waits on that cache entry's lock instead of computing it twice.
 A part records nothing: the verdict, its key and its evidence belong to the hypothesis alone,
 so baselines, -k and reports are the same with or without parts, and so are the numbers (the
 hypothesis reads the same cached values either way). A part that meets NotApplicable (a task
-without a pool, or the missing model of a one-model run) is skipped with the reason; any other error fails the part, and the
-hypothesis, which measures the same thing, then ends in error too: a part never makes a
-verdict. Under -n 0 there are no part items, as there is nothing to spread.
+without a pool, or the missing model of a one-model run) is skipped with the reason; any
+other error fails the part, and the hypothesis, which measures the same thing, then ends in
+error too: a part never makes a verdict. Under -n 0 there are no part items, as there is
+nothing to spread.
 """
 
 from __future__ import annotations
@@ -36,7 +37,7 @@ PART_KEY = pytest.StashKey[str]()
 PREFIX = "part:"
 
 
-def spread(config: pytest.Config, split: bool) -> bool:
+def active(config: pytest.Config, split: bool) -> bool:
     """Whether parts become items: pair work is split and two or more xdist workers share it."""
     workerinput = getattr(config, "workerinput", None)
     return split and workerinput is not None and int(workerinput.get("workercount", 1)) > 1
