@@ -18,7 +18,7 @@ from typing import Any
 import torch
 
 from mechtests import placement
-from mechtests._compat import remote_code_compat, restore_computed_buffers
+from mechtests._compat import gguf_parsed_once, remote_code_compat, restore_computed_buffers
 from mechtests.errors import MechtestsError
 from mechtests.models.architectures import map_from
 from mechtests.models.checkpoint import check_finite, check_loading_report, read_config, safetensors_names, tensor_sizes
@@ -66,11 +66,12 @@ class Resolved:
 
 def load_checked(spec: ModelSpec | str | Path, **overrides: Any) -> Loaded:
     """load_subject, keeping the list of checks that ran."""
-    resolved = resolve_checkpoint(spec, **overrides)
-    spec, family, weights, names = resolved.spec, resolved.family, resolved.weights, resolved.names
+    gguf_file = overrides.get("gguf_file", spec.gguf_file if isinstance(spec, ModelSpec) else None)
+    with gguf_parsed_once(gguf_file is not None):  # config, tokenizer and weights read from one parse
+        resolved = resolve_checkpoint(spec, **overrides)
+        spec, family, weights, names = resolved.spec, resolved.family, resolved.weights, resolved.names
+        model = _load_model(Path(spec.path), spec, family, weights, resolved.config)
     arch = map_from(spec.arch) if spec.arch is not None else family.arch_for(names)
-
-    model = _load_model(Path(spec.path), spec, family, weights, resolved.config)
     checks = [f"config.json parsed; {len(weights)} weight file(s) whole ({len(names) or 'not safetensors:'} tensors)"]
     check_finite(model, Path(spec.path), weights)
     checks.append("every weight finite")

@@ -11,7 +11,7 @@ import pytest
 import torch
 
 import mechtests
-from mechtests._compat import remote_code_compat, restore_computed_buffers
+from mechtests._compat import gguf_parsed_once, remote_code_compat, restore_computed_buffers
 from standins import build_standin
 
 OLD_CODE = '''
@@ -185,3 +185,18 @@ def test_5_a_remote_code_standin_loads_with_its_rope_frequencies(tmp_path):
     (inv_freq,) = [b for n, b in subject.model.named_buffers() if n.endswith("inv_freq")][:1]
     d_head = subject.d_head
     assert torch.allclose(inv_freq, 1.0 / subject.model.config.rope_theta ** (torch.arange(0, d_head, 2).float() / d_head))
+
+
+def test_a_gguf_file_is_parsed_once_per_load(tmp_path, monkeypatch):
+    gguf = pytest.importorskip("gguf", reason="the gguf extra: pip install -e .[gguf]")
+    built = []
+    monkeypatch.setattr(gguf, "GGUFReader", lambda path, mode="r": built.append(str(path)) or object())
+    plain_reader, plain_table = gguf.GGUFReader, gguf.get_tensor_name_map
+    with gguf_parsed_once():
+        first, again, other = gguf.GGUFReader(tmp_path / "m.gguf"), gguf.GGUFReader(tmp_path / "m.gguf"), gguf.GGUFReader(tmp_path / "n.gguf")
+        assert first is again and other is not first and built == [str(tmp_path / "m.gguf"), str(tmp_path / "n.gguf")]
+        table = gguf.get_tensor_name_map(gguf.MODEL_ARCH.LLAMA, 2)
+        assert gguf.get_tensor_name_map(gguf.MODEL_ARCH.LLAMA, 2) is table and table.get_name("model.layers.1.self_attn.q_proj") == "blk.1.attn_q"
+    assert (gguf.GGUFReader, gguf.get_tensor_name_map) == (plain_reader, plain_table)  # released: the next load parses afresh
+    with gguf_parsed_once(active=False):
+        assert gguf.GGUFReader is plain_reader

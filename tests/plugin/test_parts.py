@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from types import SimpleNamespace
+
 import pytest
 
 import mechtests
 from mechtests.errors import MechtestsError
+from mechtests.plugin import parts
 from mechtests.reports.schema import stable_view
 
 # A stand-in for the disk cache: a part or the hypothesis computes a value once and leaves it in
@@ -91,8 +94,12 @@ def test_parts_run_first_under_workers_and_leave_the_results_as_without(suite, p
     assert stable_view(suite.results()) == expected  # no result for a part, and the same numbers
     computed = log()[::2]
     assert sorted(computed) == ["arm-countdown", "arm-ioi", "mdm-countdown", "mdm-ioi"]  # each once
-    whole = run("-n", "2", "--mech-split-pair=no")
-    assert whole.ret == 0 and "part:" not in whole.stdout.str()  # pair work kept whole: no parts
+
+
+@pytest.mark.parametrize("split, workers, active", [(True, 2, True), (False, 2, False), (True, 1, False), (True, None, False)])
+def test_parts_are_items_only_when_pair_work_is_split_over_two_or_more_workers(split, workers, active) -> None:
+    config = SimpleNamespace() if workers is None else SimpleNamespace(workerinput={"workercount": workers})
+    assert parts.active(config, split) is active  # None: the controller or a run without xdist
 
 
 def test_a_broken_part_fails_and_the_hypothesis_errors(suite, parted, monkeypatch) -> None:

@@ -93,7 +93,7 @@ def test_split_pair_gives_each_hypothesis_its_own_group(suite, monkeypatch, tmp_
     suite.write(test_g=GROUPS)
     whole = ["mechtests-arm", "mechtests-mdm", "mechtests-pair", "mechtests-pair"]
     split = ["mechtests-arm-g.each", "mechtests-mdm-g.each", "mechtests-pair-g.first", "mechtests-pair-g.second"]  # one each
-    for option, groups in (("no", whole), ("yes", split), ("auto", whole)):  # auto: the fake pair has no folders to size
+    for option, groups in (("no", whole), ("yes", split)):  # auto: test_auto_split_only_when_both_models_fit_a_worker
         assert suite.run("-n", "2", f"--mech-split-pair={option}").ret == 0
         assert sorted(log.read_text().split()) == groups, option
         log.unlink()
@@ -113,3 +113,4 @@ def test_auto_split_only_when_both_models_fit_a_worker(tmp_path) -> None:
         fh.truncate(SPLIT_BELOW)
     assert not split_pair("auto", pair) and split_pair("yes", pair) and not split_pair("no", PairPaths(None, None, None))
     assert not split_pair("auto", PairPaths(name=None, arm=str(tmp_path / "nowhere"), mdm=str(tmp_path / "mdm")))
+    assert not split_pair("auto", PairPaths(None, None, None))  # a pair without folders to size is kept whole
