@@ -14,11 +14,15 @@ Per row (a model and a batch of B examples of T tokens, k = --steps):
    frozen): the floor of any IG implementation.
 Time: --repeats interleaved rounds (A, B, C, ... in every round) after one warm-up; each ratio is
 the median over rounds of the per-round ratio, with a 95% bootstrap interval over rounds
-(seeded). Peak memory: one further run of each case, measured as the peak resident memory above
-the level before the run (sampled every millisecond; glibc's mmap threshold pinned so that
-freed tensors leave the process) on CPU, or torch.cuda.max_memory_allocated on a GPU. The lower
-bound is the floor's peak plus what EAP-IG must hold beyond it
-(mechtests.attribution.eap.memory_lower_bound).
+(seeded), under the allocator a user runs with (glibc's defaults). Peak memory: one further run
+of each case in a separate process (the same command with --memory-only), measured as the peak
+resident memory above the level before the run (sampled every millisecond; glibc's mmap
+threshold pinned so that freed tensors leave the process) on CPU, or
+torch.cuda.max_memory_allocated on a GPU. The pin is kept out of the timed process: with it,
+every tensor over 128 KB is mapped afresh and its pages faulted in, which doubled the bare
+passes' time on the bundled ARM at batch 32 (1405 ms against 713 ms) and hid overhead in the
+ratio (1.19 against 1.28). The lower bound is the floor's peak plus what EAP-IG must hold
+beyond it (mechtests.attribution.eap.memory_lower_bound).
 """
 
 from __future__ import annotations
@@ -28,6 +32,7 @@ import importlib.util
 import json
 import os
 import statistics
+import subprocess
 import sys
 import tempfile
 import threading
@@ -38,7 +43,7 @@ from typing import Callable
 import numpy as np
 import torch
 
-if os.environ.get("MALLOC_MMAP_THRESHOLD_") is None:  # pin glibc's threshold before any allocation: re-exec
+if "--memory-only" in sys.argv and os.environ.get("MALLOC_MMAP_THRESHOLD_") is None:  # pin glibc's threshold before any allocation: re-exec
     os.execve(sys.executable, [sys.executable, *sys.argv], {**os.environ, "MALLOC_MMAP_THRESHOLD_": "131072"})
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -231,16 +236,29 @@ def row(name: str, subject, B: int, args: argparse.Namespace, tokens: range) -> 
                             ("sweep_ratio", "sweep_mechtests", "sweep_torch")):
             if a in t:
                 out[label] = [round(x, 3) for x in ratio_interval(t[a], t[b])]
+        return out  # memory: measured by `memory_rows` in a process of its own
     measured = ("ig_bare", "ig_rows_B", "ig_default")
-    if args.memory_only:
-        for k in measured:  # warm-up: one-time allocations (thread pools, caches) are not the case's
-            cases[k]()
+    for k in measured:  # warm-up: one-time allocations (thread pools, caches) are not the case's
+        cases[k]()
     memory = {k: peak_bytes(cases[k], subject.device) for k in measured}
     bound = memory["ig_bare"] + memory_lower_bound(subject, examples=B, rows=B, seq_len=T)
     out.update({f"{k}_peak_mb": round(v / 2**20, 1) for k, v in memory.items()})
     out["ig_bound_mb"] = round(bound / 2**20, 1)
     out["ig_memory_ratio_rows_B"] = round(memory["ig_rows_B"] / bound, 3)
     return out
+
+
+def memory_rows() -> dict[tuple[str, int], dict]:
+    """This command's rows measured with --memory-only in a child process (the allocator pinned
+    there, not here), by (model, batch)."""
+    with tempfile.TemporaryDirectory() as tmp:
+        argv = [a for a in sys.argv[1:] if not a.startswith("--out=")]
+        if "--out" in argv:
+            at = argv.index("--out")
+            del argv[at : at + 2]
+        subprocess.run([sys.executable, __file__, *argv, "--memory-only", "--out", f"{tmp}/memory.json"], check=True,
+                       stdout=subprocess.DEVNULL)
+        return {(r["model"], r["batch"]): r for r in json.loads(Path(f"{tmp}/memory.json").read_text())["rows"]}
 
 
 def main() -> None:
@@ -262,6 +280,10 @@ def main() -> None:
             for B in args.batch:
                 rows.append(row(name, subject, B, args, tokens))
                 print(json.dumps(rows[-1]), flush=True)
+    if not args.memory_only:
+        memory = memory_rows()
+        for r in rows:
+            r.update({k: v for k, v in memory[(r["model"], r["batch"])].items() if k.endswith("_mb") or k.startswith("ig_memory")})
     print("\n| model | batch | EAP-IG rows=B ms | default ms | k fwd+bwd bare ms | **IG ratio rows=B** [95%] | IG ratio default [95%] "
           "| peak MB IG rows=B / bare / bound | **memory ratio** |")
     print("|---|---|---|---|---|---|---|---|---|")

@@ -138,21 +138,29 @@ class _SharedInputQKV(torch.autograd.Function):
         B, T, d = x.shape
         H = lay.subject.n_heads
         pull = lay.attn_norm_pullback(layer)
-        if pull is not None:
-            r = pull.scale(x)  # (B, T, 1): applied to the q/k/v gradients, the weights already folded
-            grads = [g * r for g in grads]
+        rows = x.reshape(B * T, d)
+        stats = None if pull is None else pull.stats(rows)  # r (B * T, 1) scales the q/k/v gradients: the weights are folded
         w_q, w_kv = lay.head_input_weights(layer, x)
-        per_head = lambda g, n: g.reshape(B * T, n, -1).transpose(0, 1)  # noqa: E731  (n, B * T, dh)
+
+        def per_head(parts: list[torch.Tensor], n: int, name: str) -> torch.Tensor:
+            """q/k/v output gradients (B, T, n * dh) each -> (n, B * T, sum of dh), scaled by r."""
+            views = [g.reshape(B * T, n, -1).transpose(0, 1) for g in parts]
+            out = lay.workspace(name, (n, B * T, sum(v.shape[-1] for v in views)), x)
+            if len(views) == 1:
+                return torch.mul(views[0], stats[1], out=out) if stats is not None else views[0]
+            torch.cat(views, -1, out=out)
+            return out.mul_(stats[1]) if stats is not None else out
+
         g_in = lay.workspace("heads", (H, B * T, d), x)  # reused layer after layer: no fresh pages per layer
         if w_kv is None:  # every head its own k and v: one batched product over [q | k | v]
-            torch.bmm(torch.cat([per_head(g, H) for g in grads], -1), w_q, out=g_in)
+            torch.bmm(per_head(list(grads), H, "g_qkv"), w_q, out=g_in)
         else:
             H_kv = w_kv.shape[0]
-            torch.bmm(per_head(grads[0], H), w_q, out=g_in)
-            g_kv = torch.bmm(torch.cat([per_head(g, H_kv) for g in grads[1:]], -1), w_kv, out=lay.workspace("kv", (H_kv, B * T, d), x))
+            torch.bmm(per_head([grads[0]], H, "g_q"), w_q, out=g_in)
+            g_kv = torch.bmm(per_head(list(grads[1:]), H_kv, "g_kv"), w_kv, out=lay.workspace("kv", (H_kv, B * T, d), x))
             g_in.view(H_kv, lay.group, B * T, d).add_(g_kv.unsqueeze(1))  # 1/group folded into w_kv
         if pull is not None:
-            pull.correct_(x.reshape(B * T, d), g_in, lay.workspace("product", (H, B * T, d), x))
+            pull.correct_(rows, g_in, lay.workspace("product", (H, B * T, d), x), stats)
             heads = g_in.view(H, B, T, d).permute(1, 2, 0, 3)  # (B, T, H, d)
         else:
             heads = generic_vjp(lay.attn_norm[layer], x, g_in.view(H, B, T, d).permute(1, 2, 0, 3))

@@ -36,29 +36,27 @@ class NormPullback:
             w.mul_(self.weight)
         return w.sub_(w.mean(-1, keepdim=True)) if self.centred else w
 
-    def _stats(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """(x centred or not, r), computed in fp32 as the families' norms do, returned in x's dtype."""
+    def stats(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """(x centred or not, r (..., 1)), computed in fp32 as the families' norms do, returned in
+        x's dtype; computed once per input and passed to `correct_`."""
         x32 = x.float()
         centred = x32 - x32.mean(-1, keepdim=True) if self.centred else x32
         return centred.to(x.dtype), torch.rsqrt(centred.pow(2).mean(-1, keepdim=True) + self.eps).to(x.dtype)
 
-    def scale(self, x: torch.Tensor) -> torch.Tensor:
-        """r(x): (..., 1)."""
-        return self._stats(x)[1]
-
-    def correct_(self, x: torch.Tensor, u: torch.Tensor, scratch: torch.Tensor) -> torch.Tensor:
+    def correct_(self, x: torch.Tensor, u: torch.Tensor, scratch: torch.Tensor, stats: tuple[torch.Tensor, torch.Tensor]) -> torch.Tensor:
         """u - a(x) <u, b(x)>, in place in u, for positions x (..., d) that broadcast against the
-        per-head u; scratch: a tensor of u's shape to compute in."""
-        centred, r = self._stats(x)
+        per-head u; scratch: a tensor of u's shape to compute in; stats: `stats(x)`."""
+        centred, r = stats
         b = centred * r if self.centred else x
-        a = b / x.shape[-1] if self.centred else x * (r.pow(2) / x.shape[-1])
+        a = b / x.shape[-1] if self.centred else x * (r.square() / x.shape[-1])
         return u.addcmul_(torch.mul(u, b, out=scratch).sum(-1, keepdim=True), a, value=-1)
 
     def vjp(self, x: torch.Tensor, g: torch.Tensor) -> torch.Tensor:
         """J(x)^T g for x (B, T, d) and cotangents g (B, T, n, d)."""
         x = x.unsqueeze(2)
-        u = self.fold_(g.clone()).mul_(self.scale(x))
-        return self.correct_(x, u, torch.empty_like(u))
+        stats = self.stats(x)
+        u = self.fold_(g.clone()).mul_(stats[1])
+        return self.correct_(x, u, torch.empty_like(u), stats)
 
 
 def generic_vjp(module: torch.nn.Module, x: torch.Tensor, g: torch.Tensor) -> torch.Tensor:
