@@ -143,7 +143,8 @@ def _check_folder(folder: Path, gguf_file: str | None) -> Path:
 
 def _config(folder: Path, spec: ModelSpec) -> Any:
     """config.json as a checked dict; for a GGUF file, the config object transformers derives from its
-    metadata, parsed once here and handed on to the model's loader."""
+    metadata, derived once here and handed on to the model's loader (the file itself is read once
+    per load: `gguf_parsed_once` in load_checked)."""
     if spec.gguf_file is None:
         return read_config(folder / "config.json")
     from transformers import AutoConfig  # start-up cost: transformers loads only when a model does
