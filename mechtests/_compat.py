@@ -34,6 +34,7 @@ import contextlib
 import functools
 import inspect
 import sys
+import threading
 import types
 from typing import Any, Iterator
 
@@ -168,26 +169,32 @@ def restore_computed_buffers(model: torch.nn.Module) -> list[str]:
     return restored
 
 
+_GGUF_PATCH = threading.RLock()  # one patch at a time; a nested block (same thread) restores the outer one
+
+
 @contextlib.contextmanager
 def gguf_parsed_once(active: bool = True) -> Iterator[None]:
     """Within the block, one gguf.GGUFReader per file and one tensor-name table per (arch,
-    layers), shared by every transformers call that asks (module docstring); released on exit."""
+    layers), shared by every transformers call that asks (module docstring); released on exit.
+    The patch is process-wide, so loads in other threads wait for the block to end."""
     if not active:
         yield
         return
     import gguf  # the gguf extra: imported only for a GGUF checkpoint
 
-    reader_class, name_table = gguf.GGUFReader, gguf.get_tensor_name_map
-    readers: dict[tuple[str, str], Any] = {}
+    with _GGUF_PATCH:
+        reader_class, name_table = gguf.GGUFReader, gguf.get_tensor_name_map
+        readers: dict[tuple[str, str], Any] = {}
 
-    def reader(path: Any, mode: str = "r") -> Any:
-        key = (str(path), mode)
-        if key not in readers:
-            readers[key] = reader_class(path, mode)
-        return readers[key]
+        def reader(path: Any, mode: str = "r") -> Any:
+            key = (str(path), mode)
+            if key not in readers:
+                readers[key] = reader_class(path, mode)
+            return readers[key]
 
-    gguf.GGUFReader, gguf.get_tensor_name_map = reader, functools.lru_cache(maxsize=None)(name_table)
-    try:
-        yield
-    finally:
-        gguf.GGUFReader, gguf.get_tensor_name_map = reader_class, name_table
+        gguf.GGUFReader, gguf.get_tensor_name_map = reader, functools.lru_cache(maxsize=None)(name_table)
+        try:
+            yield
+        finally:
+            gguf.GGUFReader, gguf.get_tensor_name_map = reader_class, name_table
+

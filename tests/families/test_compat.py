@@ -197,6 +197,9 @@ def test_a_gguf_file_is_parsed_once_per_load(tmp_path, monkeypatch):
         assert first is again and other is not first and built == [str(tmp_path / "m.gguf"), str(tmp_path / "n.gguf")]
         table = gguf.get_tensor_name_map(gguf.MODEL_ARCH.LLAMA, 2)
         assert gguf.get_tensor_name_map(gguf.MODEL_ARCH.LLAMA, 2) is table and table.get_name("model.layers.1.self_attn.q_proj") == "blk.1.attn_q"
+        with gguf_parsed_once():  # nested (a load inside a load): the outer block's reader survives it
+            assert gguf.GGUFReader(tmp_path / "m.gguf") is first
+        assert gguf.GGUFReader(tmp_path / "m.gguf") is first and len(built) == 2
     assert (gguf.GGUFReader, gguf.get_tensor_name_map) == (plain_reader, plain_table)  # released: the next load parses afresh
     with gguf_parsed_once(active=False):
         assert gguf.GGUFReader is plain_reader
