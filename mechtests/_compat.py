@@ -197,4 +197,3 @@ def gguf_parsed_once(active: bool = True) -> Iterator[None]:
             yield
         finally:
             gguf.GGUFReader, gguf.get_tensor_name_map = reader_class, name_table
-

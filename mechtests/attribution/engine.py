@@ -145,11 +145,13 @@ class _SharedInputQKV(torch.autograd.Function):
         def per_head(parts: list[torch.Tensor], n: int, name: str) -> torch.Tensor:
             """q/k/v output gradients (B, T, n * dh) each -> (n, B * T, sum of dh), scaled by r."""
             views = [g.reshape(B * T, n, -1).transpose(0, 1) for g in parts]
+            if len(views) == 1 and stats is None:
+                return views[0]
             out = lay.workspace(name, (n, B * T, sum(v.shape[-1] for v in views)), x)
             if len(views) == 1:
-                return torch.mul(views[0], stats[1], out=out) if stats is not None else views[0]
+                return torch.mul(views[0], stats[1], out=out)
             torch.cat(views, -1, out=out)
-            return out.mul_(stats[1]) if stats is not None else out
+            return out if stats is None else out.mul_(stats[1])
 
         g_in = lay.workspace("heads", (H, B * T, d), x)  # reused layer after layer: no fresh pages per layer
         if w_kv is None:  # every head its own k and v: one batched product over [q | k | v]

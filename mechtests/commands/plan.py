@@ -16,7 +16,8 @@ The cost model (FLOPs per token about 2 x the parameters that multiply, plus att
 clean+corrupted pass, then `steps` forward+backward passes per example, whose backward costs one
 forward, BACKWARD_PER_FORWARD: the weights are frozen (attribution.engine.frozen_weights), so it
 computes input gradients only, one matmul per weight where training computes two) turns FLOPs
-into seconds with the matmul throughput of this device, measured at run time on a matmul of the model's width (`--threads` as the run will use), times MATMUL_SHARE, plus
+into seconds with the matmul throughput of this device, measured at run time on a matmul of the
+model's width (`--threads` as the run will use), times MATMUL_SHARE, plus
 PASS_OVERHEAD_S per layer per pass (Python and kernel-launch costs that dominate small models).
 Both constants are documented guesses to be checked against cold runs (BENCHMARKS.md); ablations,
 detectors and the robustness variants are not counted.
