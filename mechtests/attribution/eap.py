@@ -17,23 +17,25 @@ answer positions). A score estimates m(clean) - m(clean with that edge corrupted
 
 Cost, per batch of b examples with R = k * b rows per gradient pass (`memory_lower_bound`):
 one no-grad pass over the 2b clean and corrupted rows, then steps / k forward+backward passes.
-A gradient pass projects each layer's input once, as the bare model does, and splits the
-gradient per head only in the backward (mechtests.attribution.engine), and it unembeds only
-the positions the metric reads (mechtests.queries.read_only_answers). On a CPU the default
-batching takes one interpolation step per pass (`attribute`).
-Memory beyond a bare forward+backward pass of R rows (the floor of any IG implementation),
-which this engine holds at once:
-  per pass: the gradients at the MLP and final-norm inputs, and
-  one layer's head-input gradients (scratch, reused layer by layer)  R * T * (L + 1 + H) * d
-  across passes: clean - corrupted upstream outputs and the
-  running gradient sum                                                b * T * (n_up + n_down) * d
+A gradient pass runs the model's own modules, as the bare model does, and unembeds only the
+positions the metric reads (mechtests.queries.read_only_answers); each head's input gradient is
+summed over passes in head space and projected once per batch (mechtests.attribution.gradsum).
+On a CPU the default batching takes one interpolation step per pass (`attribute`).
+Memory beyond a bare forward+backward pass of R rows (the floor of any IG implementation)
+that this method must hold at once:
+  per pass: the gradients at the MLP and final-norm inputs, every
+  layer's q/k/v outputs (the head-space dot products read them when
+  their gradients arrive) and one layer's q/k/v output gradients      R * T * ((L + 1) * d + (L + 1) * F)
+  across passes: clean - corrupted upstream outputs, the running
+  gradient sums and the head-space sums                               b * T * ((n_up + n_down) * d + L * F)
   the per-example edge scores                                         b * n_up * n_down
-(floats of the accumulation dtype; T tokens, L layers, H heads, d the model width). Until
-session 5 a gradient pass also held each head's normalised input (R * T * L * H * d) and every
-layer's head gradients at once (R * T * L * H * d): it now builds no per-head copy, and each
-layer's head gradients go into the running sum during the backward. Upstream differences are
-written layer chunk by layer chunk into one tensor as the captured outputs are released, and
-the weights take no gradient.
+(floats of the accumulation dtype; T tokens, L layers, d the model width, F = (H + 2 H_kv) * d_head
+the q/k/v output width). One autograd call returns every layer's q/k/v output gradients, so the
+engine holds L * F of them per position where F would do. Until session 8 a gradient pass built
+each head's input gradient in every pass (one layer's, R * T * H * d, in scratch memory) instead
+of the head-space sums; until session 5 it also held each head's normalised input. Upstream
+differences are written layer chunk by layer chunk into one tensor as the captured outputs are
+released, and the weights take no gradient.
 """
 
 from __future__ import annotations
@@ -46,6 +48,7 @@ import torch
 
 from mechtests import batching, progress
 from mechtests.attribution.engine import GraphRun, Layout, frozen_weights
+from mechtests.attribution.gradsum import ACCUMULATE, GradientSum
 from mechtests.attribution.graph import Graph, graph_for
 from mechtests.errors import MechtestsError
 from mechtests.queries import Posed, gather_answer_logits, metric, posed_steps, read_only_answers
@@ -55,7 +58,7 @@ if TYPE_CHECKING:
     from mechtests.queries import Example
 
 Batches = Sequence[tuple[Posed, Posed]]
-ACCUMULATE = torch.float32  # gradients and edge scores are summed in fp32 whatever the model's dtype (bf16 on GPU)
+BLOCK_COLUMNS = 64  # edge products: the narrowest column block worth a product of its own (`edge_products`)
 
 
 @dataclass
@@ -122,7 +125,7 @@ def integrated_grads(layout: Layout, clean: Posed, embed_clean: torch.Tensor, em
     max(1, rows // B) interpolation steps per pass (B * steps rows)."""
     B, T = len(clean), clean.input_ids.shape[1]
     per_pass = max(1, rows // B)
-    total = torch.zeros(B, T, len(layout.graph.downstream), embed_clean.shape[-1], dtype=ACCUMULATE, device=embed_clean.device)
+    sums = GradientSum(layout, B, T, embed_clean.device)
     for start in progress.iterate(range(0, len(alphas), per_pass), "integrated-gradient passes"):
         a = alphas[start : start + per_pass].to(embed_clean.dtype)  # (k,)
         k = len(a)
@@ -130,18 +133,11 @@ def integrated_grads(layout: Layout, clean: Posed, embed_clean: torch.Tensor, em
         embed = embed.reshape(k * B, *embed.shape[2:]).requires_grad_(True)
         posed = repeat_posed(clean, k)
         inputs, (read,) = read_only_answers(layout.subject, posed.input_ids, posed.attention_mask, posed)
-
-        def add(column: int, g: torch.Tensor, k: int = k) -> None:  # g (k * B, T, n, d)
-            total[:, :, column : column + g.shape[2]] += g if k == 1 else g.reshape(k, B, *g.shape[1:]).sum(0)
-
         with torch.enable_grad(), frozen_weights(layout.subject.model), GraphRun(layout, embed=embed, record_grads=True, capture_up=False) as run:
             logits = layout.subject.model(**inputs).logits
-            pieces = run.downstream_grads(_metric(logits, read).sum(), heads_to=add)  # heads added during the backward
+        sums.add(run.gradients(_metric(logits, read).sum()))
         del logits, run, embed
-        for column, g in pieces:
-            add(column, g)
-        del pieces
-    return total.div_(len(alphas))
+    return sums.result().div_(len(alphas))
 
 
 def _edge_scores(layout: Layout, clean: Posed, corrupt: Posed, alphas: torch.Tensor, rows: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
@@ -154,22 +150,41 @@ def _edge_scores(layout: Layout, clean: Posed, corrupt: Posed, alphas: torch.Ten
     m_clean, m_corrupt = _metric(logits[:B], read_clean), _metric(logits[B:], read_corrupt)
     embed = run.stream_in  # (2B, T, d)
     embed_clean, embed_corrupt = embed[:B].clone(), embed[B:].clone()
-    delta = run.up_difference(B, ACCUMULATE)  # (B, T, n_up, d)
+    delta = run.up_difference(B, ACCUMULATE)  # (B, n_up, T, d)
     del run, logits, embed
-    grads = integrated_grads(layout, clean, embed_clean, embed_corrupt, alphas, rows)  # (B, T, n_down, d)
-    edges = torch.einsum("btud,btvd->buv", delta, grads) * layout.graph.edge_mask.to(grads.device)  # (B, n_up, n_down)
-    return edges, m_clean, m_corrupt
+    grads = integrated_grads(layout, clean, embed_clean, embed_corrupt, alphas, rows)  # (B, n_down, T, d)
+    return edge_products(layout.graph, delta, grads), m_clean, m_corrupt
+
+
+def edge_products(graph: Graph, delta: torch.Tensor, grads: torch.Tensor) -> torch.Tensor:
+    """(B, n_up, n_down): delta[b, u] . grads[b, v] summed over positions and width, for node-major
+    delta (B, n_up, T, d) and grads (B, n_down, T, d), zero off the graph's edges. Computed in
+    column blocks of whole layers, each against the upstream nodes that write before its last
+    layer reads (a prefix of the rows), so that most products off the edges are never taken.
+    A block spans at least BLOCK_COLUMNS columns: a narrower product runs far below the CPU's
+    peak (SmolLM2, B = 8: one layer a block 312 ms, 8 layers 124 ms, the full matrix 157 ms)."""
+    B, n_up, n_down = delta.shape[0], delta.shape[1], grads.shape[1]
+    up, down = delta.flatten(2), grads.flatten(2)  # (B, n, T * d) views, contiguous rows
+    out = torch.zeros(B, n_up, n_down, dtype=delta.dtype, device=delta.device)
+    width = graph.n_heads + 1  # a layer's heads and its MLP; after the last layer, the logits
+    layers = -(-BLOCK_COLUMNS // width)
+    for first in range(0, graph.n_layers + 1, layers):
+        cols = slice(first * width, min((first + layers) * width, n_down))
+        rows = min(1 + (first + layers - 1) * width + graph.n_heads, n_up)  # embed, earlier layers, the block's heads
+        out[:, :rows, cols] = torch.bmm(up[:, :rows], down[:, cols].transpose(1, 2))
+    return out * graph.edge_mask.to(out.device)
 
 
 def memory_lower_bound(subject: "Subject", examples: int, rows: int, seq_len: int) -> int:
     """Bytes EAP-IG must hold beyond a bare forward+backward pass of `rows` rows (module docstring),
     for `examples` examples per batch and `rows` rows per gradient pass."""
-    L, H, d, T = subject.n_layers, subject.n_heads, subject.d_model, seq_len
+    L, d, T = subject.n_layers, subject.d_model, seq_len
+    F = sum(subject.qkv_rows())  # q/k/v output width
     graph = graph_for(subject)
     n_up, n_down = len(graph.upstream), len(graph.downstream)
     size = torch.finfo(ACCUMULATE).bits // 8
-    per_pass = rows * T * (L + 1 + H) * d
-    across = examples * T * (n_up + n_down) * d + examples * n_up * n_down
+    per_pass = rows * T * ((L + 1) * d + (L + 1) * F)
+    across = examples * T * ((n_up + n_down) * d + L * F) + examples * n_up * n_down
     return size * (per_pass + across)
 
 

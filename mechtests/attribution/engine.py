@@ -19,20 +19,22 @@ way through an identity node in front of the MLP's norm, so their gradient exclu
 path.
 
 A gradient pass without edge patching gives every head the same input, so it need not build
-the copies: `_SharedInputQKV` normalises and projects x once (the model's own cost) and, in the
-backward only, turns the q/k/v output gradients into each head's gradient at its input, the
-same numbers as through per-head copies (tests/families: every family stand-in, 1e-5).
+the copies: the model runs as it is, and the pass records what each layer's attention norm read
+and what its q/k/v projections output, with their gradients; mechtests.attribution.gradsum turns
+those into each head's gradient at its input, the same numbers as through per-head copies
+(tests/families: every family stand-in, 1e-5).
 """
 
 from __future__ import annotations
 
 import contextlib
-from typing import TYPE_CHECKING, Any, Callable, Iterator
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Iterator
 
 import torch
 
 from mechtests.attribution.graph import graph_for
-from mechtests.attribution.norms import NormPullback, generic_vjp, norm_pullback
+from mechtests.attribution.norms import NormPullback, norm_pullback
 from mechtests.errors import MechtestsError
 
 if TYPE_CHECKING:
@@ -60,38 +62,38 @@ class Layout:
         self.w_out = [subject.out_proj_weight(l).detach() for l in range(n)]  # (H, dh, d)
         self.w_qkv = [[w.detach() for w in subject.qkv_weights(l)] for l in range(n)]  # (H, dh, d), (H_kv, dh, d) x 2
         self.group = subject.n_heads // subject.n_kv_heads
+        self.n_heads, self.d_head, self.qkv_rows = subject.n_heads, subject.d_head, subject.qkv_rows()  # read once: each read parses the config
         self._pullbacks: dict[int, NormPullback | None] = {}
-        self._workspaces: dict[str, torch.Tensor] = {}
+        self._at_zero: dict[int, list[torch.Tensor]] = {}
 
     def head_input_weights(self, layer: int, like: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
-        """What turns the q/k/v output gradients of each head into a gradient at its normalised
+        """What turns head-space q/k/v gradients of each head into a gradient at its normalised
         input, folded through the attention norm's weight where its VJP has a closed form
-        (mechtests.attribution.norms): [W_q | W_k | W_v] per head (H, 3 dh, d) when every head
-        has its own key and value, else W_q (H, dh, d) and [W_k | W_v] / group per key/value
-        head (H_kv, 2 dh, d). Built in scratch memory at each use (one layer's worth held, not
-        every layer's: on SmolLM2 all layers' would be 66 MB)."""
-        w_q, w_k, w_v = self.w_qkv[layer]
+        (mechtests.attribution.norms), in `like`'s dtype: [W_q | W_k | W_v] per head (H, 3 dh, d)
+        when every head has its own key and value, else W_q (H, dh, d) and [W_k | W_v] / group per
+        key/value head (H_kv, 2 dh, d)."""
+        w_q, w_k, w_v = (w.to(like.dtype) for w in self.w_qkv[layer])
         pull = self.attn_norm_pullback(layer)
 
-        def folded(name: str, parts: list[torch.Tensor], scale: float = 1.0) -> torch.Tensor:
-            shape = (parts[0].shape[0], sum(p.shape[1] for p in parts), parts[0].shape[2])
-            w = torch.cat(parts, dim=1, out=self.workspace(name, shape, like))
+        def folded(parts: list[torch.Tensor], scale: float = 1.0) -> torch.Tensor:
+            w = torch.cat(parts, dim=1)
             if pull is not None:
                 pull.fold_(w)
             return w.mul_(scale) if scale != 1.0 else w
 
         if self.group == 1:
-            return folded("w_qkv", [w_q, w_k, w_v]), None
-        return folded("w_q", [w_q]), folded("w_kv", [w_k, w_v], 1.0 / self.group)
+            return folded([w_q, w_k, w_v]), None
+        return folded([w_q]), folded([w_k, w_v], 1.0 / self.group)
 
-    def workspace(self, name: str, shape: tuple[int, ...], like: torch.Tensor) -> torch.Tensor:
-        """A scratch tensor kept across the layers and passes of one measurement (a fresh one per
-        use costs page faults: on CPU, freshly mapped memory is slower to write than the
-        arithmetic on it)."""
-        held = self._workspaces.get(name)
-        if held is None or held.shape != shape or held.dtype != like.dtype or held.device != like.device:
-            held = self._workspaces[name] = torch.empty(shape, dtype=like.dtype, device=like.device)
-        return held
+    def qkv_at_norm_zero(self, layer: int) -> list[torch.Tensor]:
+        """What each q/k/v module outputs, (n,) in fp32, when the attention norm reads zero: the
+        projections' biases, plus a LayerNorm's bias projected (found once per layer)."""
+        if layer not in self._at_zero:
+            with torch.no_grad():
+                zero = torch.zeros(1, 1, self.subject.d_model, dtype=self.w_out[layer].dtype, device=self.w_out[layer].device)
+                normed = self.attn_norm[layer](zero)
+                self._at_zero[layer] = [_first(m(normed)).reshape(-1).float() for m in self.proj[layer]]
+        return self._at_zero[layer]
 
     def attn_norm_pullback(self, layer: int) -> NormPullback | None:
         """The attention norm's closed-form VJP, or None where it has none (found once per layer)."""
@@ -107,86 +109,41 @@ class Layout:
         return self.subject.qkv_module_outputs(layer, parts)
 
 
-class _SharedInputQKV(torch.autograd.Function):
-    """q/k/v module outputs of a layer whose heads all read the same input x (a gradient pass
-    without edge patching): the forward normalises x and projects it once, as
-    the model would; the backward gives each head the gradient of its own slices, as if it had
-    read its own copy: W_q[h]^T g_q[h] + (W_k[kv]^T g_k[kv] + W_v[kv]^T g_v[kv]) / group, pulled
-    back through the norm's Jacobian at x (shared by all heads; mechtests.attribution.norms)."""
+@dataclass
+class PassGradients:
+    """What one gradient pass yields (`GraphRun.gradients`), per layer unless said.
 
-    @staticmethod
-    def forward(x: torch.Tensor, heads: "_HeadGradients", layer: int) -> tuple[torch.Tensor, ...]:  # type: ignore[override]
-        lay = heads.lay
-        normed = lay.attn_norm[layer](x)  # (B, T, d)
-        d = normed.shape[-1]
-        parts = [torch.nn.functional.linear(normed, w.reshape(-1, d)) for w in lay.w_qkv[layer]]
-        return tuple(lay.subject.qkv_module_outputs(layer, parts))
+    mlp: (R, T, d) at each MLP's input; final: (R, T, d) at the final norm's input.
+    heads: (R, T, H, d) at each head's input, where the pass gave every head its own copy (edge
+    patching); else None, and qkv / qkv_out hold each q/k/v module's output gradients and outputs
+    (one fused, or three), layer_in what the attention norm read (R, T, d).
+    """
 
-    @staticmethod
-    def setup_context(ctx: Any, inputs: tuple[Any, ...], output: Any) -> None:
-        x, ctx.heads, ctx.layer = inputs
-        ctx.save_for_backward(x)
-
-    @staticmethod
-    def backward(ctx: Any, *grads: torch.Tensor) -> tuple[torch.Tensor | None, None, None]:  # type: ignore[override]
-        """Hands each head's gradient (B, T, H, d) on (`_HeadGradients`), returns their sum: the gradient at x."""
-        (x,) = ctx.saved_tensors
-        layer = ctx.layer
-        lay = ctx.heads.lay
-        if len(grads) == 1:  # one fused projection: split its gradient into q, k, v
-            grads = grads[0].split(lay.subject.qkv_rows(), dim=-1)
-        B, T, d = x.shape
-        H = lay.subject.n_heads
-        pull = lay.attn_norm_pullback(layer)
-        rows = x.reshape(B * T, d)
-        stats = None if pull is None else pull.stats(rows)  # r (B * T, 1) scales the q/k/v gradients: the weights are folded
-        w_q, w_kv = lay.head_input_weights(layer, x)
-
-        def per_head(parts: list[torch.Tensor], n: int, name: str) -> torch.Tensor:
-            """q/k/v output gradients (B, T, n * dh) each -> (n, B * T, sum of dh), scaled by r."""
-            views = [g.reshape(B * T, n, -1).transpose(0, 1) for g in parts]
-            if len(views) == 1 and stats is None:
-                return views[0]
-            out = lay.workspace(name, (n, B * T, sum(v.shape[-1] for v in views)), x)
-            if len(views) == 1:
-                return torch.mul(views[0], stats[1], out=out)
-            torch.cat(views, -1, out=out)
-            return out if stats is None else out.mul_(stats[1])
-
-        g_in = lay.workspace("heads", (H, B * T, d), x)  # reused layer after layer: no fresh pages per layer
-        if w_kv is None:  # every head its own k and v: one batched product over [q | k | v]
-            torch.bmm(per_head(list(grads), H, "g_qkv"), w_q, out=g_in)
-        else:
-            H_kv = w_kv.shape[0]
-            torch.bmm(per_head([grads[0]], H, "g_q"), w_q, out=g_in)
-            g_kv = torch.bmm(per_head(list(grads[1:]), H_kv, "g_kv"), w_kv, out=lay.workspace("kv", (H_kv, B * T, d), x))
-            g_in.view(H_kv, lay.group, B * T, d).add_(g_kv.unsqueeze(1))  # 1/group folded into w_kv
-        if pull is not None:
-            pull.correct_(rows, g_in, lay.workspace("product", (H, B * T, d), x), stats)
-            heads = g_in.view(H, B, T, d).permute(1, 2, 0, 3)  # (B, T, H, d)
-        else:
-            heads = generic_vjp(lay.attn_norm[layer], x, g_in.view(H, B, T, d).permute(1, 2, 0, 3))
-        ctx.heads.take(layer, heads)
-        return heads.sum(2), None, None
+    mlp: list[torch.Tensor]
+    final: torch.Tensor
+    heads: list[torch.Tensor] | None = None
+    qkv: list[tuple[torch.Tensor, ...]] | None = None
+    qkv_out: list[list[torch.Tensor]] | None = None
+    layer_in: list[torch.Tensor] | None = None
 
 
-class _HeadGradients:
-    """Where a gradient pass's backward puts each layer's head gradients (B, T, H, d), valid only
-    during the call (scratch memory): handed to `sink`, or else copied into `kept` by first
-    column. It holds no tensor of the forward pass, so the autograd graph that refers to it
-    keeps none of the run's alive."""
+@dataclass
+class _HeadWrites:
+    """What a layer's heads write into the stream, kept as their out-projection input z
+    (B, T, H, dh) until it is asked for: H * dh floats per position instead of H * d."""
 
-    def __init__(self, layout: Layout) -> None:
-        self.lay = layout
-        self.sink: Callable[[int, torch.Tensor], None] | None = None
-        self.kept: dict[int, torch.Tensor] = {}
+    z: torch.Tensor
+    w_out: torch.Tensor  # (H, dh, d)
 
-    def take(self, layer: int, grads: torch.Tensor) -> None:
-        column = self.lay.graph.down_index(layer, 0)
-        if self.sink is not None:
-            self.sink(column, grads)
-        else:
-            self.kept[column] = grads.clone()
+    def written(self, z: torch.Tensor | None = None, layout: str = "btnd") -> torch.Tensor:
+        """Each head's z_h @ W_O[h] for z (default: the captured one), (B, T, H, d) or as `layout` says."""
+        z = self.z if z is None else z
+        return torch.einsum(f"btne,ned->{layout}", z, self.w_out.to(z.dtype))
+
+
+def _width(captured: "torch.Tensor | _HeadWrites") -> int:
+    """How many upstream nodes a captured chunk holds."""
+    return captured.z.shape[2] if isinstance(captured, _HeadWrites) else captured.shape[2]
 
 
 _OWN = object()  # marks a module whose forward was its class's (no instance attribute to restore)
@@ -220,11 +177,11 @@ class GraphRun:
         self.lay, self.embed, self.reference, self.record = layout, embed, reference, record_grads
         self.capture_up = capture_up or drop is not None  # patching needs the upstream outputs
         self.drop = None if drop is None else (drop & layout.graph.edge_mask).to(torch.float32)
-        self._up: list[torch.Tensor] = []  # chunks (B, T, n, d) in upstream order
+        self._up: list[torch.Tensor | _HeadWrites] = []  # chunks (B, T, n, d), or heads to project, in upstream order
         self._diff: list[torch.Tensor] = []
         self.head_in: list[torch.Tensor] = []  # per layer (B, T, H, d): what each head reads (edge patching)
         self.layer_in: list[torch.Tensor] = []  # per layer (B, T, d): what every head reads (gradient passes)
-        self._heads = _HeadGradients(layout)
+        self.qkv_out: list[list[torch.Tensor]] = [[] for _ in layout.layers]  # per layer: what each q/k/v module output (gradient passes)
         self.x_mid: list[torch.Tensor] = []  # per layer (B, T, d): what the MLP's norm reads
         self.final_in: torch.Tensor | None = None
         self._qkv_new: list[torch.Tensor] | None = None
@@ -234,7 +191,7 @@ class GraphRun:
     # --- bookkeeping ------------------------------------------------------------------------
     @property
     def up(self) -> torch.Tensor:
-        return torch.cat(self._up, dim=2)  # (B, T, n_up, d)
+        return torch.cat([u.written() if isinstance(u, _HeadWrites) else u for u in self._up], dim=2)  # (B, T, n_up, d)
 
     @property
     def stream_in(self) -> torch.Tensor:
@@ -243,24 +200,31 @@ class GraphRun:
 
     def up_difference(self, rows: int, dtype: torch.dtype) -> torch.Tensor:
         """Upstream outputs of the first `rows` rows minus those of the next `rows` (a pass over a
-        clean and a corrupted batch stacked): (rows, T, n_up, d) in `dtype`, written chunk by
-        chunk into one tensor while the captured chunks are released, so that neither the
-        concatenated outputs of both batches nor a second copy of the difference is ever held.
-        The run's upstream outputs are gone afterwards."""
+        clean and a corrupted batch stacked): (rows, n_up, T, d) in `dtype`, node-major (each
+        node's (T, d) block contiguous, as the edge products read it), written chunk by chunk
+        into one tensor while the captured chunks are released, so that neither the outputs of
+        both batches nor a second copy of the difference is ever held. A layer's heads are
+        differenced before their out-projection (one product over `rows` rows, not two). The
+        run's upstream outputs are gone afterwards."""
         first = self._up[0]
-        out = torch.empty(rows, first.shape[1], sum(u.shape[2] for u in self._up), first.shape[3], dtype=dtype, device=first.device)
+        width = sum(_width(u) for u in self._up)
+        out = torch.empty(rows, width, first.shape[1], first.shape[3], dtype=dtype, device=first.device)
         column = 0
         while self._up:
             u = self._up.pop(0)
-            torch.sub(u[:rows].to(dtype), u[rows:].to(dtype), out=out[:, :, column : column + u.shape[2]])
-            column += u.shape[2]
-            del u
+            if isinstance(u, _HeadWrites):
+                diff = u.written(u.z[:rows].to(dtype) - u.z[rows:].to(dtype), "bntd")
+            else:
+                diff = (u[:rows].to(dtype) - u[rows:].to(dtype)).transpose(1, 2)
+            out[:, column : column + _width(u)].copy_(diff)
+            column += _width(u)
+            del u, diff
         return out
 
     def _add_up(self, acts: torch.Tensor) -> None:  # acts (B, T, n, d)
         if not self.capture_up:
             return
-        start = sum(u.shape[2] for u in self._up)
+        start = sum(_width(u) for u in self._up)
         self._up.append(acts)
         if self.drop is not None:
             ref = self.reference[:, :, start : start + acts.shape[2]]  # type: ignore[index]
@@ -292,9 +256,8 @@ class GraphRun:
                     x_heads = x_heads - self._delta(slice(g.down_index(layer, 0), g.down_index(layer, 0) + g.n_heads))
                     self.head_in.append(x_heads)
                     self._qkv_new = self.lay.qkv_outputs(layer, self.lay.attn_norm[layer](x_heads))
-                else:  # every head reads x: project once, split the gradient per head in the backward
+                else:  # every head reads x: the model projects it once; its outputs are recorded (`_qkv`)
                     self.layer_in.append(x)
-                    self._qkv_new = list(_SharedInputQKV.apply(x, self._heads, layer))
             if layer == 0 and self.embed is not None:
                 if rest[0] == "args":
                     return (x, *rest[1]), kwargs
@@ -304,20 +267,30 @@ class GraphRun:
         return hook
 
     def _qkv(self, layer: int, index: int, module: torch.nn.Module):
-        """A stand-in forward for a q/k/v projection: the per-head outputs when we computed them,
-        else the module's own forward (skipping the projection whose result would be discarded)."""
+        """A stand-in forward for a q/k/v projection: the per-head outputs when we computed them
+        (skipping the projection whose result would be discarded), else the module's own forward,
+        its output recorded in a gradient pass."""
         own = module.forward
+        shared = self.record and self.drop is None
 
         def forward(*args: Any, **kwargs: Any) -> torch.Tensor:
-            return self._qkv_new[index] if self._qkv_new is not None else own(*args, **kwargs)
+            if self._qkv_new is not None:
+                return self._qkv_new[index]
+            out = own(*args, **kwargs)
+            if shared:
+                self.qkv_out[layer].append(out)
+            return out
 
         return forward
 
     def _out_proj_pre(self, layer: int):
         def hook(module, args):
             z = args[0]  # (B, T, H * dh)
-            z = z.reshape(*z.shape[:-1], self.lay.subject.n_heads, -1)  # (B, T, H, dh)
-            self._add_up(torch.einsum("btne,ned->btnd", z, self.lay.w_out[layer]))
+            z = z.reshape(*z.shape[:-1], self.lay.n_heads, -1)  # (B, T, H, dh)
+            if self.drop is None:  # nothing reads them during the pass: projected when asked for
+                self._up.append(_HeadWrites(z, self.lay.w_out[layer]))
+            else:
+                self._add_up(_HeadWrites(z, self.lay.w_out[layer]).written())
 
         return hook
 
@@ -379,27 +352,21 @@ class GraphRun:
         self._forwards.clear()
 
     # --- gradients ------------------------------------------------------------------------------
-    def downstream_grads(self, objective: torch.Tensor, heads_to: Callable[[int, torch.Tensor], None] | None = None) -> list[tuple[int, torch.Tensor]]:
-        """d objective / d (each downstream node's input), through that node only, as (first
-        column, gradient (B, T, n, d)) pieces in downstream order: heads of a layer, its MLP, ...,
-        the logits. Pieces, not one tensor: a caller that sums them needs no concatenated copy.
-        heads_to: in a gradient pass without edge patching, called with each layer's head piece
-        during the backward (valid only during the call) instead of returning it: nothing then
-        holds every layer's head gradients at once."""
+    def gradients(self, objective: torch.Tensor) -> PassGradients:
+        """d objective / d (each downstream node's input, through that node only), in one autograd
+        call: at each head's own input under edge patching, else at what every q/k/v module
+        output (mechtests.attribution.gradsum turns those into the heads' input gradients)."""
         n = len(self.lay.layers)
-        shared = not self.head_in
-        self._heads.sink = heads_to if shared else None
-        wrt = [*self.x_mid, self.final_in, self.layer_in[0]] if shared else [*self.head_in, *self.x_mid, self.final_in]
-        grads = torch.autograd.grad(objective, wrt)  # with shared inputs, layer 0's input: every layer's backward runs
-        heads = [self._heads.kept.pop(self.lay.graph.down_index(l, 0)) for l in range(n)] if shared and heads_to is None else grads[:n]
-        mlps, final = (grads[:n], grads[n]) if shared else (grads[n : 2 * n], grads[-1])
-        pieces = []
-        for l in range(n):
-            if not (shared and heads_to is not None):
-                pieces.append((self.lay.graph.down_index(l, 0), heads[l]))
-            pieces.append((self.lay.graph.down_index(l), mlps[l].unsqueeze(2)))  # heads (B, T, H, d), MLP (B, T, 1, d)
-        pieces.append((self.lay.graph.down_index(n, 0), final.unsqueeze(2)))  # the final norm reads the stream alone
-        return pieces
+        if self.head_in:
+            grads = torch.autograd.grad(objective, [*self.head_in, *self.x_mid, self.final_in])
+            return PassGradients(mlp=list(grads[n : 2 * n]), final=grads[-1], heads=list(grads[:n]))
+        outs = [o for layer in self.qkv_out for o in layer]
+        grads = torch.autograd.grad(objective, [*self.x_mid, self.final_in, *outs])
+        per_layer, at = [], n + 1
+        for layer in self.qkv_out:
+            per_layer.append(grads[at : at + len(layer)])
+            at += len(layer)
+        return PassGradients(mlp=list(grads[:n]), final=grads[n], qkv=per_layer, qkv_out=self.qkv_out, layer_in=self.layer_in)
 
 
 @contextlib.contextmanager

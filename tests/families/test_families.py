@@ -14,6 +14,7 @@ import mechtests
 from mechtests import detect
 from mechtests.attribution import Layout, eap_ig
 from mechtests.attribution.engine import GraphRun, capture, frozen_weights
+from mechtests.attribution.gradsum import GradientSum
 from mechtests.cli import main as cli_main
 from mechtests.errors import MechtestsError
 from mechtests.interventions import patch
@@ -166,17 +167,19 @@ def test_eap_ig_is_complete_within_5_percent_at_32_steps(standins, copy_task, na
     assert abs(total - gap) / abs(gap) < 0.05, (total, gap)
 
 
-def _head_input_grads(subject, posed, per_head_forward: bool) -> list[torch.Tensor]:
-    """Gradient of the metric at every downstream node's input, from a gradient pass (each layer
-    projected once, split per head in the backward) or from the edge-patching forward (each head
-    projects its own copy) with no edge dropped."""
+def _head_input_grads(subject, posed, per_head_forward: bool) -> torch.Tensor:
+    """Gradient of the metric at every downstream node's input (B, n_down, T, d), from a gradient
+    pass (each layer projected once, the heads' shares summed by GradientSum) or from the
+    edge-patching forward (each head projects its own copy) with no edge dropped."""
     layout = Layout(subject)
     drop = torch.zeros_like(layout.graph.edge_mask) if per_head_forward else None
     reference = torch.zeros(1, posed.input_ids.shape[1], len(layout.graph.upstream), subject.d_model) if per_head_forward else None
     embed = capture(layout, posed.input_ids, posed.attention_mask)[:, :, 0].requires_grad_(True)  # the stream entering layer 0
+    sums = GradientSum(layout, len(posed), posed.input_ids.shape[1], embed.device)
     with torch.enable_grad(), frozen_weights(subject.model), GraphRun(layout, embed=embed, drop=drop, reference=reference, record_grads=True) as run:
         logits = subject.model(**posed.model_inputs(subject)).logits
-        return [g for _, g in run.downstream_grads(metric(gather_answer_logits(logits, posed), posed).sum())]
+    sums.add(run.gradients(metric(gather_answer_logits(logits, posed), posed).sum()))
+    return sums.result()
 
 
 @pytest.mark.parametrize("name", STANDINS)
@@ -184,8 +187,33 @@ def test_gradient_pass_splits_head_gradients_as_the_per_head_forward_does(standi
     """Fused q/k/v (LLaDA, GPT-2's Conv1D), grouped keys and values (Dream, DiffuCoder), LayerNorm (GPT-2)."""
     subject = standins(name)
     posed = pose(subject, copy_task)
-    for shared, own in zip(_head_input_grads(subject, posed, False), _head_input_grads(subject, posed, True)):
-        torch.testing.assert_close(shared, own, rtol=1e-5, atol=1e-6 * float(own.abs().max()))
+    shared, own = _head_input_grads(subject, posed, False), _head_input_grads(subject, posed, True)
+    for column in range(own.shape[1]):
+        torch.testing.assert_close(shared[:, column], own[:, column], rtol=1e-5, atol=1e-6 * float(own[:, column].abs().max()))
+
+
+class _TanhNorm(torch.nn.Module):
+    """A norm with a weight and an eps that is neither RMSNorm nor LayerNorm: no closed-form VJP."""
+
+    def __init__(self, d: int) -> None:
+        super().__init__()
+        self.weight, self.eps = torch.nn.Parameter(torch.rand(d, generator=torch.Generator().manual_seed(0)) + 0.5), 1e-5
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.weight * torch.tanh(x) / (x.abs().mean(-1, keepdim=True) + self.eps)
+
+
+@pytest.mark.parametrize("name", ["dream", "diffugpt-s"])
+def test_a_norm_without_a_closed_form_splits_head_gradients_through_torch_func(standin_paths, copy_task, name):
+    """Grouped keys and values with biases (Dream), fused Conv1D (GPT-2): the per-pass route."""
+    subject = mechtests.load_subject(standin_paths[name], **EXPECTED[name][3])
+    parent, _, attr = subject.arch.attn_norm.rpartition(".")
+    for layer in subject.layer_modules():
+        setattr(layer.get_submodule(parent) if parent else layer, attr, _TanhNorm(subject.d_model))
+    assert all(Layout(subject).attn_norm_pullback(l) is None for l in range(subject.n_layers))
+    posed = pose(subject, copy_task)
+    shared, own = _head_input_grads(subject, posed, False), _head_input_grads(subject, posed, True)
+    torch.testing.assert_close(shared, own, rtol=1e-5, atol=1e-6 * float(own.abs().max()))
 
 
 # --- what the registry refuses -------------------------------------------------------

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from mechtests.attribution import Layout, eap, eap_ig, patched_logits
+from mechtests.attribution import Graph, Layout, eap, eap_ig, patched_logits
 from mechtests.attribution.engine import capture
 from mechtests.circuits import edge_effects, edge_patched_metric
 from mechtests.interventions import patch
@@ -124,6 +124,19 @@ def test_the_memory_lower_bound_counts_one_passs_gradients_differences_and_score
     from mechtests.attribution.eap import memory_lower_bound
 
     subject = subjects("llama", "arm")  # 2 layers, 4 heads, d 32: 11 upstream, 11 downstream nodes
-    L, H, d, T = 2, 4, 32, 12
-    expected = 4 * (16 * T * (L + 1 + H) * d + 8 * T * (11 + 11) * d + 8 * 11 * 11)
+    L, d, T = 2, 32, 12
+    F = 3 * d  # q, k and v outputs, no grouped-query attention
+    expected = 4 * (16 * T * ((L + 1) * d + (L + 1) * F) + 8 * T * ((11 + 11) * d + L * F) + 8 * 11 * 11)
     assert memory_lower_bound(subject, examples=8, rows=16, seq_len=T) == expected
+
+
+@pytest.mark.parametrize("n_layers, n_heads", [(2, 4), (20, 9)])  # one block; several blocks and a ragged last one
+def test_edge_products_in_blocks_equal_the_full_product_on_the_edges(n_layers, n_heads):
+    from mechtests.attribution.eap import edge_products
+
+    graph = Graph(n_layers, n_heads)
+    gen = torch.Generator().manual_seed(0)
+    delta = torch.randn(3, len(graph.upstream), 4, 5, generator=gen)
+    grads = torch.randn(3, len(graph.downstream), 4, 5, generator=gen)
+    full = torch.einsum("butd,bvtd->buv", delta, grads) * graph.edge_mask
+    torch.testing.assert_close(edge_products(graph, delta, grads), full, rtol=1e-5, atol=1e-5)
