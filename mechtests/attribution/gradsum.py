@@ -7,19 +7,20 @@ layer's input x (one x for every head). Building it for every head in every pass
 per-head product the size of the q/k/v projection and several (H, R * T, d) element-wise passes
 per layer, k times over. Where the norm's VJP has a closed form (mechtests.attribution.norms),
 
-    J(x)^T u = r fold(u) - (xhat r / d) <r fold(u), xhat>,   xhat = centred(x) r,
+    J(x)^T v = u - (xhat / d) <u, xhat>,   u = r fold(v),   xhat = centred(x) r,
 
-and both terms can be summed over passes before they are expanded per head:
+and for v = W_h^T g_h both terms can be summed over passes before they are expanded per head:
   - Σ_p r_p fold(W_h^T g_h,p) = fold(W_h)^T Σ_p r_p g_h,p: the sum is kept in head space (the
     size of the q/k/v outputs) and projected once, by `result`;
-  - r <fold(W_h^T g_h), xhat> = <g_h, W_h fold(xhat)> = <g_h, o_h - beta_h>, where o is what the
-    q/k/v projections output in that pass and beta their output at the norm's zero (the biases,
-    and a LayerNorm's bias projected): a dot product per head and position, so each pass adds one
-    rank-one update (xhat r / d) s_h per head.
+  - <u, xhat> = r <W_h^T g_h, w xhat> = r <g_h, o_h - beta_h>, where o is what the q/k/v
+    projections output in that pass and beta their output where the norm reads zero (the
+    biases, and a LayerNorm's bias projected): a dot product s_h = <g_h, o_h - beta_h> per head
+    and position, so each pass adds one rank-one update (xhat r / d) s_h per head.
 Under grouped-query attention a key/value head's share goes 1/group to each head of its group,
 as in the per-head forward (mechtests.attribution.engine). A norm without a closed form takes the
 per-pass route: per-head products, then its VJP through torch.func. The MLPs' and the logits'
-gradients are summed as they come. Every sum is kept in ACCUMULATE, whatever the model's dtype.
+gradients are summed as they come. Every sum is kept in ACCUMULATE, whatever the model's dtype,
+node-major: (B, n_down, T, d).
 """
 
 from __future__ import annotations

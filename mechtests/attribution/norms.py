@@ -2,17 +2,17 @@
 
 Why: in a gradient pass every head of a layer reads the same stream x through the attention
 norm, so the norm's Jacobian J(x) is shared by all heads and only the cotangents differ. For
-RMSNorm and LayerNorm it has a closed form,
-    J(x)^T g = u - a(x) <u, b(x)>,   u = fold(g) * r(x)   (per position, over the width d)
+RMSNorm and LayerNorm it has a closed form, per position, over the width d:
+    J(x)^T g = u - (xhat / d) <u, xhat>,   u = r fold(g),   xhat = centred(x) r
 with r = rsqrt(variance + eps) and
-    RMSNorm   (y = w x r):           fold(g) = w g,            a = x r^2 / d,   b = x
-    LayerNorm (y = w (x - mean) r + c): fold(g) = centred(w g), a = xhat / d,    b = xhat
+    RMSNorm   (y = w x r):               fold(g) = w g,            centred(x) = x
+    LayerNorm (y = w (x - mean) r + c):  fold(g) = centred(w g),   centred(x) = x - mean
 and `fold` is linear over the last axis, so it can be applied once to the weights that map the
-q/k/v gradients back to the norm's output (mechtests.attribution.engine): the per-head work is
-then one subtraction and one dot product per head. A module whose form is not recognised gets
-its VJP through torch.func (vjp under vmap), exact but slower. The form is recognised by
-evaluating the module, not by its class name: a module counts as RMSNorm or LayerNorm only if
-its output equals that formula on a test input.
+q/k/v gradients back to the norm's output, and the dot product <u, xhat> can be taken in head
+space (mechtests.attribution.gradsum). A module whose form is not recognised gets its VJP
+through torch.func (vjp under vmap), exact but slower. The form is recognised by evaluating the
+module, not by its class name: a module counts as RMSNorm or LayerNorm only if its output
+equals that formula on a test input.
 """
 
 from __future__ import annotations
@@ -37,26 +37,10 @@ class NormPullback:
         return w.sub_(w.mean(-1, keepdim=True)) if self.centred else w
 
     def stats(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """(x centred or not, r (..., 1)), computed in fp32 as the families' norms do, returned in
-        x's dtype; computed once per input and passed to `correct_`."""
+        """(centred(x), r (..., 1)), computed in fp32 as the families' norms do, returned in x's dtype."""
         x32 = x.float()
         centred = x32 - x32.mean(-1, keepdim=True) if self.centred else x32
         return centred.to(x.dtype), torch.rsqrt(centred.pow(2).mean(-1, keepdim=True) + self.eps).to(x.dtype)
-
-    def correct_(self, x: torch.Tensor, u: torch.Tensor, scratch: torch.Tensor, stats: tuple[torch.Tensor, torch.Tensor]) -> torch.Tensor:
-        """u - a(x) <u, b(x)>, in place in u, for positions x (..., d) that broadcast against the
-        per-head u; scratch: a tensor of u's shape to compute in; stats: `stats(x)`."""
-        centred, r = stats
-        b = centred * r if self.centred else x
-        a = b / x.shape[-1] if self.centred else x * (r.square() / x.shape[-1])
-        return u.addcmul_(torch.mul(u, b, out=scratch).sum(-1, keepdim=True), a, value=-1)
-
-    def vjp(self, x: torch.Tensor, g: torch.Tensor) -> torch.Tensor:
-        """J(x)^T g for x (B, T, d) and cotangents g (B, T, n, d)."""
-        x = x.unsqueeze(2)
-        stats = self.stats(x)
-        u = self.fold_(g.clone()).mul_(stats[1])
-        return self.correct_(x, u, torch.empty_like(u), stats)
 
 
 def generic_vjp(module: torch.nn.Module, x: torch.Tensor, g: torch.Tensor) -> torch.Tensor:

@@ -1,5 +1,6 @@
-"""The attention norm's VJP for per-head cotangents: closed forms and the torch.func fallback
-against autograd, one cotangent at a time."""
+"""The attention norm's VJP for per-head cotangents: the closed forms (from the pieces the
+gradient sums use: fold, centred(x) and r) and the torch.func fallback against autograd, one
+cotangent at a time."""
 
 from __future__ import annotations
 
@@ -40,7 +41,13 @@ def test_norm_vjp_matches_autograd_for_each_head(make):
     norm = make(d)
     x, g = torch.randn(2, 5, d), torch.randn(2, 5, heads, d)
     pull = norm_pullback(norm, d)
-    got = pull.vjp(x, g) if pull is not None else generic_vjp(norm, x, g)
+    assert (pull is None) == isinstance(norm, ScaledTanhNorm)
+    if pull is None:
+        got = generic_vjp(norm, x, g)
+    else:  # J(x)^T g = u - (xhat / d) <u, xhat>, u = r fold(g), xhat = centred(x) r (mechtests.attribution.norms)
+        centred, r = pull.stats(x.unsqueeze(2))
+        u, xhat = pull.fold_(g.clone()) * r, centred * r
+        got = u - xhat / d * (u * xhat).sum(-1, keepdim=True)
     for h in range(heads):
         xr = x.clone().requires_grad_(True)
         (want,) = torch.autograd.grad(norm(xr), xr, g[:, :, h])
