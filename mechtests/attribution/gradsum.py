@@ -93,6 +93,8 @@ class GradientSum:
         return tuple(p.unflatten(-1, (-1, self.lay.d_head)) for p in parts)  # type: ignore[return-value]
 
     def _add_closed_form(self, layer: int, grads: PassGradients) -> None:
+        """One pass's share of a layer's heads through the norm's closed form (module docstring):
+        r g into the head-space sums, the rank-one correction into the heads' columns."""
         x = grads.layer_in[layer]  # (R, T, d)
         pull = self.lay.attn_norm_pullback(layer)
         centred, r = pull.stats(x.to(ACCUMULATE))  # (R, T, d), (R, T, 1)
