@@ -9,8 +9,9 @@ LLaDA's) import and run under transformers 5. Each breakage it handles, with the
 exercises it the way 4.x-era code does (tests/families/test_compat.py):
 1. ROPE_INIT_FUNCTIONS has no "default" entry (transformers 5 moved plain RoPE into each model):
    `ROPE_INIT_FUNCTIONS["default"](config, device)` -> (inverse frequencies, scaling 1.0).
-2. `transformers.modeling_attn_mask_utils` no longer exists: importing AttentionMaskConverter
-   from it succeeds; using it raises an error that names the cause.
+2. `transformers.modeling_attn_mask_utils` does not exist in transformers 5.0-5.24: importing
+   AttentionMaskConverter from it succeeds; using it raises an error that names the cause
+   (5.25 ships the module again, deprecated: then it is left as it is).
 3. transformers 5 calls `model.tie_weights(missing_keys=..., recompute_mapping=...)`; a 4.x
    override `def tie_weights(self)` gets those keywords dropped.
 4. `_tied_weights_keys` was a list of output-embedding names; transformers 5 expects a

@@ -69,10 +69,10 @@ class Layout:
     def head_input_weights(self, layer: int, like: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
         """What turns head-space q/k/v gradients of each head into a gradient at its normalised
         input, folded through the attention norm's weight where its VJP has a closed form
-        (mechtests.attribution.norms), in `like`'s dtype: [W_q | W_k | W_v] per head (H, 3 dh, d)
+        (mechtests.attribution.norms), on `like`'s device in its dtype: [W_q | W_k | W_v] per head (H, 3 dh, d)
         when every head has its own key and value, else W_q (H, dh, d) and [W_k | W_v] / group per
         key/value head (H_kv, 2 dh, d)."""
-        w_q, w_k, w_v = (w.to(like.dtype) for w in self.w_qkv[layer])
+        w_q, w_k, w_v = (w.to(like.device, like.dtype) for w in self.w_qkv[layer])
         pull = self.attn_norm_pullback(layer)
 
         def folded(parts: list[torch.Tensor], scale: float = 1.0) -> torch.Tensor:

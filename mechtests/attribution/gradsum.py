@@ -45,7 +45,7 @@ class GradientSum:
         self.scaled: dict[int, list[torch.Tensor]] = {}  # layer -> Σ r g per q/k/v module output (B, T, n) each
         self.rows = rows
         closed = [l for l in range(L) if layout.attn_norm_pullback(l) is not None]
-        self.beta = {l: layout.qkv_at_norm_zero(l) for l in closed}  # before any pass: it calls the modules
+        self.beta = {l: [b.to(device) for b in layout.qkv_at_norm_zero(l)] for l in closed}  # before any pass: it calls the modules
 
     @torch.no_grad()  # the recorded q/k/v outputs are part of the pass's graph: nothing here extends it
     def add(self, grads: PassGradients) -> None:
@@ -80,7 +80,9 @@ class GradientSum:
 
     # --- per pass ---------------------------------------------------------------------------
     def _add(self, into: torch.Tensor, g: torch.Tensor) -> None:
-        """into (B, ...) += g summed over its steps (k * B rows, step-major)."""
+        """into (B, ...) += g summed over its steps (k * B rows, step-major); g may sit on another
+        device (a model spread over GPUs), the sums sit on the first."""
+        g = g.to(into.device)
         if g.shape[0] == self.rows:
             into.add_(g)
         else:
@@ -95,17 +97,18 @@ class GradientSum:
     def _add_closed_form(self, layer: int, grads: PassGradients) -> None:
         """One pass's share of a layer's heads through the norm's closed form (module docstring):
         r g into the head-space sums, the rank-one correction into the heads' columns."""
-        x = grads.layer_in[layer]  # (R, T, d)
+        on = self.total.device
+        x = grads.layer_in[layer].to(on)  # (R, T, d)
         pull = self.lay.attn_norm_pullback(layer)
         centred, r = pull.stats(x.to(ACCUMULATE))  # (R, T, d), (R, T, 1)
-        g_parts = [g.to(ACCUMULATE) for g in grads.qkv[layer]]
+        g_parts = [g.to(on, ACCUMULATE) for g in grads.qkv[layer]]
         sums = self.scaled.setdefault(layer, [torch.zeros(self.rows, *g.shape[1:], dtype=ACCUMULATE, device=g.device) for g in g_parts])
         for into, g in zip(sums, g_parts):
             if g.shape[0] == self.rows:
                 into.addcmul_(g, r)
             else:
                 self._add(into, g * r)
-        products = [(o.to(ACCUMULATE) - b).mul_(g) for g, o, b in zip(g_parts, grads.qkv_out[layer], self.beta[layer])]
+        products = [(o.to(on, ACCUMULATE) - b).mul_(g) for g, o, b in zip(g_parts, grads.qkv_out[layer], self.beta[layer])]
         q, k, v = self._split(layer, products)  # (R, T, n, dh) each: g_h (o_h - beta_h)
         if self.lay.group == 1:
             s = (q + k).add_(v).sum(-1)  # (R, T, H): <g_h, o_h - beta_h>

@@ -33,7 +33,7 @@ class NormPullback:
     def fold_(self, w: torch.Tensor) -> torch.Tensor:
         """Apply the norm's weight (and LayerNorm's centring) along the last axis of `w`, in place."""
         if self.weight is not None:
-            w.mul_(self.weight)
+            w.mul_(self.weight.to(w.device))
         return w.sub_(w.mean(-1, keepdim=True)) if self.centred else w
 
     def stats(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:

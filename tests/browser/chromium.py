@@ -11,6 +11,7 @@ import contextlib
 import json
 import os
 import shutil
+import signal
 import subprocess
 import tempfile
 import time
@@ -89,9 +90,12 @@ def _devtools_port(profile: Path, proc: subprocess.Popen) -> int:
 @contextlib.contextmanager
 def open_page(path: Path, browser: str) -> Iterator[Page]:
     """The file at `path`, loaded in a fresh headless browser at 1280 px wide."""
-    with tempfile.TemporaryDirectory(prefix="mechtests-chromium-") as profile:
+    # The browser's helper processes can still be writing its profile when the main one has
+    # exited: the whole process group is ended, and a profile file that appears during the clean-up
+    # does not fail the test (it failed CI once: "Directory not empty: 'Default'").
+    with tempfile.TemporaryDirectory(prefix="mechtests-chromium-", ignore_cleanup_errors=True) as profile:
         proc = subprocess.Popen([browser, *FLAGS, f"--user-data-dir={profile}", "about:blank"],
-                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
         try:
             port = _devtools_port(Path(profile), proc)
             with urllib.request.urlopen(f"http://127.0.0.1:{port}/json/list", timeout=10) as response:
@@ -109,9 +113,16 @@ def open_page(path: Path, browser: str) -> Iterator[Page]:
             finally:
                 ws.close()
         finally:
-            proc.terminate()
-            try:
-                proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
+            _end_group(proc)
+
+
+def _end_group(proc: subprocess.Popen) -> None:
+    """Terminate the browser and every helper it started (its own session), killing what lingers."""
+    for sig in (signal.SIGTERM, signal.SIGKILL):
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, sig)
+        try:
+            proc.wait(timeout=10)
+            return
+        except subprocess.TimeoutExpired:
+            continue
