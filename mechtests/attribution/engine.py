@@ -160,8 +160,8 @@ class GraphRun:
     reference, drop: edge patching. reference (B or 1, T, n_up, d) upstream activations to patch
     in; drop (n_up, n_down) or (B, n_up, n_down) bool, the edges whose upstream value is replaced
     by the reference at the downstream node's input.
-    record_grads: keep the tensors needed by `downstream_grads`.
-    capture_up: keep upstream outputs (skip it in gradient-only passes: it costs an extra matmul per layer).
+    record_grads: keep the tensors needed by `gradients`.
+    capture_up: keep upstream outputs (skip it in gradient-only passes: its hooks cost Python time per call).
     After the pass, `up` holds every upstream node's output (B, T, n_up, d).
     """
 
