@@ -156,23 +156,27 @@ def _edge_scores(layout: Layout, clean: Posed, corrupt: Posed, alphas: torch.Ten
     return edge_products(layout.graph, delta, grads), m_clean, m_corrupt
 
 
-def edge_products(graph: Graph, delta: torch.Tensor, grads: torch.Tensor) -> torch.Tensor:
+def edge_products(graph: Graph, delta: torch.Tensor, grads: torch.Tensor, block_columns: int = BLOCK_COLUMNS) -> torch.Tensor:
     """(B, n_up, n_down): delta[b, u] . grads[b, v] summed over positions and width, for node-major
     delta (B, n_up, T, d) and grads (B, n_down, T, d), zero off the graph's edges. Computed in
     column blocks of whole layers, each against the upstream nodes that write before its last
     layer reads (a prefix of the rows), so that most products off the edges are never taken.
-    A block spans at least BLOCK_COLUMNS columns: a narrower product runs far below the CPU's
-    peak (SmolLM2, B = 8: one layer a block 312 ms, 8 layers 124 ms, the full matrix 157 ms)."""
+    A block spans at least `block_columns` columns: a narrower product runs far below the CPU's
+    peak (BENCHMARKS.md, bench/edge_products.py: on SmolLM2's graph one layer a block takes 2.7x
+    the time of the default blocks, the full matrix 1.1x)."""
     B, n_up, n_down = delta.shape[0], delta.shape[1], grads.shape[1]
     up, down = delta.flatten(2), grads.flatten(2)  # (B, n, T * d) views, contiguous rows
-    out = torch.zeros(B, n_up, n_down, dtype=delta.dtype, device=delta.device)
     width = graph.n_heads + 1  # a layer's heads and its MLP; after the last layer, the logits
-    layers = -(-BLOCK_COLUMNS // width)
+    layers = -(-block_columns // width)
+    mask = graph.edge_mask.to(delta.device)
+    if layers > graph.n_layers:  # one block: the full product, with no copy into place
+        return torch.bmm(up, down.transpose(1, 2)) * mask
+    out = torch.zeros(B, n_up, n_down, dtype=delta.dtype, device=delta.device)
     for first in range(0, graph.n_layers + 1, layers):
         cols = slice(first * width, min((first + layers) * width, n_down))
         rows = min(1 + (first + layers - 1) * width + graph.n_heads, n_up)  # embed, earlier layers, the block's heads
         out[:, :rows, cols] = torch.bmm(up[:, :rows], down[:, cols].transpose(1, 2))
-    return out * graph.edge_mask.to(out.device)
+    return out * mask
 
 
 def memory_lower_bound(subject: "Subject", examples: int, rows: int, seq_len: int) -> int:

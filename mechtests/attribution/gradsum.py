@@ -65,7 +65,6 @@ class GradientSum:
     def result(self) -> torch.Tensor:
         """(B, n_down, T, d), node-major: the sums, with the head-space sums projected. Call once."""
         for layer, parts in self.scaled.items():
-            B, T = self.rows, parts[0].shape[1]
             q, k, v = self._split(layer, parts)  # (B, T, n, dh) each
             w_q, w_kv = self.lay.head_input_weights(layer, like=q)
             if w_kv is None:  # every head its own k and v: one product over [q | k | v]
