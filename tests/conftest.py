@@ -48,7 +48,7 @@ def smollm2_pair():
     from mechtests.pairs import read_settings, resolve_pair
 
     root = Path(__file__).resolve().parents[1]
-    if importlib.util.find_spec("gguf") is None or importlib.util.find_spec("accelerate") is None:
+    if importlib.util.find_spec("gguf") is None:
         pytest.skip("SmolLM2 needs the gguf extra: pip install -e .[gguf]")
     try:
         pair = resolve_pair(read_settings(root), root, name="smollm2")

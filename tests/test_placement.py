@@ -159,3 +159,19 @@ def test_a_spread_model_loads_through_accelerate_and_stays_where_it_was_put(monk
     ids = torch.tensor([[1, 2, 3, 4]])
     with torch.no_grad():
         assert torch.equal(plain.model(ids).logits, spread_model.model(ids).logits)
+
+
+def test_a_spread_load_without_accelerate_names_the_package_not_the_config(monkeypatch):
+    """transformers refuses a device_map when accelerate cannot be imported; the loader's one-line
+    error says to install accelerate, instead of blaming config.json (issue #30)."""
+    import transformers.integrations.accelerate as hf_accelerate
+
+    from mechtests.models import loading
+
+    monkeypatch.setattr(hf_accelerate, "is_accelerate_available", lambda: False)
+    monkeypatch.setattr(loading, "_spread", lambda spec, weights: {"device_map": {"": "cpu"}})
+    with pytest.raises(MechtestsError) as caught:
+        load_subject(BUNDLED / "arm")
+    message = str(caught.value)
+    assert "needs the package accelerate" in message and "pip install 'accelerate'" in message
+    assert "config.json" not in message and "\n" not in message

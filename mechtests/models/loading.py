@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
+import re
 from pathlib import Path
 from typing import Any
 
@@ -219,13 +220,30 @@ def _load_model(folder: Path, spec: ModelSpec, family: Family, weights: list[Pat
                 **gguf,
                 **spread,
             )
-        except (OSError, ValueError, RuntimeError) as err:
-            first_line = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
-            raise MechtestsError(f"transformers could not load {folder}: {first_line}", "check that config.json matches the weights") from err
+        except (OSError, ValueError, RuntimeError, ImportError) as err:
+            raise load_failure(folder, err) from err
     check_loading_report(info, folder, weights)
     with torch.no_grad():
         restore_computed_buffers(model)
     return (model if spread else model.to(spec.device)).eval()
+
+
+# How transformers names a package it needs but cannot import: "pip install accelerate" (a
+# device_map without accelerate) or "install torch and gguf>=0.10.0" (a GGUF file without gguf).
+_MISSING_PACKAGE = re.compile(r"pip install `?([A-Za-z][\w.-]*)|install torch and ([A-Za-z][\w.-]*(?:[<>=]=?[\w.]+)?)")
+
+
+def load_failure(folder: Path, err: BaseException) -> MechtestsError:
+    """The one-line error for a load transformers refused: a package it needs and cannot import
+    is named as the fix (it is not the checkpoint's fault); anything else points at the checkpoint."""
+    text = str(err).strip()
+    first_line = text.splitlines()[0] if text else type(err).__name__
+    missing = _MISSING_PACKAGE.search(text)
+    if missing:
+        package = missing.group(1) or missing.group(2)
+        return MechtestsError(f"transformers could not load {folder}: it needs the package {package}, which is not installed",
+                              f"pip install '{package}' into this environment, then run again")
+    return MechtestsError(f"transformers could not load {folder}: {first_line}", "check that config.json matches the weights")
 
 
 def _spread(spec: ModelSpec, weights: list[Path]) -> dict[str, Any]:
