@@ -26,8 +26,8 @@ from mechtests.reports.render_html import render_html  # noqa: E402
 from mechtests.reports.schema import dumps  # noqa: E402
 
 BROWSER = find_browser()
-pytestmark = pytest.mark.skipif(
-    BROWSER is None, reason="no Chromium on PATH: apt-get install chromium chromium-driver, or set MECHTESTS_CHROMIUM")
+pytestmark = [pytest.mark.extras, pytest.mark.skipif(
+    BROWSER is None, reason="no Chromium on PATH: apt-get install chromium chromium-driver, or set MECHTESTS_CHROMIUM")]
 DATA = Path(__file__).parent / "data" / "bundled_results.json"
 CHANGED = "pathways.arm_circuit_causal_in_mdm"
 

@@ -198,6 +198,7 @@ def test_5_a_remote_code_standin_loads_with_its_rope_frequencies(tmp_path):
     assert torch.allclose(inv_freq, 1.0 / subject.model.config.rope_theta ** (torch.arange(0, d_head, 2).float() / d_head))
 
 
+@pytest.mark.extras
 def test_a_gguf_file_is_parsed_once_per_load(tmp_path, monkeypatch):
     gguf = pytest.importorskip("gguf", reason="the gguf extra: pip install -e .[gguf]")
     built = []

@@ -188,8 +188,11 @@ def test_gradient_pass_splits_head_gradients_as_the_per_head_forward_does(standi
     subject = standins(name)
     posed = pose(subject, copy_task)
     shared, own = _head_input_grads(subject, posed, False), _head_input_grads(subject, posed, True)
+    # Two float32 summation orders of the same gradient: they agree to a few units of float32's
+    # 1.2e-7 rounding times the column's scale (1e-6 of it failed on one element in 2112, at
+    # 1.2e-6, on a CPU whose kernels sum in another order than the box the bound was set on).
     for column in range(own.shape[1]):
-        torch.testing.assert_close(shared[:, column], own[:, column], rtol=1e-5, atol=1e-6 * float(own[:, column].abs().max()))
+        torch.testing.assert_close(shared[:, column], own[:, column], rtol=1e-5, atol=1e-5 * float(own[:, column].abs().max()))
 
 
 class _TanhNorm(torch.nn.Module):

@@ -116,6 +116,7 @@ def test_years_follow_the_tokenizer(bpe_single_digits, bpe_digit_pairs):
     assert sorted(int(words(bpe_single_digits, [t])) for t in e.after_tie[1]) == list(range(units + 1))
 
 
+@pytest.mark.real_model
 @pytest.mark.slow
 def test_smollm2_tokenizer_keeps_enough_valid_twins(smollm2_tokenizer):
     """One test (the GGUF tokenizer takes most of a minute to read): every task over seeds, and
