@@ -25,7 +25,7 @@ torch.cuda.max_memory_allocated on a GPU. The pin is kept out of the timed proce
 every tensor over 128 KB is mapped afresh and its pages faulted in, which doubled the bare
 passes' time on the bundled ARM at batch 32 (1405 ms against 713 ms) and hid overhead in the
 ratio (1.19 against 1.28). The lower bound is the floor's peak plus what EAP-IG must hold
-beyond it (mechtests.attribution.eap.memory_lower_bound).
+beyond it (mechtests.measure.attribution.eap.memory_lower_bound).
 """
 
 from __future__ import annotations
@@ -52,12 +52,12 @@ if "--memory-only" in sys.argv and os.environ.get("MALLOC_MMAP_THRESHOLD_") is N
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 import mechtests  # noqa: E402
-from mechtests.attribution import eap_ig, repeat_posed  # noqa: E402
-from mechtests.attribution.eap import memory_lower_bound  # noqa: E402
-from mechtests.attribution.engine import GraphRun, Layout, frozen_weights  # noqa: E402
-from mechtests.interventions import head_sweep  # noqa: E402
+from mechtests.measure.attribution import eap_ig, repeat_posed  # noqa: E402
+from mechtests.measure.attribution.eap import memory_lower_bound  # noqa: E402
+from mechtests.measure.attribution.engine import GraphRun, Layout, frozen_weights  # noqa: E402
+from mechtests.measure.interventions import head_sweep  # noqa: E402
 from mechtests.queries import Example, gather_answer_logits, metric, pose, read_only_answers  # noqa: E402
-from mechtests.testing import build_tiny_model  # noqa: E402
+from mechtests.testing.checkpoints import build_tiny_model  # noqa: E402
 
 SMOLLM_GGUF = "SmolLM2-135M-Instruct.Q4_1.gguf"
 
@@ -78,7 +78,7 @@ def examples(n: int, length: int, vocab: range, seed: int = 0) -> list[Example]:
 
 
 def random_llama(n_layers: int, folder: Path):
-    import mechtests.testing as mt
+    import mechtests.testing.checkpoints as mt
 
     original = mt.tiny_config
     mt.tiny_config = lambda family, vocab_size, n_layers=2, d_model=32, n_heads=4: original(family, vocab_size, n_layers, 128, 4)

@@ -22,8 +22,8 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from bench_measure import interleaved, ratio_interval  # noqa: E402
-from mechtests.attribution import Graph  # noqa: E402
-from mechtests.attribution.eap import edge_products  # noqa: E402
+from mechtests.measure.attribution import Graph  # noqa: E402
+from mechtests.measure.attribution.eap import edge_products  # noqa: E402
 
 
 def main() -> None:

@@ -25,12 +25,14 @@ import torch
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
-from mechtests import batching, placement, study  # noqa: E402
-from mechtests import budget as run_budget  # noqa: E402
+from mechtests import study  # noqa: E402
+from mechtests.models import placement
+from mechtests.run import batching
+from mechtests.run import budget as run_budget  # noqa: E402
 from mechtests.commands.eval import resolve  # noqa: E402
 from mechtests.commands.plan import plan, read_model  # noqa: E402
 from mechtests.models import load_subject  # noqa: E402
-from mechtests.outcomes import NotApplicable  # noqa: E402
+from mechtests.claims.outcomes import NotApplicable  # noqa: E402
 from mechtests.tasks import TaskSet  # noqa: E402
 
 

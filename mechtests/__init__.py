@@ -18,15 +18,15 @@ _LAZY = {
     "Subject": ("mechtests.models", "Subject"),
     "queries": "mechtests.queries",
     "tasks": "mechtests.tasks",
-    "detect": "mechtests.detect",
-    "interventions": "mechtests.interventions",
-    "attribution": "mechtests.attribution",
-    "circuits": "mechtests.circuits",
-    "compare": "mechtests.compare",
+    "detect": "mechtests.measure.detect",
+    "interventions": "mechtests.measure.interventions",
+    "attribution": "mechtests.measure.attribution",
+    "circuits": "mechtests.measure.circuits",
+    "contrasts": "mechtests.measure.contrasts",
     "stats": "mechtests.stats",
     "study": "mechtests.study",
-    "hypothesis": ("mechtests.hypotheses", "hypothesis"),
-    "record": ("mechtests.evidence", "record"),
+    "hypothesis": ("mechtests.claims.hypotheses", "hypothesis"),
+    "record": ("mechtests.claims.evidence", "record"),
 }
 
 

@@ -17,7 +17,7 @@ from typing import Callable, Sequence
 import numpy as np
 import torch
 
-from mechtests import progress
+from mechtests.run import progress
 from mechtests.errors import MechtestsError
 
 ArrayLike = torch.Tensor | np.ndarray | Sequence[float]

@@ -4,8 +4,8 @@
   the first `size` of them, as the paper's 500), or one model's own correct examples. A pool
   smaller than the run budget's minimum makes the hypothesis that asked for it not applicable.
 - How much work: every size, step count and draw count defaults to the active run budget
-  (mechtests.budget), and enters the cache keys through the examples and parameters it sets.
-- Each model's EAP-IG attribution on a task, kept in memory and on disk (mechtests.cache),
+  (mechtests.run.budget), and enters the cache keys through the examples and parameters it sets.
+- Each model's EAP-IG attribution on a task, kept in memory and on disk (mechtests.run.cache),
   keyed by the weights' sha256, the task, the examples and every parameter, so that xdist
   workers and later runs reuse it and a new checkpoint never gets a stale result.
 """
@@ -16,19 +16,19 @@ from typing import TYPE_CHECKING, Callable, Sequence
 
 import torch
 
-from mechtests import budget as run_budget
-from mechtests import cache, progress
-from mechtests.attribution import Attribution, attribute, graph_for
+from mechtests.run import budget as run_budget
+from mechtests.run import cache, progress
+from mechtests.measure.attribution import Attribution, attribute, graph_for
 from mechtests.errors import MechtestsError
-from mechtests.outcomes import NotApplicable
+from mechtests.claims.outcomes import NotApplicable
 from mechtests.queries import Example, evaluate
 from mechtests.stats import RESAMPLES
 
 if TYPE_CHECKING:
     import numpy as np
 
-    from mechtests.attribution import Graph
-    from mechtests.compare import AblationComparison
+    from mechtests.measure.attribution import Graph
+    from mechtests.measure.contrasts import AblationComparison
     from mechtests.models import Site
     from mechtests.models.subject import Subject
     from mechtests.stats import Estimate
@@ -139,7 +139,7 @@ def top_edge_indices(scores: torch.Tensor, graph: "Graph", k: int | None = None)
 
 def edge_jaccard(graph: "Graph", k: int | None = None) -> Callable[[torch.Tensor, torch.Tensor], float]:
     """statistic(scores_a, scores_b): Jaccard of the two top-K edge sets (K from the budget when not given)."""
-    from mechtests.compare import jaccard
+    from mechtests.measure.contrasts import jaccard
 
     top = lambda s: set(top_edge_indices(s, graph, k).tolist())  # noqa: E731
     return lambda a, b: jaccard(top(a), top(b))
@@ -147,7 +147,7 @@ def edge_jaccard(graph: "Graph", k: int | None = None) -> Callable[[torch.Tensor
 
 def component_gini(graph: "Graph") -> Callable[[torch.Tensor], float]:
     """statistic(scores): Gini coefficient of |attribution| over heads and MLPs."""
-    from mechtests.compare import component_attribution, gini
+    from mechtests.measure.contrasts import component_attribution, gini
 
     return lambda scores: gini(component_attribution(scores, graph).flatten())
 
@@ -165,14 +165,14 @@ def interval(draws: "np.ndarray", seed: int, level: float = 0.95) -> "Estimate":
 
 def early_shares(attr: Attribution, early: float = EARLY) -> "np.ndarray":
     """(N,) each example's share of |attribution| in the early layers."""
-    from mechtests.compare import depth_per_example
+    from mechtests.measure.contrasts import depth_per_example
 
     return depth_per_example(attr, early)[0]
 
 
 def circuit_early_share(scores: torch.Tensor, graph: "Graph", k: int | None = None, early: float = EARLY) -> float:
     """Early-layer share of the attribution on the top-K circuit's edges (K from the budget when not given)."""
-    from mechtests.compare import depth_profile
+    from mechtests.measure.contrasts import depth_profile
 
     keep = torch.zeros(scores.numel(), dtype=torch.bool)
     keep[top_edge_indices(scores, graph, k)] = True
@@ -193,7 +193,7 @@ def node_site(name: str) -> "Site":
 
 def top_components(scores: torch.Tensor, graph: "Graph", n: int, layers: Sequence[int] | None = None) -> list["Site"]:
     """The `n` heads/MLPs with the most |attribution| (in- and out-edges), optionally within `layers`."""
-    from mechtests.compare import component_attribution
+    from mechtests.measure.contrasts import component_attribution
     from mechtests.models import Site
 
     comp = component_attribution(scores, graph)  # (L, H + 1), last column the MLP
@@ -210,7 +210,7 @@ def ablation(
     """compare.targeted_ablation, cached like the attributions (keyed by the targets and every
     parameter, the control families, precision target and cap included); `n_controls` (the
     first batch of control draws) defaults to the budget's control draws."""
-    from mechtests.compare import CONTROL_DRAW, CONTROL_FAMILIES, CONTROL_PRECISION, AblationComparison, targeted_ablation
+    from mechtests.measure.contrasts import CONTROL_DRAW, CONTROL_FAMILIES, CONTROL_PRECISION, AblationComparison, targeted_ablation
 
     n_controls = run_budget.active().control_draws if n_controls is None else n_controls
     max_controls = run_budget.active().control_cap

@@ -1,6 +1,6 @@
 """Fixtures the hypothesis suites share; the heavy lifting is cached in mechtests.study.
 
-Sizes come from the run budget (`--mech-budget`, mechtests.budget): the pools hold up to its
+Sizes come from the run budget (`--mech-budget`, mechtests.run.budget): the pools hold up to its
 pool size and attributions use its EAP-IG steps. A task whose pool is below the budget's
 minimum (a small real model may answer too few of its candidates) is left out of the
 hypotheses that loop over tasks, and each leaves a record saying how many examples it had;
@@ -15,9 +15,9 @@ from typing import Callable, Sequence
 import pytest
 
 import mechtests
-from mechtests import budget as run_budget
+from mechtests.run import budget as run_budget
 from mechtests import study
-from mechtests.outcomes import NotApplicable
+from mechtests.claims.outcomes import NotApplicable
 
 
 def left_out(task: str, correct: int, candidates: int, who_answers: str) -> None:

@@ -5,7 +5,7 @@ Source: the induction circuit. The `hypothesis` package generates the spans (len
 distinct tokens, anywhere in the sequence), in the induction task's format and from the tokens
 it draws in the model's own tokenizer (mechtests.tasks.induction_vocabulary: the bundled symbols,
 or a real tokenizer's ordinary word tokens), seeded by --mech-seed; the run budget sets how many
-(mechtests.budget: 40 by default) and how many task examples pick the head (200 by default). A
+(mechtests.run.budget: 40 by default) and how many task examples pick the head (200 by default). A
 failing example is shown, shrunk to a minimal one unless the budget says not to (`quick`: on a
 real model every shrink step is a forward pass). Only the first counterexample is raised, so a
 claim with two kinds of counterexample fails rather than erring. Thresholds: none to tune; each generated
@@ -21,7 +21,7 @@ from hypothesis import HealthCheck, Phase, given, seed, settings
 from hypothesis import strategies as st
 
 import mechtests
-from mechtests.outcomes import ClaimFailed
+from mechtests.claims.outcomes import ClaimFailed
 from mechtests.queries import Example, answer_logits
 from mechtests.stats import bootstrap
 from mechtests.tasks import induction_vocabulary

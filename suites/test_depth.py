@@ -15,9 +15,10 @@ from functools import partial
 import numpy as np
 
 import mechtests
-from mechtests import figures, study
-from mechtests.circuits import budget
-from mechtests.outcomes import Parts
+from mechtests import study
+from mechtests.claims import figures
+from mechtests.measure.circuits import budget
+from mechtests.claims.outcomes import Parts
 from mechtests.stats import Estimate, bootstrap, bootstrap_with_controls, independent_difference, paired_difference
 from mechtests.tasks import TASKS, TaskSet
 
@@ -90,9 +91,9 @@ def test_mdm_front_loads_global_tasks(pair, attributions, regime_tasks, mech_see
     for task in tasks[GLOBAL] + tasks[PREFIX]:
         arm, mdm = attributions(task)
         mechtests.record(f"{task}: attribution by layer, ARM", figures.profile_bands(study.resampled(
-            [arm], lambda s: mechtests.compare.depth_profile(s, arm.graph).share, mech_seed)), **figures.profile(f"{task}: attribution by layer", "ARM"))
+            [arm], lambda s: mechtests.contrasts.depth_profile(s, arm.graph).share, mech_seed)), **figures.profile(f"{task}: attribution by layer", "ARM"))
         mechtests.record(f"{task}: attribution by layer, MDM", figures.profile_bands(study.resampled(
-            [mdm], lambda s: mechtests.compare.depth_profile(s, mdm.graph).share, mech_seed)), **figures.profile(f"{task}: attribution by layer", "MDM"))
+            [mdm], lambda s: mechtests.contrasts.depth_profile(s, mdm.graph).share, mech_seed)), **figures.profile(f"{task}: attribution by layer", "MDM"))
     parts.conclude()
 
 

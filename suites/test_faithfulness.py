@@ -4,8 +4,8 @@ Source: PAPER, Method (circuits from EAP-IG scores; faithfulness validates them)
 al. 2024 ("Have faith in faithfulness") for how the circuit is built.
 
 Circuit: K edges grown greedily back from the logits by |EAP-IG score|
-(mechtests.circuits.connected_edges), so every edge lies on a path to the output. K is the
-run budget's (mechtests.circuits.budget: the paper's share of the graph, at least 39 edges, the
+(mechtests.measure.circuits.connected_edges), so every edge lies on a path to the output. K is the
+run budget's (mechtests.measure.circuits.budget: the paper's share of the graph, at least 39 edges, the
 smallest K whose edge Jaccard resolves 0.05; 39 of the bundled pair's 207). The paper's top-K
 summary is recorded beside it: it need not be connected, and when it keeps a head's inputs
 but not its path to the logits it recovers nothing. A 25% circuit is recorded too, to show how
@@ -22,9 +22,10 @@ from __future__ import annotations
 from functools import partial
 
 import mechtests
-from mechtests import progress, study
-from mechtests.circuits import connected_edges, edge_patched_metric, top_edges
-from mechtests.outcomes import Parts
+from mechtests import study
+from mechtests.run import progress
+from mechtests.measure.circuits import connected_edges, edge_patched_metric, top_edges
+from mechtests.claims.outcomes import Parts
 from mechtests.stats import bootstrap, normalised
 from mechtests.tasks import TASKS
 

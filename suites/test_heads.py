@@ -15,7 +15,7 @@ the target position, so a bidirectional head earns nothing by spreading into the
 from __future__ import annotations
 
 import mechtests
-from mechtests.outcomes import Parts
+from mechtests.claims.outcomes import Parts
 from mechtests.stats import bootstrap
 
 THRESHOLD = 0.4

@@ -3,7 +3,7 @@ the ARM's circuit still carries the task inside the MDM.
 
 Source: PAPER findings 1 and 2. Both models are measured on the same common-correct pool
 (up to 500 examples per task that both answer correctly), with EAP-IG (8 steps) and the top
-K edges as each model's circuit, K from the run budget's rule (mechtests.budget: the paper's
+K edges as each model's circuit, K from the run budget's rule (mechtests.run.budget: the paper's
 share of the graph, but at least the K whose coarsest Jaccard step is 0.05: 39 of the bundled
 pair's 207 edges; with 10 edges one edge moved the Jaccard by 0.18). K and the Jaccard's
 resolution are recorded next to it. Intervals: bootstrap over the pool's examples, the same resample for both models,
@@ -18,11 +18,12 @@ from functools import partial
 import numpy as np
 
 import mechtests
-from mechtests import figures, study
-from mechtests.circuits import budget, top_edges
-from mechtests.compare import jaccard_resolution, overlap
+from mechtests import study
+from mechtests.claims import figures
+from mechtests.measure.circuits import budget, top_edges
+from mechtests.measure.contrasts import jaccard_resolution, overlap
 from mechtests.models import Site
-from mechtests.outcomes import Parts
+from mechtests.claims.outcomes import Parts
 from mechtests.stats import bootstrap, bootstrap_with_controls, paired_difference, ratio_of_means
 
 WELL_ABOVE = 2.0  # "well above the null": at least twice the random-circuit Jaccard

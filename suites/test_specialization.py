@@ -14,8 +14,8 @@ import numpy as np
 
 import mechtests
 from mechtests import study
-from mechtests.compare import logit_lens
-from mechtests.outcomes import Parts
+from mechtests.measure.contrasts import logit_lens
+from mechtests.claims.outcomes import Parts
 from mechtests.stats import bootstrap
 
 

@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 import torch
 
-from mechtests import cache
-from mechtests.testing import FAMILIES, build_tiny_model
+from mechtests.run import cache
+from mechtests.testing.checkpoints import FAMILIES, build_tiny_model
 
 torch.set_num_threads(1)
 
@@ -45,7 +45,7 @@ def smollm2_pair():
     import importlib.util
 
     from mechtests.errors import MechtestsError
-    from mechtests.pairs import read_settings, resolve_pair
+    from mechtests.run.pairs import read_settings, resolve_pair
 
     root = Path(__file__).resolve().parents[1]
     if importlib.util.find_spec("gguf") is None:

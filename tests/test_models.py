@@ -13,7 +13,7 @@ import mechtests
 from mechtests.errors import MechtestsError
 from mechtests.models import Site, load_checked, read
 from mechtests.models.architectures import LLAMA_TREE
-from mechtests.testing import FAMILIES
+from mechtests.testing.checkpoints import FAMILIES
 
 
 def _random_ids(seed: int, batch: int = 3, length: int = 12) -> torch.Tensor:
@@ -223,7 +223,7 @@ def test_arch_as_a_dict_names_unknown_and_missing_fields(tiny_paths):
 
 
 def test_parallel_blocks_are_refused_by_edge_attribution(tiny_paths):
-    from mechtests.attribution import Layout
+    from mechtests.measure.attribution import Layout
 
     subject = mechtests.load_subject(tiny_paths["llama", "arm"], arch=dataclasses.replace(LLAMA_TREE, parallel=True))
     assert "parallel blocks" in _one_line_error(lambda: Layout(subject))

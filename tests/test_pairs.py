@@ -8,10 +8,10 @@ from pathlib import Path
 import pytest
 from transformers import AutoTokenizer
 
-from mechtests import budget as run_budget
-from mechtests import circuits
+from mechtests.run import budget as run_budget
+from mechtests.measure import circuits
 from mechtests.errors import MechtestsError
-from mechtests.pairs import check_role, locate, resolve_pair
+from mechtests.run.pairs import check_role, locate, resolve_pair
 from mechtests.plugin.consistency import check_pair, first_token_difference
 
 ROOT = Path(__file__).resolve().parents[1]

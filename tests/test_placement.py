@@ -8,9 +8,10 @@ from pathlib import Path
 import pytest
 import torch
 
-from mechtests import load_subject, placement
+from mechtests import load_subject
+from mechtests.models import placement
 from mechtests.errors import MechtestsError
-from mechtests.placement import parse_device, parse_dtype, resolve_device, resolve_dtype, spread, worker_devices
+from mechtests.models.placement import parse_device, parse_dtype, resolve_device, resolve_dtype, spread, worker_devices
 
 GiB = 2**30
 
@@ -99,7 +100,7 @@ BUNDLED = Path(__file__).resolve().parents[1] / "fixtures" / "tiny-pair"
 
 @pytest.mark.skipif(torch.cuda.is_available(), reason="checks the CPU-only path")
 def test_load_subject_resolves_auto_and_aliases_as_the_plugin_does():
-    """A pair table or a script may say auto or bf16: load_subject resolves them (mechtests.placement)."""
+    """A pair table or a script may say auto or bf16: load_subject resolves them (mechtests.models.placement)."""
     assert load_subject(BUNDLED / "arm", device="auto", dtype="auto").spec.dtype == "float32"
     subject = load_subject(BUNDLED / "arm", device="auto", dtype="bf16")
     assert (subject.spec.device, subject.spec.dtype) == ("cpu", "bfloat16")

@@ -8,7 +8,8 @@ from pathlib import Path
 import pytest
 
 import mechtests
-from mechtests import budget, study
+from mechtests import study
+from mechtests.run import budget
 from mechtests.cli import main
 from mechtests.tasks import TaskSet
 

@@ -18,7 +18,7 @@ from mechtests.queries import (
 )
 from mechtests.tasks import TaskSet
 
-MASK = 4  # '<mask>' in mechtests.testing's tokenizer
+MASK = 4  # '<mask>' in mechtests.testing.checkpoints's tokenizer
 
 
 def _example(seed: int, positions=(6, 8), right_context=True, length=12, **extra) -> Example:
@@ -256,7 +256,7 @@ def test_per_digit_reads_teacher_forced_for_the_arm_and_in_one_fill_step_for_the
 def test_padding_changes_no_attribution(bundled, role):
     """EAP-IG reads the metric through the query layer: a padded batch gives every row the edge
     scores it gets alone."""
-    from mechtests.attribution import attribute
+    from mechtests.measure.attribution import attribute
 
     arm, mdm, mixed = bundled
     subject = arm if role == "arm" else mdm

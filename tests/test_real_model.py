@@ -49,8 +49,8 @@ def test_smollm2_has_induction_and_previous_token_heads(smollm2, tasks):
     """Detectors on natural-language repeated spans: a 135M model trained on web text has both
     kinds of head (Olsson et al. 2022 find them in every model they trained past one layer)."""
     examples = tasks.induction[:8]
-    induction = mechtests.detect.induction(smollm2, examples)
-    previous = mechtests.detect.previous_token(smollm2, examples)
+    induction = mechtests.measure.detect.induction(smollm2, examples)
+    previous = mechtests.measure.detect.previous_token(smollm2, examples)
     assert induction.shape == previous.shape == (smollm2.n_layers, smollm2.n_heads)
     assert float(induction.max()) >= 0.4 and float(previous.max()) >= 0.4
 
@@ -59,7 +59,7 @@ def test_one_ioi_attribution_batch_on_smollm2(smollm2, tasks):
     """EAP-IG on 4 IOI examples with 2 steps: finite scores on every edge of the 30-layer graph,
     and a clean metric above the corrupted one (the model prefers the indirect object)."""
     examples = tasks.ioi[:4]
-    result = mechtests.attribution.attribute(smollm2, examples, steps=2)
+    result = mechtests.measure.attribution.attribute(smollm2, examples, steps=2)
     assert result.per_example.shape[0] == 4 and torch.isfinite(result.scores).all()
     assert float(result.metric_clean.mean()) > float(result.metric_corrupted.mean())
 

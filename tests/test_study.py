@@ -9,11 +9,12 @@ import pytest
 import torch
 
 import mechtests
-from mechtests import budget as run_budget
-from mechtests import cache, study
+from mechtests.run import budget as run_budget
+from mechtests import study
+from mechtests.run import cache
 from mechtests.errors import MechtestsError
 from mechtests.models import Site
-from mechtests.outcomes import NotApplicable
+from mechtests.claims.outcomes import NotApplicable
 from mechtests.queries import Example, evaluate
 
 
@@ -103,7 +104,7 @@ def test_node_names_map_to_sites_and_top_components_rank_by_attribution(tiny_pat
         study.node_site("logits")
     arm = mechtests.load_subject(tiny_paths["llama", "arm"])
     attr = study.attribution(arm, "toy", _examples(4), steps=2)
-    comp = mechtests.compare.component_attribution(attr.scores, attr.graph)
+    comp = mechtests.measure.contrasts.component_attribution(attr.scores, attr.graph)
     best = study.top_components(attr.scores, attr.graph, 1)[0]
     col = arm.n_heads if best.name == "mlp_out" else best.head
     assert comp[best.layer, col] == comp.max()

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from mechtests import budget as run_budget
+from mechtests.run import budget as run_budget
 
 ROOT = Path(__file__).resolve().parents[1]
 SUITES = sorted((ROOT / "suites").glob("test_*.py"))

@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from mechtests import budget as run_budget
-from mechtests.evidence import collecting
-from mechtests.outcomes import NotApplicable
+from mechtests.run import budget as run_budget
+from mechtests.claims.evidence import collecting
+from mechtests.claims.outcomes import NotApplicable
 
 SPEC = importlib.util.spec_from_file_location("suites_conftest", Path(__file__).resolve().parents[1] / "suites" / "conftest.py")
 suites_conftest = importlib.util.module_from_spec(SPEC)

@@ -15,7 +15,7 @@ from __future__ import annotations
 import argparse
 
 from mechtests.errors import MechtestsError
-from mechtests.reports import compare as gate
+from mechtests.reports import gate
 from mechtests.reports.pages import comparison_page
 from mechtests.reports.schema import atomic_write
 

@@ -21,10 +21,10 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from mechtests import progress
+from mechtests.run import progress
 from mechtests.commands.status_line import status_line
 from mechtests.errors import MechtestsError
-from mechtests.pairs import PairPaths, check_role, read_settings, resolve_pair
+from mechtests.run.pairs import PairPaths, check_role, read_settings, resolve_pair
 from mechtests.plugin.options import parse_seed
 from mechtests.reports.schema import json_safe
 

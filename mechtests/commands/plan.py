@@ -7,7 +7,7 @@
 For each model and task: the shared measurements the suites rely on (whether each model answers
 each candidate correctly, and the EAP-IG attribution on the common-correct pool, or on the
 model's own correct examples in a one-model run; they are most of a cold run's time), with the
-sizes and steps of the run budget (mechtests.budget), whether each is already in the disk cache, and an estimate of the rows
+sizes and steps of the run budget (mechtests.run.budget), whether each is already in the disk cache, and an estimate of the rows
 through the model (forward, and forward+backward), the passes, the time and the peak memory on
 the chosen device. Nothing is run but one small matmul: the models' shapes come from their
 configs and safetensors headers, the cache keys from their weights' sha256 and tokenizers.
@@ -36,8 +36,9 @@ from typing import Any
 
 import torch
 
-from mechtests import batching, cache, placement
-from mechtests import budget as run_budget
+from mechtests.models import placement
+from mechtests.run import batching, cache
+from mechtests.run import budget as run_budget
 from mechtests.errors import MechtestsError
 from mechtests.plugin import options
 
@@ -237,7 +238,7 @@ def render(report: dict[str, Any]) -> str:
 
 def run(args: argparse.Namespace) -> int:
     from mechtests.commands.eval import find_project, resolve
-    from mechtests.pairs import read_settings
+    from mechtests.run.pairs import read_settings
 
     paths = resolve(args.pair, args.arm, args.mdm)
     try:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from mechtests.placement import parse_device
+from mechtests.models.placement import parse_device
 from mechtests.posttrain import Recipe, posttrain
 from mechtests.posttrain.card import evaluation_table
 from mechtests.posttrain.evaluate import evaluate_run

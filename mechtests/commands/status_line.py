@@ -1,5 +1,5 @@
 """Live progress for the commands (`mechtests eval`): what the measurement reports through
-mechtests.progress, redrawn in place on one line of stderr, erased when the command's work ends.
+mechtests.run.progress, redrawn in place on one line of stderr, erased when the command's work ends.
 
 Shown only where pytest's terminal would show it (mechtests.plugin.progress): stderr is a
 terminal and $CI is unset. Otherwise nothing is written, so piped output and CI logs stay clean.
@@ -13,7 +13,7 @@ import shutil
 import sys
 from typing import Iterator, TextIO
 
-from mechtests import progress
+from mechtests.run import progress
 
 INTERVAL_S = 0.2
 

@@ -16,7 +16,7 @@ import argparse
 from typing import Any
 
 from mechtests.commands.eval import _positive_int, add_draw_arguments, load, resolve
-from mechtests.pairs import NONE, PairPaths
+from mechtests.run.pairs import NONE, PairPaths
 
 DEFAULT_SHOW = 3
 

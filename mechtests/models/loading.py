@@ -18,8 +18,8 @@ from typing import Any
 
 import torch
 
-from mechtests import placement
-from mechtests._compat import gguf_parsed_once, remote_code_compat, restore_computed_buffers
+from mechtests.models import placement
+from mechtests.models.compat import gguf_parsed_once, remote_code_compat, restore_computed_buffers
 from mechtests.errors import MechtestsError
 from mechtests.models.architectures import map_from
 from mechtests.models.checkpoint import check_finite, check_loading_report, read_config, safetensors_names, tensor_sizes
@@ -248,7 +248,7 @@ def load_failure(folder: Path, err: BaseException) -> MechtestsError:
 
 def _spread(spec: ModelSpec, weights: list[Path]) -> dict[str, Any]:
     """from_pretrained's device_map and max_memory when the model is too large for its GPU
-    (mechtests.placement.place: spread over this worker's GPUs with accelerate), else nothing.
+    (mechtests.models.placement.place: spread over this worker's GPUs with accelerate), else nothing.
     Sized from the safetensors headers; a GGUF checkpoint (dequantized on the CPU) loads whole."""
     if torch.device(spec.device).type != "cuda" or any(w.suffix != ".safetensors" for w in weights):
         return {}

@@ -41,7 +41,7 @@ class ModelSpec:
     trust_remote_code: bool = False
     allow_pickle: bool = False
     gguf_file: str | None = None
-    device: str = "cpu"  # or cuda, cuda:N, mps, auto (mechtests.placement resolves it at load)
+    device: str = "cpu"  # or cuda, cuda:N, mps, auto (mechtests.models.placement resolves it at load)
     dtype: str = "float32"  # or bfloat16, float16 (bf16, fp16), auto: bf16 on a GPU, fp32 on the CPU
     family: str | None = None
     attention: str | None = None

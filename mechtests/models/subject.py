@@ -15,7 +15,7 @@ from typing import Any
 
 import torch
 
-from mechtests._compat import import_nnsight
+from mechtests.models.compat import import_nnsight
 
 from mechtests.errors import MechtestsError
 from mechtests.models.architectures import PROBS_FROM_OUTPUT, ArchitectureMap, resolve

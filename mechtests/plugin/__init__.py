@@ -3,7 +3,7 @@
 Per test (in whichever process runs it): hypotheses become cases, `subject` tests are
 parametrised over the pair ([arm], [mdm]) and grouped per model for xdist, each phase's
 outcome is graded against the expectation and shown as pytest's passed, xfailed, failed or
-skipped (mechtests.outcomes' table), record() output and the outcome ride in user_properties.
+skipped (mechtests.claims.outcomes' table), record() output and the outcome ride in user_properties.
 Once per session, in the controller only: the cases are gathered, results.json is written
 and rendered, the baseline gate runs and the matrix is printed.
 
@@ -26,11 +26,11 @@ from typing import Any
 
 import pytest
 
-from mechtests import evidence
+from mechtests.claims import evidence
 from mechtests.errors import MechtestsError
-from mechtests.hypotheses import MARK_NAME
-from mechtests.outcomes import ERROR, MISMATCH, WARNING, grade, as_pytest
-from mechtests.pairs import resolve_pair, read_settings
+from mechtests.claims.hypotheses import MARK_NAME
+from mechtests.claims.outcomes import ERROR, MISMATCH, WARNING, grade, as_pytest
+from mechtests.run.pairs import resolve_pair, read_settings
 from mechtests.plugin import junit, options, parts, preflight, progress, seeds
 from mechtests.plugin.collect import CASE_PROP, EVIDENCE_PROP, GROUP_PREFIX, base_nodeid, case_of, phase_outcome
 from mechtests.plugin.consistency import pytest_sessionstart  # noqa: F401 - the pair check, before any test
@@ -172,9 +172,9 @@ def pytest_configure(config: pytest.Config) -> None:
 
 
 def _export_max_memory(config: pytest.Config, value: str) -> None:
-    """Hand --mech-max-memory to every batched measurement (mechtests.batching.current_limit reads
+    """Hand --mech-max-memory to every batched measurement (mechtests.run.batching.current_limit reads
     it from the environment, as xdist workers and tools do), until this session ends."""
-    from mechtests.batching import MAX_MEMORY_ENV  # here, not at the top: batching imports torch (start-up cost)
+    from mechtests.run.batching import MAX_MEMORY_ENV  # here, not at the top: batching imports torch (start-up cost)
 
     previous = os.environ.get(MAX_MEMORY_ENV)
     os.environ[MAX_MEMORY_ENV] = value
@@ -313,7 +313,7 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[Any]) -> 
 
 def _show(report: pytest.TestReport, item: pytest.Item, case: dict[str, Any], state: MechtestsState,
           outcome: str, message: str | None) -> None:
-    """Set the report's pytest outcome from mechtests.outcomes' table."""
+    """Set the report's pytest outcome from mechtests.claims.outcomes' table."""
     expected, strict = case["expected"], state.settings["strict"]
     shown = as_pytest(outcome, expected, strict)
     if hasattr(report, "wasxfail"):

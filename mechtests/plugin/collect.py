@@ -22,13 +22,13 @@ import pytest
 
 import mechtests
 from mechtests.errors import MechtestsError
-from mechtests.evidence import unusable_statistic
-from mechtests.hypotheses import default_id, hypothesis_of
-from mechtests.outcomes import (ERROR, FAILS, HOLDS, INCONCLUSIVE, NOT_APPLICABLE, NOT_SELECTED, VERDICTS, ClaimFailed,
+from mechtests.claims.evidence import unusable_statistic
+from mechtests.claims.hypotheses import default_id, hypothesis_of
+from mechtests.claims.outcomes import (ERROR, FAILS, HOLDS, INCONCLUSIVE, NOT_APPLICABLE, NOT_SELECTED, VERDICTS, ClaimFailed,
                                 Inconclusive, NotApplicable, grade)
 
 CASE_PROP = "mechtests.case"
-EVIDENCE_PROP = "mechtests.evidence"
+EVIDENCE_PROP = "mechtests.claims.evidence"
 MODEL_PROP = "mechtests.model"
 MODEL_ORDER = ("arm", "mdm", "pair")
 MESSAGE_LIMIT = 2000
@@ -152,7 +152,7 @@ def phase_outcome(call: pytest.CallInfo[Any], item: Any, evidence: list[dict[str
             entry = excinfo.traceback[-1] if excinfo.traceback else None
             where = f"{entry.path}:{entry.lineno + 1}" if entry is not None else "unknown code"
             outcome, message = ERROR, (f"{message} (raised in {where}, not by the hypothesis's own code, so it "
-                                       "cannot mean the claim failed; raise mechtests.outcomes.ClaimFailed for that)")
+                                       "cannot mean the claim failed; raise mechtests.claims.outcomes.ClaimFailed for that)")
         else:
             outcome = ERROR
     if outcome in VERDICTS and call.when == "call":

@@ -24,7 +24,7 @@ from typing import Any
 import pytest
 
 from mechtests.errors import MechtestsError
-from mechtests.pairs import PairPaths
+from mechtests.run.pairs import PairPaths
 from mechtests.plugin.fixtures import budget_of, load_options
 from mechtests.plugin.state import STATE_KEY
 

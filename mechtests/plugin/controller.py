@@ -27,7 +27,7 @@ from mechtests.plugin import seeds
 from mechtests.plugin.runinfo import git_info, versions
 from mechtests.plugin.fixtures import budget_of
 from mechtests.plugin.state import MechtestsState
-from mechtests.reports import compare as gate
+from mechtests.reports import gate
 from mechtests.reports.render_html import render_html
 from mechtests.reports.render_markdown import render_markdown
 from mechtests.reports.render_terminal import render_terminal

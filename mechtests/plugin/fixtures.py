@@ -19,10 +19,10 @@ from typing import Any, Callable
 
 import pytest
 
-from mechtests import budget as run_budget
+from mechtests.run import budget as run_budget
 from mechtests.errors import MechtestsError
-from mechtests.outcomes import NotApplicable
-from mechtests.pairs import ROLES, check_role
+from mechtests.claims.outcomes import NotApplicable
+from mechtests.run.pairs import ROLES, check_role
 from mechtests.plugin.collect import MODEL_PROP
 from mechtests.plugin.state import state_of
 
@@ -64,7 +64,7 @@ def budget_of(config: pytest.Config) -> run_budget.Budget:
 
 @pytest.fixture(scope="session")
 def mech_budget(request: pytest.FixtureRequest) -> run_budget.Budget:
-    """The run's budget (mechtests.budget), made the active one for every test of the session."""
+    """The run's budget (mechtests.run.budget), made the active one for every test of the session."""
     budget = budget_of(request.config)
     run_budget.activate(budget)
     return budget
@@ -83,10 +83,10 @@ def load_options(config: pytest.Config, role: str) -> dict[str, Any]:
 
 
 def placed_options(config: pytest.Config, role: str) -> dict[str, Any]:
-    """`load_options` with the device and dtype chosen (mechtests.placement): `auto` and `cuda`
+    """`load_options` with the device and dtype chosen (mechtests.models.placement): `auto` and `cuda`
     give this xdist worker its own GPU, one per model of the pair when there are enough; dtype
     `auto` is bfloat16 on a GPU and float32 on the CPU."""
-    from mechtests import placement  # here, not at the top: placement imports torch (start-up cost of the plugin)
+    from mechtests.models import placement  # here, not at the top: placement imports torch (start-up cost of the plugin)
 
     options = load_options(config, role)
     roles = state_of(config).pair.roles
@@ -116,8 +116,8 @@ def mech_models(
 ) -> Callable[[str], Any]:
     """`get(role) -> Subject`: each of the pair's models, loaded once per process; NotApplicable
     for the model a one-model run leaves out. Sets torch's threads first, once per process, for
-    the default loader and an overriding one alike (mechtests.placement.apply_threads)."""
-    from mechtests import placement  # here, not at the top: placement imports torch (start-up cost of the plugin)
+    the default loader and an overriding one alike (mechtests.models.placement.apply_threads)."""
+    from mechtests.models import placement  # here, not at the top: placement imports torch (start-up cost of the plugin)
 
     placement.apply_threads()
     pair_paths = state_of(request.config).pair

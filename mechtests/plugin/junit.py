@@ -7,7 +7,7 @@ parsing anything:
 
     mechtests.hypothesis   overlap[ioi]                 (the hypothesis key)
     mechtests.subject      arm | mdm | pair             (which model the result is about)
-    mechtests.verdict      holds | fails | ...          (mechtests.outcomes)
+    mechtests.verdict      holds | fails | ...          (mechtests.claims.outcomes)
     mechtests.expected     holds | fails | ...
     mechtests.seed         0                            (under --mech-seeds, the seed this case ran at)
     mechtests.evidence.<name>  0.94                     (one per scalar evidence value)

@@ -15,11 +15,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
 
-from mechtests.budget import BUDGETS, parse_budget
+from mechtests.run.budget import BUDGETS, parse_budget
 from mechtests.errors import MechtestsError
-from mechtests.pairs import is_location_keyword
+from mechtests.run.pairs import is_location_keyword
 from mechtests.plugin.seeds import parse_seeds
-from mechtests.reports.compare import parse_tolerance
+from mechtests.reports.gate import parse_tolerance
 
 
 # --- parse functions: str (or a TOML value) -> value, or MechtestsError --------------------
@@ -51,7 +51,7 @@ def parse_seed(value: Any) -> int:
 
 
 def imported_on_use(module: str, name: str) -> Callable[[Any], Any]:
-    """`module.name`, imported when first called: mechtests.placement and mechtests.batching import
+    """`module.name`, imported when first called: mechtests.models.placement and mechtests.run.batching import
     torch (3 s), which the plugin, installed for every pytest in the environment, must not pay for
     at start-up in a run that leaves these options at their defaults."""
 
@@ -63,9 +63,9 @@ def imported_on_use(module: str, name: str) -> Callable[[Any], Any]:
 
 
 def parse_max_memory(value: Any) -> str:
-    """The budget's text, checked (mechtests.batching.parse_max_memory): it travels to every
+    """The budget's text, checked (mechtests.run.batching.parse_max_memory): it travels to every
     process as $MECHTESTS_MAX_MEMORY, which each batched measurement reads."""
-    imported_on_use("mechtests.batching", "parse_max_memory")(value)
+    imported_on_use("mechtests.run.batching", "parse_max_memory")(value)
     return str(value).strip()
 
 
@@ -132,11 +132,11 @@ OPTIONS: tuple[Option, ...] = (
     Option("--mech-strict", "strict", "", parse_flag, False,
            "an inconclusive verdict against its expectation, or a move into or out of inconclusive against the "
            "baseline, fails the run instead of warning (default: off)", const=True),
-    # Device, dtype and memory budget default to None, read as auto (mechtests.placement, mechtests.batching).
-    Option("--mech-device", "device", "DEVICE", imported_on_use("mechtests.placement", "parse_device"), None,
+    # Device, dtype and memory budget default to None, read as auto (mechtests.models.placement, mechtests.run.batching).
+    Option("--mech-device", "device", "DEVICE", imported_on_use("mechtests.models.placement", "parse_device"), None,
            "device the models run on: auto (a CUDA GPU when one is visible, else the CPU), cpu, cuda, cuda:N or mps; "
            "under xdist, auto and cuda give each worker its own GPU (default: auto)"),
-    Option("--mech-dtype", "dtype", "DTYPE", imported_on_use("mechtests.placement", "parse_dtype"), None,
+    Option("--mech-dtype", "dtype", "DTYPE", imported_on_use("mechtests.models.placement", "parse_dtype"), None,
            "dtype the models run in: auto (bfloat16 on a GPU, float32 on the CPU), float32, bfloat16 or float16 "
            "(default: auto)"),
     Option("--mech-max-memory", "max-memory", "SIZE", parse_max_memory, None,
@@ -212,6 +212,6 @@ def place(value: str | None, from_cli: bool, invocation_dir: Path, rootdir: Path
     """A path option as an absolute Path: relative to where pytest started, or to the rootdir."""
     if value is None:
         return None
-    if is_location_keyword(value):  # `none`, `pkg:...`: not relative to any folder (mechtests.pairs)
+    if is_location_keyword(value):  # `none`, `pkg:...`: not relative to any folder (mechtests.run.pairs)
         return Path(value)
     return ((invocation_dir if from_cli else rootdir) / value).resolve()

@@ -30,8 +30,8 @@ from typing import Any, Callable
 
 import pytest
 
-from mechtests.hypotheses import hypothesis_of
-from mechtests.outcomes import NotApplicable
+from mechtests.claims.hypotheses import hypothesis_of
+from mechtests.claims.outcomes import NotApplicable
 
 PART_KEY = pytest.StashKey[str]()
 PREFIX = "part:"

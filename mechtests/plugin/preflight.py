@@ -13,7 +13,7 @@ from typing import Any
 
 from mechtests.errors import MechtestsError
 from mechtests.plugin.options import label
-from mechtests.reports import compare as gate
+from mechtests.reports import gate
 from mechtests.reports.schema import REPORT_FILES
 
 
@@ -65,10 +65,10 @@ def writable_folder(folder: Path, option: str) -> None:
 
 
 def device(choice: str | None, option: str) -> None:
-    """The device exists on this machine (auto and cpu always do): mechtests.placement decides."""
+    """The device exists on this machine (auto and cpu always do): mechtests.models.placement decides."""
     if choice in (None, "auto", "cpu"):
         return
-    from mechtests import placement  # here, not at the top: only a run that names a device pays for importing torch
+    from mechtests.models import placement  # here, not at the top: only a run that names a device pays for importing torch
 
     try:
         placement.resolve_device(choice)

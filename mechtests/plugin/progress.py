@@ -1,7 +1,7 @@
 """Live progress in pytest's terminal: one updating line per running hypothesis.
 
 Where a test runs (the only process under -n 0, a worker under xdist), `Sender` installs a
-sink for `mechtests.progress.step` around the test. A step (at most one per INTERVAL_S)
+sink for `mechtests.run.progress.step` around the test. A step (at most one per INTERVAL_S)
 becomes a TestReport with when="mechtests-progress" passed to pytest_runtest_logreport: the
 one per-test channel that pytest-xdist forwards from a worker to the controller while the
 test still runs. In the controller, `Board` keeps the latest step of each running hypothesis
@@ -21,11 +21,11 @@ from typing import Any, Callable, Iterator
 
 import pytest
 
-from mechtests import progress
+from mechtests.run import progress
 from mechtests.plugin.state import CASE_KEY, MechtestsState
 
 PROGRESS_WHEN = "mechtests-progress"
-PROGRESS_PROP = "mechtests.progress"
+PROGRESS_PROP = "mechtests.run.progress"
 WORKER_KEY = "mechtests_progress"
 INTERVAL_S = 0.5
 

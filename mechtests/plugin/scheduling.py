@@ -30,7 +30,7 @@ from typing import Any
 
 from xdist.scheduler import LoadGroupScheduling
 
-from mechtests.pairs import ROLES, PairPaths
+from mechtests.run.pairs import ROLES, PairPaths
 
 SPLIT_BELOW = 2**30  # bytes of weights (both checkpoints) under which split-pair=auto splits
 WEIGHT_SUFFIXES = (".safetensors", ".bin", ".pt", ".gguf")

@@ -30,7 +30,7 @@ import re
 from typing import Any, Sequence
 
 from mechtests.errors import MechtestsError
-from mechtests.outcomes import ERROR, INCONCLUSIVE, grade
+from mechtests.claims.outcomes import ERROR, INCONCLUSIVE, grade
 from mechtests.plugin.collect import matched
 
 FLAG = "--mech-seeds"

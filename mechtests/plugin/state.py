@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from mechtests.pairs import PairPaths
+from mechtests.run.pairs import PairPaths
 from mechtests.plugin.collect import Collector
 from mechtests.plugin.seeds import single_seed
 

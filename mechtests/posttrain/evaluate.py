@@ -24,7 +24,7 @@ import torch.nn.functional as F
 
 from mechtests.errors import MechtestsError
 from mechtests.models import load_subject
-from mechtests.placement import resolve_device
+from mechtests.models.placement import resolve_device
 from mechtests.posttrain import card as cards
 from mechtests.posttrain.adapter import Adapter
 from mechtests.posttrain.data import read_corpus

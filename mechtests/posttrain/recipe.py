@@ -34,7 +34,7 @@ from tqdm import tqdm
 
 from mechtests.errors import MechtestsError
 from mechtests.models import load_subject
-from mechtests.placement import resolve_device
+from mechtests.models.placement import resolve_device
 from mechtests.posttrain import card as cards
 from mechtests.posttrain.adapter import Adapter
 from mechtests.posttrain.checkpoint import load_state, save_state

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any, Sequence
 
 import torch
 
-from mechtests import batching
+from mechtests.run import batching
 from mechtests.errors import MechtestsError
 from mechtests.queries.example import Example
 
@@ -59,7 +59,7 @@ class Posed:
         return subject.model_inputs(self.input_ids, self.attention_mask)
 
     def rows(self, start: int, stop: int) -> "Posed":
-        """Rows start..stop-1 of the batch, for a pass that takes part of it (mechtests.batching)."""
+        """Rows start..stop-1 of the batch, for a pass that takes part of it (mechtests.run.batching)."""
         return Posed(**{k: (v[start:stop] if isinstance(v, torch.Tensor) else v) for k, v in self.__dict__.items()})
 
     def to(self, device: torch.device | str) -> "Posed":
@@ -141,7 +141,7 @@ def pose(
 def length_batches(subject: "Subject", examples: Sequence[Example], batch_size: int | None = None) -> list[list[int]]:
     """Index lists of at most `batch_size` examples to pose together, in order: consecutive
     examples when the model takes padding, else examples of one input length per batch. None:
-    as many as the memory budget holds for a forward pass over the longest (mechtests.batching)."""
+    as many as the memory budget holds for a forward pass over the longest (mechtests.run.batching)."""
     if batch_size is None:
         longest = max((len(view_for(subject, e).tokens) for e in examples), default=1)
         batch_size = batching.rows_for(subject, longest)

@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING, Sequence
 
 import torch
 
-from mechtests import batching, progress
+from mechtests.run import batching, progress
 from mechtests.queries.example import Example
 from mechtests.queries.pose import Posed, length_batches, pose
 
@@ -30,7 +30,7 @@ def answer_logits(
     subject: "Subject", examples: Sequence[Example] | Posed, corrupted: bool = False, batch_size: int | None = None
 ) -> torch.Tensor:
     """(B, A, V) answer logits of `examples` in their order (one pass per batch; MDM: all answers
-    masked); `batch_size` None: from the memory budget (mechtests.batching)."""
+    masked); `batch_size` None: from the memory budget (mechtests.run.batching)."""
     if isinstance(examples, Posed):
         posed = examples
 

@@ -13,8 +13,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from mechtests.errors import MechtestsError
-from mechtests.evidence import fmt
-from mechtests.reports import compare as gate
+from mechtests.claims.evidence import fmt
+from mechtests.reports import gate
 from mechtests.reports.matrix import key_evidence
 from mechtests.reports.schema import SCHEMA, load_json
 

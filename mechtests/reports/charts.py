@@ -1,4 +1,4 @@
-"""Charts that put a hypothesis's models on shared axes, drawn from the entries `mechtests.figures` names.
+"""Charts that put a hypothesis's models on shared axes, drawn from the entries `mechtests.claims.figures` names.
 
 One chart per `chart` name, whatever model recorded its entries: points with intervals per
 category (a null band and the threshold behind them), per-layer profiles as paired bars with
@@ -11,7 +11,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from mechtests.figures import BAND_HI, BAND_LO, CIRCUIT, HEADS, LAYERS, POINT, PROFILE, ChartEntry, chart_of
+from mechtests.claims.figures import BAND_HI, BAND_LO, CIRCUIT, HEADS, LAYERS, POINT, PROFILE, ChartEntry, chart_of
 from mechtests.reports.svg import esc, num, open_svg
 
 PALETTE = ("#3b6fb6", "#d9822b", "#4f9a4b", "#8e5ba8", "#b54a4a")

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any, Sequence
 
-from mechtests.outcomes import ERROR, HOLDS, MISMATCH, NOT_APPLICABLE, NOT_SELECTED, OK, WARNING, grade
+from mechtests.claims.outcomes import ERROR, HOLDS, MISMATCH, NOT_APPLICABLE, NOT_SELECTED, OK, WARNING, grade
 from mechtests.reports.schema import totals
 
 MODEL_ORDER = ("arm", "mdm", "pair")

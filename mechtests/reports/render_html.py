@@ -15,8 +15,8 @@ import html
 import re
 from typing import Any
 
-from mechtests.evidence import fmt
-from mechtests.figures import chart_of, is_chart_key
+from mechtests.claims.evidence import fmt
+from mechtests.claims.figures import chart_of, is_chart_key
 from mechtests.reports import svg
 from mechtests.reports.baseline_view import BaselineView, MetricRow, baseline_view, interval_text
 from mechtests.reports.charts import hypothesis_charts

@@ -6,7 +6,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from mechtests.evidence import describe
+from mechtests.claims.evidence import describe
 from mechtests.reports.baseline_view import BaselineView, MetricRow, baseline_view, interval_text
 from mechtests.reports.matrix import (cell_text, columns, headline, key_evidence, multi_seed, needs_attention, outcome_name,
                                       seed_note, status)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from mechtests.outcomes import WARNING
+from mechtests.claims.outcomes import WARNING
 from mechtests.reports.matrix import cell_text, columns, headline, needs_attention, seed_dependent, seed_note, status
 
 MAX_KEY = 48

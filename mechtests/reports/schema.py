@@ -20,9 +20,9 @@ Layout (schema_version 2):
       "hypotheses": [
         {"key": "overlap[ioi]", "id": "overlap", "variant": "ioi", "claim": ..., "source": ...,
          "reason": ..., "file": ...,
-         "results": {"arm": {"outcome": one of mechtests.outcomes.OUTCOMES,
+         "results": {"arm": {"outcome": one of mechtests.claims.outcomes.OUTCOMES,
                              "expected": "holds"|"fails"|"inconclusive",
-                             "grade": one of mechtests.outcomes.GRADES,
+                             "grade": one of mechtests.claims.outcomes.GRADES,
                              "matched": bool or null (null: not judged),
                              "message": str or null,
                              "evidence": [{"name", "value", "ci", "threshold", "extra", "flags"?}],
@@ -55,8 +55,8 @@ from pathlib import Path
 from typing import Any
 
 from mechtests.errors import MechtestsError
-from mechtests.evidence import usable
-from mechtests.outcomes import OUTCOMES, WARNING, from_v1, grade
+from mechtests.claims.evidence import usable
+from mechtests.claims.outcomes import OUTCOMES, WARNING, from_v1, grade
 
 SCHEMA = "mechtests-results"
 SCHEMA_VERSION = 2
@@ -192,7 +192,7 @@ def load_results(path: str | Path) -> dict[str, Any]:
 
 def upgrade(data: dict[str, Any]) -> dict[str, Any]:
     """A results dict of any readable version in the current layout (version 1: outcomes
-    renamed by mechtests.outcomes.from_v1, grades computed, seed fields null)."""
+    renamed by mechtests.claims.outcomes.from_v1, grades computed, seed fields null)."""
     if data.get("schema_version") == SCHEMA_VERSION:
         return data
     out = json.loads(json.dumps(data))

@@ -21,7 +21,7 @@ pytest.importorskip("websocket", reason="the browser tests need websocket-client
 from chromium import find_browser  # noqa: E402
 from pagecheck import check  # noqa: E402
 
-from mechtests.reports import compare as gate  # noqa: E402
+from mechtests.reports import gate  # noqa: E402
 from mechtests.reports.render_html import render_html  # noqa: E402
 from mechtests.reports.schema import dumps  # noqa: E402
 

@@ -19,8 +19,8 @@ from typing import Any
 import torch
 from safetensors.torch import save_file
 
-from mechtests._compat import remote_code_compat
-from mechtests.testing import tiny_tokenizer
+from mechtests.models.compat import remote_code_compat
+from mechtests.testing.checkpoints import tiny_tokenizer
 
 REMOTE = Path(__file__).parent / "remote"
 STANDINS = ("dream", "diffucoder", "llada", "llada-fused", "diffullama", "diffugpt-s", "diffugpt-m")

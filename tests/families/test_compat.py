@@ -12,7 +12,7 @@ import pytest
 import torch
 
 import mechtests
-from mechtests._compat import gguf_parsed_once, remote_code_compat, restore_computed_buffers
+from mechtests.models.compat import gguf_parsed_once, remote_code_compat, restore_computed_buffers
 from standins import build_standin
 
 OLD_CODE = '''

@@ -11,13 +11,13 @@ import pytest
 import torch
 
 import mechtests
-from mechtests import detect
-from mechtests.attribution import Layout, eap_ig
-from mechtests.attribution.engine import GraphRun, capture, frozen_weights
-from mechtests.attribution.gradsum import GradientSum
+from mechtests.measure import detect
+from mechtests.measure.attribution import Layout, eap_ig
+from mechtests.measure.attribution.engine import GraphRun, capture, frozen_weights
+from mechtests.measure.attribution.gradsum import GradientSum
 from mechtests.cli import main as cli_main
 from mechtests.errors import MechtestsError
-from mechtests.interventions import patch
+from mechtests.measure.interventions import patch
 from mechtests.models import Site
 from mechtests.models.architectures import LLADA_FUSED_TREE, LLAMA_TREE
 from mechtests.queries import answer_logits, gather_answer_logits, metric, pose

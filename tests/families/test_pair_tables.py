@@ -10,7 +10,7 @@ import pytest
 import mechtests
 from mechtests.errors import MechtestsError
 from mechtests.models.architectures import LLAMA_TREE
-from mechtests.pairs import resolve_pair
+from mechtests.run.pairs import resolve_pair
 
 
 def _table_pair(standin_paths, **options):

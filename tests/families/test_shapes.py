@@ -11,11 +11,11 @@ import shutil
 import pytest
 import torch
 
-from mechtests import batching
+from mechtests.run import batching
 from mechtests.commands.plan import read_model
 from mechtests.errors import MechtestsError
 from mechtests.models.shape import ConfigShape
-from mechtests.pairs import PairPaths, resolve_pair
+from mechtests.run.pairs import PairPaths, resolve_pair
 from mechtests.plugin.consistency import check_pair
 from standins import EXPECTED, STANDINS
 

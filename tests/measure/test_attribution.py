@@ -5,10 +5,10 @@ from __future__ import annotations
 import pytest
 import torch
 
-from mechtests.attribution import Graph, Layout, eap, eap_ig, patched_logits
-from mechtests.attribution.engine import capture
-from mechtests.circuits import edge_effects, edge_patched_metric
-from mechtests.interventions import patch
+from mechtests.measure.attribution import Graph, Layout, eap, eap_ig, patched_logits
+from mechtests.measure.attribution.engine import capture
+from mechtests.measure.circuits import edge_effects, edge_patched_metric
+from mechtests.measure.interventions import patch
 from mechtests.models import Site
 from mechtests.queries import gather_answer_logits, metric, pose
 from mechtests.stats import spearman
@@ -121,7 +121,7 @@ def test_eap_ig_leaves_the_weights_trainable_and_accumulates_in_fp32_for_a_bf16_
 
 
 def test_the_memory_lower_bound_counts_one_passs_gradients_differences_and_scores(subjects):
-    from mechtests.attribution.eap import memory_lower_bound
+    from mechtests.measure.attribution.eap import memory_lower_bound
 
     subject = subjects("llama", "arm")  # 2 layers, 4 heads, d 32: 11 upstream, 11 downstream nodes
     L, d, T = 2, 32, 12
@@ -132,7 +132,7 @@ def test_the_memory_lower_bound_counts_one_passs_gradients_differences_and_score
 
 @pytest.mark.parametrize("n_layers, n_heads", [(2, 4), (20, 9)])  # one block; several blocks and a ragged last one
 def test_edge_products_in_blocks_equal_the_full_product_on_the_edges(n_layers, n_heads):
-    from mechtests.attribution.eap import edge_products
+    from mechtests.measure.attribution.eap import edge_products
 
     graph = Graph(n_layers, n_heads)
     gen = torch.Generator().manual_seed(0)

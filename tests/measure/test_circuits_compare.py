@@ -10,11 +10,11 @@ import pytest
 import torch
 
 import mechtests
-from mechtests import cache as mcache
-from mechtests.attribution import Graph, eap_ig
-from mechtests.attribution.eap import Attribution
-from mechtests.circuits import budget, connected_edges, faithfulness, top_edges
-from mechtests.compare import control_sets, depth_profile, gini, jaccard, logit_lens, overlap, specialization, targeted_ablation, top_share
+from mechtests.run import cache as mcache
+from mechtests.measure.attribution import Graph, eap_ig
+from mechtests.measure.attribution.eap import Attribution
+from mechtests.measure.circuits import budget, connected_edges, faithfulness, top_edges
+from mechtests.measure.contrasts import control_sets, depth_profile, gini, jaccard, logit_lens, overlap, specialization, targeted_ablation, top_share
 from mechtests.errors import MechtestsError
 from mechtests.models import Site
 from mechtests.stats import bootstrap, normalised, spearman

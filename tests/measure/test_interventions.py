@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from mechtests.interventions import ablate, cache, head_sweep, patch, position_mask
+from mechtests.measure.interventions import ablate, cache, head_sweep, patch, position_mask
 from mechtests.models import Site
 from mechtests.queries import gather_answer_logits, metric, pose
 
@@ -135,7 +135,7 @@ def test_a_head_sweep_over_chosen_layers_and_heads_equals_the_full_sweep_there(s
 
 @pytest.mark.parametrize("method", ["patch", "zero", "resample"])
 def test_site_sweep_equals_one_site_at_a_time_and_costs_one_pass_per_site_plus_two(subjects, examples, method):
-    from mechtests.interventions import site_sweep
+    from mechtests.measure.interventions import site_sweep
 
     subject = subjects("llama", "mdm")
     sites = [Site("head", 0, 1), Site("mlp_out", 1), Site("resid_pre", 1), Site("attn_out", 0)]

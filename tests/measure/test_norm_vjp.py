@@ -8,7 +8,7 @@ import pytest
 import torch
 from transformers.models.llama.modeling_llama import LlamaRMSNorm
 
-from mechtests.attribution.norms import generic_vjp, norm_pullback
+from mechtests.measure.attribution.norms import generic_vjp, norm_pullback
 
 
 class ScaledTanhNorm(torch.nn.Module):
@@ -44,7 +44,7 @@ def test_norm_vjp_matches_autograd_for_each_head(make):
     assert (pull is None) == isinstance(norm, ScaledTanhNorm)
     if pull is None:
         got = generic_vjp(norm, x, g)
-    else:  # J(x)^T g = u - (xhat / d) <u, xhat>, u = r fold(g), xhat = centred(x) r (mechtests.attribution.norms)
+    else:  # J(x)^T g = u - (xhat / d) <u, xhat>, u = r fold(g), xhat = centred(x) r (mechtests.measure.attribution.norms)
         centred, r = pull.stats(x.unsqueeze(2))
         u, xhat = pull.fold_(g.clone()) * r, centred * r
         got = u - xhat / d * (u * xhat).sum(-1, keepdim=True)

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from mechtests.errors import MechtestsError
-from mechtests.outcomes import FAILS, HOLDS, INCONCLUSIVE, ClaimFailed, Inconclusive, Parts
+from mechtests.claims.outcomes import FAILS, HOLDS, INCONCLUSIVE, ClaimFailed, Inconclusive, Parts
 from mechtests.stats import bootstrap, bootstrap_with_controls, draws_halfwidth, independent_difference, ratio_of_means
 
 BAR = 2.0  # "at least twice the random controls' drop"

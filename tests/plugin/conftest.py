@@ -1,3 +1,3 @@
-"""The plugin tests run suites on a fake pair in a pytest subprocess (mechtests.plugin.testing)."""
+"""The plugin tests run suites on a fake pair in a pytest subprocess (mechtests.testing.suite)."""
 
-from mechtests.plugin.testing import FAKE_CONFTEST, PYPROJECT, Suite, suite  # noqa: F401 - the fixture and its parts
+from mechtests.testing.suite import FAKE_CONFTEST, PYPROJECT, Suite, suite  # noqa: F401 - the fixture and its parts

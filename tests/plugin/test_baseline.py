@@ -7,7 +7,7 @@ import shutil
 from pathlib import Path
 
 from mechtests.cli import main as cli_main
-from mechtests.reports import compare as gate
+from mechtests.reports import gate
 
 DATA = Path(__file__).parent / "data"
 

@@ -10,7 +10,7 @@ import pytest
 import torch
 
 from mechtests.errors import MechtestsError
-from mechtests.evidence import collecting, describe, record
+from mechtests.claims.evidence import collecting, describe, record
 
 
 def test_tensors_and_arrays_become_plain_numbers() -> None:
@@ -50,7 +50,7 @@ def test_record_outside_a_test_says_so() -> None:
 
 
 def test_an_estimate_records_with_its_interval_seed_and_size() -> None:
-    from mechtests.evidence import make_entry
+    from mechtests.claims.evidence import make_entry
     from mechtests.stats import bootstrap
 
     est = bootstrap([0.1, 0.5, 0.9, 0.4], seed=3)

@@ -80,7 +80,7 @@ def test_bad_budget_or_location_is_a_usage_error(suite, argv, words) -> None:
 def test_the_budget_is_active_in_every_test(suite) -> None:
     suite.write(test_budget='''
 import mechtests
-from mechtests import budget
+from mechtests.run import budget
 
 
 @mechtests.hypothesis(expect={"arm": "holds", "mdm": "holds"})

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from mechtests.errors import MechtestsError
-from mechtests.pairs import resolve_pair
+from mechtests.run.pairs import resolve_pair
 from mechtests.plugin import options
 
 
@@ -78,14 +78,14 @@ import os
 import torch
 
 import mechtests
-from mechtests import batching
+from mechtests.run import batching
 from mechtests.plugin.fixtures import placed_options
 
 torch.set_num_threads(3)  # at collection; the session's models fixture sets OMP_NUM_THREADS' 1
 
 @mechtests.hypothesis(claim="placed as asked")
 def test_placed(request, pair):
-    assert torch.get_num_threads() == 1  # set by mechtests.placement.apply_threads; OMP_NUM_THREADS wins
+    assert torch.get_num_threads() == 1  # set by mechtests.models.placement.apply_threads; OMP_NUM_THREADS wins
     assert placed_options(request.config, "arm") == {"device": "cpu", "dtype": "float32"}
     assert placed_options(request.config, "mdm") == {"device": "cpu", "dtype": "bfloat16"}  # the pair table's dtype
     assert batching.current_limit() == batching.MemoryLimit(amount=2 * 2**30)

@@ -1,4 +1,4 @@
-"""mechtests.outcomes: judging an interval, concluding parts, the outcome table, the gate's reading."""
+"""mechtests.claims.outcomes: judging an interval, concluding parts, the outcome table, the gate's reading."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import math
 import numpy as np
 import pytest
 
-from mechtests.outcomes import (CHANGE, NOT_COMPARED, SAME, WARNING, ClaimFailed, Inconclusive, MeasurementError, Parts,
+from mechtests.claims.outcomes import (CHANGE, NOT_COMPARED, SAME, WARNING, ClaimFailed, Inconclusive, MeasurementError, Parts,
                                 as_pytest, from_v1, grade, judge, transition)
 
 

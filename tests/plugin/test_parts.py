@@ -19,7 +19,7 @@ from functools import partial
 from pathlib import Path
 
 import mechtests
-from mechtests.outcomes import NotApplicable
+from mechtests.claims.outcomes import NotApplicable
 
 TASKS = ("ioi", "countdown", "empty")
 

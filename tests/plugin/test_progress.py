@@ -14,13 +14,13 @@ import pytest
 import torch
 
 import mechtests
-from mechtests import progress
-from mechtests.attribution import attribute, graph_for
-from mechtests.circuits import edge_patched_metric
+from mechtests.run import progress
+from mechtests.measure.attribution import attribute, graph_for
+from mechtests.measure.circuits import edge_patched_metric
 from mechtests.commands import status_line
 from mechtests.commands.eval import evaluate as evaluate_pair
-from mechtests.compare import targeted_ablation
-from mechtests.interventions import head_sweep, site_sweep
+from mechtests.measure.contrasts import targeted_ablation
+from mechtests.measure.interventions import head_sweep, site_sweep
 from mechtests.models import Site
 from mechtests.queries import evaluate
 from mechtests.stats import bootstrap_with_controls, ratio_of_means
@@ -32,7 +32,7 @@ SLOW = '''
 import time
 
 import mechtests
-from mechtests import progress
+from mechtests.run import progress
 
 @mechtests.hypothesis(claim="takes a while")
 def test_slow(subject):

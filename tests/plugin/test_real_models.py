@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from mechtests.testing import build_tiny_model
+from mechtests.testing.checkpoints import build_tiny_model
 
 
 @pytest.fixture(scope="module")

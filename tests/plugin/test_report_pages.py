@@ -6,10 +6,10 @@ import json
 import re
 from pathlib import Path
 
-from mechtests import figures
+from mechtests.claims import figures
 from mechtests.cli import main
-from mechtests.evidence import make_entry
-from mechtests.reports import compare as gate
+from mechtests.claims.evidence import make_entry
+from mechtests.reports import gate
 from mechtests.reports.charts import hypothesis_charts
 from mechtests.reports.render_html import render_html
 from mechtests.reports.render_markdown import render_markdown

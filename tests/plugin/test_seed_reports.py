@@ -6,7 +6,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from mechtests.outcomes import grade
+from mechtests.claims.outcomes import grade
 from mechtests.plugin import seeds
 from mechtests.reports.matrix import seed_note, seed_span
 from mechtests.reports.render_html import render_html

@@ -100,7 +100,7 @@ def test_split_pair_gives_each_hypothesis_its_own_group(suite, monkeypatch, tmp_
 
 
 def test_auto_split_only_when_both_models_fit_a_worker(tmp_path) -> None:
-    from mechtests.pairs import PairPaths
+    from mechtests.run.pairs import PairPaths
     from mechtests.plugin.scheduling import SPLIT_BELOW, split_pair
 
     for role in ("arm", "mdm"):

@@ -12,8 +12,9 @@ import torch
 from safetensors.torch import load_file
 
 import mechtests
-from mechtests import cache, study
-from mechtests.cache import CacheWarning, ModelIdentity
+from mechtests import study
+from mechtests.run import cache
+from mechtests.run.cache import CacheWarning, ModelIdentity
 from mechtests.tasks import TaskSet
 
 PAIR = Path(__file__).resolve().parents[2] / "fixtures" / "tiny-pair"

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from mechtests.cli import main as cli_main
-from mechtests.plugin.testing import suite  # noqa: F401 - the fixture
+from mechtests.testing.suite import suite  # noqa: F401 - the fixture
 
 DATA = Path(__file__).parent.parent / "plugin" / "data"
 V1_SUITE = (DATA / "fake_suite_v1.py").read_text()  # the suite the version 1 files were saved from, by the old code

@@ -7,7 +7,7 @@ import json
 
 import pytest
 
-from mechtests.plugin.testing import suite  # noqa: F401 - the fixture
+from mechtests.testing.suite import suite  # noqa: F401 - the fixture
 
 NEVER_RUNS = "import mechtests\n\n@mechtests.hypothesis()\ndef test_h(subject):\n    raise SystemExit('ran')\n"
 

@@ -10,8 +10,8 @@ import stat
 
 import pytest
 
-from mechtests.evidence import make_entry
-from mechtests.plugin.testing import suite  # noqa: F401 - the fixture
+from mechtests.claims.evidence import make_entry
+from mechtests.testing.suite import suite  # noqa: F401 - the fixture
 from mechtests.reports.schema import json_safe, write_set
 
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import json
 
-from mechtests.plugin.testing import suite  # noqa: F401 - the fixture
+from mechtests.testing.suite import suite  # noqa: F401 - the fixture
 
 SUITE = '''
 import mechtests

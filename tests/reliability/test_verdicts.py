@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import pytest
 
-from mechtests.plugin.testing import suite  # noqa: F401 - the fixture
+from mechtests.testing.suite import suite  # noqa: F401 - the fixture
 
 HEADER = "import math\nimport numpy as np\nimport pytest\nimport mechtests\nfrom mechtests import outcomes\n"
 
@@ -36,7 +36,7 @@ def test_lib(subject):
 
 def test_a_mechtests_assertion_is_an_error_too(suite) -> None:
     result, res = one(suite, '''
-import mechtests.outcomes as o
+import mechtests.claims.outcomes as o
 
 @mechtests.hypothesis(expect={"pair": "fails"})
 def test_inside():
@@ -157,4 +157,4 @@ def test_judged():
     outcomes.judge("edge jaccard", float("nan"), 0.3, 0.5)
 ''')
     assert result.ret == 1
-    assert res["pair"]["outcome"] == "error" and res["pair"]["message"].startswith("mechtests.outcomes.MeasurementError")
+    assert res["pair"]["outcome"] == "error" and res["pair"]["message"].startswith("mechtests.claims.outcomes.MeasurementError")

@@ -1,9 +1,9 @@
 """Interventions through nnsight: cache, patch, ablate at any Site and position; batched head sweeps."""
 
-from mechtests.interventions.core import (
+from mechtests.measure.interventions.core import (
     ABLATIONS, Effect, ablate, ablation_values, as_pair, cache, patch, position_mask, resample_index, run_with,
 )
-from mechtests.interventions.sweep import SweepResult, head_inputs, head_sweep, site_sweep, sweep_pass
+from mechtests.measure.interventions.sweep import SweepResult, head_inputs, head_sweep, site_sweep, sweep_pass
 
 __all__ = [
     "ABLATIONS", "Effect", "SweepResult", "ablate", "ablation_values", "as_pair", "cache", "head_inputs", "head_sweep",

@@ -5,7 +5,7 @@ Why torch hooks and not nnsight here: EAP-IG needs gradients at ~n_layers * (n_h
 intermediate tensors for k interpolation steps, and edge patching needs each head of a layer
 to read a different residual stream. Both are a few lines of autograd around the model's own
 modules, and cost only what the model costs (see BENCHMARKS.md). Node-level interventions go
-through nnsight (mechtests.interventions).
+through nnsight (mechtests.measure.interventions).
 
 How a head gets its own input without re-implementing attention: heads of layer l all read
 x = resid_pre(l) through the attention norm and the q/k/v projections. The hooks give the
@@ -20,7 +20,7 @@ path.
 
 A gradient pass without edge patching gives every head the same input, so it need not build
 the copies: the model runs as it is, and the pass records what each layer's attention norm read
-and what its q/k/v projections output, with their gradients; mechtests.attribution.gradsum turns
+and what its q/k/v projections output, with their gradients; mechtests.measure.attribution.gradsum turns
 those into each head's gradient at its input, the same numbers as through per-head copies
 (tests/families: every family stand-in, 1e-5).
 """
@@ -33,8 +33,8 @@ from typing import TYPE_CHECKING, Any, Iterator
 
 import torch
 
-from mechtests.attribution.graph import graph_for
-from mechtests.attribution.norms import NormPullback, norm_pullback
+from mechtests.measure.attribution.graph import graph_for
+from mechtests.measure.attribution.norms import NormPullback, norm_pullback
 from mechtests.errors import MechtestsError
 
 if TYPE_CHECKING:
@@ -50,7 +50,7 @@ class Layout:
             raise MechtestsError(
                 f"edge attribution on {subject.path}: its map declares parallel blocks, and the graph assumes "
                 "each MLP reads the stream after its layer's attention",
-                "use node-level measurements (mechtests.interventions) on this model",
+                "use node-level measurements (mechtests.measure.interventions) on this model",
             )
         self.subject, self.graph = subject, graph_for(subject)
         n = subject.n_layers
@@ -69,7 +69,7 @@ class Layout:
     def head_input_weights(self, layer: int, like: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
         """What turns head-space q/k/v gradients of each head into a gradient at its normalised
         input, folded through the attention norm's weight where its VJP has a closed form
-        (mechtests.attribution.norms), on `like`'s device in its dtype: [W_q | W_k | W_v] per head (H, 3 dh, d)
+        (mechtests.measure.attribution.norms), on `like`'s device in its dtype: [W_q | W_k | W_v] per head (H, 3 dh, d)
         when every head has its own key and value, else W_q (H, dh, d) and [W_k | W_v] / group per
         key/value head (H_kv, 2 dh, d)."""
         w_q, w_k, w_v = (w.to(like.device, like.dtype) for w in self.w_qkv[layer])
@@ -355,7 +355,7 @@ class GraphRun:
     def gradients(self, objective: torch.Tensor) -> PassGradients:
         """d objective / d (each downstream node's input, through that node only), in one autograd
         call: at each head's own input under edge patching, else at what every q/k/v module
-        output (mechtests.attribution.gradsum turns those into the heads' input gradients)."""
+        output (mechtests.measure.attribution.gradsum turns those into the heads' input gradients)."""
         n = len(self.lay.layers)
         if self.head_in:
             grads = torch.autograd.grad(objective, [*self.head_in, *self.x_mid, self.final_in])

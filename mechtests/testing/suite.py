@@ -5,7 +5,7 @@ path and weights hash of a real Subject, so tests exercise the plugin's mechanic
 matrix, the outcome table, reports, xdist, the baseline gate, bad options) without loading a
 model. Use it through the `suite` fixture (pytest's `pytester` plugin must be active):
 
-    from mechtests.plugin.testing import suite  # noqa: F401 - the fixture
+    from mechtests.testing.suite import suite  # noqa: F401 - the fixture
 
     def test_x(suite):
         suite.write(test_h="...")

@@ -3,7 +3,7 @@
 A baseline holds, per case (hypothesis key and model), the outcome and the scalar metrics of
 one run. It is written by `--mech-save-baseline FILE` and read by `--mech-baseline FILE` and
 `mechtests compare OLD NEW`, which also accepts two results.json files. How two outcomes
-compare is mechtests.outcomes.transition: holds <-> fails, and into or out of error, is a
+compare is mechtests.claims.outcomes.transition: holds <-> fails, and into or out of error, is a
 change and fails the gate; into or out of inconclusive is "unsettled", a warning unless
 strict; a case that did not run here (not selected, not collected) or that is not applicable
 on either side is not compared, only counted. Metric drift beyond the tolerance is reported.
@@ -17,7 +17,7 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 from mechtests.errors import MechtestsError
-from mechtests.outcomes import CHANGE, NOT_COMPARED, NOT_SELECTED, WARNING, from_v1, transition
+from mechtests.claims.outcomes import CHANGE, NOT_COMPARED, NOT_SELECTED, WARNING, from_v1, transition
 from mechtests.reports.schema import READABLE_VERSIONS, SCHEMA, check_version, load_json, upgrade
 
 BASELINE_SCHEMA = "mechtests-baseline"

@@ -23,17 +23,17 @@ Every size a hypothesis in suites/ uses comes from these fields, so `quick` shri
 The K rule (issue #12): the paper's share of the graph, K = 1000 of a 7B graph's ~3.2 x 10^5
 edges (k_fraction 0.0032), but never fewer than 39 edges (k_min), the smallest K whose edge
 Jaccard moves by at most 0.05 when one shared edge is swapped (2 / (K + 1):
-mechtests.compare.jaccard_resolution). With K = 10, the earlier 5% of the bundled pair's 207
+mechtests.measure.contrasts.jaccard_resolution). With K = 10, the earlier 5% of the bundled pair's 207
 edges, one edge moved the Jaccard by 0.18 and "pathways reorganised" rested on one or two
 edges per task. Control draws start at `control_draws` and go on until the controls' mean is
-known to 10% (mechtests.compare.CONTROL_PRECISION), at most `control_cap` draws.
+known to 10% (mechtests.measure.contrasts.CONTROL_PRECISION), at most `control_cap` draws.
 
 A hypothesis whose task pool has fewer than `min_pool` examples is not applicable (with the
 pool size): its intervals would mean nothing. Issue #12 (verdicts that replicate) sets the
 values of the K rule and the control draws; the fields and their meaning stay here.
 
 The active budget is a ContextVar, like evidence.record's sink: the plugin activates the
-run's budget once, and mechtests.study and mechtests.circuits read their defaults from it, so
+run's budget once, and mechtests.study and mechtests.measure.circuits read their defaults from it, so
 a hypothesis never passes it around and a library call outside a run gets `default`.
 """
 

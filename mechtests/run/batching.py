@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING, Callable, TypeVar
 
 import torch
 
-from mechtests import progress
+from mechtests.run import progress
 from mechtests.errors import MechtestsError
 from mechtests.models.shape import ConfigShape
 
@@ -62,7 +62,7 @@ class MemoryLimit:
         device = torch.device(device)
         if self.amount is not None:
             return self.amount
-        if device.type == "cuda":  # each xdist worker has a GPU of its own (mechtests.placement)
+        if device.type == "cuda":  # each xdist worker has a GPU of its own (mechtests.models.placement)
             return int((self.share or GPU_SHARE) * available_bytes(device))
         workers = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1") or 1)  # the CPU's memory is shared among them
         return int((self.share or CPU_SHARE) * available_bytes(device) / max(1, workers))
@@ -189,7 +189,7 @@ def in_batches(fn: Callable[[int, int, int], T], n: int, rows: int, what: str, u
     `rows` is the pass's row budget (fn may spend it on more than the chunk's items, as EAP-IG
     spends it on interpolation steps). When fn runs out of memory, the budget is halved and the
     same chunk retried, with a BatchWarning; at one row, the error is a MechtestsError.
-    Progress (mechtests.progress): `what: unit` done/n, before the first chunk and after each,
+    Progress (mechtests.run.progress): `what: unit` done/n, before the first chunk and after each,
     when the work takes more than one pass (one pass is not a loop worth a line: an intervened
     pass inside a sweep leaves the sweep's count alone).
     """

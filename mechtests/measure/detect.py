@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Callable, Sequence
 
 import torch
 
-from mechtests import batching
+from mechtests.run import batching
 from mechtests.errors import MechtestsError
 
 if TYPE_CHECKING:
@@ -155,7 +155,7 @@ def head_scores(
     subject: "Subject", data: "Sequence[Example] | torch.Tensor", targets: Targets, batch_size: int | None = None
 ) -> HeadScores:
     """Scores of every head for a target rule, batched: `batch_size` rows per pass, or None for
-    as many as the memory budget holds (mechtests.batching); each row is scored on its own."""
+    as many as the memory budget holds (mechtests.run.batching); each row is scored on its own."""
     ids, attention = _inputs(subject, data)
     if ids.shape[0] == 0:
         raise MechtestsError("head detector got no examples", "pass at least one example or sequence")

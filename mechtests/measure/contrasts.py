@@ -17,11 +17,11 @@ from typing import TYPE_CHECKING, Callable, Sequence
 import numpy as np
 import torch
 
-from mechtests.attribution.eap import Attribution
-from mechtests.attribution.graph import Graph
-from mechtests.circuits import Circuit
-from mechtests import budget as run_budget
-from mechtests import progress
+from mechtests.measure.attribution.eap import Attribution
+from mechtests.measure.attribution.graph import Graph
+from mechtests.measure.circuits import Circuit
+from mechtests.run import budget as run_budget
+from mechtests.run import progress
 from mechtests.errors import MechtestsError
 from mechtests.models.components import Site
 from mechtests.stats import draws_halfwidth
@@ -41,7 +41,7 @@ def jaccard(a: set, b: set) -> float:
 def jaccard_resolution(k: int) -> float:
     """The coarsest step of the Jaccard of two K-edge sets: one of K shared edges swapped out
     takes it from 1 to (K - 1) / (K + 1). With K = 10 one edge is 0.18; the budget's K rule
-    (mechtests.budget) keeps it at most 0.05."""
+    (mechtests.run.budget) keeps it at most 0.05."""
     return 2.0 / (k + 1) if k > 0 else 1.0
 
 
@@ -182,7 +182,7 @@ class LogitLens:
 def logit_lens(subject: "Subject", data: "Sequence[Example] | tuple[Posed, Posed]", sites: Sequence[Site] | None = None) -> LogitLens:
     """Project each component's output at the answer read positions through the final norm's gain and
     the unembedding; score how sharply it points at the (first) answer token."""
-    from mechtests.interventions import as_pair, cache
+    from mechtests.measure.interventions import as_pair, cache
 
     clean, _ = as_pair(subject, data)
     if sites is None:
@@ -325,7 +325,7 @@ def targeted_ablation(
     per family, more in batches of `n_controls` until the family's mean effect is known to
     `precision` (relative 95% half-width) or `max_controls` (default: the run budget's control_cap)
     are drawn."""
-    from mechtests.interventions import ablation_values, as_pair, run_with
+    from mechtests.measure.interventions import ablation_values, as_pair, run_with
     from mechtests.queries import answer_logits, metric
 
     if not targets:

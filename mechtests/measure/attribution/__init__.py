@@ -1,7 +1,7 @@
 """Attribution over the graph embedding -> heads, MLPs -> logits: EAP and EAP-IG, edge and node level."""
 
-from mechtests.attribution.eap import Attribution, attribute, eap, eap_ig, repeat_posed
-from mechtests.attribution.engine import GraphRun, Layout, capture, patched_logits
-from mechtests.attribution.graph import Graph, graph_for
+from mechtests.measure.attribution.eap import Attribution, attribute, eap, eap_ig, repeat_posed
+from mechtests.measure.attribution.engine import GraphRun, Layout, capture, patched_logits
+from mechtests.measure.attribution.graph import Graph, graph_for
 
 __all__ = ["Attribution", "Graph", "GraphRun", "Layout", "attribute", "capture", "eap", "eap_ig", "graph_for", "patched_logits", "repeat_posed"]

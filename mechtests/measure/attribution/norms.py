@@ -9,7 +9,7 @@ with r = rsqrt(variance + eps) and
     LayerNorm (y = w (x - mean) r + c):  fold(g) = centred(w g),   centred(x) = x - mean
 and `fold` is linear over the last axis, so it can be applied once to the weights that map the
 q/k/v gradients back to the norm's output, and the dot product <u, xhat> can be taken in head
-space (mechtests.attribution.gradsum). A module whose form is not recognised gets its VJP
+space (mechtests.measure.attribution.gradsum). A module whose form is not recognised gets its VJP
 through torch.func (vjp under vmap), exact but slower. The form is recognised by evaluating the
 module, not by its class name: a module counts as RMSNorm or LayerNorm only if its output
 equals that formula on a test input.

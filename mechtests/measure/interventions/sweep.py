@@ -2,7 +2,7 @@
 
 head_sweep: the batch is replicated once per head in a chunk (rows = heads_per_pass * B); in the
 trace each row block overwrites its own head's slice of the output-projection input. The chunk
-size comes from the memory budget (mechtests.batching), or from `rows_per_pass`; an
+size comes from the memory budget (mechtests.run.batching), or from `rows_per_pass`; an
 out-of-memory error halves it. site_sweep: one pass per site.
 Both compute the clean and corrupted baselines and every site's replacement value once, not
 once per site: a sweep of n sites costs n passes plus two or three.
@@ -15,10 +15,10 @@ from typing import TYPE_CHECKING, Sequence
 
 import torch
 
-from mechtests import batching, progress
-from mechtests.attribution.eap import repeat_posed
+from mechtests.run import batching, progress
+from mechtests.measure.attribution.eap import repeat_posed
 from mechtests.errors import MechtestsError
-from mechtests.interventions.core import ABLATIONS, _metrics, ablation_values, as_pair, cache, position_mask, resample_index, run_with
+from mechtests.measure.interventions.core import ABLATIONS, _metrics, ablation_values, as_pair, cache, position_mask, resample_index, run_with
 from mechtests.models.components import Site
 from mechtests.queries import Posed, answer_logits, gather_answer_logits, metric
 

@@ -19,7 +19,7 @@ Cost, per batch of b examples with R = k * b rows per gradient pass (`memory_low
 one no-grad pass over the 2b clean and corrupted rows, then steps / k forward+backward passes.
 A gradient pass runs the model's own modules, as the bare model does, and unembeds only the
 positions the metric reads (mechtests.queries.read_only_answers); each head's input gradient is
-summed over passes in head space and projected once per batch (mechtests.attribution.gradsum).
+summed over passes in head space and projected once per batch (mechtests.measure.attribution.gradsum).
 On a CPU the default batching takes one interpolation step per pass (`attribute`).
 Memory beyond a bare forward+backward pass of R rows (the floor of any IG implementation)
 that this method must hold at once:
@@ -46,10 +46,10 @@ from typing import TYPE_CHECKING, Callable, Sequence
 
 import torch
 
-from mechtests import batching, progress
-from mechtests.attribution.engine import GraphRun, Layout, frozen_weights
-from mechtests.attribution.gradsum import ACCUMULATE, GradientSum
-from mechtests.attribution.graph import Graph, graph_for
+from mechtests.run import batching, progress
+from mechtests.measure.attribution.engine import GraphRun, Layout, frozen_weights
+from mechtests.measure.attribution.gradsum import ACCUMULATE, GradientSum
+from mechtests.measure.attribution.graph import Graph, graph_for
 from mechtests.errors import MechtestsError
 from mechtests.queries import Posed, gather_answer_logits, metric, posed_steps, read_only_answers
 
@@ -205,14 +205,14 @@ def attribute(
 
     data: Examples (posed clean/corrupted through the query layer) or explicit (clean,
     corrupted) Posed pairs, one per denoising step. batch_size: rows per forward pass (examples
-    times interpolation steps); None picks it from the memory budget (mechtests.batching), with
+    times interpolation steps); None picks it from the memory budget (mechtests.run.batching), with
     one interpolation step per pass on a CPU, and an out-of-memory error halves it. Results do
     not depend on it beyond float rounding.
-    cache_task: a task name to cache the result on disk under (mechtests.cache), keyed by the
+    cache_task: a task name to cache the result on disk under (mechtests.run.cache), keyed by the
     weights sha256, the task, the examples, the method and its parameters.
     """
     if cache_task is not None and data and not isinstance(list(data)[0], tuple):
-        from mechtests import cache
+        from mechtests.run import cache
 
         params = {"steps": steps, "denoise_steps": denoise_steps}
         key = cache.cache_key(subject, cache_task, list(data), method, params)

@@ -3,7 +3,7 @@
 Budget. The paper keeps K = 1000 edges of 7B models, whose graphs have ~3-5 x 10^5 edges (28
 layers x 28 heads: 320,307): about 0.3% of them. Our graphs are tiny (4 layers x 4 heads: 207
 edges, where 0.3% is less than one edge), so a fixed K
-means nothing across sizes; K is a per-model rule owned by the run budget (mechtests.budget):
+means nothing across sizes; K is a per-model rule owned by the run budget (mechtests.run.budget):
 K = max(minimum, round(fraction * n_edges)), fraction 0.0032 (the paper's share) and minimum
 39 (the smallest K whose edge Jaccard resolves 0.05), capped at n_edges; the `paper` budget
 also caps it at the paper's 1000. Vary it (`k=`) as the paper varies K, as a robustness check.
@@ -12,7 +12,7 @@ Faithfulness of a circuit: the metric when only its edges carry clean activation
 other edge reads the corrupted (or mean) activation of its upstream node, normalised as
 (m_circuit - m_corrupt) / (m_clean - m_corrupt): 1 means the circuit alone carries the effect.
 Edges are patched with torch hooks that give every head its own input
-(mechtests.attribution.engine), so that heads of one layer can read different streams.
+(mechtests.measure.attribution.engine), so that heads of one layer can read different streams.
 """
 
 from __future__ import annotations
@@ -23,11 +23,11 @@ from typing import TYPE_CHECKING, Sequence
 
 import torch
 
-from mechtests import batching, progress
-from mechtests import budget as run_budget
-from mechtests.attribution.eap import Attribution, Batches, _batches, _metric
-from mechtests.attribution.engine import Layout, capture, patched_logits
-from mechtests.attribution.graph import Graph
+from mechtests.run import batching, progress
+from mechtests.run import budget as run_budget
+from mechtests.measure.attribution.eap import Attribution, Batches, _batches, _metric
+from mechtests.measure.attribution.engine import Layout, capture, patched_logits
+from mechtests.measure.attribution.graph import Graph
 from mechtests.errors import MechtestsError
 
 if TYPE_CHECKING:
@@ -36,7 +36,7 @@ if TYPE_CHECKING:
 
 
 def budget(n_edges: int, fraction: float | None = None) -> int:
-    """K for a graph of `n_edges` edges under the run's budget (mechtests.budget.Budget.k: by
+    """K for a graph of `n_edges` edges under the run's budget (mechtests.run.budget.Budget.k: by
     default max(10, round(0.05 * n_edges)), at most n_edges); `fraction` overrides the budget's."""
     return run_budget.active().k(n_edges, fraction)
 
@@ -133,7 +133,7 @@ class Faithfulness:
 
 
 def _graph_rows(subject: "Subject", posed: "Posed", rows_per_pass: int | None) -> int:
-    """Rows per pass of the graph engine: given, or from the memory budget (mechtests.batching;
+    """Rows per pass of the graph engine: given, or from the memory budget (mechtests.run.batching;
     the engine holds every upstream node's output per position, as EAP-IG's per-head inputs)."""
     return rows_per_pass or batching.rows_for(subject, posed.input_ids.shape[1], per_head_inputs=True)
 
@@ -195,7 +195,7 @@ def edge_effects(
 
     edges: bool (n_up, n_down) mask of the edges to measure (default: all). Returns a (n_up,
     n_down) tensor, zero elsewhere. Rows for several edges share one forward pass: `rows_per_pass`
-    rows, or None for as many as the memory budget holds (mechtests.batching).
+    rows, or None for as many as the memory budget holds (mechtests.run.batching).
     """
     layout = Layout(subject)
     graph = layout.graph
@@ -215,7 +215,7 @@ def edge_effects(
             drop[torch.arange(n), u, v] = True
             drop = drop.repeat_interleave(B, dim=0)  # (n * B, n_up, n_down)
             rep = lambda t: t.repeat(n, *[1] * (t.ndim - 1))  # noqa: E731
-            from mechtests.attribution.eap import repeat_posed
+            from mechtests.measure.attribution.eap import repeat_posed
 
             posed = repeat_posed(clean, n)
             logits = patched_logits(layout, posed.input_ids, posed.attention_mask, rep(ref), drop)

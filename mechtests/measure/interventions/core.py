@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Mapping, Sequence
 
 import torch
 
-from mechtests import batching
+from mechtests.run import batching
 from mechtests.errors import MechtestsError
 from mechtests.models.components import Site, read, write
 from mechtests.queries import Posed, gather_answer_logits, metric, pose
@@ -67,7 +67,7 @@ def _ordered(sites: Sequence[Site]) -> list[Site]:
 
 
 def _rows(subject: "Subject", posed: Posed, rows: int | None) -> int:
-    """Rows per traced pass: `rows`, or as many as the memory budget holds (mechtests.batching)."""
+    """Rows per traced pass: `rows`, or as many as the memory budget holds (mechtests.run.batching)."""
     return rows or batching.rows_for(subject, posed.input_ids.shape[1])
 
 

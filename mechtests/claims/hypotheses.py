@@ -12,7 +12,7 @@ expectations use the keys "arm" and "mdm"; a test that takes `pair` (or neither)
 uses the key "pair". A hypothesis that is several independent measurements may name them as
 `parts` (mechtests.plugin.parts: under xdist they run side by side, the verdict stays one).
 An expectation is one of holds, fails or inconclusive; how each outcome
-maps onto pytest against it is mechtests.outcomes' table: an expected "fails" is an xfail, so
+maps onto pytest against it is mechtests.claims.outcomes' table: an expected "fails" is an xfail, so
 the run stays green while the model behaves as known and turns red when the mechanism appears
 (the test passes) or the test errors.
 """
@@ -25,7 +25,7 @@ from typing import Any, Callable, Mapping
 import pytest
 
 from mechtests.errors import MechtestsError
-from mechtests.outcomes import HOLDS, VERDICTS
+from mechtests.claims.outcomes import HOLDS, VERDICTS
 
 MODEL_KEYS: tuple[str, ...] = ("arm", "mdm", "pair")
 MARK_NAME = "mechtests_hypothesis"

@@ -5,7 +5,7 @@ Why: head h's input gradient in one pass is J(x)^T W_h^T g_h, its q/k/v output g
 pulled back through its slices of the projections and the attention norm's Jacobian at the
 layer's input x (one x for every head). Building it for every head in every pass costs a
 per-head product the size of the q/k/v projection and several (H, R * T, d) element-wise passes
-per layer, k times over. Where the norm's VJP has a closed form (mechtests.attribution.norms),
+per layer, k times over. Where the norm's VJP has a closed form (mechtests.measure.attribution.norms),
 
     J(x)^T v = u - (xhat / d) <u, xhat>,   u = r fold(v),   xhat = centred(x) r,
 
@@ -17,7 +17,7 @@ and for v = W_h^T g_h both terms can be summed over passes before they are expan
     biases, and a LayerNorm's bias projected): a dot product s_h = <g_h, o_h - beta_h> per head
     and position, so each pass adds one rank-one update (xhat r / d) s_h per head.
 Under grouped-query attention a key/value head's share goes 1/group to each head of its group,
-as in the per-head forward (mechtests.attribution.engine). A norm without a closed form takes the
+as in the per-head forward (mechtests.measure.attribution.engine). A norm without a closed form takes the
 per-pass route: per-head products, then its VJP through torch.func. The MLPs' and the logits'
 gradients are summed as they come. Every sum is kept in ACCUMULATE, whatever the model's dtype,
 node-major: (B, n_down, T, d).
@@ -27,8 +27,8 @@ from __future__ import annotations
 
 import torch
 
-from mechtests.attribution.engine import Layout, PassGradients
-from mechtests.attribution.norms import generic_vjp
+from mechtests.measure.attribution.engine import Layout, PassGradients
+from mechtests.measure.attribution.norms import generic_vjp
 
 ACCUMULATE = torch.float32  # gradients and edge scores are summed in fp32 whatever the model's dtype (bf16 on GPU)
 
@@ -49,7 +49,7 @@ class GradientSum:
 
     @torch.no_grad()  # the recorded q/k/v outputs are part of the pass's graph: nothing here extends it
     def add(self, grads: PassGradients) -> None:
-        """One pass's gradients (mechtests.attribution.engine.GraphRun.gradients)."""
+        """One pass's gradients (mechtests.measure.attribution.engine.GraphRun.gradients)."""
         for layer, g in enumerate(grads.mlp):
             self._add(self.total[:, self.lay.graph.down_index(layer)], g)
         self._add(self.total[:, -1], grads.final)
