@@ -17,7 +17,7 @@ from mechtests.errors import MechtestsError
 from mechtests.posttrain import Recipe, posttrain
 from mechtests.posttrain.assemble import assemble
 from mechtests.posttrain.evaluate import evaluate_run, later_token_effect
-from mechtests.posttrain.recipe import Run
+from mechtests.posttrain.training import Run
 
 ARM = str(Path(__file__).resolve().parents[1] / "fixtures" / "tiny-pair" / "arm")
 # Small enough for CI: 24-token rows (the tiny tasks' length), a few hundred sampled rows.

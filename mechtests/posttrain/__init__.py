@@ -6,6 +6,7 @@ for its bootstrap intervals): it trains checkpoints, it does not test hypotheses
 
 from mechtests.posttrain.assemble import assemble
 from mechtests.posttrain.evaluate import evaluate_run
-from mechtests.posttrain.recipe import Recipe, posttrain
+from mechtests.posttrain.recipe import Recipe
+from mechtests.posttrain.training import posttrain
 
 __all__ = ["Recipe", "assemble", "evaluate_run", "posttrain"]
