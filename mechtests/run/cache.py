@@ -41,9 +41,9 @@ from mechtests.errors import MechtestsError
 CACHE_DIR_ENV = "MECHTESTS_CACHE_DIR"
 DEFAULT_DIR = ".mechtests-cache"
 ENTRY_FORMAT = 2  # layout of an entry (one safetensors file, checksum in its header); part of every key
-PACKAGE_ROOT = Path(__file__).resolve().parent
+PACKAGE_ROOT = Path(mechtests.__file__).resolve().parent  # the whole package, not this module's folder
 # Presentation and test-support code never changes a measured number, so editing it keeps the keys.
-NOT_MEASUREMENT_CODE = ("plugin", "reports", "commands", "cli.py", "testing.py")
+NOT_MEASUREMENT_CODE = ("plugin", "reports", "commands", "cli.py", "testing")
 LIBRARIES = ("torch", "transformers", "nnsight", "safetensors")
 _MEMORY: dict[str, tuple[dict[str, torch.Tensor], dict[str, Any]]] = {}
 

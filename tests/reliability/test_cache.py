@@ -68,11 +68,12 @@ def test_editing_the_measurement_code_changes_the_key_and_editing_a_report_does_
         shutil.copytree(cache.PACKAGE_ROOT, root, ignore=shutil.ignore_patterns("__pycache__"))
         return root
 
+    assert all((cache.PACKAGE_ROOT / name).exists() for name in cache.NOT_MEASUREMENT_CODE)  # no stale name
     original = _key()
     same = copy("same")
     assert cache.code_hash(same) == cache.code_hash(cache.PACKAGE_ROOT)  # where the code lives does not matter
     edited = copy("edited")
-    engine = edited / "attribution" / "eap.py"
+    engine = edited / "measure" / "attribution" / "eap.py"
     engine.write_text(engine.read_text() + "\nSTEP_OFFSET = 0.25\n")
     report = copy("report")
     (report / "reports" / "render_html.py").write_text((report / "reports" / "render_html.py").read_text() + "\n# edited\n")
