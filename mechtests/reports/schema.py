@@ -62,9 +62,6 @@ SCHEMA = "mechtests-results"
 SCHEMA_VERSION = 2
 READABLE_VERSIONS = (1, 2)
 REPORT_FILES = ("results.json", "report.html", "summary.md")
-# What differs between two runs of the same code on the same models: when and how they ran.
-VOLATILE_RUN_KEYS = ("started", "finished", "duration_s", "invocation")
-VOLATILE_RESULT_KEYS = ("duration_s",)
 
 
 def totals(hypotheses: list[dict[str, Any]]) -> dict[str, int]:
@@ -79,18 +76,6 @@ def totals(hypotheses: list[dict[str, Any]]) -> dict[str, int]:
             if res.get("grade") == WARNING:
                 counts["warnings"] += 1
     return counts
-
-
-def stable_view(results: dict[str, Any]) -> dict[str, Any]:
-    """A copy without timings and invocation: equal for equal verdicts and evidence."""
-    out = json.loads(json.dumps(results))
-    for key in VOLATILE_RUN_KEYS:
-        out["run"].pop(key, None)
-    for hyp in out["hypotheses"]:
-        for res in hyp["results"].values():
-            for key in VOLATILE_RESULT_KEYS:
-                res.pop(key, None)
-    return out
 
 
 def json_safe(value: Any, flags: list[str], where: str = "") -> Any:

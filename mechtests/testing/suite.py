@@ -46,6 +46,10 @@ def mech_loader():
     return load
 '''
 
+# What differs between two runs of the same code on the same models: when and how they ran.
+VOLATILE_RUN_KEYS = ("started", "finished", "duration_s", "invocation")
+VOLATILE_RESULT_KEYS = ("duration_s",)
+
 PYPROJECT = '''
 [tool.mechtests]
 pair = "fake"
@@ -79,6 +83,18 @@ class Suite:
     def outcomes(self) -> dict[str, dict[str, str]]:
         """{hypothesis key: {model: outcome}}"""
         return {h["key"]: {m: r["outcome"] for m, r in h["results"].items()} for h in self.results()["hypotheses"]}
+
+
+def stable_view(results: dict[str, Any]) -> dict[str, Any]:
+    """A copy of a results.json without timings and invocation: equal for equal verdicts and evidence."""
+    out = json.loads(json.dumps(results))
+    for key in VOLATILE_RUN_KEYS:
+        out["run"].pop(key, None)
+    for hyp in out["hypotheses"]:
+        for res in hyp["results"].values():
+            for key in VOLATILE_RESULT_KEYS:
+                res.pop(key, None)
+    return out
 
 
 @pytest.fixture

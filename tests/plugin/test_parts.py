@@ -9,7 +9,7 @@ import pytest
 import mechtests
 from mechtests.errors import MechtestsError
 from mechtests.plugin import parts
-from mechtests.reports.schema import stable_view
+from mechtests.testing.suite import stable_view
 
 # A stand-in for the disk cache: a part or the hypothesis computes a value once and leaves it in
 # a file; whoever comes later reads it. The log says which process computed what.

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from mechtests.reports.schema import stable_view
+from mechtests.testing.suite import stable_view
 
 SUITE = '''
 import mechtests
