@@ -1,4 +1,23 @@
-"""mechtests: pytest suites for mechanistic hypotheses about ARMs and the MDMs post-trained from them."""
+"""mechtests: pytest suites for mechanistic hypotheses about ARMs and the MDMs post-trained from them.
+
+The house, bottom up; a module imports only from its own layer or a lower one (tests/test_layers.py):
+
+    errors       MechtestsError, the one user-facing error (this package imports only it at start-up)
+    models/      checkpoints in, Subjects out: families, loading, sites, placement, transformers compat
+    run/         run infrastructure: settings, pairs, budgets, batching, the measurement cache, progress
+    stats        seeded bootstrap intervals over examples for every recorded scalar
+    queries/     examples in, model input and answer logits out; the one place ARM and MDM differ
+    tasks/       the bundled task generators and their natural-language twins
+    measure/     measurements: detectors, interventions, attribution, circuits, contrasts
+    posttrain/   (beside measure) adapt an ARM into an MDM with the published recipe
+    claims/      hypotheses, evidence, outcomes and figures of a claim
+    study        the paper's pipeline, computed once and shared by the hypotheses that need it
+    reports/     results.json, its renderers and the baseline gate
+    plugin/      the pytest plugin: options, fixtures, collection, the outcome table
+    commands/    the `mechtests` subcommands (cli.py dispatches to them)
+    testing/     helpers for testing mechtests itself: tiny checkpoints, a suite harness
+    cli          the `mechtests` console script, on top
+"""
 
 from __future__ import annotations
 

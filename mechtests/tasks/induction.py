@@ -8,14 +8,13 @@ to the token to copy varies: only a head that matches the current token against 
 from __future__ import annotations
 
 import random
-from typing import TYPE_CHECKING, Sequence, TypeVar
+from typing import Sequence, TypeVar
+
+import torch
 
 from mechtests.queries.example import Example
 from mechtests.tasks.base import BundledTask
 from mechtests.tasks.vocab import BOS, SYMBOLS, Lexicon
-
-if TYPE_CHECKING:
-    import torch
 
 LENGTH = 24  # tokens per example, <bos> included; the answer is the last token
 MIN_SPAN, MAX_SPAN = 1, 6
@@ -52,8 +51,6 @@ def first_occurrence_scores(attentions: Sequence[torch.Tensor], examples: Sequen
     """(L, H) tensor: each head's mean attention from the last repeated token to the token after
     its first occurrence (the bundled pair's induction-head criterion), from per-layer attention
     probabilities (B, H, T, T) on `examples`, e.g. transformers' `output_attentions`."""
-    import torch
-
     query, key = zip(*(first_occurrence_targets(e) for e in examples))
     rows = torch.arange(len(examples))
     return torch.stack([a[rows, :, list(query), list(key)].mean(0) for a in attentions])

@@ -7,6 +7,7 @@ bundled models (`save_pretrained`) and loads back through `AutoTokenizer`.
 
 from __future__ import annotations
 
+from tokenizers import Tokenizer, models, pre_tokenizers, processors
 from transformers import PreTrainedTokenizerFast
 
 from mechtests.errors import MechtestsError
@@ -43,8 +44,6 @@ WORDS: tuple[str, ...] = (
 
 def build_tokenizer() -> PreTrainedTokenizerFast:
     """A WordLevel tokenizer over WORDS that prepends <bos>, as every task example starts with it."""
-    from tokenizers import Tokenizer, models, pre_tokenizers, processors
-
     if len(set(WORDS)) != len(WORDS):
         raise AssertionError("duplicate word in the task vocabulary")
     vocab = {w: i for i, w in enumerate(WORDS)}

@@ -11,6 +11,10 @@ from pathlib import Path
 from typing import Any
 
 import torch
+from tokenizers import Tokenizer
+from tokenizers.models import WordLevel
+from tokenizers.pre_tokenizers import WhitespaceSplit
+from transformers import AutoModelForCausalLM, GPT2Config, LlamaConfig, PreTrainedTokenizerFast, Qwen2Config
 
 FAMILIES = ("llama", "qwen2", "gpt2")
 SPECIAL_TOKENS = ["<pad>", "<unk>", "<bos>", "<eos>", "<mask>"]
@@ -18,11 +22,6 @@ SPECIAL_TOKENS = ["<pad>", "<unk>", "<bos>", "<eos>", "<mask>"]
 
 def tiny_tokenizer(n_words: int = 59) -> Any:
     """A word-level tokenizer over `<pad> <unk> <bos> <eos> <mask> w0 .. w{n-1}`."""
-    from tokenizers import Tokenizer
-    from tokenizers.models import WordLevel
-    from tokenizers.pre_tokenizers import WhitespaceSplit
-    from transformers import PreTrainedTokenizerFast
-
     vocab = {tok: i for i, tok in enumerate(SPECIAL_TOKENS + [f"w{i}" for i in range(n_words)])}
     core = Tokenizer(WordLevel(vocab=vocab, unk_token="<unk>"))
     core.pre_tokenizer = WhitespaceSplit()
@@ -33,8 +32,6 @@ def tiny_tokenizer(n_words: int = 59) -> Any:
 
 def tiny_config(family: str, vocab_size: int, n_layers: int = 2, d_model: int = 32, n_heads: int = 4) -> Any:
     """A small config of `family` with eager attention, so attention probabilities are readable."""
-    from transformers import GPT2Config, LlamaConfig, Qwen2Config
-
     if family == "gpt2":
         return GPT2Config(
             vocab_size=vocab_size, n_embd=d_model, n_layer=n_layers, n_head=n_heads, n_positions=128,
@@ -66,8 +63,6 @@ def build_tiny_model(
     kind='mdm' saves it with bidirectional attention and the tokenizer's mask token;
     weights_from copies another model's weights (an MDM "post-trained" from an ARM).
     """
-    from transformers import AutoModelForCausalLM
-
     tokenizer = tiny_tokenizer()
     config = tiny_config(family, vocab_size=len(tokenizer), n_layers=n_layers)
     config.is_causal = kind != "mdm"
