@@ -1,6 +1,6 @@
 """What changed against the baseline, as rows both report.html and summary.md put first.
 
-The gate (reports/compare.py) decides what changed; this module only gathers, for each
+The gate (reports/gate.py) decides what changed; this module only gathers, for each
 changed verdict and each drifted metric, the old and the new values with their intervals, so
 that a reader sees both sides without opening another file. New values come from the run's
 results.json; old values from the baseline (a baseline file keeps values, a results.json
