@@ -29,7 +29,7 @@ from mechtests import study  # noqa: E402
 from mechtests.models import placement
 from mechtests.run import batching
 from mechtests.run import budget as run_budget  # noqa: E402
-from mechtests.commands.eval import resolve  # noqa: E402
+from mechtests.commands.project import settings_for  # noqa: E402
 from mechtests.commands.plan import plan, read_model  # noqa: E402
 from mechtests.models import load_subject  # noqa: E402
 from mechtests.claims.outcomes import NotApplicable  # noqa: E402
@@ -57,7 +57,7 @@ def main() -> None:
     budget = run_budget.parse_budget(args.budget)
     device = placement.resolve_device("auto")
     dtype = placement.resolve_dtype("auto", device)
-    paths = resolve(args.pair, None, None)
+    paths = settings_for({"pair": (args.pair, "--pair")}).pair
     facts = [read_model(role, paths, device, dtype) for role in paths.roles]
     estimates = plan(facts, budget, args.seed, batching.parse_max_memory("auto"), device, dtype)
     subjects = {role: load_subject(paths.path(role), **paths.load_options(role)) for role in paths.roles}

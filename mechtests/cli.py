@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import sys
 
 from mechtests.errors import MechtestsError
@@ -38,8 +39,6 @@ def main(argv: list[str] | None = None) -> int:
         print(f"mechtests {args.command}: error: {err}", file=sys.stderr)
         return 2
     except BrokenPipeError:  # `mechtests compare ... | head`: the reader left; not an error of ours
-        import os
-
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 0
 

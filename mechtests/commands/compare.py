@@ -18,12 +18,13 @@ from mechtests.errors import MechtestsError
 from mechtests.reports import gate
 from mechtests.reports.pages import comparison_page
 from mechtests.reports.schema import atomic_write
+from mechtests.run.settings import Tolerance, parse_tolerance
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("old", metavar="OLD", help="baseline: a results.json or a --mech-save-baseline file")
     parser.add_argument("new", metavar="NEW", help="the run to check: a results.json or a baseline file")
-    parser.add_argument("--tolerance", metavar="TOL", type=_tolerance, default=gate.parse_tolerance("10%"),
+    parser.add_argument("--tolerance", metavar="TOL", type=_tolerance, default=parse_tolerance("10%"),
                         help="metric drift to report: 10%% (relative) or 0.05 (absolute) (default: 10%%)")
     parser.add_argument("--html", metavar="OUT", default=None,
                         help="also write NEW's report.html with the comparison at its top to OUT (default: off)")
@@ -31,9 +32,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="a move into or out of inconclusive is a change, not a warning (default: off)")
 
 
-def _tolerance(text: str) -> gate.Tolerance:
+def _tolerance(text: str) -> Tolerance:
     try:
-        return gate.parse_tolerance(text)
+        return parse_tolerance(text)
     except MechtestsError as err:  # argparse shows ArgumentTypeError's message as a usage error
         raise argparse.ArgumentTypeError(str(err)) from None
 

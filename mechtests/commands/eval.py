@@ -18,92 +18,31 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from pathlib import Path
 from typing import Any
 
-from mechtests.run import progress
+from mechtests import queries
+from mechtests.commands.project import add_draw_arguments, add_pair_arguments, options_given, settings_for
 from mechtests.commands.status_line import status_line
 from mechtests.errors import MechtestsError
-from mechtests.run.pairs import PairPaths, check_role, read_settings, resolve_pair
-from mechtests.plugin.options import parse_seed
+from mechtests.models import load_subject
 from mechtests.reports.schema import json_safe
-
-DEFAULT_N = 1000
-DEFAULT_SEED = 0
-
-
-def _positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        value = 0
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
-    return value
-
-
-def _seed(text: str) -> int:
-    """The same seed rule as the plugin's --mech-seed (non-negative, within numpy's range)."""
-    try:
-        return parse_seed(text)
-    except MechtestsError as err:  # argparse shows ArgumentTypeError's message as a usage error
-        raise argparse.ArgumentTypeError(str(err)) from None
+from mechtests.run import progress
+from mechtests.run.pairs import PairPaths, check_role
+from mechtests.stats import bootstrap
+from mechtests.tasks import TaskSet
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--pair", metavar="NAME", help="a pair declared under [tool.mechtests.pairs] in "
-                        "pyproject.toml (default: [tool.mechtests] pair, the bundled tiny pair)")
-    parser.add_argument("--arm", metavar="PATH", help="the ARM (a folder, a .gguf file, pkg:MODULE/PATH, or none), "
-                        "replacing the pair's")
-    parser.add_argument("--mdm", metavar="PATH", help="the MDM (a folder, a .gguf file, pkg:MODULE/PATH, or none), "
-                        "replacing the pair's")
+    add_pair_arguments(parser)
     add_draw_arguments(parser)
     parser.add_argument("--task", metavar="NAME", action="append", dest="tasks",
                         help="evaluate this task only; repeat for several (default: every task)")
     parser.add_argument("--json", action="store_true", help="print JSON instead of a table")
 
 
-def add_draw_arguments(parser: argparse.ArgumentParser) -> None:
-    """--n and --seed: how the task examples are drawn (shared with `mechtests tasks`)."""
-    parser.add_argument("--n", type=_positive_int, default=DEFAULT_N, metavar="N",
-                        help=f"candidate examples per task (default: {DEFAULT_N})")
-    parser.add_argument("--seed", type=_seed, default=DEFAULT_SEED, metavar="S",
-                        help=f"seed of the task generators (default: {DEFAULT_SEED})")
-
-
-# ---------------------------------------------------------------------------------------------
-# which pair
-
-
-def find_project(start: Path | None = None) -> Path:
-    """The folder of the pyproject.toml that declares [tool.mechtests]: the working directory or
-    a parent of it, else the checkout this package lives in."""
-    here = start or Path.cwd()
-    for folder in [here, *here.parents, Path(__file__).resolve().parents[2]]:
-        if read_settings(folder):
-            return folder
-    raise MechtestsError("no pyproject.toml with a [tool.mechtests] table here or above",
-                         "run from the mechtests checkout, or pass --arm PATH --mdm PATH")
-
-
-def resolve(pair: str | None, arm: str | None, mdm: str | None) -> PairPaths:
-    """The models to evaluate: a pair declared in pyproject.toml, with --arm/--mdm replacing either
-    model (both given: no pyproject.toml needed). One model is enough."""
-    if arm and mdm and not pair:
-        paths = resolve_pair({}, Path.cwd(), arm=arm, mdm=mdm)
-    else:
-        root = find_project()
-        paths = resolve_pair(read_settings(root), root, name=pair, arm=arm, mdm=mdm)
-    if not paths.roles:
-        paths.path("arm")  # raises: says how to name a model
-    return paths
-
-
 def load(paths: PairPaths) -> dict[str, Any]:
     """role -> Subject, each loaded with its pair table's options."""
-    import mechtests
-
-    return {role: check_role(role, mechtests.load_subject(paths.path(role), **paths.load_options(role))) for role in paths.roles}
+    return {role: check_role(role, load_subject(paths.path(role), **paths.load_options(role))) for role in paths.roles}
 
 
 # ---------------------------------------------------------------------------------------------
@@ -113,8 +52,6 @@ def load(paths: PairPaths) -> dict[str, Any]:
 def score(subject, examples: list) -> tuple[list[bool], list[float]]:
     """Per example: answered correctly, and the task metric (logit difference correct minus wrong,
     or for greater-than the probability mass above the threshold minus at/below it)."""
-    from mechtests import queries
-
     metric, correct = queries.evaluate(subject, examples)
     return [bool(c) for c in correct.tolist()], [float(m) for m in metric.tolist()]
 
@@ -124,9 +61,6 @@ def evaluate(subjects: dict[str, Any], n: int, seed: int, only: list[str] | None
     tokenizer (the MDM's in an MDM-only run): per task the candidates drawn, how many were kept
     and why the rest were dropped; accuracy is over the kept ones. A task the tokenizer cannot
     pose is reported with the reason instead of numbers."""
-    from mechtests.stats import bootstrap
-    from mechtests.tasks import TaskSet
-
     first = subjects.get("arm") or subjects["mdm"]
     tasks = TaskSet(first.tokenizer, n=n, seed=seed)
     report: dict[str, Any] = {
@@ -196,9 +130,9 @@ def to_json(report: dict[str, Any]) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
-    paths = resolve(args.pair, args.arm, args.mdm)
-    subjects = load(paths)
+    settings = settings_for(options_given(args))
+    subjects = load(settings.pair)
     with status_line():
-        report = {"pair": paths.label, **evaluate(subjects, args.n, args.seed, args.tasks)}
+        report = {"pair": settings.pair.label, **evaluate(subjects, args.n, settings["seed"], args.tasks)}
     print(to_json(report) if args.json else render_table(report), file=sys.stdout)
     return 0

@@ -36,11 +36,15 @@ from typing import Any
 
 import torch
 
-from mechtests.models import placement
+from mechtests.commands.project import add_pair_arguments, add_seed_argument, options_given, settings_for
+from mechtests.errors import MechtestsError
+from mechtests.models import load_subject, placement
+from mechtests.models.checkpoint import tensor_sizes
+from mechtests.models.loading import resolve_checkpoint, weights_sha256
 from mechtests.run import batching, cache
 from mechtests.run import budget as run_budget
-from mechtests.errors import MechtestsError
-from mechtests.plugin import options
+from mechtests.run.command_line import add_options
+from mechtests.tasks import TaskSet
 
 BACKWARD_PER_FORWARD = 1.0  # an input-gradient-only backward: one matmul per weight matmul of the forward
 MATMUL_SHARE = 0.5  # share of the measured matmul throughput a whole forward/backward achieves
@@ -48,14 +52,9 @@ PASS_OVERHEAD_S = {"cpu": 4e-4, "cuda": 1.5e-4}  # per layer and pass: Python, h
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--pair", metavar="NAME", help="a pair declared under [tool.mechtests.pairs] in pyproject.toml")
-    parser.add_argument("--arm", metavar="PATH", help="the ARM's Hugging Face folder (with --mdm, instead of --pair)")
-    parser.add_argument("--mdm", metavar="PATH", help="the MDM's Hugging Face folder (with --arm, instead of --pair)")
-    parser.add_argument("--mech-budget", dest="budget", type=options.argparse_type(run_budget.parse_budget), default=None, metavar="NAME",
-                        help="the run budget (candidates, pool size, EAP-IG steps): default, paper or quick "
-                             "(default: the pair table's, else [tool.mechtests] budget, else default)")
-    parser.add_argument("--seed", type=int, default=0, metavar="S", help="seed of the task generators (default: 0)")
-    options.add_options(parser.add_argument, flags=("--mech-device", "--mech-dtype", "--mech-max-memory"), parse=True)
+    add_pair_arguments(parser)
+    add_options(parser.add_argument, ("budget", "device", "dtype", "max-memory"))
+    add_seed_argument(parser)
     parser.add_argument("--threads", type=int, default=None, metavar="N", help="torch threads (default: from the free cores)")
     parser.add_argument("--json", action="store_true", help="print JSON instead of a table")
 
@@ -91,10 +90,6 @@ def read_model(role: str, paths: Any, device: torch.device, dtype: str) -> Model
     them, shape from config.json (mechtests.models.shape), parameter count from the safetensors
     headers, identity from the weights' sha256. Anything else (a GGUF file, whose shapes live in
     its quantized tensors) is loaded."""
-    from mechtests.models import load_subject
-    from mechtests.models.checkpoint import tensor_sizes
-    from mechtests.models.loading import resolve_checkpoint, weights_sha256
-
     folder, options = Path(paths.path(role)), paths.load_options(role)
     torch_dtype = getattr(torch, dtype)
     element = torch.finfo(torch_dtype).bits // 8
@@ -153,8 +148,6 @@ def plan(models: list[ModelFacts], budget: run_budget.Budget, seed: int, max_mem
          device: torch.device, dtype: str) -> dict[str, Any]:
     """The lines of the plan: per task, each model's correctness, then each model's EAP-IG on the
     pool (common-correct with two models, the model's own correct examples with one)."""
-    from mechtests.tasks import TaskSet
-
     tasks = TaskSet(models[0].tokenizer, n=budget.candidates, seed=seed)
     memory = max_memory.bytes_for(device)
     flops_per_s = matmul_flops_per_s(models[0].shape, device, dtype)
@@ -237,20 +230,13 @@ def render(report: dict[str, Any]) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
-    from mechtests.commands.eval import find_project, resolve
-    from mechtests.run.pairs import read_settings
-
-    paths = resolve(args.pair, args.arm, args.mdm)
-    try:
-        project = read_settings(find_project()).get("budget")
-    except MechtestsError:  # --arm and --mdm given outside a project: no project budget
-        project = None
-    budget = args.budget or run_budget.select(None, paths.budget, project)
+    settings = settings_for(options_given(args))
+    paths = settings.pair
     torch.set_num_threads(args.threads or placement.default_threads())
-    device = placement.resolve_device(args.mechtests_device or "auto")
-    dtype = placement.resolve_dtype(args.mechtests_dtype or "auto", device)
-    max_memory = batching.parse_max_memory(args.mechtests_max_memory or "auto")
+    device = placement.resolve_device(settings["device"] or "auto")
+    dtype = placement.resolve_dtype(settings["dtype"] or "auto", device)
+    max_memory = batching.parse_max_memory(settings["max-memory"] or "auto")
     models = [read_model(role, paths, device, dtype) for role in paths.roles]
-    report = {"pair": paths.name or "custom", **plan(models, budget, args.seed, max_memory, device, dtype)}
+    report = {"pair": paths.name or "custom", **plan(models, settings.budget, settings["seed"], max_memory, device, dtype)}
     print(json.dumps(report, indent=2) if args.json else render(report), file=sys.stdout)
     return 0

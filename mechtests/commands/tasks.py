@@ -15,37 +15,35 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from mechtests.commands.eval import _positive_int, add_draw_arguments, load, resolve
-from mechtests.run.pairs import NONE, PairPaths
+from mechtests.commands.eval import load
+from mechtests.commands.project import add_draw_arguments, add_pair_arguments, options_given, positive_int, settings_for
+from mechtests.queries import pose
+from mechtests.run.pairs import NONE, ROLES
+from mechtests.tasks import TaskSet
 
 DEFAULT_SHOW = 3
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--pair", metavar="NAME", help="a pair declared under [tool.mechtests.pairs] in "
-                        "pyproject.toml (default: [tool.mechtests] pair, the bundled tiny pair)")
-    parser.add_argument("--arm", metavar="PATH", help="an ARM (a folder, a .gguf file, pkg:MODULE/PATH, or none); "
-                        "alone: show only this model")
-    parser.add_argument("--mdm", metavar="PATH", help="an MDM (a folder, a .gguf file, pkg:MODULE/PATH, or none); "
-                        "alone: show only this model")
+    add_pair_arguments(parser)
     parser.add_argument("--task", metavar="NAME", help="show one task only (default: every task)")
-    parser.add_argument("--show", type=_positive_int, default=DEFAULT_SHOW, metavar="K",
+    parser.add_argument("--show", type=positive_int, default=DEFAULT_SHOW, metavar="K",
                         help=f"examples shown per task and model (default: {DEFAULT_SHOW})")
     add_draw_arguments(parser)
 
 
-def models(pair: str | None, arm: str | None, mdm: str | None) -> PairPaths:
+def alone(options: dict[str, tuple[Any, str]]) -> dict[str, tuple[Any, str]]:
     """The models to show: the pair's, with --arm/--mdm replacing one; a path given without --pair
-    is shown alone."""
-    if pair is None and bool(arm) != bool(mdm):
-        arm, mdm = arm or NONE, mdm or NONE
-    return resolve(pair, arm, mdm)
+    is shown alone (as if the other model were given as none)."""
+    named = [role for role in ROLES if role in options]
+    if "pair" not in options and len(named) == 1:
+        other = next(role for role in ROLES if role not in options)
+        return {**options, other: (NONE, f"--{other}")}
+    return options
 
 
 def render_example(subject: Any, example: Any) -> list[str]:
     """Lines for one example: clean and corrupted input as `subject` sees it, and its read positions."""
-    from mechtests.queries import pose
-
     tok = subject.tokenizer
     lines = []
     for label, corrupted in (("clean", False), ("corrupted", True)):
@@ -60,12 +58,12 @@ def render_example(subject: Any, example: Any) -> list[str]:
 
 
 def run(args: argparse.Namespace) -> int:
-    from mechtests.tasks import TaskSet
-
-    for role, subject in load(models(args.pair, args.arm, args.mdm)).items():
-        tasks = TaskSet(subject.tokenizer, n=args.n, seed=args.seed)
+    settings = settings_for(alone(options_given(args)))
+    seed = settings["seed"]
+    for role, subject in load(settings.pair).items():
+        tasks = TaskSet(subject.tokenizer, n=args.n, seed=seed)
         names = [args.task] if args.task else list(tasks)
-        print(f"{role} {subject.path} ({subject.kind}), seed {args.seed}:")
+        print(f"{role} {subject.path} ({subject.kind}), seed {seed}:")
         for name in names:
             draw = tasks.draw(name)
             print(f"  {name} ({tasks.generators[name].regime}): {draw.summary()}")

@@ -5,8 +5,8 @@ non-model parameters (`overlap[ioi]`) and model is "arm", "mdm" or "pair". Resul
 by case, never by node id (which xdist's --dist loadgroup suffixes with `@group`), so they do
 not depend on how tests were scheduled.
 
-Worker side: `case_of(item)` at collection, `phase_outcome(call, item, evidence)` for each
-test phase; both go into the report's user_properties as plain dicts. Controller side:
+Worker side: `case_of(item)` at collection, and each test phase's outcome
+(mechtests.plugin.verdicts); both go into the report's user_properties as plain dicts. Controller side:
 `Collector` gathers them from every report it sees, in any order, and
 `Collector.hypotheses()` turns them into the per-hypothesis entries of results.json.
 Deselected cases (-k, -m, --deselect) come in as `add_deselected` and become not_selected.
@@ -15,17 +15,12 @@ Deselected cases (-k, -m, --deselect) come in as `add_deselected` and become not
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import pytest
 
-import mechtests
-from mechtests.errors import MechtestsError
-from mechtests.claims.evidence import unusable_statistic
 from mechtests.claims.hypotheses import default_id, hypothesis_of
-from mechtests.claims.outcomes import (ERROR, FAILS, HOLDS, INCONCLUSIVE, NOT_APPLICABLE, NOT_SELECTED, VERDICTS, ClaimFailed,
-                                Inconclusive, NotApplicable, grade)
+from mechtests.claims.outcomes import ERROR, NOT_APPLICABLE, NOT_SELECTED, grade
 
 CASE_PROP = "mechtests.case"
 EVIDENCE_PROP = "mechtests.claims.evidence"
@@ -95,71 +90,6 @@ def case_of(item: Any) -> dict[str, Any] | None:
         "file": item.location[0],
         "problem": problem,
     }
-
-
-MECHTESTS_DIR = Path(mechtests.__file__).resolve().parent
-INSTALLED = ("site-packages", "dist-packages")
-
-
-def suite_folder(test_file: Path, rootdir: Path) -> Path:
-    """The folder whose files are the hypothesis's own code: the top folder under the rootdir
-    that holds the test file (suites/ for suites/sub/test_x.py), or its own folder."""
-    try:
-        parts = test_file.relative_to(rootdir).parts
-    except ValueError:
-        return test_file.parent
-    return rootdir / parts[0] if len(parts) > 1 else rootdir
-
-
-def raised_by_suite(excinfo: pytest.ExceptionInfo[BaseException], item: Any) -> bool:
-    """Was the exception raised by the hypothesis's own code: its test module, or a file under
-    its suite folder that is neither installed (site-packages) nor part of mechtests?"""
-    where = excinfo.traceback[-1].path if excinfo.traceback else ""
-    if not isinstance(where, Path):
-        return False
-    where, test_file = where.resolve(), Path(item.path).resolve()
-    if where == test_file:
-        return True
-    folder = suite_folder(test_file, Path(item.config.rootpath).resolve())
-    return (where.is_relative_to(folder) and not where.is_relative_to(MECHTESTS_DIR)
-            and not any(part in INSTALLED for part in where.parts))
-
-
-def phase_outcome(call: pytest.CallInfo[Any], item: Any, evidence: list[dict[str, Any]]) -> tuple[str | None, str | None]:
-    """The outcome one phase (setup/call/teardown) reached, and a message; (None, None) for a
-    setup or teardown that raised nothing.
-
-    ClaimFailed is fails wherever it is raised; an AssertionError is fails only when the test
-    body raised it from the hypothesis's own code (`raised_by_suite`), else error; Inconclusive
-    is inconclusive; NotApplicable, pytest.skip and pytest.xfail are not_applicable; anything
-    else is error. A verdict whose thresholded statistic is NaN or infinite is error too.
-    """
-    excinfo = call.excinfo
-    if excinfo is None:
-        outcome, message = (HOLDS, None) if call.when == "call" else (None, None)
-    elif excinfo.errisinstance((NotApplicable, pytest.skip.Exception, pytest.xfail.Exception)):
-        return NOT_APPLICABLE, str(excinfo.value)[:MESSAGE_LIMIT]
-    else:
-        exc = excinfo.value
-        message = f"MechtestsError: {exc}" if isinstance(exc, MechtestsError) else excinfo.exconly()
-        if isinstance(exc, ClaimFailed):
-            outcome = FAILS
-        elif isinstance(exc, Inconclusive):
-            outcome = INCONCLUSIVE
-        elif isinstance(exc, AssertionError) and call.when == "call" and raised_by_suite(excinfo, item):
-            outcome = FAILS
-        elif isinstance(exc, AssertionError):
-            entry = excinfo.traceback[-1] if excinfo.traceback else None
-            where = f"{entry.path}:{entry.lineno + 1}" if entry is not None else "unknown code"
-            outcome, message = ERROR, (f"{message} (raised in {where}, not by the hypothesis's own code, so it "
-                                       "cannot mean the claim failed; raise mechtests.claims.outcomes.ClaimFailed for that)")
-        else:
-            outcome = ERROR
-    if outcome in VERDICTS and call.when == "call":
-        unusable = unusable_statistic(evidence)
-        if unusable is not None:
-            outcome, message = ERROR, unusable + (f" [{message}]" if message else "")
-    return outcome, None if message is None else message[:MESSAGE_LIMIT]
 
 
 @dataclass

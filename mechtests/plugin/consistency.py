@@ -13,7 +13,9 @@ difference, when:
 
 Cheap by design: it reads tokenizers and configs, never weights, and poses the examples the
 run would pose anyway (the bundled pair: well under a second). What it cannot read it leaves
-to the loader, which reports a broken checkpoint in the tests that need it.
+to the loader, which reports a broken checkpoint in the tests that need it. The plugin imports
+this module only for a two-model run whose checkpoints are there (it imports transformers and
+torch), at session start (mechtests.plugin.pytest_sessionstart).
 """
 
 from __future__ import annotations
@@ -21,36 +23,22 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-import pytest
+from transformers import AutoConfig, AutoTokenizer
 
 from mechtests.errors import MechtestsError
+from mechtests.models.shape import SIZE_NAMES, ConfigShape
 from mechtests.run.pairs import PairPaths
-from mechtests.plugin.fixtures import budget_of, load_options
-from mechtests.plugin.state import STATE_KEY
+from mechtests.tasks import TaskSet
 
 # Sizes (mechtests.models.shape.ConfigShape fields, read whatever a family calls them) that
 # pair-level measurements assume equal.
 SHAPE = ("n_layers", "n_heads", "n_kv_heads", "d_model")
 
 
-def pytest_sessionstart(session: pytest.Session) -> None:
-    """In the process that owns the session: stop a two-model run whose models disagree."""
-    state = session.config.stash.get(STATE_KEY, None)
-    if state is None or state.is_worker or len(state.pair.roles) != 2:
-        return
-    options = {role: load_options(session.config, role) for role in state.pair.roles}
-    try:
-        check_pair(state.pair, options, n=budget_of(session.config).candidates, seed=state.settings["seed"])
-    except MechtestsError as err:
-        raise pytest.UsageError(f"mechtests: {err}") from None
-
-
 def check_pair(pair: PairPaths, options: dict[str, dict[str, Any]], n: int, seed: int) -> None:
     """Raise MechtestsError naming the first difference between the pair's two checkpoints."""
     if not all(Path(pair.path(role)).is_dir() for role in ("arm", "mdm")):
         return  # a missing checkpoint is the loader's to report, in the tests that need it
-    from mechtests.models.shape import SIZE_NAMES, ConfigShape  # start-up cost: mechtests.models imports transformers, see _config
-
     configs = {role: _config(pair.path(role), options[role]) for role in ("arm", "mdm")}
     if all(c is not None for c in configs.values()):
         shapes = {role: ConfigShape.of(c) for role, c in configs.items()}
@@ -80,8 +68,6 @@ def first_token_difference(arm_tokenizer: Any, mdm_tokenizer: Any, n: int, seed:
     """Where the task examples posed in the ARM's tokenizer first mean something else to the
     MDM's, as one phrase; None when they agree. Tasks the ARM's tokenizer cannot pose are left
     to the tests that need them."""
-    from mechtests.tasks import TaskSet  # tasks import the query layer and torch; only a two-model run pays
-
     tasks = TaskSet(arm_tokenizer, n=n, seed=seed)
     first_use: dict[int, str] = {}  # token id -> where it is first used, in order of first use
     for name in tasks:
@@ -115,8 +101,6 @@ def _ids(example: Any) -> list[int]:
 
 def _config(folder: str, options: dict[str, Any]) -> Any:
     """The checkpoint's transformers config, or None when it cannot be read here (the loader says why)."""
-    from transformers import AutoConfig  # start-up cost: only a two-model run imports transformers here
-
     try:
         return AutoConfig.from_pretrained(folder, gguf_file=options.get("gguf_file"),
                                           trust_remote_code=bool(options.get("trust_remote_code")), local_files_only=True)
@@ -126,8 +110,6 @@ def _config(folder: str, options: dict[str, Any]) -> Any:
 
 def _tokenizer(folder: str, options: dict[str, Any]) -> Any:
     """The checkpoint's tokenizer, or None when it cannot be read here (the loader says why)."""
-    from transformers import AutoTokenizer  # see _config
-
     try:
         return AutoTokenizer.from_pretrained(folder, gguf_file=options.get("gguf_file"),
                                              trust_remote_code=bool(options.get("trust_remote_code")), local_files_only=True)

@@ -25,7 +25,6 @@ import pytest
 from mechtests.errors import MechtestsError
 from mechtests.plugin import seeds
 from mechtests.plugin.runinfo import git_info, versions
-from mechtests.plugin.fixtures import budget_of
 from mechtests.plugin.state import MechtestsState
 from mechtests.reports import gate
 from mechtests.reports.render_html import render_html
@@ -116,7 +115,7 @@ class Controller:
                 "seed": state.settings["seed"],
                 "seeds": list(state.settings["seeds"] or []) or None,
                 "pair": state.pair.label,  # what ran: the pair's name, or what --arm/--mdm replaced
-                "budget": budget_of(self.config).as_dict(),
+                "budget": state.settings.budget.as_dict(),
                 "device": state.settings["device"] or "auto",  # as chosen; each model's placement is under models
                 "dtype": state.settings["dtype"] or "auto",
                 "max_memory": state.settings["max-memory"] or "auto",

@@ -12,14 +12,15 @@ from pathlib import Path
 from typing import Any
 
 from mechtests.errors import MechtestsError
-from mechtests.plugin.options import label
 from mechtests.reports import gate
 from mechtests.reports.schema import REPORT_FILES
+from mechtests.run.settings import RunSettings
 
 
-def check(settings: dict[str, Any], report_dir: Path, baseline: Path | None, save_baseline: Path | None) -> dict[str, Any] | None:
+def check(settings: RunSettings) -> dict[str, Any] | None:
     """Run every check; returns the baseline, read (or None without --mech-baseline)."""
-    name = lambda key: label(key, settings[key + "_from_cli"])  # noqa: E731
+    name = settings.label
+    report_dir, baseline, save_baseline = (settings.paths[key] for key in ("report", "baseline", "save-baseline"))
     writable_folder(report_dir, name("report"))
     for file in REPORT_FILES:
         if (report_dir / file).is_dir():

@@ -25,15 +25,54 @@ its successor for #1378).
 
 from __future__ import annotations
 
+import os
+import shlex
 from pathlib import Path
 from typing import Any
 
+import pytest
 from xdist.scheduler import LoadGroupScheduling
 
+from mechtests.plugin.opt_in import asked_for
 from mechtests.run.pairs import ROLES, PairPaths
 
 SPLIT_BELOW = 2**30  # bytes of weights (both checkpoints) under which split-pair=auto splits
 WEIGHT_SUFFIXES = (".safetensors", ".bin", ".pt", ".gguf")
+LOADGROUP_KEY = "mechtests_loadgroup"
+
+
+def _dist_given(config: pytest.Config) -> bool:
+    """Did the user choose a --dist mode? (xdist may already have turned dist 'no' into 'load'
+    when its hook runs before ours, so the option's value alone cannot tell.)"""
+    args = list(config.invocation_params.args) + shlex.split(os.environ.get("PYTEST_ADDOPTS", ""))
+    args += list(config.getini("addopts"))
+    return any(a in ("--dist", "-d") or a.startswith("--dist=") for a in args)
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_cmdline_main(config: pytest.Config) -> Any:
+    """With -n and no --dist, schedule by xdist_group so each model loads on few workers (only in
+    a mechtests run: another project's scheduling is not ours to change)."""
+    opt = config.option
+    if (getattr(opt, "numprocesses", None) and not _dist_given(config) and not getattr(opt, "distload", False)
+            and asked_for(config)):
+        opt.dist = "loadgroup"
+    if hasattr(config, "workerinput") and config.workerinput.get(LOADGROUP_KEY):  # type: ignore[attr-defined]
+        opt.loadgroup = True  # a worker re-parses the command line, which may not say --dist loadgroup
+    return (yield)
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_configure_node(node: Any) -> None:
+    """xdist controller: tell each worker whether tests are grouped (it suffixes node ids then)."""
+    node.workerinput[LOADGROUP_KEY] = node.config.getoption("dist") == "loadgroup"
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
+    if config.getvalue("dist") != "loadgroup" or not asked_for(config):
+        return None
+    return CrashSafeLoadGroupScheduling(config, log)
 
 
 def split_pair(setting: str, pair: PairPaths) -> bool:

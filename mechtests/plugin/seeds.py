@@ -8,7 +8,7 @@ built once per seed, and the node ids gain `seed<N>` (`test_x[arm-seed2]`). Unde
 (model, seed) is its own group, so the seeds of one model spread over the workers.
 
 The plugin wires this in with a few calls:
-- options: `--mech-seeds` parsed by `parse_seeds`;
+- options: `--mech-seeds` parsed by mechtests.run.settings.parse_seeds;
 - pytest_generate_tests: `parametrize(metafunc, seeds)`;
 - the `mech_seed` fixture: `getattr(request, "param", settings["seed"])`;
 - pytest_runtest_setup and the notes under a surprise: `seed_of(item, default)`;
@@ -29,44 +29,11 @@ from __future__ import annotations
 import re
 from typing import Any, Sequence
 
-from mechtests.errors import MechtestsError
 from mechtests.claims.outcomes import ERROR, INCONCLUSIVE, grade
 from mechtests.plugin.collect import matched
 
-FLAG = "--mech-seeds"
 SEED_FIXTURE = "mech_seed"
 _SEED_ID = re.compile(r"^seed(\d+)$")
-MAX_SEEDS = 64
-
-
-def parse_seeds(value: Any) -> tuple[int, ...]:
-    """'0-3' -> (0, 1, 2, 3); '0,2,5' -> (0, 2, 5); also a TOML list of integers."""
-    problem = MechtestsError(f"{FLAG} must be a range like 0-3 or a list like 0,1,2,3 of non-negative integers, got {value!r}",
-                             f"e.g. {FLAG}=0-3")
-    if isinstance(value, (list, tuple)):
-        items = [str(v) for v in value]
-    elif isinstance(value, str):
-        items = [part.strip() for part in value.split(",")]
-    else:
-        raise problem
-    seeds: list[int] = []
-    for item in items:
-        span = re.fullmatch(r"(\d+)\s*-\s*(\d+)", item)
-        if span:
-            first, last = int(span[1]), int(span[2])
-            if last < first:
-                raise problem
-            seeds += range(first, last + 1)
-        elif re.fullmatch(r"\d+", item):
-            seeds.append(int(item))
-        else:
-            raise problem
-    if not seeds or len(set(seeds)) != len(seeds):
-        raise MechtestsError(f"{FLAG}: {value!r} names no seed or a seed twice", f"e.g. {FLAG}=0-3")
-    if len(seeds) > MAX_SEEDS or max(seeds) >= 2**32:
-        raise MechtestsError(f"{FLAG}: {value!r} names {len(seeds)} seeds up to {max(seeds)}",
-                             f"pass at most {MAX_SEEDS} seeds, each below 2**32")
-    return tuple(seeds)
 
 
 def seed_id(seed: int) -> str:
@@ -171,4 +138,4 @@ def combine(hypotheses: list[dict[str, Any]], strict: bool = False) -> list[dict
     return out
 
 
-__all__ = ["combine", "combined_outcome", "group", "parametrize", "parse_seeds", "seed_id", "seed_of", "single_seed"]
+__all__ = ["combine", "combined_outcome", "group", "parametrize", "seed_id", "seed_of", "single_seed"]

@@ -1,4 +1,4 @@
-"""The plugin's per-session state: resolved settings, the pair, collected cases, results."""
+"""The plugin's per-session state: the run's settings, collected cases, results."""
 
 from __future__ import annotations
 
@@ -9,9 +9,10 @@ from typing import Any
 
 import pytest
 
-from mechtests.run.pairs import PairPaths
 from mechtests.plugin.collect import Collector
 from mechtests.plugin.seeds import single_seed
+from mechtests.run.pairs import ROLES, PairPaths
+from mechtests.run.settings import RunSettings
 
 STATE_KEY = pytest.StashKey["MechtestsState"]()
 CASE_KEY = pytest.StashKey[dict]()
@@ -19,13 +20,9 @@ CASE_KEY = pytest.StashKey[dict]()
 
 @dataclass
 class MechtestsState:
-    settings: dict[str, Any]
-    pair: PairPaths
+    settings: RunSettings
     rootdir: Path
     invocation_dir: Path
-    report_dir: Path
-    baseline: Path | None
-    save_baseline: Path | None
     is_worker: bool
     declared: bool = False  # pyproject.toml declares [tool.mechtests]
     baseline_data: dict[str, Any] | None = None  # --mech-baseline, read and checked at configure
@@ -37,21 +34,35 @@ class MechtestsState:
     messages: list[str] = field(default_factory=list)
     started: float = 0.0
 
+    @property
+    def pair(self) -> PairPaths:
+        return self.settings.pair
+
+    @property
+    def report_dir(self) -> Path:
+        return self.settings.paths["report"]  # type: ignore[return-value] - the option has a default
+
+    @property
+    def baseline(self) -> Path | None:
+        return self.settings.paths["baseline"]
+
+    @property
+    def save_baseline(self) -> Path | None:
+        return self.settings.paths["save-baseline"]
+
     def rerun(self, nodeid: str) -> str:
-        """The command that reruns exactly one case with its seed and this run's models."""
+        """The command that reruns exactly one case with its seed and this run's models, each
+        option under the flag it was given with."""
         nodeid, seed = single_seed(nodeid, self.settings["seed"])
         parts = ["pytest", nodeid, "--mech-seed", str(seed)]
         # --flag=value: pytest takes a separate path argument into account when it picks the rootdir.
-        if self.settings["pair_from_cli"]:
-            parts.append(f"--pair={self.settings['pair']}")
-        for role in ("arm", "mdm"):
-            if self.settings[f"{role}_from_cli"]:
-                parts.append(f"--{role}={self.pair.location(role)}")
-        if self.settings.get("strict_from_cli"):
-            parts.append("--mech-strict")
-        for key in ("device", "dtype", "max-memory"):
-            if self.settings[f"{key}_from_cli"]:
-                parts.append(f"--mech-{key}={self.settings[key]}")
+        flag = self.settings.flag
+        if flag("pair"):
+            parts.append(f"{flag('pair')}={self.settings['pair']}")
+        parts += [f"{flag(role)}={self.pair.location(role)}" for role in ROLES if flag(role)]
+        if flag("strict"):
+            parts.append(flag("strict"))
+        parts += [f"{flag(key)}={self.settings[key]}" for key in ("device", "dtype", "max-memory") if flag(key)]
         command = shlex.join(parts)
         if self.invocation_dir != self.rootdir:
             command = f"cd {shlex.quote(str(self.rootdir))} && {command}"

@@ -19,40 +19,11 @@ from typing import Any
 from mechtests.errors import MechtestsError
 from mechtests.claims.outcomes import CHANGE, NOT_COMPARED, NOT_SELECTED, WARNING, from_v1, transition
 from mechtests.reports.schema import READABLE_VERSIONS, SCHEMA, check_version, load_json, upgrade
+from mechtests.run.settings import Tolerance
 
 BASELINE_SCHEMA = "mechtests-baseline"
 BASELINE_VERSION = 2
 LISTED = 10  # names listed per category; the rest are counted
-
-
-@dataclass(frozen=True)
-class Tolerance:
-    """How far a metric may move before it is reported as drift: relative (`10%`) or absolute (`0.05`)."""
-
-    amount: float
-    relative: bool
-
-    def allows(self, old: float, new: float) -> bool:
-        limit = self.amount * abs(old) if self.relative else self.amount
-        return abs(new - old) <= limit + 1e-12
-
-    def __str__(self) -> str:
-        return f"{self.amount * 100:g}%" if self.relative else f"{self.amount:g}"
-
-
-def parse_tolerance(value: Any) -> Tolerance:
-    text = str(value).strip()
-    relative = text.endswith("%")
-    try:
-        amount = float(text[:-1] if relative else text)
-        if amount < 0 or amount != amount or amount == float("inf"):
-            raise ValueError
-    except ValueError:
-        raise MechtestsError(
-            f"tolerance must be a percentage or a non-negative number, got {value!r}",
-            "e.g. --mech-tolerance 10% (relative) or --mech-tolerance 0.05 (absolute)",
-        ) from None
-    return Tolerance(amount / 100 if relative else amount, relative)
 
 
 def baseline_from_results(results: dict[str, Any]) -> dict[str, Any]:

@@ -3,9 +3,9 @@
 The paper's analysis (500 common-correct examples, top 1000 edges, EAP-IG over many steps)
 is GPU work on a 7B pair; two CPU cores need a smaller run. A budget names every such number
 once, travels with the run (`--mech-budget NAME`, a pair table's `budget = NAME`, or
-`[tool.mechtests] budget = NAME`, in that order), enters the cache keys through the values it
-sets (pool sizes change the examples, steps and draws are parameters of each entry) and is
-written into the report.
+`[tool.mechtests] budget = NAME`, in that order, as mechtests.run.settings resolves it), enters
+the cache keys through the values it sets (pool sizes change the examples, steps and draws are
+parameters of each entry) and is written into the report.
 
 - `default`: the bundled pair's settings (1000 candidates, pools of 500, check pools of 200, 8
   EAP-IG steps, 200 circuit bootstrap draws, control draws from 10 up to 50, 40 property examples, K
@@ -123,18 +123,6 @@ def parse_budget(value: Any) -> Budget:
     if not isinstance(value, str) or value not in BUDGETS:
         raise MechtestsError(f"unknown budget {value!r}", f"use one of {', '.join(BUDGETS)}")
     return BUDGETS[value]
-
-
-def select(command_line: str | None, pair: str | None, project: str | None) -> Budget:
-    """The run's budget: the command line's, else the pair table's, else [tool.mechtests]'s, else default."""
-    for source, name in (("--mech-budget", command_line), ("the pair table's budget", pair),
-                         ("[tool.mechtests] budget", project)):
-        if name is not None:
-            try:
-                return parse_budget(name)
-            except MechtestsError as err:
-                raise MechtestsError(f"{source}: {err.problem}", err.fix) from None
-    return DEFAULT
 
 
 def active() -> Budget:

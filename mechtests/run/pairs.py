@@ -68,7 +68,7 @@ class PairPaths:
     load_subject options the pair table gives it.
 
     name: the declared pair the run started from (None: only --arm/--mdm); replaced: the roles
-    the command line replaced; budget: the pair table's run budget, if it names one.
+    the command line replaced.
     """
 
     name: str | None
@@ -76,7 +76,6 @@ class PairPaths:
     mdm: str | None
     options: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
     replaced: tuple[str, ...] = ()
-    budget: str | None = None
     builds: Mapping[str, str] = field(default_factory=dict)  # role -> the command that makes its missing checkpoint
 
     @property
@@ -238,12 +237,15 @@ def resolve_pair(
     arm: str | None = None,
     mdm: str | None = None,
     invocation_dir: str | Path | None = None,
+    labels: Mapping[str, str] | None = None,
 ) -> PairPaths:
     """Resolve a pair name and --arm / --mdm overrides to the run's checkpoints.
 
     name: the pair to use (default: settings["pair"]); arm, mdm: overrides, relative to
-    `invocation_dir` (default: the current directory), or `none` to leave that model out.
-    Raises MechtestsError for an unknown pair or a malformed pair table.
+    `invocation_dir` (default: the current directory), or `none` to leave that model out;
+    labels: where each override was set, for errors (default: --arm, --mdm). The pair table's
+    budget is mechtests.run.settings' to read. Raises MechtestsError for an unknown pair or a
+    malformed pair table.
     """
     rootdir = Path(rootdir)
     base = Path(invocation_dir) if invocation_dir is not None else Path.cwd()
@@ -252,7 +254,6 @@ def resolve_pair(
     paths: dict[str, str | None] = {"arm": None, "mdm": None}
     options: dict[str, dict[str, Any]] = {}
     builds: dict[str, str] = {}
-    budget = None
     if name is not None:
         if name not in pairs:
             known = ", ".join(sorted(pairs)) or "none declared"
@@ -267,9 +268,6 @@ def resolve_pair(
                 f"[tool.mechtests.pairs.{name}] must declare arm, mdm or both (found {sorted(table)})",
                 'write arm = "PATH" and mdm = "PATH" (or tables with path = "PATH"), and optionally budget = "NAME"',
             )
-        budget = table.get("budget")
-        if budget is not None and not isinstance(budget, str):
-            raise MechtestsError(f"[tool.mechtests.pairs.{name}] budget must be a name, got {budget!r}", 'write budget = "quick"')
         for role in ROLES:
             if role in table:
                 paths[role], options[role] = _model(name, role, table[role], rootdir)
@@ -284,6 +282,5 @@ def resolve_pair(
             if override == NONE:
                 paths[role] = None
             else:
-                paths[role], options[role] = locate(override, base, f"--{role}")
-    return PairPaths(name=name, arm=paths["arm"], mdm=paths["mdm"], options=options, replaced=tuple(replaced), budget=budget,
-                     builds=builds)
+                paths[role], options[role] = locate(override, base, (labels or {}).get(role, f"--{role}"))
+    return PairPaths(name=name, arm=paths["arm"], mdm=paths["mdm"], options=options, replaced=tuple(replaced), builds=builds)

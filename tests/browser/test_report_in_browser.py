@@ -22,6 +22,7 @@ from chromium import find_browser  # noqa: E402
 from pagecheck import check  # noqa: E402
 
 from mechtests.reports import gate  # noqa: E402
+from mechtests.run.settings import parse_tolerance  # noqa: E402
 from mechtests.reports.render_html import render_html  # noqa: E402
 from mechtests.reports.schema import dumps  # noqa: E402
 
@@ -43,7 +44,7 @@ def _page_with_a_changed_verdict(folder: Path) -> Path:
             ev["value"], ev["ci"] = -ev["value"], [-ev["ci"][1], -ev["ci"][0]]
     old_path = folder / "old_results.json"
     old_path.write_text(dumps(old))
-    comparison = gate.compare(gate.baseline_from_results(old), gate.baseline_from_results(results), gate.parse_tolerance("10%"))
+    comparison = gate.compare(gate.baseline_from_results(old), gate.baseline_from_results(results), parse_tolerance("10%"))
     results["baseline"] = {"file": str(old_path), **comparison}
     page = folder / "report.html"
     page.write_text(render_html(results))

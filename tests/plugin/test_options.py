@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 from mechtests.errors import MechtestsError
+from mechtests.run import settings
 from mechtests.run.pairs import resolve_pair
-from mechtests.plugin import options
 
 
 @pytest.mark.parametrize(
@@ -40,7 +40,7 @@ def test_bad_pyproject_values_name_the_key(suite) -> None:
 
 def test_help_shows_every_option_with_its_default(suite) -> None:
     out = suite.run("--help").stdout.str()
-    for opt in options.OPTIONS:
+    for opt in settings.OPTIONS:
         assert (opt.flag if opt.const is not None else f"{opt.flag}={opt.metavar}") in out
     assert "(default: reports/)" in out and "(default: 0)" in out and "(default: 10%)" in out
 
@@ -59,7 +59,7 @@ def test_pairs_resolve_relative_to_their_folders(tmp_path) -> None:
 
 
 def test_tolerance_is_relative_or_absolute() -> None:
-    rel, absolute = options.parse_tolerance("10%"), options.parse_tolerance("0.05")
+    rel, absolute = settings.parse_tolerance("10%"), settings.parse_tolerance("0.05")
     assert rel.allows(1.0, 1.1) and not rel.allows(1.0, 1.11)
     assert absolute.allows(0.0, 0.05) and not absolute.allows(0.0, 0.06)
 
@@ -79,7 +79,7 @@ import torch
 
 import mechtests
 from mechtests.run import batching
-from mechtests.plugin.fixtures import placed_options
+from mechtests.plugin.loading import placed_options
 
 torch.set_num_threads(3)  # at collection; the session's models fixture sets OMP_NUM_THREADS' 1
 

@@ -33,7 +33,8 @@ def test_kind(subject):
 def test_same_tokenizer(pair):
     assert len(pair.arm.tokenizer) == len(pair.mdm.tokenizer)
 ''')
-    result = pytester.runpytest_subprocess("-p", "no:cacheprovider", f"--arm={arm}", f"--mdm={mdm}")
+    # no [tool.mechtests] here: the options go by their prefixed names only (mechtests.plugin.opt_in)
+    result = pytester.runpytest_subprocess("-p", "no:cacheprovider", f"--mech-arm={arm}", f"--mech-mdm={mdm}")
     assert result.ret == 0, result.stdout.str()
     import json
 
@@ -73,7 +74,7 @@ def _outcomes(pytester: pytest.Pytester) -> dict:
 def test_a_one_model_run_on_a_real_checkpoint(pytester: pytest.Pytester, tiny_pair) -> None:
     arm, _ = tiny_pair
     pytester.makepyfile(test_one=ONE_MODEL_SUITE)
-    result = pytester.runpytest_subprocess("-p", "no:cacheprovider", f"--arm={arm}", "--mdm=none")
+    result = pytester.runpytest_subprocess("-p", "no:cacheprovider", f"--mech-arm={arm}", "--mech-mdm=none")
     assert result.ret == 0, result.stdout.str()
     results, outcomes = _outcomes(pytester)
     assert outcomes == {"one.kind": {"arm": "holds", "mdm": "not_applicable"}, "one.same_tokenizer": {"pair": "not_applicable"}}

@@ -10,6 +10,7 @@ from mechtests.claims import figures
 from mechtests.cli import main
 from mechtests.claims.evidence import make_entry
 from mechtests.reports import gate
+from mechtests.run.settings import parse_tolerance
 from mechtests.reports.charts import hypothesis_charts
 from mechtests.reports.render_html import render_html
 from mechtests.reports.render_markdown import render_markdown
@@ -70,7 +71,7 @@ def test_an_entry_whose_shape_does_not_fit_its_chart_is_drawn_the_plain_way() ->
 def _with_baseline(tmp_path: Path) -> dict:
     old, new = (json.loads((DATA / f"{n}_results.json").read_text()) for n in ("old", "new"))
     (tmp_path / "old.json").write_text(json.dumps(old))
-    comparison = gate.compare(gate.baseline_from_results(old), gate.baseline_from_results(new), gate.parse_tolerance("10%"))
+    comparison = gate.compare(gate.baseline_from_results(old), gate.baseline_from_results(new), parse_tolerance("10%"))
     new["baseline"] = {"file": str(tmp_path / "old.json"), **comparison}
     return new
 

@@ -6,6 +6,7 @@ import pytest
 
 from mechtests.errors import MechtestsError
 from mechtests.plugin import seeds
+from mechtests.run.settings import parse_seeds
 
 SEEDED_SUITE = '''
 import mechtests
@@ -33,13 +34,13 @@ def test_seedless(pair):
 
 
 def test_parse_seeds_takes_ranges_and_lists():
-    assert seeds.parse_seeds("0-3") == (0, 1, 2, 3)
-    assert seeds.parse_seeds("0,1,2,3") == (0, 1, 2, 3)
-    assert seeds.parse_seeds("5, 0-1") == (5, 0, 1)
-    assert seeds.parse_seeds([2, 7]) == (2, 7)
+    assert parse_seeds("0-3") == (0, 1, 2, 3)
+    assert parse_seeds("0,1,2,3") == (0, 1, 2, 3)
+    assert parse_seeds("5, 0-1") == (5, 0, 1)
+    assert parse_seeds([2, 7]) == (2, 7)
     for bad in ("", "3-1", "a", "1,1", "-2", "0-100", None, 1.5):
         with pytest.raises(MechtestsError, match="mech-seeds"):
-            seeds.parse_seeds(bad)
+            parse_seeds(bad)
 
 
 def test_disagreeing_seeds_combine_to_inconclusive():

@@ -3,6 +3,8 @@ environment, it acts only where a project asks for it."""
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 FOREIGN_TEST = '''
@@ -71,7 +73,7 @@ def test_a_conftest_opts_in_below_its_folder(pytester: pytest.Pytester) -> None:
     (opted / "test_m.py").write_text("def test_m(subject):\n    assert subject.kind in ('arm', 'mdm')\n")
     (pytester.path / "test_plain.py").write_text("import pytest\n\n@pytest.fixture\ndef subject():\n    return 1\n\n"
                                                  "def test_plain(subject):\n    assert subject == 1\n")
-    result = run(pytester, "--arm=a", "--mdm=m")
+    result = run(pytester, "--mech-arm=a", "--mech-mdm=m")  # no [tool.mechtests]: only the prefixed names
     assert result.ret == 0
     result.stdout.fnmatch_lines(["*mech/test_m.py::test_m?arm? PASSED*", "*mech/test_m.py::test_m?mdm? PASSED*",
                                  "*test_plain.py::test_plain PASSED*"])
@@ -93,3 +95,39 @@ def test_plain():
     assert result.ret == 0
     assert (pytester.path / "reports" / "results.json").is_file()
     result.stdout.fnmatch_lines(["*1 hypothesis, 1 results*"])
+
+
+MECH_OPTION = re.compile(r"^\s+(--[a-z-]+)[=\s]", re.MULTILINE)
+
+
+def _mechtests_help(text: str) -> str:
+    """The mechtests section of `pytest --help`."""
+    return text.split("mechtests: hypotheses over an ARM / MDM pair:")[1].split("\n\n")[0]
+
+
+def test_a_foreign_project_gets_no_unprefixed_option_and_no_generic_fixture(pytester: pytest.Pytester) -> None:
+    pytester.makepyprojecttoml('[project]\nname = "other"\n')
+    pytester.makepyfile(test_theirs="def test_a():\n    pass\n")
+    options = MECH_OPTION.findall(_mechtests_help(run(pytester, "--help").stdout.str()))
+    assert "--mech-pair" in options and "--mech-arm" in options and "--mech-mdm" in options
+    assert [o for o in options if not o.startswith("--mech-")] == []
+    fixtures = run(pytester, "--fixtures").stdout.str()
+    assert "mech_models" in fixtures
+    assert not re.search(r"^(subject|pair|tasks)\b", fixtures, re.MULTILINE)
+    assert run(pytester, "--pair=x").ret == pytest.ExitCode.USAGE_ERROR  # not ours to take in this project
+
+
+def test_a_declared_project_also_takes_the_short_names_and_has_the_fixtures(pytester: pytest.Pytester) -> None:
+    pytester.makepyprojecttoml('[tool.mechtests]\npair = "p"\n[tool.mechtests.pairs.p]\narm = "a"\nmdm = "m"\n'
+                               '[tool.mechtests.pairs.q]\narm = "qa"\nmdm = "qm"\n')
+    pytester.makeconftest("import pytest\n\n@pytest.fixture(scope='session')\ndef mech_loader():\n"
+                          "    from types import SimpleNamespace\n"
+                          "    return lambda role, path: SimpleNamespace(kind=role, path=path, weights_sha256=None)\n")
+    pytester.makepyfile(test_m="def test_m(subject, pair, tasks):\n    pass\n")
+    options = MECH_OPTION.findall(_mechtests_help(run(pytester, "--help").stdout.str()))
+    assert {"--pair", "--arm", "--mdm", "--mech-pair"} <= set(options)
+    fixtures = run(pytester, "--fixtures").stdout.str()
+    assert all(re.search(rf"^{name}\b", fixtures, re.MULTILINE) for name in ("subject", "pair", "tasks"))
+    result = run(pytester, "--collect-only", "--pair", "q")
+    assert result.ret == 0 and "test_m[arm]" in result.stdout.str()
+    assert "unknown pair 'x'" in run(pytester, "--pair", "x").stderr.str()

@@ -1,0 +1,295 @@
+"""A run's settings, declared once and resolved once, for the plugin and every command.
+
+Each option is a command-line flag (`--mech-...`; the pair and its models also by the short
+names `--pair`, `--arm`, `--mdm`, which the commands always take and pytest takes in a project
+that declares [tool.mechtests]) and a key of `[tool.mechtests]` in pyproject.toml. One
+precedence decides every value: the command line, then the pair table (its `budget`; a model's
+`device` and `dtype`), then [tool.mechtests], then the default. Only the value that wins is
+parsed, once, by the option's parse function; a bad one is a MechtestsError that names where it
+was set (the flag as typed, or the pyproject key), the value and what to write instead.
+"""
+
+from __future__ import annotations
+
+import importlib
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable, Mapping, Sequence
+
+from mechtests.errors import MechtestsError
+from mechtests.run.budget import BUDGETS, Budget, parse_budget
+from mechtests.run.pairs import ROLES, PairPaths, declared_pairs, is_location_keyword, resolve_pair
+
+
+# --- parse functions: str (or a TOML value) -> value, or MechtestsError --------------------
+def parse_name(value: Any) -> str:
+    if not isinstance(value, str) or not re.fullmatch(r"[A-Za-z0-9_.-]+", value):
+        raise MechtestsError(f"pair name {value!r} is not a plain name", "use letters, digits, '_', '-' or '.'")
+    return value
+
+
+def parse_path(value: Any) -> str:
+    if not isinstance(value, str) or not value.strip():
+        raise MechtestsError(f"expected a path, got {value!r}", "pass a file or folder path")
+    return value
+
+
+MAX_SEED = 2**32 - 1  # numpy's legacy seeding (np.random.seed) takes 0 .. 2**32 - 1
+MAX_SEEDS = 64
+
+
+def parse_seed(value: Any) -> int:
+    try:
+        seed = int(value)
+        if isinstance(value, (float, bool)) or seed < 0:
+            raise ValueError
+    except (TypeError, ValueError):
+        raise MechtestsError(f"seed must be a non-negative integer, got {value!r}", "e.g. --mech-seed 0") from None
+    if seed > MAX_SEED:
+        raise MechtestsError(f"seed {seed} is above {MAX_SEED}, the largest seed numpy takes", "e.g. --mech-seed 0")
+    return seed
+
+
+def parse_seeds(value: Any) -> tuple[int, ...]:
+    """'0-3' -> (0, 1, 2, 3); '0,2,5' -> (0, 2, 5); also a TOML list of integers."""
+    flag = "--mech-seeds"
+    problem = MechtestsError(f"{flag} must be a range like 0-3 or a list like 0,1,2,3 of non-negative integers, got {value!r}",
+                             f"e.g. {flag}=0-3")
+    if isinstance(value, (list, tuple)):
+        items = [str(v) for v in value]
+    elif isinstance(value, str):
+        items = [part.strip() for part in value.split(",")]
+    else:
+        raise problem
+    seeds: list[int] = []
+    for item in items:
+        span = re.fullmatch(r"(\d+)\s*-\s*(\d+)", item)
+        if span:
+            first, last = int(span[1]), int(span[2])
+            if last < first:
+                raise problem
+            seeds += range(first, last + 1)
+        elif re.fullmatch(r"\d+", item):
+            seeds.append(int(item))
+        else:
+            raise problem
+    if not seeds or len(set(seeds)) != len(seeds):
+        raise MechtestsError(f"{flag}: {value!r} names no seed or a seed twice", f"e.g. {flag}=0-3")
+    if len(seeds) > MAX_SEEDS or max(seeds) >= 2**32:
+        raise MechtestsError(f"{flag}: {value!r} names {len(seeds)} seeds up to {max(seeds)}",
+                             f"pass at most {MAX_SEEDS} seeds, each below 2**32")
+    return tuple(seeds)
+
+
+@dataclass(frozen=True)
+class Tolerance:
+    """How far a metric may move before it is reported as drift: relative (`10%`) or absolute (`0.05`)."""
+
+    amount: float
+    relative: bool
+
+    def allows(self, old: float, new: float) -> bool:
+        limit = self.amount * abs(old) if self.relative else self.amount
+        return abs(new - old) <= limit + 1e-12
+
+    def __str__(self) -> str:
+        return f"{self.amount * 100:g}%" if self.relative else f"{self.amount:g}"
+
+
+def parse_tolerance(value: Any) -> Tolerance:
+    text = str(value).strip()
+    relative = text.endswith("%")
+    try:
+        amount = float(text[:-1] if relative else text)
+        if amount < 0 or amount != amount or amount == float("inf"):
+            raise ValueError
+    except ValueError:
+        raise MechtestsError(
+            f"tolerance must be a percentage or a non-negative number, got {value!r}",
+            "e.g. --mech-tolerance 10% (relative) or --mech-tolerance 0.05 (absolute)",
+        ) from None
+    return Tolerance(amount / 100 if relative else amount, relative)
+
+
+def parse_split(value: Any) -> str:
+    choices = {True: "yes", False: "no", "yes": "yes", "no": "no", "auto": "auto", "true": "yes", "false": "no"}
+    key = value.lower() if isinstance(value, str) else value
+    if not isinstance(key, (str, bool)) or key not in choices:
+        raise MechtestsError(f"expected yes, no or auto, got {value!r}", "write yes, no or auto (or true/false in pyproject.toml)")
+    return choices[key]
+
+
+def parse_flag(value: Any) -> bool:
+    choices = {True: True, False: False, "yes": True, "no": False, "true": True, "false": False}
+    key = value.lower() if isinstance(value, str) else value
+    if not isinstance(key, (str, bool)) or key not in choices:
+        raise MechtestsError(f"expected true or false, got {value!r}", "write true or false (yes or no)")
+    return choices[key]
+
+
+def imported_on_use(module: str, name: str) -> Callable[[Any], Any]:
+    """`module.name`, imported when first called: mechtests.models.placement and mechtests.run.batching
+    import torch (3 s), which the plugin, installed for every pytest in the environment, must not
+    pay for at start-up in a run that leaves these options at their defaults."""
+
+    def parse(value: Any) -> Any:
+        return getattr(importlib.import_module(module), name)(value)
+
+    parse.__name__ = name
+    return parse
+
+
+def parse_max_memory(value: Any) -> str:
+    """The budget's text, checked (mechtests.run.batching.parse_max_memory): it travels to every
+    process as $MECHTESTS_MAX_MEMORY, which each batched measurement reads."""
+    imported_on_use("mechtests.run.batching", "parse_max_memory")(value)
+    return str(value).strip()
+
+
+# --- the options ----------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Option:
+    flag: str
+    key: str  # the key in [tool.mechtests]
+    metavar: str
+    parse: Callable[[Any], Any]
+    default: Any
+    help: str
+    const: Any = None  # a flag without a value: given, it means `const`
+    short: str | None = None  # the short name: the commands', and pytest's in a project that declares [tool.mechtests]
+
+    @property
+    def dest(self) -> str:
+        return "mechtests_" + self.key.replace("-", "_")
+
+
+OPTIONS: tuple[Option, ...] = (
+    Option("--mech-pair", "pair", "NAME", parse_name, None,
+           "model pair declared under [tool.mechtests.pairs] (default: [tool.mechtests] pair)", short="--pair"),
+    Option("--mech-arm", "arm", "PATH", parse_path, None, "ARM checkpoint (a folder, a .gguf file, pkg:MODULE/PATH, or none "
+           "for a one-model run), replacing the pair's (default: the pair's arm)", short="--arm"),
+    Option("--mech-mdm", "mdm", "PATH", parse_path, None, "MDM checkpoint (a folder, a .gguf file, pkg:MODULE/PATH, or none "
+           "for a one-model run), replacing the pair's (default: the pair's mdm)", short="--mdm"),
+    Option("--mech-budget", "budget", "|".join(BUDGETS), parse_budget, "default",
+           "run budget: pool sizes, EAP-IG steps, bootstrap and control draws, circuit size K (default: the pair's "
+           "budget, else default, which reproduces the bundled pair's settings)"),
+    Option("--mech-report", "report", "DIR", parse_path, "reports/",
+           "folder for results.json, report.html and summary.md (default: reports/)"),
+    Option("--mech-seed", "seed", "N", parse_seed, 0, "seed for tasks, sampling and bootstrap intervals (default: 0)"),
+    Option("--mech-seeds", "seeds", "SEEDS", parse_seeds, None,
+           "run every hypothesis at each of these evaluation seeds, e.g. 0-3 or 0,1,2,3, and report the verdict per "
+           "seed and whether they agree; overrides --mech-seed (default: off)"),
+    Option("--mech-save-baseline", "save-baseline", "FILE", parse_path, None,
+           "write this run's verdicts and key metrics to FILE (default: off)"),
+    Option("--mech-baseline", "baseline", "FILE", parse_path, None,
+           "fail the session when a verdict differs from baseline FILE (default: off)"),
+    Option("--mech-tolerance", "tolerance", "TOL", parse_tolerance, "10%",
+           "metric drift against the baseline that is reported, e.g. 10%% or 0.05 (default: 10%%)"),
+    Option("--mech-split-pair", "split-pair", "yes|no|auto", parse_split, "auto",
+           "give each pair-level hypothesis its own xdist group, so that several workers share them; every such "
+           "worker loads both models; auto: yes when the two checkpoints' weights total under 1 GiB (default: auto)"),
+    Option("--mech-strict", "strict", "", parse_flag, False,
+           "an inconclusive verdict against its expectation, or a move into or out of inconclusive against the "
+           "baseline, fails the run instead of warning (default: off)", const=True),
+    # Device, dtype and memory budget default to None, read as auto (mechtests.models.placement, mechtests.run.batching).
+    Option("--mech-device", "device", "DEVICE", imported_on_use("mechtests.models.placement", "parse_device"), None,
+           "device the models run on: auto (a CUDA GPU when one is visible, else the CPU), cpu, cuda, cuda:N or mps; "
+           "under xdist, auto and cuda give each worker its own GPU (default: auto)"),
+    Option("--mech-dtype", "dtype", "DTYPE", imported_on_use("mechtests.models.placement", "parse_dtype"), None,
+           "dtype the models run in: auto (bfloat16 on a GPU, float32 on the CPU), float32, bfloat16 or float16 "
+           "(default: auto)"),
+    Option("--mech-max-memory", "max-memory", "SIZE", parse_max_memory, None,
+           "memory budget that every batched measurement sizes its passes to: auto (half the CPU's available memory "
+           "shared among xdist workers, 80%% of a GPU's free memory), an amount such as 8GiB, or a share such as "
+           "30%% (default: auto)"),
+)
+BY_KEY = {o.key: o for o in OPTIONS}
+SETTING_KEYS = {o.key for o in OPTIONS} | {"pairs"}
+PATH_KEYS = ("report", "baseline", "save-baseline")
+
+
+# --- resolving --------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class RunSettings:
+    """A run's settings, resolved: each option's parsed value (None: unset, and no default),
+    where it was set, the run's checkpoints, and the path options as absolute paths."""
+
+    values: Mapping[str, Any]
+    where: Mapping[str, str]  # key -> the flag as typed or the pyproject key; absent: the default
+    pair: PairPaths
+    paths: Mapping[str, Path | None]  # PATH_KEYS, placed (see `place`)
+
+    def __getitem__(self, key: str) -> Any:
+        return self.values[key]
+
+    @property
+    def budget(self) -> Budget:
+        return self.values["budget"]
+
+    def flag(self, key: str) -> str | None:
+        """The flag `key` was given with, as typed; None when the command line did not give it."""
+        where = self.where.get(key)
+        return where if where is not None and where.startswith("-") else None
+
+    def label(self, key: str) -> str:
+        """Where `key` was set, for error messages: the flag as typed, or its pyproject key."""
+        return self.where.get(key, f"[tool.mechtests] {key}")
+
+    def load_options(self, role: str) -> dict[str, Any]:
+        """load_subject's options for `role`: the pair table's, with device and dtype by the one
+        precedence (the command line, the pair table, [tool.mechtests]); the checkpoint's mechtests
+        block and the family's defaults come after, inside load_subject."""
+        options = self.pair.load_options(role)
+        for key in ("device", "dtype"):
+            if self.flag(key) or key not in options:
+                options[key] = self.values[key]
+        return options
+
+
+def resolve(given: Mapping[str, tuple[Any, str]], table: Mapping[str, Any], rootdir: Path, invocation_dir: Path) -> RunSettings:
+    """Every option, the pair and the paths of a run, from the command line's options (`command_line`)
+    and the [tool.mechtests] table (mechtests.run.pairs.read_settings). Paths given on the command
+    line are relative to `invocation_dir`, those in pyproject.toml to `rootdir`."""
+    # Sub-tables ([tool.mechtests.eval], ...) belong to other commands; plain keys must be ours.
+    unknown = {k for k, v in table.items() if not isinstance(v, dict)} - SETTING_KEYS
+    if unknown:
+        raise MechtestsError(f"[tool.mechtests] has unknown keys {sorted(unknown)}", f"use only {sorted(SETTING_KEYS)}")
+    values: dict[str, Any] = {}
+    where: dict[str, str] = {}
+    project = ("[tool.mechtests]", table)
+    for opt in OPTIONS:
+        if opt.key != "budget":
+            _choose(opt, given, [project], values, where)
+    from_cli = {key: bool(source.startswith("-")) for key, source in where.items()}
+    models = {role: place(values[role], from_cli.get(role, False), invocation_dir, rootdir) for role in ROLES}
+    pair = resolve_pair(dict(table), rootdir, name=values["pair"], invocation_dir=invocation_dir,
+                        labels={role: where.get(role, f"--{role}") for role in ROLES},
+                        **{role: str(path) for role, path in models.items() if path is not None})
+    pair_table = declared_pairs(dict(table))[pair.name] if pair.name is not None else {}
+    _choose(BY_KEY["budget"], given, [(f"[tool.mechtests.pairs.{pair.name}]", pair_table), project], values, where)
+    paths = {key: place(values[key], from_cli.get(key, False), invocation_dir, rootdir) for key in PATH_KEYS}
+    return RunSettings(values=values, where=where, pair=pair, paths=paths)
+
+
+def _choose(opt: Option, given: Mapping[str, tuple[Any, str]], layers: Sequence[tuple[str, Mapping[str, Any]]],
+            values: dict[str, Any], where: dict[str, str]) -> None:
+    """The one precedence: the command line's value, else the first layer's that sets it, else the
+    default; parsed once, into `values`, and where it was set into `where`."""
+    layered = ((layer[opt.key], f"{name} {opt.key}") for name, layer in layers if opt.key in layer)
+    raw, source = given[opt.key] if opt.key in given else next(layered, (opt.default, None))
+    try:
+        values[opt.key] = None if raw is None else opt.parse(raw)
+    except MechtestsError as err:
+        raise MechtestsError(f"{source or f'[tool.mechtests] {opt.key}'}: {err.problem}", err.fix) from None
+    if source is not None:
+        where[opt.key] = source
+
+
+def place(value: str | None, from_cli: bool, invocation_dir: Path, rootdir: Path) -> Path | None:
+    """A path option as an absolute Path: relative to where the command started, or to the rootdir."""
+    if value is None:
+        return None
+    if is_location_keyword(value):  # `none`, `pkg:...`: not relative to any folder (mechtests.run.pairs)
+        return Path(value)
+    return ((invocation_dir if from_cli else rootdir) / value).resolve()
