@@ -207,6 +207,7 @@ OPTIONS: tuple[Option, ...] = (
 BY_KEY = {o.key: o for o in OPTIONS}
 SETTING_KEYS = {o.key for o in OPTIONS} | {"pairs"}
 PATH_KEYS = ("report", "baseline", "save-baseline")
+Layers = Sequence[tuple[str, Mapping[str, Any]]]  # (where, table): the places after the command line, in order
 
 
 # --- resolving --------------------------------------------------------------------------------
@@ -247,43 +248,45 @@ class RunSettings:
         return options
 
 
-def resolve(given: Mapping[str, tuple[Any, str]], table: Mapping[str, Any], rootdir: Path, invocation_dir: Path) -> RunSettings:
-    """Every option, the pair and the paths of a run, from the command line's options (`command_line`)
-    and the [tool.mechtests] table (mechtests.run.pairs.read_settings). Paths given on the command
-    line are relative to `invocation_dir`, those in pyproject.toml to `rootdir`."""
+def resolve(given: Mapping[str, tuple[Any, str]], table: dict[str, Any], rootdir: Path, invocation_dir: Path) -> RunSettings:
+    """Every option, the pair and the paths of a run, from the options given on the command line
+    (mechtests.run.command_line.given) and the [tool.mechtests] table (mechtests.run.pairs.read_settings).
+    Paths given on the command line are relative to `invocation_dir`, those in pyproject.toml to `rootdir`."""
     # Sub-tables ([tool.mechtests.eval], ...) belong to other commands; plain keys must be ours.
     unknown = {k for k, v in table.items() if not isinstance(v, dict)} - SETTING_KEYS
     if unknown:
         raise MechtestsError(f"[tool.mechtests] has unknown keys {sorted(unknown)}", f"use only {sorted(SETTING_KEYS)}")
     values: dict[str, Any] = {}
     where: dict[str, str] = {}
+
+    def take(opt: Option, layers: Layers) -> None:
+        values[opt.key], source = _chosen(opt, given, layers)
+        if source is not None:
+            where[opt.key] = source
+
     project = ("[tool.mechtests]", table)
     for opt in OPTIONS:
-        if opt.key != "budget":
-            _choose(opt, given, [project], values, where)
-    from_cli = {key: bool(source.startswith("-")) for key, source in where.items()}
-    models = {role: place(values[role], from_cli.get(role, False), invocation_dir, rootdir) for role in ROLES}
-    pair = resolve_pair(dict(table), rootdir, name=values["pair"], invocation_dir=invocation_dir,
+        if opt.key != "budget":  # after the pair, whose table may name one
+            take(opt, [project])
+    models = {role: place(values[role], role in given, invocation_dir, rootdir) for role in ROLES}
+    pair = resolve_pair(table, rootdir, name=values["pair"], invocation_dir=invocation_dir,
                         labels={role: where.get(role, f"--{role}") for role in ROLES},
                         **{role: str(path) for role, path in models.items() if path is not None})
-    pair_table = declared_pairs(dict(table))[pair.name] if pair.name is not None else {}
-    _choose(BY_KEY["budget"], given, [(f"[tool.mechtests.pairs.{pair.name}]", pair_table), project], values, where)
-    paths = {key: place(values[key], from_cli.get(key, False), invocation_dir, rootdir) for key in PATH_KEYS}
+    pair_table = declared_pairs(table)[pair.name] if pair.name is not None else {}
+    take(BY_KEY["budget"], [(f"[tool.mechtests.pairs.{pair.name}]", pair_table), project])
+    paths = {key: place(values[key], key in given, invocation_dir, rootdir) for key in PATH_KEYS}
     return RunSettings(values=values, where=where, pair=pair, paths=paths)
 
 
-def _choose(opt: Option, given: Mapping[str, tuple[Any, str]], layers: Sequence[tuple[str, Mapping[str, Any]]],
-            values: dict[str, Any], where: dict[str, str]) -> None:
-    """The one precedence: the command line's value, else the first layer's that sets it, else the
-    default; parsed once, into `values`, and where it was set into `where`."""
+def _chosen(opt: Option, given: Mapping[str, tuple[Any, str]], layers: Layers) -> tuple[Any, str | None]:
+    """The one precedence: the command line's value, else that of the first layer that sets it,
+    else the default; parsed once. Returns the value and where it was set (None: the default)."""
     layered = ((layer[opt.key], f"{name} {opt.key}") for name, layer in layers if opt.key in layer)
     raw, source = given[opt.key] if opt.key in given else next(layered, (opt.default, None))
     try:
-        values[opt.key] = None if raw is None else opt.parse(raw)
+        return (None if raw is None else opt.parse(raw)), source
     except MechtestsError as err:
         raise MechtestsError(f"{source or f'[tool.mechtests] {opt.key}'}: {err.problem}", err.fix) from None
-    if source is not None:
-        where[opt.key] = source
 
 
 def place(value: str | None, from_cli: bool, invocation_dir: Path, rootdir: Path) -> Path | None:
