@@ -21,4 +21,5 @@ def test_json_output_writes_nan_as_null() -> None:
 @pytest.mark.parametrize(("seed", "message"), [("-1", "seed must be a non-negative integer"), (str(2**40), "is above 4294967295")])
 def test_a_bad_seed_is_a_usage_error(capsys, seed, message) -> None:
     assert cli_main(["eval", "--seed", seed]) == 2
-    assert f"mechtests eval: error: --seed: {message}" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert err.startswith("mechtests eval: error: --seed: ") and message in err
