@@ -76,10 +76,16 @@ def bootstrap(
     if any(a.shape[0] != n for a in arrays):
         raise MechtestsError(f"bootstrap series have different lengths {[a.shape[0] for a in arrays]}", "pass one value per example in every series")
     value = float(statistic(*arrays))
-    rng = np.random.default_rng(seed)
-    index = rng.integers(0, n, size=(n_resamples, n))  # (R, n)
+    index = resample_indices(n, n_resamples, seed)  # (R, n)
     draws = np.array([statistic(*(a[row] for a in arrays)) for row in progress.iterate(index, RESAMPLES)], dtype=np.float64)
     return _percentile(value, draws, seed, level, n)
+
+
+def resample_indices(n: int, n_resamples: int, seed: int) -> np.ndarray:
+    """(n_resamples, n): the examples each bootstrap resample draws, with replacement, from `seed`.
+    The one draw of examples behind `bootstrap` and mechtests.study.resampled, so that a seed
+    resamples the same examples in both."""
+    return np.random.default_rng(seed).integers(0, n, size=(n_resamples, n))
 
 
 def _check_settings(level: float, n_resamples: int) -> None:
@@ -94,6 +100,30 @@ def _percentile(value: float, draws: np.ndarray, seed: int, level: float, n: int
     tail = (1.0 - level) / 2.0
     lo, hi = np.nanquantile(draws, [tail, 1.0 - tail]) if np.isfinite(draws).any() else (float("nan"),) * 2
     return Estimate(value=value, lo=float(lo), hi=float(hi), seed=seed, level=level, n=n, n_resamples=len(draws))
+
+
+def percentile_band(draws: ArrayLike, level: float = 0.95) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(value, lo, hi) from bootstrap draws whose entry 0 is the full-sample value (as
+    mechtests.study.resampled returns them): the central `level` range of the others, along axis
+    0, so a draw of one value per layer gives one band per layer. Unlike `bootstrap`'s intervals
+    it skips no NaN draw: a NaN makes its band NaN."""
+    draws = np.asarray(draws, dtype=np.float64)
+    tail = (1 - level) / 2
+    lo, hi = np.quantile(draws[1:], [tail, 1 - tail], axis=0)
+    return draws[0], lo, hi
+
+
+def interval(draws: ArrayLike, seed: int, level: float = 0.95) -> Estimate:
+    """An Estimate from bootstrap draws whose entry 0 is the full-sample value (`percentile_band`)."""
+    value, lo, hi = percentile_band(draws, level)
+    return Estimate(value=float(value), lo=float(lo), hi=float(hi), seed=seed, level=level, n=0, n_resamples=len(draws) - 1)
+
+
+def profile_bands(draws: ArrayLike, level: float = 0.95) -> list[list[float]]:
+    """[[value, lo, hi]] per layer from bootstrap draws (R + 1, L) whose row 0 is the full sample:
+    a profile as mechtests.claims.figures.profile records it."""
+    value, lo, hi = percentile_band(draws, level)
+    return [[float(v), float(a), float(b)] for v, a, b in zip(value, lo, hi)]
 
 
 def bootstrap_with_controls(
@@ -189,4 +219,7 @@ def _ranks(x: np.ndarray) -> np.ndarray:
     return ranks
 
 
-__all__ = ["Estimate", "bootstrap", "bootstrap_with_controls", "draws_halfwidth", "independent_difference", "normalised", "paired_difference", "ratio_of_means", "spearman"]
+__all__ = [
+    "Estimate", "bootstrap", "bootstrap_with_controls", "draws_halfwidth", "independent_difference", "interval", "normalised",
+    "paired_difference", "percentile_band", "profile_bands", "ratio_of_means", "resample_indices", "spearman",
+]

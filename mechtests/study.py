@@ -14,24 +14,24 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Callable, Sequence
 
+import numpy as np
 import torch
 
+from mechtests.claims.outcomes import NotApplicable
+from mechtests.errors import MechtestsError
+from mechtests.measure.ablations import CONTROL_DRAW, CONTROL_FAMILIES, CONTROL_PRECISION, AblationComparison, targeted_ablation
+from mechtests.measure.attribution import Attribution, Graph, attribute, graph_for
+from mechtests.measure.circuits import top_edge_indices
+from mechtests.measure.contrasts import component_attribution, depth_per_example, depth_profile, gini, jaccard
+from mechtests.models import Site
+from mechtests.queries import Example, evaluate
 from mechtests.run import budget as run_budget
 from mechtests.run import cache, progress
-from mechtests.measure.attribution import Attribution, attribute, graph_for
-from mechtests.errors import MechtestsError
-from mechtests.claims.outcomes import NotApplicable
-from mechtests.queries import Example, evaluate
-from mechtests.stats import RESAMPLES
+from mechtests.stats import RESAMPLES, resample_indices
+from mechtests.tasks import TASKS
 
 if TYPE_CHECKING:
-    import numpy as np
-
-    from mechtests.measure.attribution import Graph
-    from mechtests.measure.contrasts import AblationComparison
-    from mechtests.models import Site
     from mechtests.models.subject import Subject
-    from mechtests.stats import Estimate
 
 
 def correctness(subject: "Subject", task: str, examples: Sequence[Example]) -> torch.Tensor:
@@ -94,95 +94,60 @@ EARLY = 0.5  # "early layers" in the suites: the first half of the layers (layer
 
 def regime_of(task: str) -> str:
     """'prefix-dominant' or 'globally-constrained'."""
-    from mechtests.tasks import TASKS
-
     return TASKS[task].regime
 
 
 def tasks_in(regime: str) -> list[str]:
-    from mechtests.tasks import TASKS
-
     return [name for name, task in TASKS.items() if task.regime == regime]
 
 
-def resampled(attributions: Sequence[Attribution], statistic: Callable[..., float], seed: int, n_resamples: int | None = None) -> "np.ndarray":
+def resampled(attributions: Sequence[Attribution], statistic: Callable[..., float], seed: int, n_resamples: int | None = None) -> np.ndarray:
     """`statistic(*mean_scores)` on the full pool (entry 0) and on `n_resamples` (default: the
     budget's bootstrap draws) bootstrap resamples of the examples, the same rows for every
-    attribution (they must share one pool).
+    attribution (they must share one pool), drawn as mechtests.stats.bootstrap draws them
+    (`resample_indices`); mechtests.stats.interval and profile_bands read the draws.
 
     For statistics that are not means of per-example values (a circuit's top-K, a Gini
     coefficient), the scores are averaged over each resample and the statistic recomputed.
     """
-    import numpy as np
-
     sizes = {a.per_example.shape[0] for a in attributions}
     if len(sizes) != 1:
         raise MechtestsError(f"attributions measured on different numbers of examples {sorted(sizes)}", "use study.common_pool for every model")
     n = sizes.pop()
     n_resamples = run_budget.active().bootstrap_draws if n_resamples is None else n_resamples
-    rng = np.random.default_rng(seed)
     weights = np.ones((n_resamples + 1, n))  # row 0: the full pool
-    for row in range(1, n_resamples + 1):
-        weights[row] = np.bincount(rng.integers(0, n, n), minlength=n)
+    for row, drawn in enumerate(resample_indices(n, n_resamples, seed), start=1):
+        weights[row] = np.bincount(drawn, minlength=n)
     weights = torch.as_tensor(weights / n, dtype=torch.float32)  # (R + 1, n): each resample's mean as one matmul
     means = [(weights @ a.per_example.flatten(1)).view(-1, *a.per_example.shape[1:]) for a in attributions]  # (R + 1, n_up, n_down)
     return np.array([statistic(*(m[r] for m in means)) for r in progress.iterate(range(n_resamples + 1), RESAMPLES)])
 
 
-def top_edge_indices(scores: torch.Tensor, graph: "Graph", k: int | None = None) -> torch.Tensor:
-    """Flat indices of the top-K edges by |score| (K from the budget's rule when not given), for
-    statistics that rebuild a circuit from a bare score matrix on every bootstrap draw."""
-    k = run_budget.active().k(graph.n_edges) if k is None else k
-    edges = graph.edge_mask.flatten().nonzero().squeeze(1)
-    return edges[scores.flatten()[edges].abs().topk(k).indices]
-
-
-def edge_jaccard(graph: "Graph", k: int | None = None) -> Callable[[torch.Tensor, torch.Tensor], float]:
+def edge_jaccard(graph: Graph, k: int | None = None) -> Callable[[torch.Tensor, torch.Tensor], float]:
     """statistic(scores_a, scores_b): Jaccard of the two top-K edge sets (K from the budget when not given)."""
-    from mechtests.measure.contrasts import jaccard
-
     top = lambda s: set(top_edge_indices(s, graph, k).tolist())  # noqa: E731
     return lambda a, b: jaccard(top(a), top(b))
 
 
-def component_gini(graph: "Graph") -> Callable[[torch.Tensor], float]:
+def component_gini(graph: Graph) -> Callable[[torch.Tensor], float]:
     """statistic(scores): Gini coefficient of |attribution| over heads and MLPs."""
-    from mechtests.measure.contrasts import component_attribution, gini
-
     return lambda scores: gini(component_attribution(scores, graph).flatten())
 
 
-def interval(draws: "np.ndarray", seed: int, level: float = 0.95) -> "Estimate":
-    """An Estimate from bootstrap draws whose first entry is the full-sample value."""
-    import numpy as np
-
-    from mechtests.stats import Estimate
-
-    tail = (1 - level) / 2
-    lo, hi = np.quantile(draws[1:], [tail, 1 - tail])
-    return Estimate(value=float(draws[0]), lo=float(lo), hi=float(hi), seed=seed, level=level, n=0, n_resamples=len(draws) - 1)
-
-
-def early_shares(attr: Attribution, early: float = EARLY) -> "np.ndarray":
+def early_shares(attr: Attribution, early: float = EARLY) -> np.ndarray:
     """(N,) each example's share of |attribution| in the early layers."""
-    from mechtests.measure.contrasts import depth_per_example
-
     return depth_per_example(attr, early)[0]
 
 
-def circuit_early_share(scores: torch.Tensor, graph: "Graph", k: int | None = None, early: float = EARLY) -> float:
+def circuit_early_share(scores: torch.Tensor, graph: Graph, k: int | None = None, early: float = EARLY) -> float:
     """Early-layer share of the attribution on the top-K circuit's edges (K from the budget when not given)."""
-    from mechtests.measure.contrasts import depth_profile
-
     keep = torch.zeros(scores.numel(), dtype=torch.bool)
     keep[top_edge_indices(scores, graph, k)] = True
     return depth_profile(scores * keep.view_as(scores), graph, early=early).early_share
 
 
-def node_site(name: str) -> "Site":
+def node_site(name: str) -> Site:
     """A graph node's component: 'a2.h1' -> head (2, 1), 'm3' -> mlp_out 3."""
-    from mechtests.models import Site
-
     if name.startswith("a") and ".h" in name:
         layer, head = name[1:].split(".h")
         return Site("head", int(layer), int(head))
@@ -191,11 +156,8 @@ def node_site(name: str) -> "Site":
     raise MechtestsError(f"graph node {name!r} is not a head or an MLP", "pass a name like 'a2.h1' or 'm3'")
 
 
-def top_components(scores: torch.Tensor, graph: "Graph", n: int, layers: Sequence[int] | None = None) -> list["Site"]:
+def top_components(scores: torch.Tensor, graph: Graph, n: int, layers: Sequence[int] | None = None) -> list[Site]:
     """The `n` heads/MLPs with the most |attribution| (in- and out-edges), optionally within `layers`."""
-    from mechtests.measure.contrasts import component_attribution
-    from mechtests.models import Site
-
     comp = component_attribution(scores, graph)  # (L, H + 1), last column the MLP
     allowed = range(graph.n_layers) if layers is None else layers
     ranked = sorted(((float(comp[l, c]), l, c) for l in allowed for c in range(graph.n_heads + 1)), reverse=True)
@@ -203,15 +165,13 @@ def top_components(scores: torch.Tensor, graph: "Graph", n: int, layers: Sequenc
 
 
 def ablation(
-    subject: "Subject", task: str, examples: Sequence[Example], targets: Sequence["Site"], method: str = "mean",
+    subject: "Subject", task: str, examples: Sequence[Example], targets: Sequence[Site], method: str = "mean",
     n_controls: int | None = None, band: tuple[int, int] | None = None, seed: int = 0,
     controls: Sequence[str] = ("random", "same_depth"),
-) -> "AblationComparison":
-    """compare.targeted_ablation, cached like the attributions (keyed by the targets and every
-    parameter, the control families, precision target and cap included); `n_controls` (the
-    first batch of control draws) defaults to the budget's control draws."""
-    from mechtests.measure.contrasts import CONTROL_DRAW, CONTROL_FAMILIES, CONTROL_PRECISION, AblationComparison, targeted_ablation
-
+) -> AblationComparison:
+    """mechtests.measure.ablations.targeted_ablation, cached like the attributions (keyed by the
+    targets and every parameter, the control families, precision target and cap included);
+    `n_controls` (the first batch of control draws) defaults to the budget's control draws."""
     n_controls = run_budget.active().control_draws if n_controls is None else n_controls
     max_controls = run_budget.active().control_cap
 

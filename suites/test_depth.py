@@ -19,7 +19,7 @@ from mechtests import study
 from mechtests.claims import figures
 from mechtests.measure.circuits import budget
 from mechtests.claims.outcomes import Parts
-from mechtests.stats import Estimate, bootstrap, bootstrap_with_controls, independent_difference, paired_difference
+from mechtests.stats import Estimate, bootstrap, bootstrap_with_controls, independent_difference, interval, paired_difference, profile_bands
 from mechtests.tasks import TASKS, TaskSet
 
 GLOBAL, PREFIX = "globally-constrained", "prefix-dominant"
@@ -90,9 +90,9 @@ def test_mdm_front_loads_global_tasks(pair, attributions, regime_tasks, mech_see
         parts.check(f"{regime}: MDM - ARM early-layer share", e.lo, e.hi, 0.0, above=regime == GLOBAL, value=e.value)
     for task in tasks[GLOBAL] + tasks[PREFIX]:
         arm, mdm = attributions(task)
-        mechtests.record(f"{task}: attribution by layer, ARM", figures.profile_bands(study.resampled(
+        mechtests.record(f"{task}: attribution by layer, ARM", profile_bands(study.resampled(
             [arm], lambda s: mechtests.contrasts.depth_profile(s, arm.graph).share, mech_seed)), **figures.profile(f"{task}: attribution by layer", "ARM"))
-        mechtests.record(f"{task}: attribution by layer, MDM", figures.profile_bands(study.resampled(
+        mechtests.record(f"{task}: attribution by layer, MDM", profile_bands(study.resampled(
             [mdm], lambda s: mechtests.contrasts.depth_profile(s, mdm.graph).share, mech_seed)), **figures.profile(f"{task}: attribution by layer", "MDM"))
     parts.conclude()
 
@@ -158,7 +158,7 @@ def test_depth_pattern_is_robust(pair, attributions, regime_tasks, make_pools, m
     k = budget(attributions(tasks[PREFIX][0])[0].graph.n_edges)
     for size in (k, 2 * k):
         glob, prefix = (_circuit_front_loading(attributions, tasks[r], size, mech_seed) for r in (GLOBAL, PREFIX))
-        variants[f"circuit top {size} edges"] = tuple(study.interval(d, mech_seed) for d in (glob, prefix, glob - prefix))
+        variants[f"circuit top {size} edges"] = tuple(interval(d, mech_seed) for d in (glob, prefix, glob - prefix))
     for steps in (1, 2):
         get = lambda t, k=steps: attributions(t, denoise_steps=k if study.regime_of(t) == GLOBAL else 1)  # noqa: E731
         variants[f"{steps} denoising step(s)"] = per_example(get, tasks)

@@ -10,7 +10,7 @@ Thresholds: "destroys copying" means the ablation removes at least half of the c
 difference (drop >= 0.5); "does not" means a control set of as many heads removes less than
 half. Controls: random sets of as many heads (any layer), and sets drawn from the targets' own
 layers (from the nearest layer when the targets are every head of theirs), the budget's control draws of each (10)
-and more until their mean drop is known to 10% (mechtests.measure.contrasts.CONTROL_PRECISION). Fixed
+and more until their mean drop is known to 10% (mechtests.measure.ablations.CONTROL_PRECISION). Fixed
 from the claim's words, before any run. Each share lost is judged on its 95% interval (for the
 controls, examples and control draws resampled together): clear of 0.5 on the claimed side
 holds, clear on the other side fails, straddling 0.5 is inconclusive.

@@ -24,7 +24,7 @@ from mechtests.measure.circuits import budget, top_edges
 from mechtests.measure.contrasts import jaccard_resolution, overlap
 from mechtests.models import Site
 from mechtests.claims.outcomes import Parts
-from mechtests.stats import bootstrap, bootstrap_with_controls, paired_difference, ratio_of_means
+from mechtests.stats import bootstrap, bootstrap_with_controls, interval, paired_difference, ratio_of_means
 
 WELL_ABOVE = 2.0  # "well above the null": at least twice the random-circuit Jaccard
 FAR_MORE = 2.0  # "far more than random": at least twice the random components' drop
@@ -60,7 +60,7 @@ def test_prefix_pathways_preserved(pair, attributions, regime_tasks, mech_seed):
         arm, mdm = attributions(task)
         k = budget(arm.graph.n_edges)
         null = overlap(top_edges(arm), top_edges(mdm), seed=mech_seed)
-        est = study.interval(draws, mech_seed)
+        est = interval(draws, mech_seed)
         bar = max(WELL_ABOVE * null.null_mean, null.null_hi)
         mechtests.record(f"{task}: edge Jaccard", est, threshold=bar, null_mean=null.null_mean, k=k, resolution=jaccard_resolution(k),
                          **figures.point("edge Jaccard per task", x=task, band=(null.null_lo, null.null_hi)))
@@ -83,17 +83,17 @@ def test_global_pathways_reorganised(pair, attributions, regime_tasks, mech_seed
     for regime in ("prefix-dominant", "globally-constrained"):
         per_task = _overlaps(attributions, regime_tasks(regime), mech_seed)
         draws[regime] = np.mean(list(per_task.values()), axis=0)
-        mechtests.record(f"{regime}: mean edge Jaccard", study.interval(draws[regime], mech_seed),
+        mechtests.record(f"{regime}: mean edge Jaccard", interval(draws[regime], mech_seed),
                          **figures.point("mean edge Jaccard per regime", x=regime))
         for task, task_draws in per_task.items():
             arm, mdm = attributions(task)
             null = overlap(top_edges(arm), top_edges(mdm), seed=mech_seed)
-            mechtests.record(f"{task}: edge Jaccard", study.interval(task_draws, mech_seed), null_mean=null.null_mean,
+            mechtests.record(f"{task}: edge Jaccard", interval(task_draws, mech_seed), null_mean=null.null_mean,
                              **figures.point("edge Jaccard per task", x=task, series=regime, band=(null.null_lo, null.null_hi)))
             if regime == "globally-constrained":
                 for label, attr in (("ARM", arm), ("MDM", mdm)):
                     mechtests.record(f"{task}: {label} circuit", _grid(attr), **_circuit_chart(task, label, attr))
-    gap = study.interval(draws["prefix-dominant"] - draws["globally-constrained"], mech_seed)
+    gap = interval(draws["prefix-dominant"] - draws["globally-constrained"], mech_seed)
     mechtests.record("prefix - global mean edge Jaccard", gap, threshold=0.0)
     parts = Parts()
     parts.check("prefix - global mean edge Jaccard", gap.lo, gap.hi, 0.0, value=gap.value)

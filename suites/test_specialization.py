@@ -16,7 +16,7 @@ import mechtests
 from mechtests import study
 from mechtests.measure.contrasts import logit_lens
 from mechtests.claims.outcomes import Parts
-from mechtests.stats import bootstrap
+from mechtests.stats import bootstrap, interval
 
 
 def _gini_gap(attributions, tasks: list[str], seed: int) -> np.ndarray:
@@ -49,7 +49,7 @@ def test_arm_more_specialized(pair, pools, attributions, regime_tasks, mech_seed
     parts = Parts()
     tasks = {regime: regime_tasks(regime) for regime in ("prefix-dominant", "globally-constrained")}
     for regime in ("prefix-dominant", "globally-constrained"):
-        gap = study.interval(_gini_gap(attributions, tasks[regime], mech_seed), mech_seed)
+        gap = interval(_gini_gap(attributions, tasks[regime], mech_seed), mech_seed)
         lens_gap = bootstrap(np.concatenate([_sharpest_z(pair.arm, pools[t]) - _sharpest_z(pair.mdm, pools[t])
                                              for t in tasks[regime]]), seed=mech_seed)
         mechtests.record(f"{regime}: ARM - MDM Gini", gap, threshold=0.0)

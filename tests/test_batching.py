@@ -11,10 +11,11 @@ import torch
 import mechtests
 from mechtests.run import batching
 from mechtests.measure.attribution import eap_ig
-from mechtests.measure.attribution.engine import Layout
+from mechtests.measure.attribution import Layout
 from mechtests.run.batching import BatchWarning, MemoryLimit, in_batches, parse_max_memory
 from mechtests.measure.circuits import edge_effects, edge_patched_metric
 from mechtests.errors import MechtestsError
+from mechtests.measure import detect
 from mechtests.measure.interventions import ablation_values, cache, head_sweep, run_with
 from mechtests.models.components import Site
 from mechtests.queries import answer_logits, evaluate, pose
@@ -152,7 +153,7 @@ def test_reads_detectors_ablations_and_edge_effects_do_not_depend_on_the_batch_s
     reference = {
         "answer logits": answer_logits(subject, examples),
         "metric": evaluate(subject, examples)[0],
-        "induction": mechtests.measure.detect.induction(subject, examples, return_per_example=True).per_example,
+        "induction": detect.induction(subject, examples, return_per_example=True).per_example,
         "cached": torch.cat([a.flatten(1) for a in cache(subject, corrupt, sites).values()], 1),
         "patched": run_with(subject, clean, cache(subject, corrupt, sites)),
         "mean-ablated": run_with(subject, clean, ablation_values(subject, clean, sites, "mean")),
@@ -165,7 +166,7 @@ def test_reads_detectors_ablations_and_edge_effects_do_not_depend_on_the_batch_s
         batched = {
             "answer logits": answer_logits(subject, examples, batch_size=rows),
             "metric": evaluate(subject, examples, batch_size=rows)[0],
-            "induction": mechtests.measure.detect.induction(subject, examples, return_per_example=True, batch_size=rows).per_example,
+            "induction": detect.induction(subject, examples, return_per_example=True, batch_size=rows).per_example,
             "cached": torch.cat([a.flatten(1) for a in cache(subject, corrupt, sites, rows=rows).values()], 1),
             "patched": run_with(subject, clean, cache(subject, corrupt, sites, rows=rows), rows=rows),
             "mean-ablated": run_with(subject, clean, ablation_values(subject, clean, sites, "mean"), rows=rows),

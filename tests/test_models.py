@@ -34,7 +34,7 @@ def test_heads_recombine_through_out_projection_to_attention_output(tiny_paths, 
     for layer in range(subject.n_layers):
         w = subject.out_proj_weight(layer)  # (H, d_head, d_model)
         rebuilt = sum(heads[layer * subject.n_heads + h] @ w[h] for h in range(subject.n_heads))
-        bias = subject.out_proj_bias(layer)
+        bias = getattr(subject.out_proj_module(layer), "bias", None)
         rebuilt = rebuilt + bias if bias is not None else rebuilt
         assert torch.allclose(rebuilt, outs[layer], atol=1e-5), f"{family} layer {layer}"
 

@@ -16,6 +16,7 @@ from mechtests.errors import MechtestsError
 from mechtests.models import Site
 from mechtests.claims.outcomes import NotApplicable
 from mechtests.queries import Example, evaluate
+from mechtests.stats import interval
 
 
 def _examples(n: int, seed: int = 0) -> list[Example]:
@@ -93,7 +94,7 @@ def test_resampled_statistics_start_with_the_full_sample(tiny_paths, isolated_ca
     assert np.array_equal(draws, study.resampled([attr], gini, seed=1, n_resamples=20))  # same seed, same draws
     jaccard = study.edge_jaccard(attr.graph, k=5)
     assert jaccard(attr.scores, attr.scores) == 1.0
-    est = study.interval(draws, seed=1)
+    est = interval(draws, seed=1)
     assert est.lo <= est.hi and est.value == draws[0]
 
 

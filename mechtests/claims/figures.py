@@ -5,14 +5,14 @@ model of the hypothesis, lands on one chart. Three kinds:
 
     # a point with its interval, at category x, in series s (default: the result's model)
     mechtests.record("ioi: edge Jaccard", est, **figures.point("edge Jaccard per task", x="ioi", band=(lo, hi)))
-    # a per-layer profile with intervals: value = [[share, lo, hi], ...] (see `profile_bands`)
+    # a per-layer profile with intervals: value = [[share, lo, hi], ...] (see mechtests.stats.profile_bands)
     mechtests.record("ioi: attribution by layer, ARM", bands, **figures.profile("ioi: attribution by layer", "ARM"))
     # a circuit on the layer grid: value = [[up_layer, up_col, down_layer, down_col], ...] (see `grid_edges`)
     mechtests.record("ioi: ARM circuit", edges, **figures.circuit("ioi: circuits", "ARM", n_layers=4, n_heads=4))
 
 Plain data only (record() takes str/number extras and nested lists of numbers), so the
 vocabulary travels through xdist and results.json; the renderer (reports/charts.py) reads it
-back with `chart_of`. Nothing here needs torch, so rendering a results.json stays light.
+back with `chart_of`. Nothing here needs torch or numpy, so rendering a results.json stays light.
 """
 
 from __future__ import annotations
@@ -20,8 +20,6 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from typing import Any, Sequence
-
-import numpy as np
 
 CHART, KIND, X, SERIES = "chart", "chart_kind", "chart_x", "chart_series"
 BAND_LO, BAND_HI = "chart_band_lo", "chart_band_hi"
@@ -48,14 +46,6 @@ def profile(chart: str, series: str) -> dict[str, Any]:
 def circuit(chart: str, series: str, n_layers: int, n_heads: int) -> dict[str, Any]:
     """Extras for a circuit's edges on the layer grid (n_heads head columns, then the MLP)."""
     return {CHART: chart, KIND: CIRCUIT, SERIES: series, LAYERS: int(n_layers), HEADS: int(n_heads)}
-
-
-def profile_bands(draws: Any, level: float = 0.95) -> list[list[float]]:
-    """[[value, lo, hi]] per layer from bootstrap draws (R + 1, L) whose row 0 is the full sample."""
-    draws = np.asarray(draws, dtype=np.float64)
-    tail = (1 - level) / 2
-    lo, hi = np.quantile(draws[1:], [tail, 1 - tail], axis=0)
-    return [[float(v), float(a), float(b)] for v, a, b in zip(draws[0], lo, hi)]
 
 
 _NODE = re.compile(r"a(\d+)\.h(\d+)|m(\d+)")

@@ -2,11 +2,12 @@
 
 Budget. The paper keeps K = 1000 edges of 7B models, whose graphs have ~3-5 x 10^5 edges (28
 layers x 28 heads: 320,307): about 0.3% of them. Our graphs are tiny (4 layers x 4 heads: 207
-edges, where 0.3% is less than one edge), so a fixed K
-means nothing across sizes; K is a per-model rule owned by the run budget (mechtests.run.budget):
-K = max(minimum, round(fraction * n_edges)), fraction 0.0032 (the paper's share) and minimum
-39 (the smallest K whose edge Jaccard resolves 0.05), capped at n_edges; the `paper` budget
-also caps it at the paper's 1000. Vary it (`k=`) as the paper varies K, as a robustness check.
+edges, where 0.3% is less than one edge), so a fixed K means nothing across sizes; K is a
+per-model rule owned by the run budget (mechtests.run.budget.Budget.k):
+K = max(k_min, round(k_fraction * n_edges)), at most k_max where the budget sets one and at
+most n_edges. Every budget takes the paper's share (k_fraction 0.0032) and k_min 39 (the
+smallest K whose edge Jaccard resolves 0.05); `paper` and `quick` cap K at the paper's 1000,
+`default` does not. Vary it (`k=` or `fraction=`) as the paper varies K, as a robustness check.
 
 Faithfulness of a circuit: the metric when only its edges carry clean activations and every
 other edge reads the corrupted (or mean) activation of its upstream node, normalised as
@@ -23,21 +24,23 @@ from typing import TYPE_CHECKING, Sequence
 
 import torch
 
+from mechtests.errors import MechtestsError
+from mechtests.measure.attribution.eap import Attribution
+from mechtests.measure.attribution.graph import Graph
+from mechtests.measure.attribution.layout import Layout
+from mechtests.measure.attribution.patching import capture, patched_logits
+from mechtests.queries import Posed, StepPairs, answer_metric, step_pairs
 from mechtests.run import batching, progress
 from mechtests.run import budget as run_budget
-from mechtests.measure.attribution.eap import Attribution, Batches, _batches, _metric
-from mechtests.measure.attribution.engine import Layout, capture, patched_logits
-from mechtests.measure.attribution.graph import Graph
-from mechtests.errors import MechtestsError
 
 if TYPE_CHECKING:
     from mechtests.models.subject import Subject
-    from mechtests.queries import Example, Posed
+    from mechtests.queries import Example
 
 
 def budget(n_edges: int, fraction: float | None = None) -> int:
-    """K for a graph of `n_edges` edges under the run's budget (mechtests.run.budget.Budget.k: by
-    default max(10, round(0.05 * n_edges)), at most n_edges); `fraction` overrides the budget's."""
+    """K for a graph of `n_edges` edges under the run's budget (the rule in the module docstring);
+    `fraction` overrides the budget's k_fraction."""
     return run_budget.active().k(n_edges, fraction)
 
 
@@ -73,14 +76,23 @@ class Circuit:
         return result
 
 
-def _ranking(attribution: Attribution, k: int | None, fraction: float | None, absolute: bool) -> tuple[int, torch.Tensor]:
-    """K (from `budget` when not given) and the (n_up, n_down) ranking key, -inf off the graph's edges."""
-    graph = attribution.graph
+def _k(graph: Graph, k: int | None, fraction: float | None) -> int:
+    """K: given, or from `budget`; refused outside 1..n_edges."""
     k = budget(graph.n_edges, fraction) if k is None else k
     if not 1 <= k <= graph.n_edges:
         raise MechtestsError(f"circuit size k={k} is outside 1..{graph.n_edges} (the graph's edges)", "pass a smaller k")
-    key = attribution.scores.abs() if absolute else attribution.scores
-    return k, torch.where(graph.edge_mask, key, torch.full_like(key, -math.inf))
+    return k
+
+
+def top_edge_indices(
+    scores: torch.Tensor, graph: Graph, k: int | None = None, fraction: float | None = None, absolute: bool = True
+) -> torch.Tensor:
+    """Flat indices into an (n_up, n_down) score matrix of its K highest-scoring edges (by |score|
+    unless absolute=False; K from `budget` when not given): the top-K that `top_edges` makes a
+    Circuit of, and that a statistic rebuilding a circuit on every bootstrap draw takes as it is."""
+    edges = graph.edge_mask.flatten().nonzero().squeeze(1)
+    key = scores.flatten()[edges]
+    return edges[(key.abs() if absolute else key).topk(_k(graph, k, fraction)).indices]
 
 
 def top_edges(attribution: Attribution, k: int | None = None, fraction: float | None = None, absolute: bool = True) -> Circuit:
@@ -89,10 +101,10 @@ def top_edges(attribution: Attribution, k: int | None = None, fraction: float | 
     The paper's equal-size summary. It need not be connected: when the top edges miss every path
     from a component to the logits, patching only them recovers nothing (see `connected_edges`).
     """
-    k, key = _ranking(attribution, k, fraction, absolute)
-    mask = torch.zeros(key.numel(), dtype=torch.bool)
-    mask[key.flatten().topk(k).indices] = True
-    return Circuit(attribution.graph, mask.view_as(key), attribution.scores)
+    graph = attribution.graph
+    mask = torch.zeros(graph.edge_mask.numel(), dtype=torch.bool)
+    mask[top_edge_indices(attribution.scores, graph, k, fraction, absolute)] = True
+    return Circuit(graph, mask.view_as(graph.edge_mask), attribution.scores)
 
 
 def connected_edges(attribution: Attribution, k: int | None = None, fraction: float | None = None, absolute: bool = True) -> Circuit:
@@ -103,8 +115,10 @@ def connected_edges(attribution: Attribution, k: int | None = None, fraction: fl
     circuit to test for faithfulness: a top-K set can keep a head's input edges while leaving
     out its path to the output, and then carries no effect at all.
     """
-    k, key = _ranking(attribution, k, fraction, absolute)
     graph = attribution.graph
+    k = _k(graph, k, fraction)
+    key = attribution.scores.abs() if absolute else attribution.scores
+    key = torch.where(graph.edge_mask, key, torch.full_like(key, -math.inf))
     down_of = {name: i for i, name in enumerate(graph.downstream)}
     reachable = torch.zeros(len(graph.downstream), dtype=torch.bool)  # downstream nodes in the circuit
     reachable[down_of["logits"]] = True
@@ -132,14 +146,14 @@ class Faithfulness:
     corrupted: torch.Tensor
 
 
-def _graph_rows(subject: "Subject", posed: "Posed", rows_per_pass: int | None) -> int:
+def _graph_rows(subject: "Subject", posed: Posed, rows_per_pass: int | None) -> int:
     """Rows per pass of the graph engine: given, or from the memory budget (mechtests.run.batching;
     the engine holds every upstream node's output per position, as EAP-IG's per-head inputs)."""
     return rows_per_pass or batching.rows_for(subject, posed.input_ids.shape[1], per_head_inputs=True)
 
 
 def edge_patched_metric(
-    subject: "Subject", data: "Sequence[Example] | Batches", keep: torch.Tensor, reference: str = "corrupted", denoise_steps: int = 1,
+    subject: "Subject", data: "Sequence[Example] | StepPairs", keep: torch.Tensor, reference: str = "corrupted", denoise_steps: int = 1,
     rows_per_pass: int | None = None,
 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """(m with only `keep` edges clean, m clean, m reference) per example, each (B,), mean over steps.
@@ -155,29 +169,29 @@ def edge_patched_metric(
     everything = torch.ones_like(layout.graph.edge_mask)
     drop = ~keep
     steps = []
-    for clean, corrupt in _batches(subject, data, denoise_steps):
+    for clean, corrupt in step_pairs(subject, data, denoise_steps):
         rows = _graph_rows(subject, clean, rows_per_pass)
 
-        def captured(start: int, stop: int, _rows: int, corrupt: "Posed" = corrupt) -> torch.Tensor:
+        def captured(start: int, stop: int, _rows: int, corrupt: Posed = corrupt) -> torch.Tensor:
             return capture(layout, corrupt.input_ids[start:stop], corrupt.attention_mask[start:stop])  # (b, T, n_up, d)
 
         ref = torch.cat(batching.in_batches(captured, len(corrupt), rows, f"reference activations on {subject.kind}", "examples"))
         if reference == "mean":
             ref = ref.mean(0, keepdim=True)
 
-        def metrics(start: int, stop: int, _rows: int, clean: "Posed" = clean, ref: torch.Tensor = ref) -> torch.Tensor:
+        def metrics(start: int, stop: int, _rows: int, clean: Posed = clean, ref: torch.Tensor = ref) -> torch.Tensor:
             part = clean.rows(start, stop)
             part_ref = ref if ref.shape[0] == 1 else ref[start:stop]
             part_drop = drop if drop.ndim == 2 else drop[start:stop]
             runs = progress.iterate((part_drop, ~everything, everything), "edge-patched runs (circuit, clean, reference)")
-            return torch.stack([_metric(patched_logits(layout, part.input_ids, part.attention_mask, part_ref, d), part) for d in runs])
+            return torch.stack([answer_metric(patched_logits(layout, part.input_ids, part.attention_mask, part_ref, d), part) for d in runs])
 
         steps.append(torch.cat(batching.in_batches(metrics, len(clean), rows, f"edge-patched passes on {subject.kind}", "examples"), dim=1))
     return tuple(torch.stack(steps).mean(0))  # type: ignore[return-value]
 
 
 def faithfulness(
-    subject: "Subject", data: "Sequence[Example] | Batches", circuit: Circuit | torch.Tensor, reference: str = "corrupted", denoise_steps: int = 1
+    subject: "Subject", data: "Sequence[Example] | StepPairs", circuit: Circuit | torch.Tensor, reference: str = "corrupted", denoise_steps: int = 1
 ) -> Faithfulness:
     """(m_circuit - m_reference) / (m_clean - m_reference), means over examples."""
     keep = circuit.mask if isinstance(circuit, Circuit) else circuit
@@ -189,7 +203,7 @@ def faithfulness(
 
 
 def edge_effects(
-    subject: "Subject", data: "Sequence[Example] | Batches", edges: torch.Tensor | None = None, rows_per_pass: int | None = None
+    subject: "Subject", data: "Sequence[Example] | StepPairs", edges: torch.Tensor | None = None, rows_per_pass: int | None = None
 ) -> torch.Tensor:
     """Measured effect of corrupting each edge alone, m(clean) - m(edge corrupted), mean over examples.
 
@@ -202,30 +216,29 @@ def edge_effects(
     wanted = graph.edge_mask if edges is None else edges & graph.edge_mask
     ups, downs = wanted.nonzero(as_tuple=True)
     effects = torch.zeros(graph.edge_mask.shape)
-    for clean, corrupt in _batches(subject, data, 1):
+    for clean, corrupt in step_pairs(subject, data, 1):
         B = len(clean)
         ref = capture(layout, corrupt.input_ids, corrupt.attention_mask)
-        base = _metric(patched_logits(layout, clean.input_ids, clean.attention_mask, ref, torch.zeros_like(wanted)), clean)
+        base = answer_metric(patched_logits(layout, clean.input_ids, clean.attention_mask, ref, torch.zeros_like(wanted)), clean)
         rows = _graph_rows(subject, clean, rows_per_pass)
 
-        def chunk(start: int, stop: int, _rows: int, clean: "Posed" = clean, ref: torch.Tensor = ref, base: torch.Tensor = base) -> None:
+        def chunk(start: int, stop: int, _rows: int, clean: Posed = clean, ref: torch.Tensor = ref, base: torch.Tensor = base) -> None:
             u, v = ups[start:stop], downs[start:stop]
             n = len(u)
             drop = torch.zeros(n, *wanted.shape, dtype=torch.bool)
             drop[torch.arange(n), u, v] = True
             drop = drop.repeat_interleave(B, dim=0)  # (n * B, n_up, n_down)
             rep = lambda t: t.repeat(n, *[1] * (t.ndim - 1))  # noqa: E731
-            from mechtests.measure.attribution.eap import repeat_posed
-
-            posed = repeat_posed(clean, n)
+            posed = clean.repeat(n)
             logits = patched_logits(layout, posed.input_ids, posed.attention_mask, rep(ref), drop)
-            m = _metric(logits, posed).view(n, B)
+            m = answer_metric(logits, posed).view(n, B)
             effects[u, v] += (base[None] - m).mean(1)
 
         batching.in_batches(chunk, len(ups), max(1, rows // B), f"edge effects on {subject.kind}", "edges")
-    return effects / len(_batches(subject, data, 1))
+    return effects / len(step_pairs(subject, data, 1))
 
 
 __all__ = [
-    "Circuit", "Faithfulness", "budget", "connected_edges", "edge_effects", "edge_patched_metric", "faithfulness", "top_edges",
+    "Circuit", "Faithfulness", "budget", "connected_edges", "edge_effects", "edge_patched_metric", "faithfulness", "top_edge_indices",
+    "top_edges",
 ]

@@ -25,8 +25,9 @@ from typing import TYPE_CHECKING, Callable, Sequence
 
 import torch
 
-from mechtests.run import batching
 from mechtests.errors import MechtestsError
+from mechtests.queries import pose
+from mechtests.run import batching
 
 if TYPE_CHECKING:
     from mechtests.models.subject import Subject
@@ -128,8 +129,6 @@ def _inputs(subject: "Subject", data: "Sequence[Example] | torch.Tensor") -> tup
         if data.ndim != 2:
             raise MechtestsError(f"detectors take a (B, T) token tensor, got shape {tuple(data.shape)}", "pass tokens[None] for one sequence")
         return data.long(), torch.ones_like(data, dtype=torch.long)
-    from mechtests.queries import pose
-
     posed = pose(subject, list(data))
     return posed.input_ids.cpu(), posed.attention_mask.cpu()
 

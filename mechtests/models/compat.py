@@ -41,13 +41,15 @@ from typing import Any, Iterator
 
 import torch
 
+from mechtests.models.shape import ConfigShape
+
 
 def import_nnsight():  # noqa: ANN201 - returns the nnsight module
-    try:
+    try:  # anyio's abstract classes first: nnsight breaks those defined after it (module docstring)
         import anyio.abc  # noqa: F401
     except ImportError:
         pass
-    import nnsight
+    import nnsight  # start-up cost: nnsight loads only when a model does
 
     return nnsight
 
@@ -56,8 +58,6 @@ def _default_rope(config: Any, device: Any = None, seq_len: int | None = None, *
     """Plain RoPE frequencies, 1 / base^(2i / dim), as 4.x's "default" entry returned them."""
     params = getattr(config, "rope_parameters", None) or {}
     base = kwargs.get("base") or getattr(config, "rope_theta", None) or params.get("rope_theta", 10000.0)
-    from mechtests.models.shape import ConfigShape  # here: mechtests.models imports this module (a cycle at the top)
-
     head_dim = ConfigShape.of(config).need("d_head")
     dim = kwargs.get("dim") or int(head_dim * getattr(config, "partial_rotary_factor", 1.0))
     inv_freq = 1.0 / (float(base) ** (torch.arange(0, dim, 2, dtype=torch.int64).float().to(device) / dim))

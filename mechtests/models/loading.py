@@ -184,7 +184,7 @@ def weights_sha256(files: list[Path]) -> str:
 
 def _auto_class(config: Any) -> Any:
     """AutoModelForCausalLM, unless the checkpoint's own code registers only AutoModel (Dream)."""
-    from transformers import AutoModel, AutoModelForCausalLM
+    from transformers import AutoModel, AutoModelForCausalLM  # start-up cost: transformers loads only when a model does
 
     auto_map = getattr(config, "auto_map", None) or {}
     if auto_map and "AutoModelForCausalLM" not in auto_map and "AutoModel" in auto_map:

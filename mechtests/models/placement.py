@@ -6,7 +6,7 @@
 - Dtype (`--mech-dtype`): `auto` is bfloat16 on a GPU that supports it (float16 on one that does
   not) and float32 on the CPU and on mps; `float32`, `bfloat16`, `float16` (or fp32, bf16, fp16) force one.
   Attribution accumulates its gradients and edge scores in float32 whatever the model's dtype
-  (mechtests.measure.attribution.eap.ACCUMULATE), so bf16 models give fp32 sums.
+  (mechtests.measure.attribution.gradsum.ACCUMULATE), so bf16 models give fp32 sums.
 - Under xdist, worker gwK is pinned to its own GPU (K modulo the GPUs visible); a worker whose
   tests need both models of a pair gets two GPUs, one per model, when there are enough.
 - A model larger than a GPU's share of memory is spread over the worker's GPUs with

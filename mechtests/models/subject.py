@@ -196,9 +196,6 @@ class Subject:
         w = w if self.arch.weights_transposed else w.T  # (H * d_head, d_model)
         return w.reshape(self.n_heads, self.d_head, self.d_model)
 
-    def out_proj_bias(self, layer: int) -> torch.Tensor | None:
-        return getattr(self.out_proj_module(layer), "bias", None)
-
     # --- nnsight envoys (inside a trace) ------------------------------------------------
     def layer_envoy(self, layer: int) -> Any:
         return resolve(self.nn, self.arch.layers)[layer]

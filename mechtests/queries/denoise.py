@@ -21,6 +21,8 @@ from mechtests.queries.read import answer_logits
 if TYPE_CHECKING:
     from mechtests.models.subject import Subject
 
+StepPairs = Sequence[tuple[Posed, Posed]]  # (clean, corrupted) batches, one per denoising step
+
 
 def denoise_schedule(subject: "Subject", examples: Sequence[Example], steps: int) -> list[torch.Tensor]:
     """The fill state (B, A) before each of `steps` steps: token ids revealed so far, -1 where masked.
@@ -55,3 +57,14 @@ def posed_steps(subject: "Subject", examples: Sequence[Example], steps: int = 1)
     if not subject.is_mdm:
         return [(pose(subject, examples), pose(subject, examples, corrupted=True))]
     return [(pose(subject, examples, fill=f), pose(subject, examples, corrupted=True, fill=f)) for f in schedule]
+
+
+def step_pairs(subject: "Subject", data: "Sequence[Example] | StepPairs", denoise_steps: int = 1) -> list[tuple[Posed, Posed]]:
+    """(clean, corrupted) batches for each denoising step: Examples posed through `posed_steps`,
+    or pairs a caller posed itself, taken as they are."""
+    data = list(data)
+    if not data:
+        raise MechtestsError("attribution got no examples", "pass a list of Examples or of (clean, corrupted) Posed pairs")
+    if isinstance(data[0], tuple):
+        return data  # type: ignore[return-value]
+    return posed_steps(subject, data, denoise_steps)  # type: ignore[arg-type]

@@ -59,8 +59,14 @@ class Posed:
         return subject.model_inputs(self.input_ids, self.attention_mask)
 
     def rows(self, start: int, stop: int) -> "Posed":
-        """Rows start..stop-1 of the batch, for a pass that takes part of it (mechtests.run.batching)."""
+        """Rows start..stop-1 of the batch, for a pass that takes part of it (mechtests.run.batching);
+        the padding is unchanged, so each row reads exactly as in the whole batch."""
         return Posed(**{k: (v[start:stop] if isinstance(v, torch.Tensor) else v) for k, v in self.__dict__.items()})
+
+    def repeat(self, times: int) -> "Posed":
+        """The batch stacked `times` times along the batch axis: one row block per variant that a
+        pass runs side by side (an interpolation step, a swept head, a corrupted edge)."""
+        return Posed(**{k: (v.repeat(times, *[1] * (v.ndim - 1)) if isinstance(v, torch.Tensor) else v) for k, v in self.__dict__.items()})
 
     def to(self, device: torch.device | str) -> "Posed":
         moved = {k: (v.to(device) if isinstance(v, torch.Tensor) else v) for k, v in self.__dict__.items()}

@@ -91,6 +91,12 @@ def metric(answer_logits: torch.Tensor, posed: Posed) -> torch.Tensor:
     return ((correct - wrong) * active).sum(-1) / active.sum(-1).clamp(min=1)
 
 
+def answer_metric(logits: torch.Tensor, posed: Posed) -> torch.Tensor:
+    """(B,) task metric of a pass's (B, T, V) logits, read at the posed answer positions: what a
+    measurement that runs the model itself (hooks, traces, gradients) scores its pass by."""
+    return metric(gather_answer_logits(logits, posed), posed)
+
+
 def correct(answer_logits: torch.Tensor, posed: Posed) -> torch.Tensor:
     """Per-example bool (B,): every active answer position's argmax is right, or for probability-mass
     tasks the greedy answer is above the threshold (in the good set; for two ordered tokens: the

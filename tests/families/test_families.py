@@ -12,8 +12,8 @@ import torch
 
 import mechtests
 from mechtests.measure import detect
-from mechtests.measure.attribution import Layout, eap_ig
-from mechtests.measure.attribution.engine import GraphRun, capture, frozen_weights
+from mechtests.measure.attribution import Layout, capture, eap_ig
+from mechtests.measure.attribution.engine import GraphRun, frozen_weights
 from mechtests.measure.attribution.gradsum import GradientSum
 from mechtests.cli import main as cli_main
 from mechtests.errors import MechtestsError

@@ -5,14 +5,18 @@ from __future__ import annotations
 import pytest
 import torch
 
-from mechtests.measure.attribution import Graph, Layout, eap, eap_ig, patched_logits
-from mechtests.measure.attribution.engine import capture
+from mechtests.measure.attribution import Graph, Layout, capture, eap, eap_ig, patched_logits
 from mechtests.measure.circuits import edge_effects, edge_patched_metric
 from mechtests.measure.interventions import patch
 from mechtests.models import Site
 from mechtests.queries import gather_answer_logits, metric, pose
 from mechtests.stats import spearman
 from measure_helpers import bundled
+
+
+def head_row(graph: Graph, layer: int, head: int) -> int:
+    """The upstream row of head (layer, head)."""
+    return graph.upstream.index(f"a{layer}.h{head}")
 
 
 def completeness_error(attribution) -> float:
@@ -43,7 +47,7 @@ def test_edge_patching_all_of_a_heads_outgoing_edges_equals_patching_the_head(su
     layout = Layout(subject)
     g = layout.graph
     keep = torch.ones_like(g.edge_mask)
-    keep[g.up_index(0, 3)] = False
+    keep[head_row(g, 0, 3)] = False
     m_edges, m_clean, m_corrupt = edge_patched_metric(subject, examples, keep)
     m_node = patch(subject, examples, [Site("head", 0, 3)]).intervened
     torch.testing.assert_close(m_edges, m_node, atol=1e-5, rtol=1e-4)
@@ -66,8 +70,8 @@ def test_a_head_reading_a_corrupted_input_changes_only_through_that_head(subject
         subject.model(**clean.model_inputs(subject))
     base = capture(layout, clean.input_ids, clean.attention_mask)
     changed = (run.up - base).abs().amax(dim=(0, 1, 3)) > 1e-6  # which upstream outputs moved
-    heads_1 = [g.up_index(1, h) for h in range(g.n_heads)]
-    assert changed[g.up_index(1, 0)] and not changed[heads_1[1:]].any() and not changed[: g.up_index(1, 0)].any()
+    heads_1 = [head_row(g, 1, h) for h in range(g.n_heads)]
+    assert changed[head_row(g, 1, 0)] and not changed[heads_1[1:]].any() and not changed[: head_row(g, 1, 0)].any()
     assert logits.shape[0] == len(examples)
 
 

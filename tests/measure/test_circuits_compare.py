@@ -14,7 +14,8 @@ from mechtests.run import cache as mcache
 from mechtests.measure.attribution import Graph, eap_ig
 from mechtests.measure.attribution.eap import Attribution
 from mechtests.measure.circuits import budget, connected_edges, faithfulness, top_edges
-from mechtests.measure.contrasts import control_sets, depth_profile, gini, jaccard, logit_lens, overlap, specialization, targeted_ablation, top_share
+from mechtests.measure.ablations import control_sets, targeted_ablation
+from mechtests.measure.contrasts import depth_profile, gini, jaccard, logit_lens, overlap, specialization, top_share
 from mechtests.errors import MechtestsError
 from mechtests.models import Site
 from mechtests.stats import bootstrap, normalised, spearman
@@ -182,7 +183,7 @@ def test_cache_keys_change_with_the_checkpoint_and_entries_roundtrip(tmp_path, m
 
 def test_workers_needing_one_entry_compute_it_once(tmp_path):
     script = (
-        "import sys, time, torch; from mechtests import cache as c\n"
+        "import sys, time, torch; from mechtests.run import cache as c\n"
         "def compute():\n"
         "    open(sys.argv[1], 'a').write('computed\\n'); time.sleep(1.0); return {'x': torch.ones(3)}\n"
         "assert c.cached('shared', compute)['x'].sum() == 3\n"
@@ -196,23 +197,10 @@ def test_workers_needing_one_entry_compute_it_once(tmp_path):
 
 def test_cache_survives_concurrent_writers(tmp_path):
     script = (
-        "import sys, torch; from mechtests import cache as c\n"
+        "import sys, torch; from mechtests.run import cache as c\n"
         "for i in range(20): c.store('k', {'x': torch.full((1000,), float(sys.argv[1]))}, {'w': sys.argv[1]}); c.clear_memory(); "
         "t, m = c.load('k'); assert t['x'].numel() == 1000\n"
     )
     env = {**__import__("os").environ, mcache.CACHE_DIR_ENV: str(tmp_path)}
     procs = [subprocess.Popen([sys.executable, "-c", script, str(i)], env=env) for i in range(3)]
     assert all(p.wait() == 0 for p in procs)
-
-
-def test_attribution_is_cached_per_checkpoint(tmp_path, monkeypatch, subjects, examples):
-    monkeypatch.setenv(mcache.CACHE_DIR_ENV, str(tmp_path))
-    mcache.clear_memory()
-    subject = subjects("llama", "arm")
-    first = eap_ig(subject, examples, steps=4, cache_task="copy")
-    assert len(list(tmp_path.glob("*.safetensors"))) == 1
-    again = eap_ig(subject, examples, steps=4, cache_task="copy")
-    torch.testing.assert_close(first.scores, again.scores)
-    other = subjects("llama", "mdm")  # same weights, different kind: a different entry
-    eap_ig(other, examples, steps=4, cache_task="copy")
-    assert len(list(tmp_path.glob("*.safetensors"))) == 2

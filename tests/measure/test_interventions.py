@@ -131,21 +131,3 @@ def test_a_head_sweep_over_chosen_layers_and_heads_equals_the_full_sweep_there(s
 
     with pytest.raises(MechtestsError, match="layers= and heads="):
         head_sweep(subject, examples, heads=[(9, 0)])
-
-
-@pytest.mark.parametrize("method", ["patch", "zero", "resample"])
-def test_site_sweep_equals_one_site_at_a_time_and_costs_one_pass_per_site_plus_two(subjects, examples, method):
-    from mechtests.measure.interventions import site_sweep
-
-    subject = subjects("llama", "mdm")
-    sites = [Site("head", 0, 1), Site("mlp_out", 1), Site("resid_pre", 1), Site("attn_out", 0)]
-    passes = []
-    handle = subject.model.register_forward_pre_hook(lambda *a: passes.append(1))
-    try:
-        swept = site_sweep(subject, examples, sites, method=method, positions=[4, 11], seed=5)
-    finally:
-        handle.remove()
-    assert len(passes) == len(sites) + 2
-    for site in sites:
-        one = patch(subject, examples, [site], positions=[4, 11]) if method == "patch" else ablate(subject, examples, [site], method, positions=[4, 11], seed=5)
-        torch.testing.assert_close(swept[site], one.effect, atol=1e-6, rtol=1e-5)

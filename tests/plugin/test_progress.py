@@ -19,8 +19,8 @@ from mechtests.measure.attribution import attribute, graph_for
 from mechtests.measure.circuits import edge_patched_metric
 from mechtests.commands import status_line
 from mechtests.commands.eval import evaluate as evaluate_pair
-from mechtests.measure.contrasts import targeted_ablation
-from mechtests.measure.interventions import head_sweep, site_sweep
+from mechtests.measure.ablations import targeted_ablation
+from mechtests.measure.interventions import head_sweep
 from mechtests.models import Site
 from mechtests.queries import evaluate
 from mechtests.stats import bootstrap_with_controls, ratio_of_means
@@ -85,7 +85,7 @@ def test_a_status_shows_the_stage_and_each_loop_outer_first() -> None:
 
 
 def test_long_measurements_on_the_bundled_pair_report_progress() -> None:
-    """Each long loop (answers, EAP-IG batches and passes, head and site sweeps, control draws,
+    """Each long loop (answers, EAP-IG batches and passes, head sweeps, control draws,
     the bootstrap with controls, edge patching and its three runs per batch) counts up to its total."""
     arm = mechtests.load_subject(PAIR / "arm")
     examples = TaskSet(arm.tokenizer, n=40, seed=0)["ioi"][:6]
@@ -94,7 +94,6 @@ def test_long_measurements_on_the_bundled_pair_report_progress() -> None:
         evaluate(arm, examples, batch_size=4)
         attribute(arm, examples, steps=4, batch_size=4)
         head_sweep(arm, examples, method="mean", rows_per_pass=12, layers=[0])
-        site_sweep(arm, examples, [Site("mlp_out", 0), Site("mlp_out", 1)], method="mean")
         ablation = targeted_ablation(arm, examples, [Site("head", 0, 0)], n_controls=2, max_controls=4, controls=("random",))
         bootstrap_with_controls(ablation.target, controls=ablation.random, statistic=ratio_of_means, n_resamples=50)
         edge_patched_metric(arm, examples, torch.ones_like(graph_for(arm).edge_mask), rows_per_pass=4)
@@ -104,7 +103,6 @@ def test_long_measurements_on_the_bundled_pair_report_progress() -> None:
         "eap-ig on arm: examples": (6, 6),
         "integrated-gradient passes": (2, 2),  # the last batch: 2 examples in 4 rows, so 2 steps per pass
         "head sweep on arm: heads": (arm.n_heads, arm.n_heads),
-        "site sweep on arm: sites": (2, 2),
         "random component sets": (2, 2),
         "bootstrap resamples": (50, 50),
         "reference activations on arm: examples": (6, 6),

@@ -40,24 +40,23 @@ released, and the weights take no gradient.
 
 from __future__ import annotations
 
-import dataclasses
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Callable, Sequence
+from typing import TYPE_CHECKING, Sequence
 
 import torch
 
-from mechtests.run import batching, progress
-from mechtests.measure.attribution.engine import GraphRun, Layout, frozen_weights
+from mechtests.errors import MechtestsError
+from mechtests.measure.attribution.engine import GraphRun, frozen_weights
 from mechtests.measure.attribution.gradsum import ACCUMULATE, GradientSum
 from mechtests.measure.attribution.graph import Graph, graph_for
-from mechtests.errors import MechtestsError
-from mechtests.queries import Posed, gather_answer_logits, metric, posed_steps, read_only_answers
+from mechtests.measure.attribution.layout import Layout
+from mechtests.queries import Posed, StepPairs, answer_metric, read_only_answers, step_pairs
+from mechtests.run import batching, progress
 
 if TYPE_CHECKING:
     from mechtests.models.subject import Subject
     from mechtests.queries import Example
 
-Batches = Sequence[tuple[Posed, Posed]]
 BLOCK_COLUMNS = 64  # edge products: the narrowest column block worth a product of its own (`edge_products`)
 
 
@@ -83,41 +82,9 @@ class Attribution:
         """(n_up,) node-level attribution: outgoing edge scores summed."""
         return self.scores.sum(1)
 
-    def edge_list(self) -> list[tuple[str, str, float]]:
-        """Every edge as (upstream, downstream, score)."""
-        ups, downs = self.graph.edge_mask.nonzero(as_tuple=True)
-        return [(self.graph.upstream[u], self.graph.downstream[d], float(self.scores[u, d])) for u, d in zip(ups.tolist(), downs.tolist())]
-
     def completeness(self) -> tuple[float, float]:
         """(sum of the embedding's outgoing scores, mean m(clean) - m(corrupted)); IG makes them agree."""
         return float(self.scores[0].sum()), float((self.metric_clean - self.metric_corrupted).mean())
-
-
-def _map_posed(posed: Posed, rows: Callable[[torch.Tensor], torch.Tensor]) -> Posed:
-    return Posed(**{f.name: (None if (v := getattr(posed, f.name)) is None else rows(v)) for f in dataclasses.fields(Posed)})
-
-
-def repeat_posed(posed: Posed, times: int) -> Posed:
-    """The batch stacked `times` times along the batch axis (one row block per IG step)."""
-    return _map_posed(posed, lambda v: v.repeat(times, *[1] * (v.ndim - 1)))
-
-
-def slice_posed(posed: Posed, start: int, stop: int) -> Posed:
-    """Rows start..stop of the batch, with its padding unchanged (so each row reads exactly as in the whole batch)."""
-    return _map_posed(posed, lambda v: v[start:stop])
-
-
-def _batches(subject: "Subject", data: "Sequence[Example] | Batches", denoise_steps: int) -> list[tuple[Posed, Posed]]:
-    data = list(data)
-    if not data:
-        raise MechtestsError("attribution got no examples", "pass a list of Examples or of (clean, corrupted) Posed pairs")
-    if isinstance(data[0], tuple):
-        return data  # type: ignore[return-value]
-    return posed_steps(subject, data, denoise_steps)  # type: ignore[arg-type]
-
-
-def _metric(logits: torch.Tensor, posed: Posed) -> torch.Tensor:
-    return metric(gather_answer_logits(logits, posed), posed)
 
 
 def integrated_grads(layout: Layout, clean: Posed, embed_clean: torch.Tensor, embed_corrupt: torch.Tensor, alphas: torch.Tensor, rows: int) -> torch.Tensor:
@@ -131,11 +98,11 @@ def integrated_grads(layout: Layout, clean: Posed, embed_clean: torch.Tensor, em
         k = len(a)
         embed = embed_corrupt + a.view(k, 1, 1, 1) * (embed_clean - embed_corrupt)  # (k, B, T, d)
         embed = embed.reshape(k * B, *embed.shape[2:]).requires_grad_(True)
-        posed = repeat_posed(clean, k)
+        posed = clean.repeat(k)
         inputs, (read,) = read_only_answers(layout.subject, posed.input_ids, posed.attention_mask, posed)
         with torch.enable_grad(), frozen_weights(layout.subject.model), GraphRun(layout, embed=embed, record_grads=True, capture_up=False) as run:
             logits = layout.subject.model(**inputs).logits
-        sums.add(run.gradients(_metric(logits, read).sum()))
+        sums.add(run.gradients(answer_metric(logits, read).sum()))
         del logits, run, embed
     return sums.result().div_(len(alphas))
 
@@ -147,7 +114,7 @@ def _edge_scores(layout: Layout, clean: Posed, corrupt: Posed, alphas: torch.Ten
     inputs, (read_clean, read_corrupt) = read_only_answers(layout.subject, *both, clean, corrupt)
     with torch.no_grad(), GraphRun(layout) as run:  # one pass over clean and corrupted: activations and metrics
         logits = layout.subject.model(**inputs).logits  # (2B, kept positions, V)
-    m_clean, m_corrupt = _metric(logits[:B], read_clean), _metric(logits[B:], read_corrupt)
+    m_clean, m_corrupt = answer_metric(logits[:B], read_clean), answer_metric(logits[B:], read_corrupt)
     embed = run.stream_in  # (2B, T, d)
     embed_clean, embed_corrupt = embed[:B].clone(), embed[B:].clone()
     delta = run.up_difference(B, ACCUMULATE)  # (B, n_up, T, d)
@@ -194,12 +161,11 @@ def memory_lower_bound(subject: "Subject", examples: int, rows: int, seq_len: in
 
 def attribute(
     subject: "Subject",
-    data: "Sequence[Example] | Batches",
+    data: "Sequence[Example] | StepPairs",
     steps: int = 32,
     method: str = "eap-ig",
     denoise_steps: int = 1,
     batch_size: int | None = None,
-    cache_task: str | None = None,
 ) -> Attribution:
     """EAP (`method='eap'`) or EAP-IG with `steps` interpolation steps; see the module docstring.
 
@@ -207,28 +173,16 @@ def attribute(
     corrupted) Posed pairs, one per denoising step. batch_size: rows per forward pass (examples
     times interpolation steps); None picks it from the memory budget (mechtests.run.batching), with
     one interpolation step per pass on a CPU, and an out-of-memory error halves it. Results do
-    not depend on it beyond float rounding.
-    cache_task: a task name to cache the result on disk under (mechtests.run.cache), keyed by the
-    weights sha256, the task, the examples, the method and its parameters.
+    not depend on it beyond float rounding. Suites take it cached on disk through
+    mechtests.study.attribution.
     """
-    if cache_task is not None and data and not isinstance(list(data)[0], tuple):
-        from mechtests.run import cache
-
-        params = {"steps": steps, "denoise_steps": denoise_steps}
-        key = cache.cache_key(subject, cache_task, list(data), method, params)
-        stored = cache.cached(key, lambda: _tensors(attribute(subject, data, steps, method, denoise_steps, batch_size)), meta={"method": method, **params})
-        return Attribution(
-            graph=Layout(subject).graph, scores=stored["per_example"].mean(0), per_example=stored["per_example"],
-            metric_clean=stored["metric_clean"], metric_corrupted=stored["metric_corrupted"], method=method,
-            steps=1 if method == "eap" else steps, denoise_steps=int(stored["denoise_steps"]),
-        )
     if method not in ("eap", "eap-ig"):
         raise MechtestsError(f"unknown attribution method {method!r}", "use 'eap' or 'eap-ig'")
     if method == "eap-ig" and steps < 1:
         raise MechtestsError(f"EAP-IG needs steps >= 1, got {steps}", "pass e.g. steps=32")
     layout = Layout(subject)
     alphas = torch.tensor([1.0]) if method == "eap" else (torch.arange(steps, dtype=torch.float64) + 0.5) / steps
-    pairs = _batches(subject, data, denoise_steps)
+    pairs = step_pairs(subject, data, denoise_steps)
     # On a CPU a pass of several interpolation steps is slower per row than one step per pass
     # (BENCHMARKS.md, #14: 64 rows 1.75x the floor against 8 rows 1.5x), so the budget's rows
     # go to examples there, one step per pass; a GPU fills its passes with steps.
@@ -240,7 +194,7 @@ def attribute(
     for clean, corrupt in pairs:
         def chunk(start: int, stop: int, rows: int, clean: Posed = clean, corrupt: Posed = corrupt) -> tuple[torch.Tensor, ...]:
             rows = stop - start if one_step else rows
-            return _edge_scores(layout, slice_posed(clean, start, stop), slice_posed(corrupt, start, stop), alphas, rows)
+            return _edge_scores(layout, clean.rows(start, stop), corrupt.rows(start, stop), alphas, rows)
 
         parts = batching.in_batches(chunk, len(clean), batch_size, f"{method} on {subject.kind}", "examples")
         per_example.append(torch.cat([p[0] for p in parts]))
@@ -254,18 +208,13 @@ def attribute(
     )
 
 
-def _tensors(a: Attribution) -> dict[str, torch.Tensor]:
-    return {"per_example": a.per_example, "metric_clean": a.metric_clean, "metric_corrupted": a.metric_corrupted,
-            "denoise_steps": torch.tensor(a.denoise_steps)}
-
-
-def eap(subject: "Subject", data: "Sequence[Example] | Batches", denoise_steps: int = 1, batch_size: int | None = None) -> Attribution:
+def eap(subject: "Subject", data: "Sequence[Example] | StepPairs", denoise_steps: int = 1, batch_size: int | None = None) -> Attribution:
     """Edge attribution patching: gradient at the clean input."""
     return attribute(subject, data, method="eap", denoise_steps=denoise_steps, batch_size=batch_size)
 
 
 def eap_ig(
-    subject: "Subject", data: "Sequence[Example] | Batches", steps: int = 32, denoise_steps: int = 1, batch_size: int | None = None, cache_task: str | None = None
+    subject: "Subject", data: "Sequence[Example] | StepPairs", steps: int = 32, denoise_steps: int = 1, batch_size: int | None = None
 ) -> Attribution:
     """EAP with integrated gradients over `steps` points between corrupted and clean embeddings."""
-    return attribute(subject, data, steps=steps, method="eap-ig", denoise_steps=denoise_steps, batch_size=batch_size, cache_task=cache_task)
+    return attribute(subject, data, steps=steps, method="eap-ig", denoise_steps=denoise_steps, batch_size=batch_size)

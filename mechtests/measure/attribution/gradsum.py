@@ -17,7 +17,7 @@ and for v = W_h^T g_h both terms can be summed over passes before they are expan
     biases, and a LayerNorm's bias projected): a dot product s_h = <g_h, o_h - beta_h> per head
     and position, so each pass adds one rank-one update (xhat r / d) s_h per head.
 Under grouped-query attention a key/value head's share goes 1/group to each head of its group,
-as in the per-head forward (mechtests.measure.attribution.engine). A norm without a closed form takes the
+as in the per-head forward (mechtests.measure.attribution.layout). A norm without a closed form takes the
 per-pass route: per-head products, then its VJP through torch.func. The MLPs' and the logits'
 gradients are summed as they come. Every sum is kept in ACCUMULATE, whatever the model's dtype,
 node-major: (B, n_down, T, d).
@@ -25,12 +25,32 @@ node-major: (B, n_down, T, d).
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import torch
 
-from mechtests.measure.attribution.engine import Layout, PassGradients
+from mechtests.measure.attribution.layout import Layout
 from mechtests.measure.attribution.norms import generic_vjp
 
 ACCUMULATE = torch.float32  # gradients and edge scores are summed in fp32 whatever the model's dtype (bf16 on GPU)
+
+
+@dataclass
+class PassGradients:
+    """What one gradient pass yields (`GraphRun.gradients`), per layer unless said.
+
+    mlp: (R, T, d) at each MLP's input; final: (R, T, d) at the final norm's input.
+    heads: (R, T, H, d) at each head's input, where the pass gave every head its own copy (edge
+    patching); else None, and qkv / qkv_out hold each q/k/v module's output gradients and outputs
+    (one fused, or three), layer_in what the attention norm read (R, T, d).
+    """
+
+    mlp: list[torch.Tensor]
+    final: torch.Tensor
+    heads: list[torch.Tensor] | None = None
+    qkv: list[tuple[torch.Tensor, ...]] | None = None
+    qkv_out: list[list[torch.Tensor]] | None = None
+    layer_in: list[torch.Tensor] | None = None
 
 
 class GradientSum:

@@ -43,11 +43,8 @@ class Graph:
         """Every node once, in forward order."""
         return self.upstream + ["logits"]
 
-    def up_index(self, layer: int, head: int | None = None) -> int:
-        """Row of head (layer, head), or of MLP `layer` when head is None."""
-        return 1 + layer * (self.n_heads + 1) + (self.n_heads if head is None else head)
-
     def down_index(self, layer: int, head: int | None = None) -> int:
+        """Column of head (layer, head), or of MLP `layer` when head is None."""
         return layer * (self.n_heads + 1) + (self.n_heads if head is None else head)
 
     @cached_property
@@ -75,28 +72,11 @@ class Graph:
     def n_edges(self) -> int:
         return int(self.edge_mask.sum())
 
-    def node_layer(self, name: str) -> float:
-        """Layer of a node; embed -1, logits n_layers (for depth profiles)."""
-        if name == "embed":
-            return -1.0
-        if name == "logits":
-            return float(self.n_layers)
-        return float(name[1:].split(".")[0])
-
     def edges(self, mask: torch.Tensor | None = None) -> list[tuple[str, str]]:
         """(upstream, downstream) names of the edges in `mask` (default: all), row-major."""
         mask = self.edge_mask if mask is None else mask & self.edge_mask
         ups, downs = mask.nonzero(as_tuple=True)
         return [(self.upstream[u], self.downstream[d]) for u, d in zip(ups.tolist(), downs.tolist())]
-
-    def edge_matrix(self, edges: "list[tuple[str, str]] | set[tuple[str, str]]") -> torch.Tensor:
-        """Inverse of `edges`: a bool (n_up, n_down) mask from names."""
-        up = {n: i for i, n in enumerate(self.upstream)}
-        down = {n: i for i, n in enumerate(self.downstream)}
-        mask = torch.zeros(len(up), len(down), dtype=torch.bool)
-        for u, v in edges:
-            mask[up[u], down[v]] = True
-        return mask
 
 
 def graph_for(subject) -> Graph:

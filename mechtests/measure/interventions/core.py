@@ -19,10 +19,10 @@ from typing import TYPE_CHECKING, Mapping, Sequence
 
 import torch
 
-from mechtests.run import batching
 from mechtests.errors import MechtestsError
 from mechtests.models.components import Site, read, write
-from mechtests.queries import Posed, gather_answer_logits, metric, pose
+from mechtests.queries import Posed, answer_logits, gather_answer_logits, metric, pose
+from mechtests.run import batching
 
 if TYPE_CHECKING:
     from mechtests.models.subject import Subject
@@ -154,9 +154,8 @@ class Effect:
         return float((self.intervened.mean() - self.corrupted.mean()) / (self.clean.mean() - self.corrupted.mean()))
 
 
-def _metrics(subject: "Subject", clean: Posed, corrupt: Posed) -> tuple[torch.Tensor, torch.Tensor]:
-    from mechtests.queries import answer_logits
-
+def baseline_metrics(subject: "Subject", clean: Posed, corrupt: Posed) -> tuple[torch.Tensor, torch.Tensor]:
+    """(m(clean), m(corrupted)) per example, (B,) each: the unpatched runs an intervention is read against."""
     return metric(answer_logits(subject, clean), clean), metric(answer_logits(subject, corrupt), corrupt)
 
 
@@ -174,7 +173,7 @@ def patch(
     target, source = (clean, corrupt) if into == "clean" else (corrupt, clean)
     values = cache(subject, source, sites)
     logits = run_with(subject, target, values, positions)
-    m_clean, m_corrupt = _metrics(subject, clean, corrupt)
+    m_clean, m_corrupt = baseline_metrics(subject, clean, corrupt)
     return Effect(metric(logits, target), m_clean, m_corrupt)
 
 
@@ -190,5 +189,5 @@ def ablate(
     clean, corrupt = as_pair(subject, data)
     values = ablation_values(subject, clean, sites, method, seed)
     logits = run_with(subject, clean, values, positions)
-    m_clean, m_corrupt = _metrics(subject, clean, corrupt)
+    m_clean, m_corrupt = baseline_metrics(subject, clean, corrupt)
     return Effect(metric(logits, clean), m_clean, m_corrupt)

@@ -1,11 +1,11 @@
-"""Sweeps over attention heads (all, or a chosen subset) and over any sites, with no repeated work.
+"""Sweeps over attention heads (all, or a chosen subset), with no repeated work.
 
 head_sweep: the batch is replicated once per head in a chunk (rows = heads_per_pass * B); in the
 trace each row block overwrites its own head's slice of the output-projection input. The chunk
 size comes from the memory budget (mechtests.run.batching), or from `rows_per_pass`; an
-out-of-memory error halves it. site_sweep: one pass per site.
-Both compute the clean and corrupted baselines and every site's replacement value once, not
-once per site: a sweep of n sites costs n passes plus two or three.
+out-of-memory error halves it. The clean and corrupted baselines and every head's replacement
+value are computed once, not once per head: a sweep of n heads costs ceil(n / heads_per_pass) passes
+plus two or three.
 """
 
 from __future__ import annotations
@@ -15,12 +15,10 @@ from typing import TYPE_CHECKING, Sequence
 
 import torch
 
-from mechtests.run import batching, progress
-from mechtests.measure.attribution.eap import repeat_posed
 from mechtests.errors import MechtestsError
-from mechtests.measure.interventions.core import ABLATIONS, _metrics, ablation_values, as_pair, cache, position_mask, resample_index, run_with
-from mechtests.models.components import Site
-from mechtests.queries import Posed, answer_logits, gather_answer_logits, metric
+from mechtests.measure.interventions.core import ABLATIONS, as_pair, baseline_metrics, position_mask, resample_index
+from mechtests.queries import Posed, answer_metric
+from mechtests.run import batching
 
 if TYPE_CHECKING:
     from mechtests.models.subject import Subject
@@ -64,7 +62,7 @@ def sweep_pass(
 ) -> torch.Tensor:
     """One traced pass over len(heads) row blocks; block i has head heads[i] replaced. Returns metric (n * B,)."""
     B, n = len(posed), len(heads)
-    rows = repeat_posed(posed, n)
+    rows = posed.repeat(n)
     out: list = []
     with torch.no_grad(), subject.nn.trace(**rows.model_inputs(subject)):
         for layer in sorted({l for l, _ in heads}):
@@ -79,7 +77,7 @@ def sweep_pass(
                 z[block, :, cols] = value
         out.append(subject.unembed_envoy().output.save())
     logits = out[0][0] if isinstance(out[0], tuple) else out[0]
-    return metric(gather_answer_logits(torch.as_tensor(logits), rows), rows)
+    return answer_metric(torch.as_tensor(logits), rows)
 
 
 def _chosen_heads(subject: "Subject", layers: Sequence[int] | None, heads: Sequence[tuple[int, int]] | None) -> list[tuple[int, int]]:
@@ -118,7 +116,7 @@ def head_sweep(
     mask = position_mask(positions, B, T)
     mask = None if mask is None else mask.to(subject.device)
     rows = rows_per_pass if rows_per_pass is not None else batching.rows_for(subject, T)
-    m_clean, m_corrupt = _metrics(subject, clean, corrupt)
+    m_clean, m_corrupt = baseline_metrics(subject, clean, corrupt)
     run = lambda start, stop, _rows: sweep_pass(subject, clean, chosen[start:stop], sources, mask)  # noqa: E731
     chunks = batching.in_batches(run, len(chosen), max(1, rows // B), f"head sweep on {subject.kind}", "heads")
     intervened = torch.cat(chunks).view(len(chosen), B).T  # (B, n_chosen)
@@ -127,17 +125,3 @@ def head_sweep(
     per_example[:, index[:, 0], index[:, 1]] = m_clean[:, None] - intervened
     return SweepResult(per_example.mean(0), per_example, m_clean, m_corrupt, chosen)
 
-
-def site_sweep(
-    subject: "Subject", data: "Sequence[Example] | tuple[Posed, Posed]", sites: Sequence[Site], method: str = "patch", positions=None, seed: int = 0
-) -> dict[Site, torch.Tensor]:
-    """Per-example effect (B,) of intervening on each site alone (patch: the corrupted activation
-    into the clean run; or an ablation), any Site kind: one pass for the clean metric, one for
-    every site's replacement value, then one per site."""
-    if method not in ("patch", *ABLATIONS):
-        raise MechtestsError(f"unknown sweep method {method!r}", f"use 'patch' or one of {ABLATIONS}")
-    clean, corrupt = as_pair(subject, data)
-    values = cache(subject, corrupt, sites) if method == "patch" else ablation_values(subject, clean, sites, method, seed)
-    m_clean = metric(answer_logits(subject, clean), clean)
-    return {s: m_clean - metric(run_with(subject, clean, {s: values[s]}, positions), clean)
-            for s in progress.iterate(sites, f"site sweep on {subject.kind}: sites")}
