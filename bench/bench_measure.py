@@ -52,9 +52,10 @@ if "--memory-only" in sys.argv and os.environ.get("MALLOC_MMAP_THRESHOLD_") is N
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 import mechtests  # noqa: E402
-from mechtests.measure.attribution import eap_ig, repeat_posed  # noqa: E402
+from mechtests.measure.attribution import eap_ig  # noqa: E402
 from mechtests.measure.attribution.eap import memory_lower_bound  # noqa: E402
-from mechtests.measure.attribution.engine import GraphRun, Layout, frozen_weights  # noqa: E402
+from mechtests.measure.attribution.engine import GraphRun, frozen_weights  # noqa: E402
+from mechtests.measure.attribution.layout import Layout  # noqa: E402
 from mechtests.measure.interventions import head_sweep  # noqa: E402
 from mechtests.queries import Example, gather_answer_logits, metric, pose, read_only_answers  # noqa: E402
 from mechtests.testing.checkpoints import build_tiny_model  # noqa: E402
@@ -142,7 +143,7 @@ def raw_head_sweep(subject, clean, corrupt, rows_per_pass: int = 512) -> torch.T
             logits = model(input_ids=ids, attention_mask=att).logits
         for h in handles:
             h.remove()
-        rows = repeat_posed(clean, n)
+        rows = clean.repeat(n)
         results.append(metric(gather_answer_logits(logits, rows), rows))
     return m_clean[None] - torch.cat(results).view(len(heads), B)
 
