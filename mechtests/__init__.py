@@ -42,6 +42,7 @@ _LAZY = {
     "attribution": "mechtests.measure.attribution",
     "circuits": "mechtests.measure.circuits",
     "contrasts": "mechtests.measure.contrasts",
+    "ablations": "mechtests.measure.ablations",
     "stats": "mechtests.stats",
     "study": "mechtests.study",
     "hypothesis": ("mechtests.claims.hypotheses", "hypothesis"),

@@ -26,7 +26,7 @@ Jaccard moves by at most 0.05 when one shared edge is swapped (2 / (K + 1):
 mechtests.measure.contrasts.jaccard_resolution). With K = 10, the earlier 5% of the bundled pair's 207
 edges, one edge moved the Jaccard by 0.18 and "pathways reorganised" rested on one or two
 edges per task. Control draws start at `control_draws` and go on until the controls' mean is
-known to 10% (mechtests.measure.contrasts.CONTROL_PRECISION), at most `control_cap` draws.
+known to 10% (mechtests.measure.ablations.CONTROL_PRECISION), at most `control_cap` draws.
 
 A hypothesis whose task pool has fewer than `min_pool` examples is not applicable (with the
 pool size): its intervals would mean nothing. Issue #12 (verdicts that replicate) sets the

@@ -11,7 +11,7 @@ import pytest
 
 from mechtests.testing.suite import suite  # noqa: F401 - the fixture
 
-HEADER = "import math\nimport numpy as np\nimport pytest\nimport mechtests\nfrom mechtests import outcomes\n"
+HEADER = "import math\nimport numpy as np\nimport pytest\nimport mechtests\nfrom mechtests.claims import outcomes\n"
 
 
 def one(suite, body: str, *args: str, **files: str):  # noqa: ANN201 - a RunResult
