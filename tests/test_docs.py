@@ -7,14 +7,16 @@ a `pytest ...` or `mechtests SUBCOMMAND ...` line must appear in that command's 
 in the repository root; other lines (pip, python, apt-get) must only be well-formed shell
 (`bash -n`). A block that could run but must not says why: `<!-- not runnable: REASON -->`.
 Inline commands in the prose (`pytest ...`, `mechtests ...`, `--mech-...`) are checked the same
-way. Every relative link points at a file that exists and, where it names one, at a heading of
-that file.
+way; an inline `mechtests.NAME` must import (or be a JUnit property the plugin writes), and an
+inline path into the repository must exist (or be one git ignores: a run's output). Every
+relative link points at a file that exists and, where it names one, at a heading of that file.
 """
 
 from __future__ import annotations
 
 import contextlib
 import functools
+import importlib
 import io
 import os
 import re
@@ -184,9 +186,7 @@ def unknown_flags(line: str) -> list[str]:
 def inline_commands(path: Path) -> list[tuple[int, str]]:
     """Inline code in the prose that is a command (`pytest ...`, `mechtests SUB ...`) or a
     pytest option (`--mech-...`)."""
-    prose, _ = prose_and_blocks(path)
-    return [(number, span) for number, line in prose for _, span in INLINE_CODE.findall(line)
-            if re.match(r"(pytest|mechtests)( |$)|--mech-", span)]
+    return [(number, span) for number, span in inline_spans(path) if re.match(r"(pytest|mechtests)( |$)|--mech-", span)]
 
 
 @pytest.mark.parametrize("block", [pytest.param(b, marks=pytest.mark.slow) if b.marker == "slow" else b for b in RUNNABLE],
@@ -212,6 +212,55 @@ def test_inline_commands_use_real_options(path: Path):
     for number, span in inline_commands(path):
         line = f"pytest {span}" if span.startswith("--mech-") else span
         problems += [f"{path.relative_to(ROOT)}:{number}: `{span}`: {problem}" for problem in unknown_flags(line)]
+    assert not problems, "\n".join(problems)
+
+
+# --- names and paths in the prose ---------------------------------------------------------------
+PYTHON_NAME = re.compile(r"^mechtests(?:\.\w+)+")
+JUNIT_SOURCE = ROOT / "mechtests" / "plugin" / "junit.py"  # where the `mechtests.<property>` names of JUnit XML are written
+
+
+def inline_spans(path: Path) -> list[tuple[int, str]]:
+    return [(number, span) for number, line in prose_and_blocks(path)[0] for _, span in INLINE_CODE.findall(line)]
+
+
+def resolves(name: str) -> bool:
+    """Does `mechtests.a.b.c` name a module, or an attribute of the longest module prefix?"""
+    parts = name.split(".")
+    for cut in range(len(parts), 0, -1):
+        try:
+            found = importlib.import_module(".".join(parts[:cut]))
+        except ImportError:
+            continue
+        try:
+            return functools.reduce(getattr, parts[cut:], found) is not None
+        except AttributeError:
+            return False
+    return False
+
+
+@pytest.mark.parametrize("path", DOCS, ids=[str(p.relative_to(ROOT)) for p in DOCS])
+def test_python_names_exist(path: Path):
+    junit = JUNIT_SOURCE.read_text(encoding="utf-8")
+    problems = [f"{path.relative_to(ROOT)}:{number}: `{span}`: {name} does not import" for number, span in inline_spans(path)
+                if (found := PYTHON_NAME.match(span)) and not resolves(name := found[0]) and name not in junit]
+    assert not problems, "\n".join(problems)
+
+
+def _ignored_by_git(relative: str) -> bool:
+    return subprocess.run(["git", "check-ignore", "-q", "--no-index", relative], cwd=ROOT).returncode == 0
+
+
+@pytest.mark.parametrize("path", DOCS, ids=[str(p.relative_to(ROOT)) for p in DOCS])
+def test_repository_paths_exist(path: Path):
+    """An inline path whose first folder is one of the repository's (`fixtures/smollm2/CARD.md`,
+    `mechtests/run/`) names something there; a relative mention (`train/`) is not checked."""
+    problems = []
+    for number, span in inline_spans(path):
+        if not re.fullmatch(r"\.?[\w-]+(/[\w.-]+)*/?", span) or "/" not in span or not (ROOT / span.split("/")[0]).is_dir():
+            continue
+        if not (ROOT / span).exists() and not _ignored_by_git(span):
+            problems.append(f"{path.relative_to(ROOT)}:{number}: `{span}` does not exist")
     assert not problems, "\n".join(problems)
 
 
