@@ -18,7 +18,6 @@ import mechtests
 from mechtests import study
 from mechtests.claims import figures
 from mechtests.measure.circuits import budget
-from mechtests.claims.outcomes import Parts
 from mechtests.stats import Estimate, bootstrap, bootstrap_with_controls, independent_difference, interval, paired_difference, profile_bands
 from mechtests.tasks import TASKS, TaskSet
 
@@ -81,20 +80,19 @@ def test_mdm_front_loads_global_tasks(pair, attributions, regime_tasks, mech_see
     """Threshold: zero. On globally constrained tasks the interval of (MDM - ARM) early share lies
     above 0; on prefix-dominant tasks it lies below 0 (the MDM puts no more of its attribution
     early; an interval around 0 cannot tell, and is inconclusive)."""
-    parts = Parts()
+    claims = []
     tasks = {regime: regime_tasks(regime) for regime in (GLOBAL, PREFIX)}
     for regime in (GLOBAL, PREFIX):
-        e = bootstrap(_front_loading(attributions, tasks[regime]), seed=mech_seed)
-        mechtests.record(f"{regime}: MDM - ARM early-layer share", e, threshold=0.0,
-                         **figures.point("MDM - ARM early-layer share", x=regime))
-        parts.check(f"{regime}: MDM - ARM early-layer share", e.lo, e.hi, 0.0, above=regime == GLOBAL, value=e.value)
+        e = bootstrap(_front_loading(attributions, tasks[regime]), seed=mech_seed, name=f"{regime}: MDM - ARM early-layer share")
+        mechtests.record(e.name, e, **figures.point("MDM - ARM early-layer share", x=regime))
+        claims.append(e >= 0.0 if regime == GLOBAL else e < 0.0)
     for task in tasks[GLOBAL] + tasks[PREFIX]:
         arm, mdm = attributions(task)
         mechtests.record(f"{task}: attribution by layer, ARM", profile_bands(study.resampled(
             [arm], lambda s: mechtests.contrasts.depth_profile(s, arm.graph).share, mech_seed)), **figures.profile(f"{task}: attribution by layer", "ARM"))
         mechtests.record(f"{task}: attribution by layer, MDM", profile_bands(study.resampled(
             [mdm], lambda s: mechtests.contrasts.depth_profile(s, mdm.graph).share, mech_seed)), **figures.profile(f"{task}: attribution by layer", "MDM"))
-    parts.conclude()
+    assert all(claims)
 
 
 @mechtests.hypothesis(
@@ -110,7 +108,7 @@ def test_mdm_early_components_are_causal(pair, pools, attributions, regime_tasks
     until their mean drop is known to 10%. Threshold: zero; the paired difference target -
     control, its interval resampling examples and control draws together, lies above 0, for
     both controls, on every globally constrained task."""
-    parts = Parts()
+    claims = []
     for task in regime_tasks(GLOBAL):
         targets, result = _early_ablation(pair, pools, attributions, mech_seed, task=task)
         mechtests.record(f"{task}: ablated", len(targets), components=", ".join(map(str, targets)))
@@ -121,10 +119,11 @@ def test_mdm_early_components_are_causal(pair, pools, attributions, regime_tasks
         mechtests.record(f"{task}: drop, middle/late", bootstrap(result.band.mean(0), seed=mech_seed),
                          **figures.point("MDM metric drop when ablated", x=task, series="middle/late"))
         for name, control in (("random", result.random), ("middle/late", result.band)):
-            diff = bootstrap_with_controls(result.target, controls=control, statistic=paired_difference, seed=mech_seed)
-            mechtests.record(f"{task}: drop, early targets - {name}", diff, threshold=0.0, draws=len(control))
-            parts.check(f"{task}: drop, early targets - {name}", diff.lo, diff.hi, 0.0, value=diff.value)
-    parts.conclude()
+            diff = bootstrap_with_controls(result.target, controls=control, statistic=paired_difference, seed=mech_seed,
+                                           name=f"{task}: drop, early targets - {name}")
+            mechtests.record(diff.name, diff, draws=len(control))
+            claims.append(diff >= 0.0)
+    assert all(claims)
 
 
 @mechtests.hypothesis(
@@ -162,13 +161,11 @@ def test_depth_pattern_is_robust(pair, attributions, regime_tasks, make_pools, m
     for steps in (1, 2):
         get = lambda t, k=steps: attributions(t, denoise_steps=k if study.regime_of(t) == GLOBAL else 1)  # noqa: E731
         variants[f"{steps} denoising step(s)"] = per_example(get, tasks)
-    parts = Parts()
+    claims = []
     for name, (glob, prefix, gap) in variants.items():
-        mechtests.record(f"{name}: MDM - ARM early share, global", glob, threshold=0.0,
-                         **figures.point("MDM - ARM early share per variant", x=name, series=GLOBAL))
+        glob = glob.named(f"{name}: MDM - ARM early share, global")
+        mechtests.record(glob.name, glob, **figures.point("MDM - ARM early share per variant", x=name, series=GLOBAL))
         mechtests.record(f"{name}: MDM - ARM early share, prefix", prefix,
                          **figures.point("MDM - ARM early share per variant", x=name, series=PREFIX))
-        mechtests.record(f"{name}: global - prefix", gap, threshold=0.0)
-        parts.check(f"{name}: global", glob.lo, glob.hi, 0.0, value=glob.value)
-        parts.check(f"{name}: global - prefix", gap.lo, gap.hi, 0.0, value=gap.value)
-    parts.conclude()
+        claims += [glob >= 0.0, gap.named(f"{name}: global - prefix") >= 0.0]
+    assert all(claims)

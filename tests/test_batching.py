@@ -153,7 +153,7 @@ def test_reads_detectors_ablations_and_edge_effects_do_not_depend_on_the_batch_s
     reference = {
         "answer logits": answer_logits(subject, examples),
         "metric": evaluate(subject, examples)[0],
-        "induction": detect.induction(subject, examples, return_per_example=True).per_example,
+        "induction": detect.induction(subject, examples).per_example,
         "cached": torch.cat([a.flatten(1) for a in cache(subject, corrupt, sites).values()], 1),
         "patched": run_with(subject, clean, cache(subject, corrupt, sites)),
         "mean-ablated": run_with(subject, clean, ablation_values(subject, clean, sites, "mean")),
@@ -166,7 +166,7 @@ def test_reads_detectors_ablations_and_edge_effects_do_not_depend_on_the_batch_s
         batched = {
             "answer logits": answer_logits(subject, examples, batch_size=rows),
             "metric": evaluate(subject, examples, batch_size=rows)[0],
-            "induction": detect.induction(subject, examples, return_per_example=True, batch_size=rows).per_example,
+            "induction": detect.induction(subject, examples, batch_size=rows).per_example,
             "cached": torch.cat([a.flatten(1) for a in cache(subject, corrupt, sites, rows=rows).values()], 1),
             "patched": run_with(subject, clean, cache(subject, corrupt, sites, rows=rows), rows=rows),
             "mean-ablated": run_with(subject, clean, ablation_values(subject, clean, sites, "mean"), rows=rows),

@@ -3,8 +3,12 @@
 Layers, bottom up (a module may import only from its own layer or a lower one; imports under
 `if TYPE_CHECKING:` count too):
 
-    errors (and the root package) < models < run < stats < queries < tasks < measure < claims
+    errors (and the root package) < claims < models < run < stats < queries < tasks < measure
     < study < reports < plugin < commands < testing < cli
+
+claims (verdicts, evidence, the hypothesis decorator) sit just above errors: they are the
+vocabulary every layer speaks (a measurement may find its hypothesis not applicable; an
+estimate compared with a bar records its evidence).
 
 posttrain sits beside measure: it may use the layers below measure, and neither imports the other.
 Beside the order: no import cycle, no file over 300 lines, few function-local imports (each with
@@ -21,7 +25,7 @@ from functools import cache
 from pathlib import Path
 
 PACKAGE = Path(__file__).resolve().parents[1] / "mechtests"
-ORDER = ["errors", "models", "run", "stats", "queries", "tasks", "measure", "claims", "study", "reports",
+ORDER = ["errors", "claims", "models", "run", "stats", "queries", "tasks", "measure", "study", "reports",
          "plugin", "commands", "testing", "cli"]
 RANK = {layer: rank for rank, layer in enumerate(ORDER)} | {"posttrain": ORDER.index("measure")}
 MAX_LINES = 300

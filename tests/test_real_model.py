@@ -49,8 +49,8 @@ def test_smollm2_has_induction_and_previous_token_heads(smollm2, tasks):
     """Detectors on natural-language repeated spans: a 135M model trained on web text has both
     kinds of head (Olsson et al. 2022 find them in every model they trained past one layer)."""
     examples = tasks.induction[:8]
-    induction = mechtests.measure.detect.induction(smollm2, examples)
-    previous = mechtests.measure.detect.previous_token(smollm2, examples)
+    induction = mechtests.measure.detect.induction(smollm2, examples).scores
+    previous = mechtests.measure.detect.previous_token(smollm2, examples).scores
     assert induction.shape == previous.shape == (smollm2.n_layers, smollm2.n_heads)
     assert float(induction.max()) >= 0.4 and float(previous.max()) >= 0.4
 

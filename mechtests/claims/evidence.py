@@ -19,25 +19,81 @@ from __future__ import annotations
 import contextlib
 import math
 from contextvars import ContextVar
+from dataclasses import dataclass, field
 from typing import Any, Callable, Iterator
 
 from mechtests.errors import MechtestsError
 
 Sink = Callable[[dict[str, Any]], None]
-_SINK: ContextVar[Sink | None] = ContextVar("mechtests_evidence_sink", default=None)
+
+
+@dataclass
+class TestLog:
+    """What one running test has recorded, and the claims it asserted that straddled their bar."""
+
+    sink: Sink
+    seed: int = 0  # the test's evaluation seed: estimates made without one take it
+    hypothesis: bool = False  # a hypothesis's test: a straddling claim waits for the test's end
+    entries: list[dict[str, Any]] = field(default_factory=list)
+    straddling: list[str] = field(default_factory=list)
+
+
+_LOG: ContextVar[TestLog | None] = ContextVar("mechtests_evidence_log", default=None)
 
 MAX_ELEMENTS = 65536  # a list bigger than this is data for a file, not evidence for a report
 MAX_MAGNITUDE = 1e300  # beyond this a number overflows the charts' arithmetic (ranges, scales)
 
 
 @contextlib.contextmanager
-def collecting(sink: Sink) -> Iterator[None]:
-    """Send every record() made inside the block to `sink` (used by the plugin, one per test)."""
-    token = _SINK.set(sink)
+def collecting(sink: Sink, seed: int = 0, hypothesis: bool = False) -> Iterator[TestLog]:
+    """Send every record() made inside the block to `sink` (used by the plugin, one per test);
+    the log also keeps the test's seed and, in a hypothesis, the claims that straddled their bar."""
+    log = TestLog(sink, seed, hypothesis)
+    token = _LOG.set(log)
     try:
-        yield
+        yield log
     finally:
-        _SINK.reset(token)
+        _LOG.reset(token)
+
+
+def current_seed() -> int:
+    """The running test's evaluation seed (0 outside a test)."""
+    log = _LOG.get()
+    return 0 if log is None else log.seed
+
+
+def straddling() -> list[str]:
+    """The claims asserted in the running test that straddled their bar (none outside a test)."""
+    log = _LOG.get()
+    return [] if log is None else list(log.straddling)
+
+
+def note_decision(name: str, estimate: Any, bar: float) -> None:
+    """An estimate compared with a bar inside a running test is evidence: its entry (recorded
+    earlier under the same name, with charts or extras) gets the bar, or a new entry is
+    recorded. Outside a test nothing is recorded."""
+    log = _LOG.get()
+    if log is None:
+        return
+    for entry in log.entries:
+        if entry["name"] != name or isinstance(entry["value"], list) or entry["threshold"] not in (None, bar):
+            continue
+        if entry["threshold"] is None:
+            entry["threshold"] = _number(bar, "threshold", entry.setdefault("flags", []))
+            if not entry["flags"]:
+                del entry["flags"]
+        return
+    record(name, estimate, threshold=bar)
+
+
+def note_inconclusive(text: str) -> bool:
+    """Keep a claim that straddled its bar with the running hypothesis, which the plugin ends
+    inconclusive unless an assertion fails; False outside a hypothesis (the caller must raise)."""
+    log = _LOG.get()
+    if log is None or not log.hypothesis:
+        return False
+    log.straddling.append(text)
+    return True
 
 
 def usable(value: float) -> bool:
@@ -151,14 +207,15 @@ def record(name: str, value: Any, ci: Any = None, threshold: Any = None, **extra
     size come along); ci: a (lo, hi) interval; threshold: the value the test's
     assertion compares against; extra: further str/number fields (e.g. seed=, n_examples=).
     """
-    sink = _SINK.get()
-    if sink is None:
+    log = _LOG.get()
+    if log is None:
         raise MechtestsError(
             "mechtests.record() was called outside a running test",
             "call it inside a test function collected by pytest with the mechtests plugin",
         )
     entry = make_entry(name, value, ci=ci, threshold=threshold, **extra)
-    sink(entry)
+    log.entries.append(entry)
+    log.sink(entry)
     return entry
 
 

@@ -7,8 +7,8 @@
     )
     def test_front_loading(subject, tasks): ...
 
-A test that takes `subject` runs once per model of the pair (`[arm]`, `[mdm]`) and its
-expectations use the keys "arm" and "mdm"; a test that takes `pair` (or neither) runs once and
+A test that takes `subject` runs once per model of the pair (`[arm]`, `[mdm]`; `models=("mdm",)`
+aims it at one) and its expectations use the keys "arm" and "mdm"; a test that takes `pair` (or neither) runs once and
 uses the key "pair". A hypothesis that is several independent measurements may name them as
 `parts` (mechtests.plugin.parts: under xdist they run side by side, the verdict stays one).
 An expectation is one of holds, fails or inconclusive; how each outcome
@@ -20,7 +20,7 @@ the run stays green while the model behaves as known and turns red when the mech
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Callable, Mapping
+from typing import Any, Callable, Mapping, Sequence
 
 import pytest
 
@@ -41,6 +41,7 @@ class Hypothesis:
     expect: Mapping[str, str] = field(default_factory=dict)
     reason: str | None = None
     parts: Mapping[str, Callable[..., Any]] = field(default_factory=dict, compare=False)
+    models: tuple[str, ...] = ("arm", "mdm")  # the models a `subject` test runs on
 
     def expected(self, model: str) -> str:
         """The expected verdict on `model`; a model without an expectation is expected to hold."""
@@ -84,6 +85,18 @@ def _check_expect(value: Any) -> dict[str, str]:
     return out
 
 
+def _check_models(value: Any, expect: Mapping[str, str]) -> tuple[str, ...]:
+    if value is None:
+        return ("arm", "mdm")
+    models = (value,) if isinstance(value, str) else tuple(value) if isinstance(value, (list, tuple)) else None
+    if not models or any(m not in ("arm", "mdm") for m in models) or len(set(models)) != len(models):
+        raise MechtestsError(f"models must name 'arm', 'mdm' or both, got {value!r}", 'e.g. models=("mdm",) for an MDM-only claim')
+    unaimed = sorted(set(expect) - {"pair", *models})
+    if unaimed:
+        raise MechtestsError(f"expect names {unaimed} but models={models!r}", "expect only the models the hypothesis runs on")
+    return tuple(m for m in ("arm", "mdm") if m in models)
+
+
 def _check_parts(value: Any) -> dict[str, Callable[..., Any]]:
     if value is None:
         return {}
@@ -109,12 +122,15 @@ def hypothesis(
     expect: Mapping[str, str] | None = None,
     reason: str | None = None,
     parts: Mapping[str, Callable[..., Any]] | None = None,
+    models: Sequence[str] | None = None,
 ) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
     """Mark a test as a hypothesis. claim defaults to the docstring's first line; id to
     `<file>.<function>` without the `test_` prefixes (default_id), so that a copied suite file
     gets new ids without any edit. `parts`: name -> a function taking fixtures by name that
-    does one of the hypothesis's cached measurements (mechtests.plugin.parts)."""
+    does one of the hypothesis's cached measurements (mechtests.plugin.parts). `models`: the
+    models a `subject` test runs on, e.g. ("mdm",) for a claim only an MDM can meet."""
     checked_expect = _check_expect(expect)
+    checked_models = _check_models(models, checked_expect)
     checked_parts = _check_parts(parts)
     claim = _check_claim(claim)
     if source is not None and not isinstance(source, str):
@@ -125,7 +141,7 @@ def hypothesis(
             raise MechtestsError(f"@hypothesis decorates a test function, got {fn!r}", "put it right above `def test_...`")
         hid = _check_id(id if id is not None else default_id(fn))
         spec = Hypothesis(id=hid, claim=claim or (fn.__doc__ or "").strip().split("\n")[0], source=source,
-                          expect=checked_expect, reason=reason, parts=checked_parts)
+                          expect=checked_expect, reason=reason, parts=checked_parts, models=checked_models)
         return getattr(pytest.mark, MARK_NAME)(spec=spec)(fn)
 
     return decorate

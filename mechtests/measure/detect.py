@@ -20,14 +20,16 @@ tensor, e.g. `repeated_tokens(...)`.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Callable, Sequence
 
 import torch
 
+from mechtests.claims.evidence import current_seed
 from mechtests.errors import MechtestsError
 from mechtests.queries import pose
 from mechtests.run import batching
+from mechtests.stats import Estimate, bootstrap, sample_key
 
 if TYPE_CHECKING:
     from mechtests.models.subject import Subject
@@ -38,19 +40,49 @@ Targets = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
 
 @dataclass
 class HeadScores:
-    """scores, causal: (L, H); per_example, causal_per_example: (B, L, H), NaN where an example has no query."""
+    """scores, causal: (L, H); per_example, causal_per_example: (B, L, H), NaN where an example has no query.
+
+    Each head's score is an estimate over the examples: `scores[layer, head]` and `scores.best()`
+    are Estimates (bootstrap over examples, the running test's seed) that a hypothesis asserts
+    on; `scores.layers(0, 3)` keeps layers 0-3 and their numbering."""
 
     scores: torch.Tensor
     per_example: torch.Tensor
     causal: torch.Tensor
     causal_per_example: torch.Tensor
+    name: str = "head"  # the detector's rule, e.g. "induction"
+    sample: str = ""  # the examples' identity (mechtests.stats.sample_key): same examples pair up
+    first_layer: int = 0  # the model layer of row 0 (after .layers())
 
     def top(self, k: int = 5) -> list[tuple[int, int, float]]:
         """The k best heads as (layer, head, score)."""
         flat = self.scores.flatten()
         idx = flat.argsort(descending=True)[:k]
         n_heads = self.scores.shape[1]
-        return [(int(i) // n_heads, int(i) % n_heads, float(flat[i])) for i in idx]
+        return [(self.first_layer + int(i) // n_heads, int(i) % n_heads, float(flat[i])) for i in idx]
+
+    def __getitem__(self, where: tuple[int, int]) -> Estimate:
+        """Head `layer.head`'s mean score over the examples, with its bootstrap interval."""
+        layer, head = where
+        row = layer - self.first_layer
+        if not 0 <= row < self.scores.shape[0] or not 0 <= head < self.scores.shape[1]:
+            raise MechtestsError(f"no head {layer}.{head} among layers {self.first_layer}-{self.first_layer + self.scores.shape[0] - 1} "
+                                 f"and {self.scores.shape[1]} heads", "index as scores[layer, head]")
+        return bootstrap(self.per_example[:, row, head], seed=current_seed(), name=f"{self.name} head {layer}.{head}", sample=self.sample)
+
+    def best(self) -> Estimate:
+        """The best head's estimate (the head with the highest mean score), named for the report."""
+        layer, head, _ = self.top(1)[0]
+        return self[layer, head].named(f"best {self.name} head {layer}.{head}")
+
+    def layers(self, first: int, last: int) -> HeadScores:
+        """The heads of layers `first` to `last` (inclusive), keeping the model's layer numbers."""
+        lo, hi = first - self.first_layer, last - self.first_layer + 1
+        if not 0 <= lo < hi <= self.scores.shape[0]:
+            raise MechtestsError(f"layers {first}-{last} are not among {self.first_layer}-{self.first_layer + self.scores.shape[0] - 1}",
+                                 "pass first <= last within the model's layers")
+        return replace(self, scores=self.scores[lo:hi], per_example=self.per_example[:, lo:hi], causal=self.causal[lo:hi],
+                       causal_per_example=self.causal_per_example[:, lo:hi], first_layer=first)
 
 
 def repeated_tokens(vocab: int | Sequence[int], n: int, length: int, seed: int = 0, bos: int | None = None) -> torch.Tensor:
@@ -169,20 +201,18 @@ def head_scores(
     rows = batch_size or batching.rows_for(subject, ids.shape[1], patterns=True)
     parts = batching.in_batches(chunk, ids.shape[0], rows, f"{rule} scores on {subject.kind}", "examples")
     per_example, per_example_causal = torch.cat([p for p, _ in parts]), torch.cat([c for _, c in parts])  # (B, L, H)
-    return HeadScores(per_example.nanmean(0), per_example, per_example_causal.nanmean(0), per_example_causal)
+    return HeadScores(per_example.nanmean(0), per_example, per_example_causal.nanmean(0), per_example_causal, name=rule,
+                      sample=sample_key(data))
 
 
-def _detector(targets: Targets, doc: str) -> Callable[..., "torch.Tensor | HeadScores"]:
-    def detect(
-        subject: "Subject", data: "Sequence[Example] | torch.Tensor", return_per_example: bool = False, batch_size: int | None = None
-    ) -> "torch.Tensor | HeadScores":
-        result = head_scores(subject, data, targets, batch_size)
-        return result if return_per_example else result.scores
+def _detector(targets: Targets, doc: str) -> Callable[..., HeadScores]:
+    def detect(subject: "Subject", data: "Sequence[Example] | torch.Tensor", batch_size: int | None = None) -> HeadScores:
+        return head_scores(subject, data, targets, batch_size)
 
     detect.__doc__ = doc + (
-        "\n\n    Returns (n_layers, n_heads) scores in [0, 1]; with return_per_example=True a HeadScores"
-        " (scores, per_example (B, L, H), causal-normalised variants). See the module docstring for"
-        " how attention to future positions is treated."
+        "\n\n    Returns a HeadScores: `.scores` (n_layers, n_heads) in [0, 1], `.per_example` (B, L, H), the causal-"
+        "normalised variants, and per-head estimates (`[layer, head]`, `.best()`, `.layers(a, b)`). See the module"
+        " docstring for how attention to future positions is treated."
     )
     return detect
 

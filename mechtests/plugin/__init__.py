@@ -27,7 +27,8 @@ from typing import Any
 import pytest
 
 from mechtests.claims import evidence
-from mechtests.claims.hypotheses import MARK_NAME
+from mechtests.claims.hypotheses import MARK_NAME, hypothesis_of
+from mechtests.claims.outcomes import Inconclusive
 from mechtests.errors import MechtestsError
 from mechtests.plugin import junit, parts, preflight, progress, seeds
 from mechtests.plugin.collect import EVIDENCE_PROP, GROUP_PREFIX, case_of
@@ -125,7 +126,9 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
         names = [n.strip() for n in names.split(",")] if isinstance(names, str) else list(names)
         if "subject" in names:
             return
-    metafunc.parametrize("subject", ["arm", "mdm"], indirect=True, ids=["arm", "mdm"])
+    spec = hypothesis_of(metafunc.definition)
+    models = list(spec.models) if spec is not None else ["arm", "mdm"]
+    metafunc.parametrize("subject", models, indirect=True, ids=models)
 
 
 @pytest.hookimpl(tryfirst=True)
@@ -182,9 +185,32 @@ def pytest_deselected(items: list[pytest.Item]) -> None:
 # --- running one test ---------------------------------------------------------------------------
 @pytest.hookimpl(wrapper=True)
 def pytest_runtest_protocol(item: pytest.Item, nextitem: pytest.Item | None) -> Any:
-    """record() calls made while this test runs go into its user_properties."""
-    with evidence.collecting(lambda entry: item.user_properties.append((EVIDENCE_PROP, entry))):
+    """record() calls made while this test runs go into its user_properties; estimates made in it
+    without a seed of their own take its evaluation seed."""
+    case = item.stash.get(CASE_KEY, None) is not None
+    seed = seeds.seed_of(item, state_of(item.config).settings["seed"]) if case or parts.part_name(item) is not None else 0
+    with evidence.collecting(lambda entry: item.user_properties.append((EVIDENCE_PROP, entry)), seed=seed, hypothesis=case):
         return (yield)
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_call(item: pytest.Item) -> Any:
+    """A test that asserted a claim whose interval straddled its bar, and failed no assertion,
+    ends inconclusive (mechtests.stats.estimate: fails outranks inconclusive outranks holds)."""
+    result = yield
+    straddled = evidence.straddling()
+    if straddled:
+        raise Inconclusive("; ".join(straddled))
+    return result
+
+
+def pytest_assertrepr_compare(config: pytest.Config, op: str, left: Any, right: Any) -> list[str] | None:
+    """`assert estimate >= bar` explains itself: the estimate, its interval and where it lies
+    against the bar. (An Estimate exists only once mechtests.stats.estimate is loaded, so a run
+    that never made one does not import it, nor torch, here.)"""
+    estimate = sys.modules.get("mechtests.stats.estimate")
+    return None if estimate is None else estimate.explain(left, op, right)
+
 
 
 @pytest.hookimpl(tryfirst=True)

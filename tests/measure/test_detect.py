@@ -48,7 +48,7 @@ def test_detectors_match_transformers_attentions_on_repeated_tokens(subjects, fa
     subject = subjects(family, variant)
     ids = repeated_tokens(64, n=5, length=7, seed=3, bos=2)
     ids[0, 4] = ids[0, 2]  # an extra duplicate inside the first half
-    result = getattr(mechtests.measure.detect, DETECTORS[rule])(subject, ids, return_per_example=True)
+    result = getattr(mechtests.measure.detect, DETECTORS[rule])(subject, ids)
     expected, per_example = reference_scores(subject, ids, torch.ones_like(ids), rule)
     assert result.scores.shape == (subject.n_layers, subject.n_heads)
     torch.testing.assert_close(result.scores, expected, atol=1e-5, rtol=0)
@@ -61,7 +61,7 @@ def test_induction_on_examples_reads_the_posed_mdm_input(subjects):
     examples = copy_examples(6, seed=5)
     posed = pose(subject, examples)
     expected, _ = reference_scores(subject, posed.input_ids, posed.attention_mask, "induction")
-    torch.testing.assert_close(mechtests.measure.detect.induction(subject, examples), expected, atol=1e-5, rtol=0)
+    torch.testing.assert_close(mechtests.measure.detect.induction(subject, examples).scores, expected, atol=1e-5, rtol=0)
 
 
 def test_future_mass_gets_no_credit_and_causal_normalisation_discounts_it():
@@ -84,7 +84,7 @@ def test_bundled_arm_induction_agrees_with_transformers_to_1e_4():
     examples = TaskSet(subject.tokenizer, n=64, seed=0).induction
     posed = pose(subject, examples)
     expected, _ = reference_scores(subject, posed.input_ids, posed.attention_mask, "induction")
-    got = mechtests.measure.detect.induction(subject, examples)
+    got = mechtests.measure.detect.induction(subject, examples).scores
     diff = float((got - expected).abs().max())
     print(f"bundled ARM induction: max |mechtests - transformers| = {diff:.2e}; best head score {float(got.max()):.3f}")
     assert diff <= 1e-4

@@ -10,37 +10,18 @@ ratio against "random" is never decided on the luck of which random sets were dr
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
 from statistics import NormalDist
 from typing import Callable, Sequence
 
 import numpy as np
 import torch
 
-from mechtests.run import progress
 from mechtests.errors import MechtestsError
+from mechtests.run import progress
+from mechtests.stats.estimate import Estimate, new_sample, percentile_interval
 
 ArrayLike = torch.Tensor | np.ndarray | Sequence[float]
 RESAMPLES = "bootstrap resamples"  # what progress counts while a bootstrap runs
-
-
-@dataclass(frozen=True)
-class Estimate:
-    """A point value with a percentile bootstrap interval; plain floats so it records as JSON."""
-
-    value: float
-    lo: float
-    hi: float
-    seed: int
-    level: float = 0.95
-    n: int = 0
-    n_resamples: int = 0
-
-    def as_dict(self) -> dict[str, float | int]:
-        return asdict(self)
-
-    def __float__(self) -> float:
-        return self.value
 
 
 def _as_array(values: ArrayLike, name: str) -> np.ndarray:
@@ -62,11 +43,15 @@ def bootstrap(
     n_resamples: int = 1000,
     seed: int = 0,
     level: float = 0.95,
+    name: str = "",
+    sample: str | None = None,
 ) -> Estimate:
     """Percentile bootstrap CI of `statistic(*series)` resampling examples (axis 0) jointly.
 
     `bootstrap(values)` is the mean with its CI; `bootstrap(a, b, statistic=lambda a, b:
-    a.mean() / b.mean())` is a ratio; every series must have one row per example.
+    a.mean() / b.mean())` is a ratio; every series must have one row per example. name: what
+    the report calls it; sample: the examples' identity (`sample_key`), so that estimates of
+    the same examples combine paired (`mdm - arm`); None: a sample of its own.
     """
     if not per_example:
         raise MechtestsError("bootstrap() got no series", "pass the per-example values, e.g. bootstrap(scores)")
@@ -78,7 +63,7 @@ def bootstrap(
     value = float(statistic(*arrays))
     index = resample_indices(n, n_resamples, seed)  # (R, n)
     draws = np.array([statistic(*(a[row] for a in arrays)) for row in progress.iterate(index, RESAMPLES)], dtype=np.float64)
-    return _percentile(value, draws, seed, level, n)
+    return _percentile(value, draws, seed, level, n, name=name, sample=sample)
 
 
 def resample_indices(n: int, n_resamples: int, seed: int) -> np.ndarray:
@@ -95,11 +80,11 @@ def _check_settings(level: float, n_resamples: int) -> None:
         raise MechtestsError(f"n_resamples must be positive, got {n_resamples}", "pass e.g. n_resamples=1000")
 
 
-def _percentile(value: float, draws: np.ndarray, seed: int, level: float, n: int) -> Estimate:
-    """The Estimate whose interval is the central `level` range of the bootstrap draws."""
-    tail = (1.0 - level) / 2.0
-    lo, hi = np.nanquantile(draws, [tail, 1.0 - tail]) if np.isfinite(draws).any() else (float("nan"),) * 2
-    return Estimate(value=value, lo=float(lo), hi=float(hi), seed=seed, level=level, n=n, n_resamples=len(draws))
+def _percentile(value: float, draws: np.ndarray, seed: int, level: float, n: int, name: str = "", sample: str | None = None) -> Estimate:
+    """The Estimate whose interval is the central `level` range of the bootstrap draws (kept)."""
+    lo, hi = percentile_interval(draws, level)
+    return Estimate(value=value, lo=lo, hi=hi, seed=seed, level=level, n=n, n_resamples=len(draws), name=name,
+                    draws=draws, sample=sample or new_sample())
 
 
 def percentile_band(draws: ArrayLike, level: float = 0.95) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -113,10 +98,14 @@ def percentile_band(draws: ArrayLike, level: float = 0.95) -> tuple[np.ndarray, 
     return draws[0], lo, hi
 
 
-def interval(draws: ArrayLike, seed: int, level: float = 0.95) -> Estimate:
-    """An Estimate from bootstrap draws whose entry 0 is the full-sample value (`percentile_band`)."""
+def interval(draws: ArrayLike, seed: int, level: float = 0.95, name: str = "", sample: str | None = None) -> Estimate:
+    """An Estimate from bootstrap draws whose entry 0 is the full-sample value (`percentile_band`).
+    Drawn with `resample_indices` (mechtests.study.resampled), its draws pair with `bootstrap`'s
+    on the same examples and seed: pass the same `sample`."""
     value, lo, hi = percentile_band(draws, level)
-    return Estimate(value=float(value), lo=float(lo), hi=float(hi), seed=seed, level=level, n=0, n_resamples=len(draws) - 1)
+    kept = np.asarray(draws, dtype=np.float64)[1:]
+    return Estimate(value=float(value), lo=float(lo), hi=float(hi), seed=seed, level=level, n=0, n_resamples=len(draws) - 1,
+                    name=name, draws=kept, sample=sample or new_sample())
 
 
 def profile_bands(draws: ArrayLike, level: float = 0.95) -> list[list[float]]:
@@ -133,6 +122,7 @@ def bootstrap_with_controls(
     n_resamples: int = 1000,
     seed: int = 0,
     level: float = 0.95,
+    name: str = "",
 ) -> Estimate:
     """Percentile bootstrap CI of `statistic(*series, control_mean)`, resampling the examples and
     the control draws together.
@@ -159,11 +149,11 @@ def bootstrap_with_controls(
         rows = rng.integers(0, n, size=n)  # examples
         weights = np.bincount(rng.integers(0, n_draws, size=n_draws), minlength=n_draws) / n_draws  # control draws
         stats[r] = statistic(*(a[rows] for a in series), (weights @ draws)[rows])
-    return _percentile(value, stats, seed, level, n)
+    return _percentile(value, stats, seed, level, n, name=name)
 
 
 def independent_difference(
-    a: ArrayLike, b: ArrayLike, n_resamples: int = 1000, seed: int = 0, level: float = 0.95
+    a: ArrayLike, b: ArrayLike, n_resamples: int = 1000, seed: int = 0, level: float = 0.95, name: str = ""
 ) -> Estimate:
     """mean(a) - mean(b) for two samples of different examples (e.g. two task regimes), each
     resampled on its own: the interval of a difference that has no pairing to keep."""
@@ -171,7 +161,7 @@ def independent_difference(
     x, y = _as_array(a, "a"), _as_array(b, "b")
     rng = np.random.default_rng(seed)
     draws = rng.choice(x, size=(n_resamples, len(x))).mean(1) - rng.choice(y, size=(n_resamples, len(y))).mean(1)
-    return _percentile(float(x.mean() - y.mean()), draws, seed, level, len(x) + len(y))
+    return _percentile(float(x.mean() - y.mean()), draws, seed, level, len(x) + len(y), name=name)
 
 
 def draws_halfwidth(per_draw: ArrayLike, level: float = 0.95) -> tuple[float, float]:
@@ -217,9 +207,3 @@ def _ranks(x: np.ndarray) -> np.ndarray:
         if tied.sum() > 1:
             ranks[tied] = ranks[tied].mean()
     return ranks
-
-
-__all__ = [
-    "Estimate", "bootstrap", "bootstrap_with_controls", "draws_halfwidth", "independent_difference", "interval", "normalised",
-    "paired_difference", "percentile_band", "profile_bands", "ratio_of_means", "resample_indices", "spearman",
-]
