@@ -20,6 +20,9 @@ ATTENTION = (MISMATCH, ERROR, WARNING)
 KEY_EVIDENCE = 6  # at most this many values where a result is summed up (a changed verdict, a seed's row)
 
 
+ONE_MODEL = "none (one-model run)"  # a results.json model entry with no path: left out of the run
+
+
 def columns(results: dict[str, Any]) -> list[str]:
     """The model columns present in this run, in the order arm, mdm, pair."""
     present = {m for hyp in results["hypotheses"] for m in hyp["results"]}
@@ -72,6 +75,22 @@ def seed_span(seeds: Sequence[int]) -> str:
         else:
             runs.append([s])
     return ", ".join(str(r[0]) if len(r) == 1 else f"{r[0]}-{r[-1]}" for r in runs)
+
+
+def budget_text(run: dict[str, Any]) -> str:
+    """The budget that ran, as the header shows it: its name and candidates per task."""
+    budget = run.get("budget")
+    if isinstance(budget, dict):
+        return f"{budget.get('name')} ({budget.get('candidates')} candidates)"
+    return str(budget) if budget else "not recorded"
+
+
+def resolved_setting(run: dict[str, Any], field: str) -> str:
+    """The option as chosen, and where it resolved to on the loaded models when that differs
+    ("auto (cpu)"): the header should say where the run ran, not only what was asked."""
+    chosen = str(run.get(field))
+    actual = sorted({str(m[field]) for m in run.get("models", {}).values() if m.get(field)})
+    return chosen if not actual or actual == [chosen] else f"{chosen} ({', '.join(actual)})"
 
 
 def seed_dependent(res: dict[str, Any] | None) -> bool:

@@ -20,8 +20,8 @@ from mechtests.claims.figures import chart_of, is_chart_key
 from mechtests.reports import svg
 from mechtests.reports.baseline_view import BaselineView, MetricRow, baseline_view, interval_text
 from mechtests.reports.charts import hypothesis_charts
-from mechtests.reports.matrix import (cell_text, columns, headline, key_evidence, multi_seed, outcome_name, seed_dependent,
-                                      seed_note, seed_span, status)
+from mechtests.reports.matrix import (ONE_MODEL, budget_text, cell_text, columns, headline, key_evidence, multi_seed,
+                                      outcome_name, resolved_setting, seed_dependent, seed_note, seed_span, status)
 
 CSS = """
 body{font:14px/1.4 system-ui,sans-serif;margin:1.5em auto;max-width:1180px;color:#222;padding:0 1em}
@@ -122,23 +122,15 @@ def _breakable(key: str) -> str:
     return re.sub(r"([._])", r"\1<wbr>", e(key))
 
 
-def _resolved(run: dict[str, Any], field: str) -> str:
-    """The option as chosen, and where it resolved to on the loaded models when that differs
-    ("auto (cpu)"): the header should say where the run ran, not only what was asked."""
-    chosen = str(run.get(field))
-    actual = sorted({str(m[field]) for m in run.get("models", {}).values() if m.get(field)})
-    return chosen if not actual or actual == [chosen] else f"{chosen} ({', '.join(actual)})"
-
-
 def _run_info(run: dict[str, Any]) -> str:
     seeds = f"seeds {e(seed_span(run['seeds']))}" if run.get("seeds") else f"seed {e(run['seed'])}"
-    items = [seeds, f"pair {e(run.get('pair'))}", f"device {e(_resolved(run, 'device'))}",
-             f"dtype {e(_resolved(run, 'dtype'))}", f"finished {e(run.get('finished'))}"]
+    items = [seeds, f"pair {e(run.get('pair'))}", f"budget {e(budget_text(run))}", f"device {e(resolved_setting(run, 'device'))}",
+             f"dtype {e(resolved_setting(run, 'dtype'))}", f"finished {e(run.get('finished'))}"]
     git = run.get("git") or {}
     if git.get("commit"):
         items.append(f"commit {e(git['commit'][:12])}{' (dirty)' if git.get('dirty') else ''}")
     models = "".join(
-        f"<tr><td>{e(role)}</td><td><code>{e(m.get('path'))}</code></td><td><code>{e(m.get('weights_sha256') or 'not loaded')}</code></td>"
+        f"<tr><td>{e(role)}</td><td>{_model_path(m)}</td><td><code>{e(m.get('weights_sha256') or 'not loaded')}</code></td>"
         f"<td>{e(m.get('device') or '-')}</td><td>{e(m.get('dtype') or '-')}</td></tr>"
         for role, m in run["models"].items()
     )
@@ -147,6 +139,10 @@ def _run_info(run: dict[str, Any]) -> str:
     return (f"{incomplete}<details><summary class='meta'>{' · '.join(items)}</summary>"
             f"<table><tr><th>model</th><th>path</th><th>weights sha256</th><th>device</th><th>dtype</th></tr>{models}</table>"
             f"<p class='meta'>{versions}</p></details>")
+
+
+def _model_path(model: dict[str, Any]) -> str:
+    return f"<code>{e(model['path'])}</code>" if model.get("path") else ONE_MODEL
 
 
 def _baseline(view: BaselineView) -> str:

@@ -8,8 +8,8 @@ from typing import Any
 
 from mechtests.claims.evidence import describe
 from mechtests.reports.baseline_view import BaselineView, MetricRow, baseline_view, interval_text
-from mechtests.reports.matrix import (cell_text, columns, headline, key_evidence, multi_seed, needs_attention, outcome_name,
-                                      seed_note, status)
+from mechtests.reports.matrix import (ONE_MODEL, budget_text, cell_text, columns, headline, key_evidence, multi_seed,
+                                      needs_attention, outcome_name, resolved_setting, seed_note, status)
 
 ICONS = {"ok": "✅", "mismatch": "❌", "error": "💥", "warning": "⚠️", "not_applicable": "➖", "not_selected": "⏭️",
          "none": ""}
@@ -43,7 +43,9 @@ def render_markdown(results: dict[str, Any], old: dict[str, Any] | None = None) 
     out += [f"**{md(headline(results))}**", ""]
     for role, model in run["models"].items():
         sha = (model.get("weights_sha256") or "unknown")[:12]
-        out.append(f"- {role}: {code(model.get('path'))} (sha256 {md(sha)})")
+        out.append(f"- {role}: {code(model['path'])} (sha256 {md(sha)})" if model.get("path") else f"- {role}: {ONE_MODEL}")
+    out.append(f"- budget {md(budget_text(run))}, device {md(resolved_setting(run, 'device'))}, "
+               f"dtype {md(resolved_setting(run, 'dtype'))}")
     git = run.get("git") or {}
     if git.get("commit"):
         out.append(f"- commit {md(git['commit'][:12])}{' (dirty)' if git.get('dirty') else ''}")
