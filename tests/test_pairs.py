@@ -104,10 +104,8 @@ def test_none_leaves_a_model_out_for_a_one_model_run(tmp_path) -> None:
     assert pair.location("mdm") == "none" and pair.location("arm") == str(tmp_path / "a")
     one = resolve_pair(_settings(s={"arm": "a"}), tmp_path, name="s")
     assert one.roles == ("arm",) and one.absent("mdm") and one.label == "s"
-    nothing = resolve_pair(settings, tmp_path, name="p", arm="none", mdm="none")
-    assert nothing.roles == () and not nothing.absent("arm")
-    with pytest.raises(MechtestsError, match="pair 'p' has no arm"):
-        nothing.path("arm")
+    with pytest.raises(MechtestsError, match="--arm=none and --mdm=none leaves no model to run"):  # issue #27
+        resolve_pair(settings, tmp_path, name="p", arm="none", mdm="none")
 
 
 def test_a_model_of_the_wrong_kind_is_named() -> None:

@@ -96,11 +96,19 @@ def _export_max_memory(config: pytest.Config, value: str) -> None:
     config.add_cleanup(restore)
 
 
+@pytest.hookimpl(trylast=True)  # after pytest's fixture manager is made: _loads_with_mechtests reads it
 def pytest_sessionstart(session: pytest.Session) -> None:
-    """In the process that owns the session: stop a two-model run whose checkpoints disagree
-    (mechtests.plugin.consistency) before any test runs."""
+    """In the process that owns the session, before any test runs: stop a run whose pair table
+    names a checkpoint that does not exist, or a two-model run whose checkpoints disagree
+    (mechtests.plugin.consistency)."""
     state = session.config.stash.get(STATE_KEY, None)
-    if state is None or state.is_worker or len(state.pair.roles) != 2:
+    if state is None or state.is_worker:
+        return
+    if _loads_with_mechtests(session):
+        problem = next(filter(None, (state.pair.missing(role) for role in state.pair.roles)), None)
+        if problem is not None:
+            raise pytest.UsageError(f"mechtests: {problem}")
+    if len(state.pair.roles) != 2:
         return
     try:
         if all(Path(state.pair.path(role)).is_dir() for role in ROLES):  # else the loader reports it, in the tests
@@ -110,6 +118,13 @@ def pytest_sessionstart(session: pytest.Session) -> None:
             consistency.check_pair(state.pair, options, n=state.settings.budget.candidates, seed=state.settings["seed"])
     except MechtestsError as err:
         raise pytest.UsageError(f"mechtests: {err}") from None
+
+
+def _loads_with_mechtests(session: pytest.Session) -> bool:
+    """Does this session load its models with mechtests' own `mech_loader`? A suite that overrides
+    it (in a conftest.py loaded by now) decides itself what a path means."""
+    definitions = session._fixturemanager._arg2fixturedefs.get("mech_loader", [])  # pytest has no public lookup before collection
+    return all(getattr(d.func, "__module__", None) == mech_loader.__module__ for d in definitions)
 
 
 # --- collection ---------------------------------------------------------------------------------

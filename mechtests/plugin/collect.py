@@ -136,11 +136,12 @@ class Collector:
 
     def add_known(self, cases: dict[str, dict[str, Any]]) -> None:
         for nodeid, case in cases.items():
-            self.known.setdefault(nodeid, case)
+            self.known.setdefault(base_nodeid(nodeid), case)
 
     def add_deselected(self, cases: dict[str, dict[str, Any]]) -> None:
+        """Under -n N a worker's node ids carry xdist's group suffix, which pytest rejects in a rerun command."""
         for nodeid, case in cases.items():
-            self.deselected.setdefault(nodeid, case)
+            self.deselected.setdefault(base_nodeid(nodeid), case)
 
     def add_report(self, report: pytest.TestReport) -> None:
         nodeid = base_nodeid(report.nodeid)

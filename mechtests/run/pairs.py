@@ -32,10 +32,10 @@ Where a model lives (`path`, `--arm`, `--mdm`):
 Precedence of loading options, highest first: the command line (`--arm`/`--mdm` replace the
 whole model, options included; `--mech-device`/`--mech-dtype`), the pair table, the
 checkpoint's own `mechtests` block in config.json, the family's defaults (mechtests.models).
-Paths are resolved here, never checked for existence: a missing checkpoint is reported by
-the test that loads it, with the model table's `build` command as the fix when it declares
-one (a checkpoint rebuilt from shipped parts); a `pkg:` package that is not installed is
-reported here.
+Paths are resolved here; `PairPaths.missing` names a pair table's checkpoint that does not
+exist, for the plugin to report before any test runs. A checkpoint given on the command line,
+or one whose table declares `build` (rebuilt from shipped parts, the fix then), is reported
+by the test that loads it; a `pkg:` package that is not installed is reported here.
 """
 
 from __future__ import annotations
@@ -101,6 +101,18 @@ class PairPaths:
             raise MechtestsError(f"the {role} checkpoint {value} of pair {self.name!r} is not built yet",
                                  f"build it once: {self.builds[role]}")
         return value
+
+    def missing(self, role: str) -> MechtestsError | None:
+        """The error for a checkpoint the pair table names that does not exist (a model given on the
+        command line, or one whose table says how to build it, is reported when it loads)."""
+        folder = getattr(self, role)
+        if folder is None or role in self.replaced or role in self.builds:
+            return None
+        location = Path(self.location(role))
+        if location.exists():
+            return None
+        return MechtestsError(f"[tool.mechtests.pairs.{self.name}] {role}: {location} does not exist",
+                              f"fix its path (relative to pyproject.toml's folder), build the checkpoint, or pass --{role} PATH")
 
     def load_options(self, role: str) -> dict[str, Any]:
         """Keyword options for load_subject(self.path(role), ...) from the pair table or the path.
@@ -222,12 +234,26 @@ def _model(pair: str, role: str, value: Any, rootdir: Path) -> tuple[str, dict[s
         if key in value and (not isinstance(value[key], kind) or (kind is int and isinstance(value[key], bool))):
             name = TOML_TYPES[kind]
             raise MechtestsError(f"{where} {key} must be {name}, got {value[key]!r}", f"write {key} as {name}")
+    _check_family_options(value, where)
     folder, implied = locate(value["path"], rootdir, f"{where} path")
     options = {k: value[k] for k in LOAD_OPTIONS if k in value}
     if "gguf_file" in implied and options.get("gguf_file", implied["gguf_file"]) != implied["gguf_file"]:
         raise MechtestsError(f"{where} names two GGUF files ({implied['gguf_file']} in path, {options['gguf_file']} in gguf_file)",
                              "name the file once: path = the folder and gguf_file = the file, or path = the .gguf file")
     return folder, {**implied, **options}
+
+
+def _check_family_options(table: Mapping[str, Any], where: str) -> None:
+    """`family` and `attention` name one of mechtests.models' families and attention forms."""
+    if "family" not in table and "attention" not in table:
+        return
+    from mechtests.models.families import ATTENTION_FORMS, FAMILIES  # here, not at the top: mechtests.models imports torch (start-up cost)
+
+    if table.get("family", next(iter(FAMILIES))) not in FAMILIES:
+        raise MechtestsError(f"{where} family {table['family']!r} is not a known family", f"use one of {', '.join(sorted(FAMILIES))}, or leave family out to detect it")
+    if table.get("attention", ATTENTION_FORMS[0]) not in ATTENTION_FORMS:
+        raise MechtestsError(f"{where} attention {table['attention']!r} is not a known attention form",
+                             f"use one of {', '.join(ATTENTION_FORMS)}, or leave attention out for the family's")
 
 
 def resolve_pair(
@@ -263,7 +289,10 @@ def resolve_pair(
             )
         table = pairs[name]
         unknown = set(table) - set(PAIR_KEYS)
-        if unknown or not any(r in table for r in ROLES):
+        if unknown:
+            raise MechtestsError(f"[tool.mechtests.pairs.{name}] has unknown keys {sorted(unknown)}",
+                                 f"use only {', '.join(PAIR_KEYS)} (a model's options go in [tool.mechtests.pairs.{name}.arm] or .mdm)")
+        if not any(r in table for r in ROLES):
             raise MechtestsError(
                 f"[tool.mechtests.pairs.{name}] must declare arm, mdm or both (found {sorted(table)})",
                 'write arm = "PATH" and mdm = "PATH" (or tables with path = "PATH"), and optionally budget = "NAME"',
@@ -283,4 +312,8 @@ def resolve_pair(
                 paths[role] = None
             else:
                 paths[role], options[role] = locate(override, base, (labels or {}).get(role, f"--{role}"))
+    if NONE in (arm, mdm) and not any(paths.values()):
+        left_out = " and ".join(f"{(labels or {}).get(role, f'--{role}')}=none" for role, v in (("arm", arm), ("mdm", mdm)) if v == NONE)
+        raise MechtestsError(f"{left_out} leaves no model to run",
+                             "leave out at most one model: pass --arm PATH or --mdm PATH for the other")
     return PairPaths(name=name, arm=paths["arm"], mdm=paths["mdm"], options=options, replaced=tuple(replaced), builds=builds)

@@ -62,23 +62,27 @@ def parse_seeds(value: Any) -> tuple[int, ...]:
         items = [part.strip() for part in value.split(",")]
     else:
         raise problem
-    seeds: list[int] = []
+    spans: list[tuple[int, int]] = []
     for item in items:
         span = re.fullmatch(r"(\d+)\s*-\s*(\d+)", item)
         if span:
             first, last = int(span[1]), int(span[2])
-            if last < first:
-                raise problem
-            seeds += range(first, last + 1)
         elif re.fullmatch(r"\d+", item):
-            seeds.append(int(item))
+            first = last = int(item)
         else:
             raise problem
+        if last < first:
+            raise problem
+        spans.append((first, last))
+    # Sized before expanding: a range like 0-4294967296 would otherwise exhaust memory.
+    count = sum(last - first + 1 for first, last in spans)
+    highest = max((last for _, last in spans), default=0)
+    if count > MAX_SEEDS or highest >= 2**32:
+        raise MechtestsError(f"{flag}: {value!r} names {count} seeds up to {highest}",
+                             f"pass at most {MAX_SEEDS} seeds, each below 2**32")
+    seeds = [seed for first, last in spans for seed in range(first, last + 1)]
     if not seeds or len(set(seeds)) != len(seeds):
         raise MechtestsError(f"{flag}: {value!r} names no seed or a seed twice", f"e.g. {flag}=0-3")
-    if len(seeds) > MAX_SEEDS or max(seeds) >= 2**32:
-        raise MechtestsError(f"{flag}: {value!r} names {len(seeds)} seeds up to {max(seeds)}",
-                             f"pass at most {MAX_SEEDS} seeds, each below 2**32")
     return tuple(seeds)
 
 

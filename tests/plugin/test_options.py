@@ -52,8 +52,10 @@ def test_pairs_resolve_relative_to_their_folders(tmp_path) -> None:
     assert (pair.name, pair.arm, pair.mdm) == ("q", str(tmp_path / "qa"), str(tmp_path / "sub" / "other"))
     with pytest.raises(MechtestsError, match=r"unknown pair 'r' \(known: p, q\)"):
         resolve_pair(settings, tmp_path, name="r")
-    with pytest.raises(MechtestsError, match="must declare arm, mdm or both"):
+    with pytest.raises(MechtestsError, match=r"has unknown keys \['ram'\].*use only arm, mdm, budget"):
         resolve_pair({"pairs": {"p": {"ram": "a"}}}, tmp_path, name="p")
+    with pytest.raises(MechtestsError, match="must declare arm, mdm or both"):
+        resolve_pair({"pairs": {"p": {"budget": "quick"}}}, tmp_path, name="p")
     with pytest.raises(MechtestsError, match="no model pair is configured; pass --mdm PATH"):
         resolve_pair({}, tmp_path).path("mdm")
 
