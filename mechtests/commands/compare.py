@@ -17,7 +17,7 @@ import argparse
 from mechtests.errors import MechtestsError
 from mechtests.reports import gate
 from mechtests.reports.pages import comparison_page
-from mechtests.reports.schema import atomic_write
+from mechtests.reports.schema import atomic_write, check_writable
 from mechtests.run.settings import Tolerance, parse_tolerance
 
 
@@ -40,6 +40,8 @@ def _tolerance(text: str) -> Tolerance:
 
 
 def run(args: argparse.Namespace) -> int:
+    if args.html:
+        check_writable(args.html)  # before the comparison: a bad --html is a usage error (2), never "a verdict changed" (1)
     comparison = gate.compare(gate.load_baseline(args.old), gate.load_baseline(args.new), args.tolerance, args.strict)
     for line in gate.describe(comparison, args.old):
         print(line)

@@ -127,9 +127,26 @@ def write_set(folder: str | Path, files: dict[str, str]) -> None:
 
 
 def atomic_write(path: str | Path, text: str) -> None:
-    """Write `text` to `path` so that a reader sees the old file or the new one, never half of one."""
+    """Write `text` to `path` so that a reader sees the old file or the new one, never half of one;
+    a path that cannot be written is a one-line MechtestsError (check_writable)."""
+    path = check_writable(path)
+    try:
+        write_set(path.parent, {path.name: text})
+    except OSError as err:
+        raise MechtestsError(f"cannot write {path}: {err.strerror or err}", "pass a file path in a folder you can write to") from None
+
+
+def check_writable(path: str | Path) -> Path:
+    """`path` if a file can be written there (a folder that exists and is writable, or can be made
+    under one that is; not a folder itself), else the one-line MechtestsError, before any work."""
     path = Path(path)
-    write_set(path.parent, {path.name: text})
+    if path.is_dir():
+        raise MechtestsError(f"{path} is a folder", f"pass a file path, e.g. {path / 'report.html'}")
+    folder = next((p for p in path.parents if p.exists()), Path.cwd())
+    if not folder.is_dir() or not os.access(folder, os.W_OK | os.X_OK):
+        raise MechtestsError(f"cannot write {path}: {folder} is not a folder you can write to",
+                             "pass a file path in a folder you can write to")
+    return path
 
 
 def dumps(data: dict[str, Any]) -> str:
@@ -168,11 +185,41 @@ def load_results(path: str | Path) -> dict[str, Any]:
         raise MechtestsError(f"{path} is not a mechtests results.json (schema {data.get('schema')!r})",
                              "pass reports/results.json from a mechtests run")
     check_version(data, path, READABLE_VERSIONS, "results")
+    check_shape(data, path)
     try:
         return upgrade(data)
     except (KeyError, TypeError, ValueError, AttributeError) as err:
         raise MechtestsError(f"{path} is a damaged results.json ({type(err).__name__}: {err})",
                              "re-run the suite to regenerate it") from None
+
+
+def check_shape(data: dict[str, Any], path: str | Path) -> None:
+    """What the pages read: a run table, and hypotheses whose evidence values, intervals and bars
+    are numbers (nested lists of them for profiles and maps) or null; else the one-line
+    MechtestsError naming the first entry that is not."""
+    fix = "re-run the suite to regenerate it, or restore the file mechtests wrote"
+    for key, kind in (("run", dict), ("hypotheses", list)):
+        if not isinstance(data.get(key), kind):
+            raise MechtestsError(f"{path} is a damaged results.json: {key!r} is missing or not a{' list' if kind is list else 'n object'}", fix)
+    for hyp in data["hypotheses"]:
+        results = hyp.get("results") if isinstance(hyp, dict) else None
+        if not isinstance(results, dict) or not all(isinstance(r, dict) for r in results.values()):
+            raise MechtestsError(f"{path} is a damaged results.json: hypothesis {hyp!r:.60} has no results table", fix)
+        for model, res in results.items():
+            for ev in res.get("evidence") or []:
+                where = f"{path} is a damaged results.json: {hyp.get('key')} [{model}] evidence"
+                if not isinstance(ev, dict):
+                    raise MechtestsError(f"{where} entry {ev!r:.60} is not an object", fix)
+                bad = next((f for f in ("value", "ci", "threshold") if not _numeric(ev.get(f))), None)
+                if bad:
+                    raise MechtestsError(f"{where} {ev.get('name')!r:.60} has {bad} {ev[bad]!r:.40}, not a number", fix)
+
+
+def _numeric(value: Any, depth: int = 0) -> bool:
+    """A number, null, or a list of them nested at most two levels (what record() writes)."""
+    if isinstance(value, list):
+        return depth < 2 and all(_numeric(v, depth + 1) for v in value)
+    return value is None or (isinstance(value, (int, float)) and not isinstance(value, bool))
 
 
 def upgrade(data: dict[str, Any]) -> dict[str, Any]:
