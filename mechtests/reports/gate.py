@@ -18,7 +18,7 @@ from typing import Any
 
 from mechtests.errors import MechtestsError
 from mechtests.claims.outcomes import CHANGE, NOT_COMPARED, NOT_SELECTED, WARNING, from_v1, transition
-from mechtests.reports.schema import READABLE_VERSIONS, SCHEMA, check_version, load_json, upgrade
+from mechtests.reports.schema import READABLE_VERSIONS, SCHEMA, check_shape, check_version, load_json, upgrade
 from mechtests.run.settings import Tolerance
 
 BASELINE_SCHEMA = "mechtests-baseline"
@@ -52,12 +52,13 @@ def load_baseline(path: str) -> dict[str, Any]:
     data = load_json(path, "baseline")
     if data.get("schema") == SCHEMA:
         check_version(data, path, READABLE_VERSIONS, "results")
+        check_shape(data, path)
         return _checked(lambda: baseline_from_results(data), path)
     if data.get("schema") != BASELINE_SCHEMA:
         raise MechtestsError(f"{path} is not a mechtests baseline or results file (schema {data.get('schema')!r})",
                              "write one with --mech-save-baseline FILE, or pass a results.json")
     check_version(data, path, (1, BASELINE_VERSION), "baseline")
-    return _checked(lambda: _upgrade_baseline(data), path)
+    return _checked(lambda: _upgrade_baseline(data, path), path)
 
 
 def _checked(read: Any, path: str) -> dict[str, Any]:
@@ -68,8 +69,9 @@ def _checked(read: Any, path: str) -> dict[str, Any]:
                              "save it again with --mech-save-baseline FILE on a known-good run") from None
 
 
-def _upgrade_baseline(data: dict[str, Any]) -> dict[str, Any]:
-    """A version 1 or 2 baseline in the current layout, its fields checked."""
+def _upgrade_baseline(data: dict[str, Any], path: str) -> dict[str, Any]:
+    """A version 1 or 2 baseline in the current layout, its fields checked: a metric is a number
+    or null (a value that was not finite), never silently skipped."""
     run, cases = data["run"], data["cases"]
     if not isinstance(run, dict) or not isinstance(cases, dict):
         raise TypeError("'run' and 'cases' must be objects")
@@ -78,6 +80,10 @@ def _upgrade_baseline(data: dict[str, Any]) -> dict[str, Any]:
         metrics = entry["metrics"]
         if not isinstance(metrics, dict):
             raise TypeError(f"{case}: 'metrics' must be an object")
+        for name, value in metrics.items():
+            if value is not None and (isinstance(value, bool) or not isinstance(value, (int, float))):
+                raise MechtestsError(f"{path} is a damaged baseline: {case} metric {name!r} is {value!r:.40}, not a number",
+                                     "save it again with --mech-save-baseline FILE on a known-good run")
         upgraded[case] = {"outcome": from_v1(entry["outcome"]), "metrics": metrics}
     return {**data, "schema_version": BASELINE_VERSION, "cases": upgraded}
 
