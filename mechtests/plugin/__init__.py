@@ -22,7 +22,7 @@ import random
 import sys
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 import pytest
 
@@ -161,15 +161,13 @@ def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config
         try:
             case = case_of(item)
         except MechtestsError as err:
-            raise pytest.UsageError(f"mechtests: {err}") from None
+            _stop_collection(state, str(err))
         if case is None:
             continue
         slot = (case["key"], case["model"])
         if slot in seen:
-            raise pytest.UsageError(
-                f"mechtests: hypothesis id {case['key']!r} [{case['model']}] is used by both {seen[slot]} and "
-                f"{item.nodeid}; give one of them @mechtests.hypothesis(id=...)"
-            )
+            _stop_collection(state, f"hypothesis id {case['key']!r} [{case['model']}] is used by both {seen[slot]} and "
+                                    f"{item.nodeid}; give one of them @mechtests.hypothesis(id=...)")
         seen[slot] = item.nodeid
         item.stash[CASE_KEY] = case
         state.collected[item.nodeid] = case
@@ -184,6 +182,13 @@ def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config
                 part.add_marker(pytest.mark.xdist_group(name=GROUP_PREFIX + seeds.group(own, part)))
                 measurements.append(part)
     items[:0] = measurements
+
+
+def _stop_collection(state: MechtestsState, problem: str) -> NoReturn:
+    """A usage error found while collecting: forget what was collected, so that no report (of
+    the cases before it, all unrun) replaces the last run's."""
+    state.collected.clear()
+    raise pytest.UsageError(f"mechtests: {problem}") from None
 
 
 def pytest_deselected(items: list[pytest.Item]) -> None:
