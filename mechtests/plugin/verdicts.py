@@ -43,8 +43,14 @@ def suite_folder(test_file: Path, rootdir: Path) -> Path:
 
 def raised_by_suite(excinfo: pytest.ExceptionInfo[BaseException], item: Any) -> bool:
     """Was the exception raised by the hypothesis's own code: its test module, or a file under
-    its suite folder that is neither installed (site-packages) nor part of mechtests?"""
-    where = excinfo.traceback[-1].path if excinfo.traceback else ""
+    its suite folder that is neither installed (site-packages) nor part of mechtests? An
+    assertion function of numpy.testing or torch.testing counts as the code that called it: the
+    suite asserted through it (an AssertionError from inside other library code stays foreign)."""
+    entries = list(excinfo.traceback)
+    caller = len(entries)
+    while caller > 0 and _in_assertion_library(entries[caller - 1]):
+        caller -= 1
+    where = entries[caller - 1].path if caller else ""
     if not isinstance(where, Path):
         return False
     where, test_file = where.resolve(), Path(item.path).resolve()
@@ -53,6 +59,14 @@ def raised_by_suite(excinfo: pytest.ExceptionInfo[BaseException], item: Any) -> 
     folder = suite_folder(test_file, Path(item.config.rootpath).resolve())
     return (where.is_relative_to(folder) and not where.is_relative_to(MECHTESTS_DIR)
             and not any(part in INSTALLED for part in where.parts))
+
+
+ASSERTION_LIBRARIES = ("numpy.testing", "torch.testing")  # packages whose functions are assertions
+
+
+def _in_assertion_library(entry: Any) -> bool:
+    module = str(entry.frame.f_globals.get("__name__", ""))
+    return any(module == lib or module.startswith(lib + ".") for lib in ASSERTION_LIBRARIES)
 
 
 def phase_outcome(call: pytest.CallInfo[Any], item: Any, evidence: list[dict[str, Any]]) -> tuple[str | None, str | None]:

@@ -21,12 +21,39 @@ def one(suite, body: str, *args: str, **files: str):  # noqa: ANN201 - a RunResu
     return result, res
 
 
-def test_a_library_assertion_is_an_error_even_when_fails_is_expected(suite) -> None:
-    """numpy raises AssertionError inside numpy: the measurement broke, the claim was not judged."""
-    result, res = one(suite, '''
-@mechtests.hypothesis(expect={"arm": "fails", "mdm": "fails"})
+@pytest.mark.parametrize("check", ["np.testing.assert_allclose(np.ones(3), np.zeros(3))",
+                                   "torch.testing.assert_close(torch.ones(3), torch.zeros(3))"])
+def test_a_testing_library_assertion_called_by_the_suite_is_its_own_check(suite, check) -> None:
+    """numpy.testing and torch.testing raise AssertionError inside themselves, but their functions
+    are assertions: called directly from the hypothesis's code they are its own check, so a
+    failed comparison is `fails` (issue #27), as a plain `assert` would be. (This test expected
+    error before: a library's AssertionError could not be told from a broken measurement.)"""
+    result, res = one(suite, f'''
+import torch
+
+@mechtests.hypothesis(expect={{"arm": "fails", "mdm": "fails"}})
 def test_lib(subject):
-    np.testing.assert_allclose(np.ones(3), np.zeros(3))
+    {check}
+''')
+    assert result.ret == 0, result.stdout.str()
+    result.assert_outcomes(xfailed=2)
+    assert res["arm"]["outcome"] == "fails" and res["arm"]["matched"] is True
+
+
+def test_a_testing_library_assertion_inside_other_library_code_is_an_error(suite) -> None:
+    """The same numpy.testing call made by installed code the suite called is not the suite's
+    check: the measurement broke, the claim was not judged."""
+    library = suite.pytester.mkdir("vendor").joinpath("site-packages")
+    library.mkdir()
+    library.joinpath("helper.py").write_text("import numpy as np\n\ndef measure():\n    np.testing.assert_allclose(np.ones(3), np.zeros(3))\n")
+    result, res = one(suite, f'''
+import sys
+sys.path.insert(0, {str(library)!r})
+import helper
+
+@mechtests.hypothesis(expect={{"arm": "fails", "mdm": "fails"}})
+def test_lib(subject):
+    helper.measure()
 ''')
     assert result.ret == 1
     result.assert_outcomes(failed=2)
