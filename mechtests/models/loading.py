@@ -13,6 +13,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import re
+import struct
 from pathlib import Path
 from typing import Any
 
@@ -150,7 +151,24 @@ def _config(folder: Path, spec: ModelSpec) -> Any:
         return read_config(folder / "config.json")
     from transformers import AutoConfig  # start-up cost: transformers loads only when a model does
 
-    return AutoConfig.from_pretrained(folder, gguf_file=spec.gguf_file, local_files_only=True)
+    try:
+        return AutoConfig.from_pretrained(folder, gguf_file=spec.gguf_file, local_files_only=True)
+    except GGUF_READ_ERRORS as err:
+        raise unreadable_gguf(folder / spec.gguf_file, err) from err
+    except ImportError as err:  # no gguf package: named as the fix
+        raise load_failure(folder, err) from err
+
+
+# What the GGUF readers (transformers' metadata reader, the gguf package) raise on a file that is
+# damaged, truncated or not GGUF at all: a wrong magic, a short buffer, a shape its bytes cannot fill.
+GGUF_READ_ERRORS = (ValueError, KeyError, IndexError, EOFError, struct.error)
+
+
+def unreadable_gguf(path: Path, err: BaseException) -> MechtestsError:
+    """The one-line error for a GGUF file the readers refused, naming the file, not the library's frame."""
+    reason = (str(err).strip().splitlines() or [type(err).__name__])[0]
+    return MechtestsError(f"{path} is not a readable GGUF file ({reason:.120})",
+                          "re-download it (a partial download is the usual cause), or check the path")
 
 
 def _weight_files(folder: Path, allow_pickle: bool, gguf_file: str | None = None) -> list[Path]:
@@ -199,6 +217,7 @@ def _load_model(folder: Path, spec: ModelSpec, family: Family, weights: list[Pat
     hf_logging.disable_progress_bar()  # one bar per load floods pytest output
     gguf = {"gguf_file": spec.gguf_file} if spec.gguf_file else {}
     spread = _spread(spec, weights)
+    gguf_errors = GGUF_READ_ERRORS if spec.gguf_file else ()  # a safetensors load keeps load_failure's handling
     with remote_code_compat():
         if isinstance(config, dict):
             config = AutoConfig.from_pretrained(folder, local_files_only=True, trust_remote_code=spec.trust_remote_code)
@@ -220,6 +239,8 @@ def _load_model(folder: Path, spec: ModelSpec, family: Family, weights: list[Pat
                 **gguf,
                 **spread,
             )
+        except gguf_errors as err:
+            raise unreadable_gguf(folder / str(spec.gguf_file), err) from err
         except (OSError, ValueError, RuntimeError, ImportError) as err:
             raise load_failure(folder, err) from err
     check_loading_report(info, folder, weights)
