@@ -7,12 +7,15 @@ A cache that cannot lie:
   compute the numbers (torch, transformers, nnsight, safetensors), and the measurement code
   itself as a sha256 of the package's source (`code_hash`), so that editing a measurement
   changes every key it could have touched.
-- Each entry is one safetensors file (never pickle) whose header carries the metadata and a
-  sha256 of the tensors' contents; it is written to a temporary file and renamed into place.
-  On read the checksum is verified: an entry that is unreadable, truncated or fails its
-  checksum is never served; it is recomputed and replaced, with a CacheWarning.
+- Each entry is one safetensors file (never pickle) whose header carries the metadata, its own
+  key and a sha256 of the tensors' contents; it is written to a temporary file and renamed into
+  place. On read the checksum and the key are verified: an entry that is unreadable, truncated,
+  fails its checksum or was stored under another key (a file copied over another) is never
+  served; it is recomputed and replaced, with a CacheWarning.
 - A worker computing an entry holds a per-entry `filelock` lock (cross-platform), so that
   concurrent xdist workers needing it compute it once and never read a half-replaced entry.
+- A cache folder that cannot be written (read-only, a file, deleted during the run) costs
+  nothing computed: the process goes on uncached for that folder, with one CacheWarning.
 
     key = cache_key(subject, "induction", examples, "eap-ig", {"steps": 32})
     scores = cached(key, lambda: {"scores": compute()})["scores"]
@@ -20,6 +23,7 @@ A cache that cannot lie:
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import functools
 import hashlib
@@ -29,7 +33,7 @@ import os
 import tempfile
 import warnings
 from pathlib import Path
-from typing import Any, Callable, Mapping, Sequence
+from typing import Any, Callable, Iterator, Mapping, Sequence
 
 import torch
 from filelock import FileLock
@@ -40,16 +44,17 @@ from mechtests.errors import MechtestsError
 
 CACHE_DIR_ENV = "MECHTESTS_CACHE_DIR"
 DEFAULT_DIR = ".mechtests-cache"
-ENTRY_FORMAT = 2  # layout of an entry (one safetensors file, checksum in its header); part of every key
+ENTRY_FORMAT = 3  # layout of an entry (one safetensors file, checksum and key in its header); part of every key
 PACKAGE_ROOT = Path(mechtests.__file__).resolve().parent  # the whole package, not this module's folder
 # Presentation and test-support code never changes a measured number, so editing it keeps the keys.
 NOT_MEASUREMENT_CODE = ("plugin", "reports", "commands", "cli.py", "testing")
 LIBRARIES = ("torch", "transformers", "nnsight", "safetensors")
 _MEMORY: dict[str, tuple[dict[str, torch.Tensor], dict[str, Any]]] = {}
+_UNWRITABLE: set[Path] = set()  # cache folders that failed a write in this process: used uncached from then on
 
 
 class CacheWarning(UserWarning):
-    """A damaged cache entry was found and is being recomputed."""
+    """A damaged cache entry was found and is being recomputed, or the cache folder cannot be written."""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -162,10 +167,38 @@ def _entry_path(key: str) -> Path:
     return cache_dir() / f"{key}.safetensors"
 
 
-def _lock(key: str) -> FileLock:
+def _unwritable(folder: Path, err: OSError) -> None:
+    """Go on without writing to `folder` for the rest of this process, saying so once."""
+    if folder.absolute() not in _UNWRITABLE:
+        _UNWRITABLE.add(folder.absolute())
+        warnings.warn(CacheWarning(f"mechtests cache folder {folder} cannot be written ({err.strerror or err}): "
+                                   f"going on uncached; set {CACHE_DIR_ENV} to a folder you can write to"), stacklevel=4)
+
+
+def _locked(key: str) -> FileLock | None:
+    """The entry's lock, acquired; None when the cache folder cannot be written (see _unwritable)."""
     folder = cache_dir()
-    folder.mkdir(parents=True, exist_ok=True)
-    return FileLock(str(folder / f"{key}.lock"))
+    if folder.absolute() in _UNWRITABLE:
+        return None
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        lock = FileLock(str(folder / f"{key}.lock"))
+        lock.acquire()
+    except OSError as err:
+        _unwritable(folder, err)
+        return None
+    return lock
+
+
+@contextlib.contextmanager
+def _holding(key: str) -> Iterator[bool]:
+    """Hold the entry's lock while inside; yields whether the cache folder can be written."""
+    lock = _locked(key)
+    try:
+        yield lock is not None
+    finally:
+        if lock is not None:
+            lock.release()
 
 
 def _read(key: str) -> tuple[dict[str, torch.Tensor], dict[str, Any]] | None:
@@ -182,26 +215,34 @@ def _read(key: str) -> tuple[dict[str, torch.Tensor], dict[str, Any]] | None:
     except Exception as err:  # noqa: BLE001 - any failure to parse means the entry cannot be trusted
         problem = f"unreadable ({type(err).__name__}: {str(err).strip().splitlines()[0] if str(err).strip() else 'no detail'})"
     else:
-        if ok:
+        if not ok:
+            problem = "its checksum does not match its contents"
+        elif header.get("key") != key:
+            problem = f"it holds the entry of another key ({header.get('key') or 'none'})"
+        else:
             return tensors, meta
-        problem = "its checksum does not match its contents"
     warnings.warn(CacheWarning(f"mechtests cache entry {path} is damaged, {problem}: recomputing it and replacing it"), stacklevel=3)
     return None
 
 
 def _write(key: str, tensors: Mapping[str, torch.Tensor], meta: Mapping[str, Any] | None) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
+    """Store the entry on disk when the folder can be written, and in memory always."""
     tensors = {k: v.detach().cpu().contiguous() for k, v in tensors.items()}
     plain = _plain(dict(meta or {}))
-    header = {"meta": json.dumps(plain, sort_keys=True), "sha256": checksum(tensors), "format": str(ENTRY_FORMAT)}
+    header = {"meta": json.dumps(plain, sort_keys=True), "sha256": checksum(tensors), "format": str(ENTRY_FORMAT), "key": key}
     target = _entry_path(key)
-    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
-    os.close(fd)
-    try:
-        save_file(tensors, tmp, metadata=header)
-        os.replace(tmp, target)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
+    if target.parent.absolute() not in _UNWRITABLE:
+        try:
+            fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
+            os.close(fd)
+            try:
+                save_file(tensors, tmp, metadata=header)
+                os.replace(tmp, target)
+            finally:
+                if os.path.exists(tmp):
+                    os.unlink(tmp)
+        except OSError as err:
+            _unwritable(target.parent, err)
     _MEMORY[key] = (tensors, plain)
     return tensors, plain
 
@@ -210,7 +251,7 @@ def load(key: str) -> tuple[dict[str, torch.Tensor], dict[str, Any]] | None:
     """The stored (tensors, metadata) for `key`, or None (absent, or damaged: see CacheWarning)."""
     if key in _MEMORY:
         return _MEMORY[key]
-    with _lock(key):
+    with _holding(key):
         entry = _read(key)
     if entry is not None:
         _MEMORY[key] = entry
@@ -223,8 +264,8 @@ def stored(key: str) -> bool:
 
 
 def store(key: str, tensors: Mapping[str, torch.Tensor], meta: Mapping[str, Any] | None = None) -> None:
-    """Write an entry atomically, with its checksum, under the entry's lock."""
-    with _lock(key):
+    """Write an entry atomically, with its checksum and key, under the entry's lock."""
+    with _holding(key):
         _write(key, tensors, meta)
 
 
@@ -236,7 +277,7 @@ def cached(
         return dict(compute())
     if key in _MEMORY:
         return dict(_MEMORY[key][0])
-    with _lock(key):  # another worker computing this key: wait for it, then read its entry
+    with _holding(key):  # another worker computing this key: wait for it, then read its entry
         entry = _read(key)
         if entry is None:
             tensors = dict(compute())
@@ -248,8 +289,9 @@ def cached(
 
 
 def clear_memory() -> None:
-    """Drop the in-memory layer (tests; long sessions)."""
+    """Drop the in-memory layer and forget which folders could not be written (tests; long sessions)."""
     _MEMORY.clear()
+    _UNWRITABLE.clear()
 
 
 __all__ = [
