@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import copy
 import dataclasses
+import os
 import platform
 import signal
 import threading
@@ -30,6 +31,7 @@ from tqdm import tqdm
 
 from mechtests.errors import MechtestsError
 from mechtests.models import load_subject
+from mechtests.models.checkpoint import read_config
 from mechtests.models.placement import resolve_device
 from mechtests.posttrain import card as cards
 from mechtests.posttrain.adapter import Adapter
@@ -40,6 +42,29 @@ from mechtests.posttrain.folder import mdm_block, save_delta, sha256_of, write_f
 from mechtests.posttrain.masktoken import ensure_mask_token
 from mechtests.posttrain.objective import StepLoss, masked_diffusion_loss
 from mechtests.posttrain.recipe import Recipe, batch_rows, step_generator
+
+
+def check_is_arm(arm_path: Path, gguf_file: str | None) -> None:
+    """Refuse a checkpoint whose config.json declares it an MDM (a GGUF file declares nothing): an
+    MDM adapted again would be loaded as a causal model and trained as if it were one."""
+    config = arm_path / "config.json"
+    if gguf_file is not None or not config.is_file():
+        return  # load_subject reports a missing folder or config
+    block = read_config(config).get("mechtests")
+    if isinstance(block, dict) and block.get("kind") == "mdm":
+        raise MechtestsError(f"{arm_path} is an MDM (its config.json's mechtests block says kind mdm)",
+                             "pass the ARM to adapt: posttrain turns an ARM into an MDM")
+
+
+def make_out_folder(folder: Path) -> None:
+    """Create --out/train, before anything is loaded: a folder that cannot be made is a one-line error."""
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as err:
+        raise MechtestsError(f"cannot write --out {folder.parent}: {err.strerror or err}",
+                             "pass --out a folder you can write to") from None
+    if not os.access(folder, os.W_OK | os.X_OK):
+        raise MechtestsError(f"cannot write --out {folder.parent}: permission denied", "pass --out a folder you can write to")
 
 
 class StopRequest:
@@ -71,6 +96,10 @@ class Run:
 
     def __init__(self, arm_path: str | Path, out: str | Path, recipe: Recipe, gguf_file: str | None = None,
                  resume: bool = False, log: Callable[[str], None] = tqdm.write) -> None:
+        if recipe.minutes == 0 and not resume:
+            raise MechtestsError("posttrain got minutes=0 for a new run: it would train zero steps and write the ARM's own "
+                                 "weights as the MDM", "pass --minutes above 0, or --resume to write the folder of the run in --out")
+        check_is_arm(Path(arm_path), gguf_file)
         self.recipe, self.out, self.log = recipe, Path(out), log
         self.train_dir = self.out / "train"
         self.state_path = self.train_dir / "state.safetensors"
@@ -80,7 +109,7 @@ class Run:
             raise MechtestsError(f"nothing to resume in {self.out} (no train/state.safetensors)", "drop --resume to start a run")
         torch.set_num_threads(recipe.threads)
         torch.manual_seed(recipe.seed)
-        self.train_dir.mkdir(parents=True, exist_ok=True)
+        make_out_folder(self.train_dir)
         self.device = resolve_device(recipe.device)
         self.arm = load_subject(arm_path, gguf_file=gguf_file, kind="arm")
         self.source = {"path": str(arm_path), "gguf_file": gguf_file, "sha256": self.arm.weights_sha256}
