@@ -110,6 +110,7 @@ def resampled(attributions: Sequence[Attribution], statistic: Callable[..., floa
     For statistics that are not means of per-example values (a circuit's top-K, a Gini
     coefficient), the scores are averaged over each resample and the statistic recomputed.
     """
+    check_same_shape(attributions)
     sizes = {a.per_example.shape[0] for a in attributions}
     if len(sizes) != 1:
         raise MechtestsError(f"attributions measured on different numbers of examples {sorted(sizes)}", "use study.common_pool for every model")
@@ -121,6 +122,16 @@ def resampled(attributions: Sequence[Attribution], statistic: Callable[..., floa
     weights = torch.as_tensor(weights / n, dtype=torch.float32)  # (R + 1, n): each resample's mean as one matmul
     means = [(weights @ a.per_example.flatten(1)).view(-1, *a.per_example.shape[1:]) for a in attributions]  # (R + 1, n_up, n_down)
     return np.array([statistic(*(m[r] for m in means)) for r in progress.iterate(range(n_resamples + 1), RESAMPLES)])
+
+
+def check_same_shape(attributions: Sequence[Attribution]) -> None:
+    """Pair statistics compare graphs edge by edge: models of other shapes (a 2-layer MDM against
+    a 4-layer ARM) are a MechtestsError naming each model's size, not an index out of range."""
+    shapes = [(a.graph.n_layers, a.graph.n_heads) for a in attributions]
+    if len(set(shapes)) > 1:
+        sizes = " vs ".join(f"{layers} layers x {heads} heads" for layers, heads in shapes)
+        raise MechtestsError(f"attributions of models of different shapes: {sizes}",
+                             "pair an MDM with the ARM it was post-trained from (the same layers and heads)")
 
 
 def edge_jaccard(graph: Graph, k: int | None = None) -> Callable[[torch.Tensor, torch.Tensor], float]:
