@@ -27,3 +27,15 @@ def test_inspect_reads_the_shipped_arm_from_its_package_location(capsys, smollm2
     assert cli_main(["inspect", SMOLLM2]) == 0
     out = capsys.readouterr().out
     assert "kind            arm" in out and "30 layers at model.layers" in out
+
+
+@pytest.mark.real_model
+@pytest.mark.slow
+@pytest.mark.parametrize(("argv", "expected"), [
+    (["tasks", "--arm", SMOLLM2, "--task", "ioi", "--n", "5", "--show", "1"], "ioi (prefix-dominant): 5 of 5 candidates kept"),
+    (["eval", "--arm", SMOLLM2, "--mdm", "none", "--task", "ioi", "--n", "5"], "ioi"),
+    (["plan", "--arm", SMOLLM2, "--mdm", "none"], "to compute: "),
+])
+def test_the_other_commands_take_a_package_location(capsys, smollm2_pair, argv, expected) -> None:
+    assert cli_main(argv) == 0
+    assert expected in capsys.readouterr().out
