@@ -170,6 +170,7 @@ def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config
                                     f"{item.nodeid}; give one of them @mechtests.hypothesis(id=...)")
         seen[slot] = item.nodeid
         item.stash[CASE_KEY] = case
+        item.stash[parts.INLINE_KEY] = not with_parts
         state.collected[item.nodeid] = case
         names = getattr(item, "fixturenames", ())
         if "subject" in names or "pair" in names or "tasks" in names:
@@ -215,8 +216,11 @@ def pytest_runtest_protocol(item: pytest.Item, nextitem: pytest.Item | None) -> 
 
 @pytest.hookimpl(wrapper=True)
 def pytest_runtest_call(item: pytest.Item) -> Any:
-    """A test that asserted a claim whose interval straddled its bar, and failed no assertion,
-    ends inconclusive (mechtests.stats.estimate: fails outranks inconclusive outranks holds)."""
+    """A hypothesis whose parts are not items of their own runs them first (mechtests.plugin.parts.
+    run_inline). A test that asserted a claim whose interval straddled its bar, and failed no
+    assertion, ends inconclusive (mechtests.stats.estimate: fails outranks inconclusive outranks holds)."""
+    if item.stash.get(CASE_KEY, None) is not None:
+        parts.run_inline(item)
     result = yield
     straddled = evidence.straddling()
     if straddled:

@@ -23,6 +23,7 @@ from mechtests.claims.hypotheses import default_id, hypothesis_of
 from mechtests.claims.outcomes import ERROR, NOT_APPLICABLE, NOT_SELECTED, grade
 
 CASE_PROP = "mechtests.case"
+PART_PROP = "mechtests.part_failed"  # a part item's failure, for the hypothesis it measured for (mechtests.plugin.parts)
 EVIDENCE_PROP = "mechtests.claims.evidence"
 MODEL_PROP = "mechtests.model"
 MODEL_ORDER = ("arm", "mdm", "pair")
@@ -101,6 +102,8 @@ class CaseRecord:
     duration: float = 0.0
     crashed: str | None = None
     deselected: bool = False
+    failed_part: str | None = None  # a part of this hypothesis that failed: the measurement broke
+
 
     def outcome(self) -> tuple[str, str | None]:
         """One outcome from the phases: an error anywhere wins, then what setup reached (a
@@ -109,6 +112,8 @@ class CaseRecord:
             return ERROR, self.crashed
         if self.deselected:
             return NOT_SELECTED, "deselected (-k, -m or --deselect): not run"
+        if self.failed_part is not None:
+            return ERROR, self.failed_part
         for when in ("setup", "call", "teardown"):
             outcome, message = self.phases.get(when, (None, None))
             if outcome == ERROR:
@@ -133,6 +138,7 @@ class Collector:
         self.deselected: dict[str, dict[str, Any]] = {}  # nodeid -> case, deselected anywhere
         self.models: dict[str, dict[str, Any]] = {}
         self.crashed: dict[str, str] = {}  # nodeid -> message
+        self.failed_parts: dict[str, str] = {}  # hypothesis nodeid -> what its failed part raised
 
     def add_known(self, cases: dict[str, dict[str, Any]]) -> None:
         for nodeid, case in cases.items():
@@ -153,6 +159,8 @@ class Collector:
                 case, status = value["case"], (value["outcome"], value["message"])
             elif name == EVIDENCE_PROP:
                 evidence.append(value)
+            elif name == PART_PROP:
+                self.failed_parts.setdefault(base_nodeid(value["of"]), value["message"])
             elif name == MODEL_PROP:
                 self.models.setdefault(value["role"], {k: value.get(k) for k in ("path", "weights_sha256", "device", "dtype")})
         if case is None:
@@ -183,6 +191,7 @@ class Collector:
             rec = self.records.get((case["key"], case["model"]))
             if rec is None:
                 rec = self.records[(case["key"], case["model"])] = CaseRecord(case, nodeid)
+            rec.failed_part = self.failed_parts.get(nodeid)
             if nodeid in self.crashed:
                 rec.crashed = f"worker crashed while running this test ({self.crashed[nodeid]})"
             if "call" not in rec.phases and rec.crashed is None and not rec.deselected and not _ended_early(rec):

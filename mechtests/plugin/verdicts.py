@@ -115,6 +115,7 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[Any]) -> 
         report = yield
         if parts.part_name(item) is not None:
             parts.not_applicable_skips(report, call)
+            parts.note_failure(item, report, call)
         return report
     state = state_of(item.config)
     entries = [value for name, value in item.user_properties if name == EVIDENCE_PROP]
