@@ -19,7 +19,8 @@ from typing import Any, Callable, Mapping, Sequence
 
 from mechtests.errors import MechtestsError
 from mechtests.run.budget import BUDGETS, Budget, parse_budget
-from mechtests.run.pairs import ROLES, PairPaths, declared_pairs, is_location_keyword, resolve_pair
+from mechtests.run.locations import is_location_keyword
+from mechtests.run.pairs import ROLES, PairPaths, declared_pairs, resolve_pair
 
 
 # --- parse functions: str (or a TOML value) -> value, or MechtestsError --------------------
@@ -64,16 +65,10 @@ def parse_seeds(value: Any) -> tuple[int, ...]:
         raise problem
     spans: list[tuple[int, int]] = []
     for item in items:
-        span = re.fullmatch(r"(\d+)\s*-\s*(\d+)", item)
-        if span:
-            first, last = int(span[1]), int(span[2])
-        elif re.fullmatch(r"\d+", item):
-            first = last = int(item)
-        else:
+        span = re.fullmatch(r"(\d+)(?:\s*-\s*(\d+))?", item)  # a seed, or a range of them
+        if not span or int(span[2] or span[1]) < int(span[1]):
             raise problem
-        if last < first:
-            raise problem
-        spans.append((first, last))
+        spans.append((int(span[1]), int(span[2] or span[1])))
     # Sized before expanding: a range like 0-4294967296 would otherwise exhaust memory.
     count = sum(last - first + 1 for first, last in spans)
     highest = max((last for _, last in spans), default=0)
