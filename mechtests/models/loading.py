@@ -11,7 +11,6 @@ against the declared kind (mechtests.models.validate).
 from __future__ import annotations
 
 import dataclasses
-import hashlib
 import re
 import struct
 from pathlib import Path
@@ -25,6 +24,7 @@ from mechtests.errors import MechtestsError
 from mechtests.models.architectures import map_from
 from mechtests.models.checkpoint import check_finite, check_loading_report, read_config, safetensors_names, tensor_sizes
 from mechtests.models.families import ATTENTION_FORMS, Family, detect_family, family_named
+from mechtests.models.identity import weights_sha256
 from mechtests.models.spec import ModelSpec
 from mechtests.models.subject import Subject
 from mechtests.models.validate import check_direction, validate_components, validate_sites
@@ -188,16 +188,6 @@ def _weight_files(folder: Path, allow_pickle: bool, gguf_file: str | None = None
     if pickles:
         return pickles
     raise MechtestsError(f"{folder} has no weights (*.safetensors)", "save the model with save_pretrained into that folder")
-
-
-def weights_sha256(files: list[Path]) -> str:
-    """One sha256 over the weight files' bytes, in name order: the model's identity in reports and caches."""
-    digest = hashlib.sha256()
-    for path in sorted(files):
-        with path.open("rb") as fh:
-            for chunk in iter(lambda: fh.read(1 << 20), b""):
-                digest.update(chunk)
-    return digest.hexdigest()
 
 
 def _auto_class(config: Any) -> Any:
