@@ -32,6 +32,7 @@ from typing import Any, Callable
 
 import pytest
 
+from mechtests.claims import evidence
 from mechtests.claims.hypotheses import hypothesis_of
 from mechtests.claims.outcomes import NotApplicable
 from mechtests.plugin.collect import MESSAGE_LIMIT, PART_PROP, base_nodeid
@@ -75,13 +76,15 @@ def _wanted(measure: Callable[..., Any]) -> list[str]:
 
 def run_inline(item: pytest.Function) -> None:
     """Run the parts of `item`'s hypothesis in its own call, before its body, where they are not
-    items of their own: a part that meets NotApplicable is passed over (the body meets it too),
-    any other error is the hypothesis's PartFailed, naming the part."""
+    items of their own: what a part records is dropped, as it is from a part item; a part that
+    meets NotApplicable is passed over (the body meets it too); any other error is the
+    hypothesis's PartFailed, naming the part."""
     hyp = hypothesis_of(item)
     for name, measure in (hyp.parts.items() if hyp is not None and item.stash.get(INLINE_KEY, False) else ()):
         try:
-            # pytest has no public way to ask for a fixture the test function does not name
-            measure(**{fixture: item._request.getfixturevalue(fixture) for fixture in _wanted(measure)})
+            with evidence.collecting(lambda entry: None, seed=evidence.current_seed()):  # a part records nothing
+                # pytest has no public way to ask for a fixture the test function does not name
+                measure(**{fixture: item._request.getfixturevalue(fixture) for fixture in _wanted(measure)})
         except NotApplicable:
             continue
         except Exception as err:

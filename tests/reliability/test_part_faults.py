@@ -15,6 +15,7 @@ import mechtests
 
 
 def _measure(pair, *, task):
+    mechtests.record(f"{task}: measured", 1.0)  # a part records nothing: dropped
     if task == "broken":
         raise RuntimeError("no activations for broken")
 
@@ -39,7 +40,7 @@ def test_a_part_that_raises_makes_its_hypothesis_an_error(suite, workers) -> Non
     res = by_key["p.parted"]["pair"]
     assert res["outcome"] == "error" and res["matched"] is False
     assert "part 'broken' failed: RuntimeError: no activations for broken" in res["message"]
-    assert by_key["p.plain"]["arm"]["outcome"] == "holds"
+    assert by_key["p.plain"]["arm"]["outcome"] == "holds" and res["evidence"] == []
     assert suite.results()["totals"]["mismatched"] == 1 and suite.results()["totals"]["error"] == 1
     assert "2 as expected, 1 not, 1 error" in (suite.reports / "summary.md").read_text()
     result.stdout.fnmatch_lines(["*2 as expected, 1 not, 1 error*"])
