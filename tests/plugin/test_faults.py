@@ -52,9 +52,11 @@ def test_an_exception_is_an_error_not_a_failed_hypothesis(suite) -> None:
 
 
 def test_a_missing_checkpoint_is_one_line_per_test(pytester) -> None:
-    pytester.makepyprojecttoml('[tool.mechtests]\npair = "p"\n[tool.mechtests.pairs.p]\narm = "nope/arm"\nmdm = "nope/mdm"\n')
+    """Given on the command line (a pair table's missing checkpoint stops the run before any test,
+    tests/reliability/test_run_inputs.py)."""
+    pytester.makepyprojecttoml('[tool.mechtests]\n')
     pytester.makepyfile(test_m="def test_m(subject):\n    pass\n")
-    result = pytester.runpytest_subprocess("-p", "no:cacheprovider")
+    result = pytester.runpytest_subprocess("-p", "no:cacheprovider", "--arm=nope/arm", "--mdm=nope/mdm")
     assert result.ret == 1
     out = result.stdout.str()
     assert "MechtestsError: " in out and "nope/arm" in out
