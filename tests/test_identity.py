@@ -4,7 +4,9 @@ while every file keeps its path, size, mtime and inode."""
 from __future__ import annotations
 
 import hashlib
+import json
 import os
+from pathlib import Path
 
 import pytest
 
@@ -89,3 +91,18 @@ def test_an_unwritable_memo_still_gives_the_digest(tmp_path, monkeypatch):
     blocker.write_text("not a folder")
     identity.remember_in(blocker / "cache")
     assert identity.weights_sha256(_weights(tmp_path)) == hashlib.sha256(b"weights").hexdigest()
+
+
+@pytest.mark.parametrize("verify", [False, True])
+def test_a_run_keeps_each_models_digest_in_its_cache_folder(pytester: pytest.Pytester, verify: bool) -> None:
+    """The plugin's loader names the cache folder: after a run on the bundled pair the memo holds
+    both models' digests, the same that reading the files gives (also with --mech-verify-weights)."""
+    root = Path(__file__).resolve().parents[1] / "fixtures" / "tiny-pair"
+    pytester.makepyprojecttoml(f'[tool.mechtests]\npair = "tiny"\n[tool.mechtests.pairs.tiny]\n'
+                               f'arm = "{root}/arm"\nmdm = "{root}/mdm"\n')
+    pytester.makepyfile(test_h="import mechtests\n\n@mechtests.hypothesis()\ndef test_loads(subject):\n    assert subject.weights_sha256\n")
+    args = ["-p", "no:cacheprovider", *(["--mech-verify-weights"] if verify else [])]
+    assert pytester.runpytest_subprocess(*args).ret == 0
+    memo = json.loads((pytester.path / ".mechtests-cache" / identity.MEMO_NAME).read_text())
+    expected = {identity._digest(sorted((root / role).glob("*.safetensors"))) for role in ("arm", "mdm")}
+    assert set(memo.values()) == expected

@@ -40,7 +40,8 @@ from mechtests.commands.project import add_pair_arguments, add_seed_argument, op
 from mechtests.errors import MechtestsError
 from mechtests.models import load_subject, placement
 from mechtests.models.checkpoint import tensor_sizes
-from mechtests.models.loading import resolve_checkpoint, weights_sha256
+from mechtests.models.identity import weights_sha256
+from mechtests.models.loading import resolve_checkpoint
 from mechtests.run import batching, cache
 from mechtests.run import budget as run_budget
 from mechtests.run.command_line import add_options

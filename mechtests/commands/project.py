@@ -15,6 +15,8 @@ from pathlib import Path
 from typing import Any
 
 from mechtests.errors import MechtestsError
+from mechtests.models import identity
+from mechtests.run import cache
 from mechtests.run.command_line import add_option, add_options, given
 from mechtests.run.pairs import read_settings
 from mechtests.run.settings import RunSettings, resolve
@@ -80,4 +82,5 @@ def settings_for(options: dict[str, tuple[Any, str]]) -> RunSettings:
     settings = resolve(options, table, root, Path.cwd())
     if not settings.pair.roles:
         settings.pair.path("arm")  # raises: says how to name a model
+    identity.remember_in(cache.cache_dir(), verify=settings["verify-weights"])  # the weights hashed once
     return settings

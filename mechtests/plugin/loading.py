@@ -11,8 +11,9 @@ from typing import Any
 
 import pytest
 
-from mechtests.models import load_subject, placement
+from mechtests.models import identity, load_subject, placement
 from mechtests.plugin.state import state_of
+from mechtests.run import cache
 from mechtests.tasks import TaskSet
 
 __all__ = ["TaskSet", "apply_threads", "load", "placed_options"]
@@ -34,7 +35,9 @@ def placed_options(config: pytest.Config, role: str) -> dict[str, Any]:
 
 
 def load(config: pytest.Config, role: str, path: str) -> Any:
-    """The default loader: mechtests.load_subject with `placed_options`."""
+    """The default loader: mechtests.load_subject with `placed_options`; the weights' sha256 is
+    read once per file version and kept in the cache folder (mechtests.models.identity)."""
+    identity.remember_in(cache.cache_dir(), verify=state_of(config).settings["verify-weights"])
     return load_subject(path, **placed_options(config, role))
 
 

@@ -191,6 +191,8 @@ OPTIONS: tuple[Option, ...] = (
     Option("--mech-strict", "strict", "", parse_flag, False,
            "an inconclusive verdict against its expectation, or a move into or out of inconclusive against the "
            "baseline, fails the run instead of warning (default: off)", const=True),
+    Option("--mech-verify-weights", "verify-weights", "", parse_flag, False, "read and hash every checkpoint's weights on "
+           "load, instead of the sha256 kept in the cache folder while the files are unchanged (default: off)", const=True),
     # Device, dtype and memory budget default to None, read as auto (mechtests.models.placement, mechtests.run.batching).
     Option("--mech-device", "device", "DEVICE", imported_on_use("mechtests.models.placement", "parse_device"), None,
            "device the models run on: auto (a CUDA GPU when one is visible, else the CPU), cpu, cuda, cuda:N or mps; "
