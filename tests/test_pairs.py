@@ -13,7 +13,7 @@ from mechtests.measure import circuits
 from mechtests.errors import MechtestsError
 from mechtests.run.pairs import check_role, locate, resolve_pair
 from mechtests.run.settings import resolve
-from mechtests.plugin.consistency import check_pair, first_token_difference
+from mechtests.tasks.consistency import check_pair, first_token_difference
 
 ROOT = Path(__file__).resolve().parents[1]
 TINY = ROOT / "fixtures" / "tiny-pair"

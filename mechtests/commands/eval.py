@@ -30,6 +30,7 @@ from mechtests.run import progress
 from mechtests.run.pairs import PairPaths, check_role
 from mechtests.stats import bootstrap
 from mechtests.tasks import TaskSet
+from mechtests.tasks.consistency import check_pair
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -131,6 +132,8 @@ def to_json(report: dict[str, Any]) -> str:
 
 def run(args: argparse.Namespace) -> int:
     settings = settings_for(options_given(args))
+    if len(settings.pair.roles) == 2:  # the suites' pair check: tokenizers and shapes agree
+        check_pair(settings.pair, {role: settings.load_options(role) for role in settings.pair.roles}, n=args.n, seed=settings["seed"])
     subjects = load(settings.pair)
     with status_line():
         report = {"pair": settings.pair.label, **evaluate(subjects, args.n, settings["seed"], args.tasks)}

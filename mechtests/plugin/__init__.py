@@ -100,7 +100,7 @@ def _export_max_memory(config: pytest.Config, value: str) -> None:
 def pytest_sessionstart(session: pytest.Session) -> None:
     """In the process that owns the session, before any test runs: stop a run whose pair table
     names a checkpoint that does not exist, or a two-model run whose checkpoints disagree
-    (mechtests.plugin.consistency)."""
+    (mechtests.tasks.consistency)."""
     state = session.config.stash.get(STATE_KEY, None)
     if state is None or state.is_worker:
         return
@@ -112,7 +112,7 @@ def pytest_sessionstart(session: pytest.Session) -> None:
         return
     try:
         if all(Path(state.pair.path(role)).is_dir() for role in ROLES):  # else the loader reports it, in the tests
-            from mechtests.plugin import consistency  # here, not at the top: it imports transformers (start-up cost)
+            from mechtests.tasks import consistency  # here, not at the top: it imports transformers (start-up cost)
 
             options = {role: state.settings.load_options(role) for role in ROLES}
             consistency.check_pair(state.pair, options, n=state.settings.budget.candidates, seed=state.settings["seed"])

@@ -16,7 +16,7 @@ from mechtests.commands.plan import read_model
 from mechtests.errors import MechtestsError
 from mechtests.models.shape import ConfigShape
 from mechtests.run.pairs import PairPaths, resolve_pair
-from mechtests.plugin.consistency import check_pair
+from mechtests.tasks.consistency import check_pair
 from standins import EXPECTED, STANDINS
 
 # What standins.py builds: every stand-in has d_model 32 and 4 heads of size 8; DiffuCoder has 3

@@ -13,9 +13,9 @@ difference, when:
 
 Cheap by design: it reads tokenizers and configs, never weights, and poses the examples the
 run would pose anyway (the bundled pair: well under a second). What it cannot read it leaves
-to the loader, which reports a broken checkpoint in the tests that need it. The plugin imports
-this module only for a two-model run whose checkpoints are there (it imports transformers and
-torch), at session start (mechtests.plugin.pytest_sessionstart).
+to the loader, which reports a broken checkpoint in the tests that need it. The plugin runs it
+at session start for a two-model run whose checkpoints are there (mechtests.plugin.
+pytest_sessionstart), and `mechtests eval` before it loads the pair.
 """
 
 from __future__ import annotations
