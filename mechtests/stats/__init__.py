@@ -4,10 +4,10 @@ three-way comparison of an estimate with a bar that decides a hypothesis (`asser
 from mechtests.stats.bootstrap import (RESAMPLES, bootstrap, bootstrap_with_controls, draws_halfwidth, independent_difference,
                                        interval, normalised, paired_difference, percentile_band, profile_bands, ratio_of_means,
                                        resample_indices, spearman)
-from mechtests.stats.estimate import Decision, Estimate, judge, sample_key
+from mechtests.stats.estimate import Decision, Estimate, decide, sample_key
 
 __all__ = [
     "RESAMPLES", "Decision", "Estimate", "bootstrap", "bootstrap_with_controls", "draws_halfwidth",
     "independent_difference", "interval", "normalised", "paired_difference", "percentile_band", "profile_bands",
-    "judge", "ratio_of_means", "resample_indices", "sample_key", "spearman",
+    "decide", "ratio_of_means", "resample_indices", "sample_key", "spearman",
 ]

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import hashlib
 import math
+import numbers
 import operator
 import uuid
 from dataclasses import dataclass, field, replace
@@ -33,6 +34,9 @@ from mechtests.claims import evidence
 from mechtests.claims.outcomes import FAILS, HOLDS, INCONCLUSIVE, Inconclusive, MeasurementError
 from mechtests.errors import MechtestsError
 
+OPS = (">=", ">", "<=", "<")  # the comparisons a claim may assert
+
+
 def sample_key(examples: Any) -> str:
     """An identity for a set of examples (token sequences or a token tensor): estimates over the
     same examples carry the same key and combine paired."""
@@ -43,8 +47,6 @@ def sample_key(examples: Any) -> str:
         for example in examples:
             digest.update(repr(tuple(getattr(example, "tokens", example))).encode())
     return digest.hexdigest()[:16]
-
-Number = int | float
 
 
 def new_sample() -> str:
@@ -88,16 +90,16 @@ class Estimate:
 
     # --- a claim against a bar --------------------------------------------------------------
     def __ge__(self, bar: Any) -> Decision:
-        return _decide(self, ">=", bar)
+        return _compare_and_record(self, ">=", bar)
 
     def __gt__(self, bar: Any) -> Decision:
-        return _decide(self, ">", bar)
+        return _compare_and_record(self, ">", bar)
 
     def __le__(self, bar: Any) -> Decision:
-        return _decide(self, "<=", bar)
+        return _compare_and_record(self, "<=", bar)
 
     def __lt__(self, bar: Any) -> Decision:
-        return _decide(self, "<", bar)
+        return _compare_and_record(self, "<", bar)
 
     # --- arithmetic with the right interval -------------------------------------------------
     def __add__(self, other: Any) -> Estimate:
@@ -142,7 +144,7 @@ def combine(op: Callable[[Any, Any], Any], a: Any, b: Any, symbol: str) -> Estim
     the draws combined draw by draw (paired for the same sample, independent otherwise)."""
     first = a if isinstance(a, Estimate) else b
     for x in (a, b):
-        if not isinstance(x, (Estimate, int, float)) or isinstance(x, bool):
+        if not isinstance(x, (Estimate, numbers.Real)) or isinstance(x, bool):
             raise TypeError(f"an Estimate combines with an Estimate or a number, not {type(x).__name__}")
         if isinstance(x, Estimate) and x.draws is None:
             raise MechtestsError(f"estimate {x.name or x} has no bootstrap draws to combine",
@@ -196,9 +198,6 @@ def _independent_order(draws: np.ndarray, a: Estimate, b: Estimate) -> np.ndarra
 
 
 # --- decisions ----------------------------------------------------------------------------------
-WORDS = {">=": "at or above", ">": "above", "<=": "at or below", "<": "below"}
-
-
 @dataclass(frozen=True)
 class Decision:
     """`estimate <op> bar`, judged on the estimate's interval: holds, fails or inconclusive."""
@@ -224,30 +223,30 @@ class Decision:
     __repr__ = __str__
 
 
-def _decide(est: Estimate, op: str, bar: Any) -> Decision:
+def _compare_and_record(est: Estimate, op: str, bar: Any) -> Decision:
     """The three-way decision, and its evidence recorded with the running test."""
-    decision = judge(est, op, bar)
+    decision = decide(est, op, bar)
     evidence.note_decision(est.name or "estimate", est, decision.bar)
     return decision
 
 
 def explain(left: Any, op: str, right: Any) -> list[str] | None:
     """pytest's failure text for `assert estimate <op> bar` (pytest_assertrepr_compare)."""
-    if not isinstance(left, Estimate) or op not in WORDS:
+    if not isinstance(left, Estimate) or op not in OPS:
         return None
     try:
-        return [str(judge(left, op, right))]
+        return [str(decide(left, op, right))]
     except (TypeError, MeasurementError):
         return None
 
 
-def judge(est: Estimate, op: str, bar: Any) -> Decision:
+def decide(est: Estimate, op: str, bar: Any) -> Decision:
     """`est <op> bar` judged on the interval: at or beyond the bar on the claimed side holds,
     clear of it on the other side fails, else inconclusive (ties as in >=, >, <=, <)."""
     if isinstance(bar, Estimate):
         raise TypeError(f"compare an estimate with a number; for two estimates compare their difference: "
                         f"assert ({est.name or 'a'}) - ({bar.name or 'b'}) {op} 0")
-    if isinstance(bar, bool) or not isinstance(bar, (int, float)):
+    if isinstance(bar, bool) or not isinstance(bar, numbers.Real):
         raise TypeError(f"an estimate is compared with a number, not {type(bar).__name__}")
     bar = float(bar)
     if not all(math.isfinite(v) for v in (est.value, est.lo, est.hi, bar)):

@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 
 from mechtests.claims.outcomes import FAILS, HOLDS, INCONCLUSIVE, Inconclusive, MeasurementError
-from mechtests.stats import Estimate, bootstrap, judge, paired_difference, sample_key
+from mechtests.stats import Estimate, bootstrap, decide, paired_difference, sample_key
 from mechtests.testing.suite import suite  # noqa: F401 - the fixture
 
 RNG = np.random.default_rng(7)
@@ -26,14 +26,14 @@ B = A - RNG.normal(0.3, 0.2, size=200)  # paired with A: B is A minus a small, n
 def test_an_interval_above_the_bar_holds_below_fails_straddling_is_inconclusive():
     est = bootstrap(A, seed=0, name="a")
     assert est.lo > 0.5 and est.hi < 1.5
-    assert judge(est, ">=", 0.5).verdict == HOLDS
-    assert judge(est, ">=", 1.5).verdict == FAILS
-    assert judge(est, ">=", est.value).verdict == INCONCLUSIVE
-    assert judge(est, "<", 1.5).verdict == HOLDS and judge(est, "<", 0.5).verdict == FAILS
+    assert decide(est, ">=", 0.5).verdict == HOLDS
+    assert decide(est, ">=", 1.5).verdict == FAILS
+    assert decide(est, ">=", est.value).verdict == INCONCLUSIVE
+    assert decide(est, "<", 1.5).verdict == HOLDS and decide(est, "<", 0.5).verdict == FAILS
     # the bar itself: >= holds at lo == bar, > does not; < fails at lo == bar, <= does not
     at = Estimate(value=1.0, lo=1.0, hi=2.0, seed=0)
-    assert (judge(at, ">=", 1.0).verdict, judge(at, ">", 1.0).verdict) == (HOLDS, INCONCLUSIVE)
-    assert (judge(at, "<", 1.0).verdict, judge(at, "<=", 1.0).verdict) == (FAILS, INCONCLUSIVE)
+    assert (decide(at, ">=", 1.0).verdict, decide(at, ">", 1.0).verdict) == (HOLDS, INCONCLUSIVE)
+    assert (decide(at, "<", 1.0).verdict, decide(at, "<=", 1.0).verdict) == (FAILS, INCONCLUSIVE)
 
 
 def test_a_decision_is_true_when_it_holds_false_when_it_fails_and_cannot_decide_outside_a_test():
