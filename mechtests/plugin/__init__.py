@@ -236,7 +236,6 @@ def pytest_assertrepr_compare(config: pytest.Config, op: str, left: Any, right: 
     return None if estimate is None else estimate.explain(left, op, right)
 
 
-
 @pytest.hookimpl(tryfirst=True)
 def pytest_runtest_setup(item: pytest.Item) -> None:
     case = item.stash.get(CASE_KEY, None)
