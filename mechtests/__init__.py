@@ -3,14 +3,14 @@
 The house, bottom up; a module imports only from its own layer or a lower one (tests/test_layers.py):
 
     errors       MechtestsError, the one user-facing error (this package imports only it at start-up)
-    models/      checkpoints in, Subjects out: families, loading, sites, placement, transformers compat
+    claims/      hypotheses, evidence, outcomes and figures of a claim: the vocabulary every layer speaks
+    models/      checkpoints in, Subjects out: families, loading, sites, placement, compat, weights' sha256
     run/         run infrastructure: settings, pairs, budgets, batching, the measurement cache, progress
-    stats        seeded bootstrap intervals over examples for every recorded scalar
+    stats/       estimates: seeded bootstrap intervals over examples, compared with a bar three ways
     queries/     examples in, model input and answer logits out; the one place ARM and MDM differ
-    tasks/       the bundled task generators and their natural-language twins
-    measure/     measurements: detectors, interventions, attribution, circuits, contrasts
+    tasks/       the bundled task generators, their natural-language twins, the pair check
+    measure/     measurements: detectors, interventions, attribution, circuits, contrasts, ablations
     posttrain/   (beside measure) adapt an ARM into an MDM with the published recipe
-    claims/      hypotheses, evidence, outcomes and figures of a claim
     study        the paper's pipeline, computed once and shared by the hypotheses that need it
     reports/     results.json, its renderers and the baseline gate
     plugin/      the pytest plugin: options, fixtures, collection, the outcome table
