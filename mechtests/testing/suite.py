@@ -77,6 +77,15 @@ class Suite:
     def reports(self) -> Path:
         return self.pytester.path / "reports"
 
+    def usage_error(self, *args: str) -> str:
+        """Run with `args`, expecting a usage error: exit 4, one ERROR line, no report; that line."""
+        result = self.run(*args)
+        assert result.ret == 4, result.stdout.str() + result.stderr.str()
+        errors = [line for line in result.stderr.lines if line.startswith("ERROR")]
+        assert len(errors) == 1, result.stderr.str()
+        assert not (self.reports / "results.json").is_file()
+        return errors[0]
+
     def results(self) -> dict[str, Any]:
         return json.loads((self.reports / "results.json").read_text())
 

@@ -13,14 +13,9 @@ NEVER_RUNS = "import mechtests\n\n@mechtests.hypothesis()\ndef test_h(subject):\
 
 
 def usage_error(suite, *args: str) -> str:
-    """Run with `args`; assert exit 4, nothing run, no report; return the one error line."""
+    """A suite whose one test must never run, run with `args`: the one usage-error line."""
     suite.write(test_h=NEVER_RUNS)
-    result = suite.run(*args)
-    assert result.ret == 4, result.stdout.str() + result.stderr.str()
-    errors = [line for line in result.stderr.lines if line.startswith("ERROR")]
-    assert len(errors) == 1, result.stderr.str()
-    assert not (suite.reports / "results.json").is_file()
-    return errors[0]
+    return suite.usage_error(*args)
 
 
 def test_a_report_folder_that_is_a_file(suite) -> None:
