@@ -18,7 +18,7 @@ from mechtests.errors import MechtestsError
 from mechtests.reports import gate
 from mechtests.reports.pages import comparison_page
 from mechtests.reports.schema import atomic_write, check_writable
-from mechtests.run.settings import Tolerance, parse_tolerance
+from mechtests.run.parsing import Tolerance, parse_tolerance
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

@@ -8,7 +8,7 @@ built once per seed, and the node ids gain `seed<N>` (`test_x[arm-seed2]`). Unde
 (model, seed) is its own group, so the seeds of one model spread over the workers.
 
 The plugin wires this in with a few calls:
-- options: `--mech-seeds` parsed by mechtests.run.settings.parse_seeds;
+- options: `--mech-seeds` parsed by mechtests.run.parsing.parse_seeds;
 - pytest_generate_tests: `parametrize(metafunc, seeds)`;
 - the `mech_seed` fixture: `getattr(request, "param", settings["seed"])`;
 - pytest_runtest_setup and the notes under a surprise: `seed_of(item, default)`;

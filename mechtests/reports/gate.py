@@ -19,7 +19,7 @@ from typing import Any
 from mechtests.errors import MechtestsError
 from mechtests.claims.outcomes import CHANGE, NOT_COMPARED, NOT_SELECTED, WARNING, from_v1, transition
 from mechtests.reports.schema import READABLE_VERSIONS, SCHEMA, check_shape, check_version, load_json, upgrade
-from mechtests.run.settings import Tolerance
+from mechtests.run.parsing import Tolerance
 
 BASELINE_SCHEMA = "mechtests-baseline"
 BASELINE_VERSION = 2

@@ -66,6 +66,14 @@ class Budget:
     shrink: whether it then shrinks a counterexample to a minimal one (every step is a forward
         pass: on a real model, minutes that a quick run does not spend).
     k_fraction, k_min, k_max: the per-model rule for a circuit's K (see `k`).
+    faithfulness_grid: circuit sizes, in % of the graph's edges, at which a faithfulness curve is
+        measured (MIB's ten points for `paper`).
+    faithfulness_target: the normalised faithfulness a circuit must reach to be "the" circuit.
+    fixed_k: when set, every circuit has this many edges, whatever its curve (`paper`: 1000, as
+        the paper did).
+    sequential: whether verdicts are decided in growing rounds (mechtests.stats) by default.
+    first_round: the examples (and control draws' multiple) of a sequential decision's first look.
+    infilling_facts, countdown_operands: the difficulty of the tasks whose difficulty is a number.
     """
 
     name: str
@@ -82,6 +90,13 @@ class Budget:
     k_fraction: float
     k_min: int
     k_max: int | None
+    faithfulness_grid: tuple[float, ...] = (0.5, 1.0, 2.0, 5.0, 10.0, 20.0, 50.0, 100.0)
+    faithfulness_target: float = 0.8
+    fixed_k: int | None = None
+    sequential: bool = True
+    first_round: int = 32
+    infilling_facts: int = 4
+    countdown_operands: int = 3
 
     def k(self, n_edges: int, fraction: float | None = None) -> int:
         """K for a graph of `n_edges`: round(fraction * n_edges), at least k_min, at most k_max
@@ -107,7 +122,8 @@ BUDGETS: dict[str, Budget] = {
                k_fraction=0.0032, k_min=39, k_max=None),
         Budget("paper", candidates=1000, pool_size=500, min_pool=100, check_pool=200, ig_steps=32,
                bootstrap_draws=1000, control_draws=20, control_cap=50, property_examples=40, shrink=True,
-               k_fraction=0.0032, k_min=39, k_max=1000),
+               k_fraction=0.0032, k_min=39, k_max=1000, fixed_k=1000, sequential=False,
+               faithfulness_grid=(0.1, 0.2, 0.5, 1.0, 2.0, 5.0, 10.0, 20.0, 50.0, 100.0)),
         Budget("quick", candidates=200, pool_size=100, min_pool=20, check_pool=50, ig_steps=4,
                bootstrap_draws=100, control_draws=5, control_cap=10, property_examples=10, shrink=False,
                k_fraction=0.0032, k_min=39, k_max=1000),

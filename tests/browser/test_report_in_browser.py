@@ -22,7 +22,7 @@ from chromium import find_browser  # noqa: E402
 from pagecheck import check  # noqa: E402
 
 from mechtests.reports import gate  # noqa: E402
-from mechtests.run.settings import parse_tolerance  # noqa: E402
+from mechtests.run.parsing import parse_tolerance  # noqa: E402
 from mechtests.reports.render_html import render_html  # noqa: E402
 from mechtests.reports.schema import dumps  # noqa: E402
 

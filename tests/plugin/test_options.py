@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from mechtests.errors import MechtestsError
-from mechtests.run import settings
+from mechtests.run import parsing, settings
 from mechtests.run.pairs import resolve_pair
 
 
@@ -61,7 +61,7 @@ def test_pairs_resolve_relative_to_their_folders(tmp_path) -> None:
 
 
 def test_tolerance_is_relative_or_absolute() -> None:
-    rel, absolute = settings.parse_tolerance("10%"), settings.parse_tolerance("0.05")
+    rel, absolute = parsing.parse_tolerance("10%"), parsing.parse_tolerance("0.05")
     assert rel.allows(1.0, 1.1) and not rel.allows(1.0, 1.11)
     assert absolute.allows(0.0, 0.05) and not absolute.allows(0.0, 0.06)
 

@@ -10,7 +10,7 @@ from mechtests.claims import figures
 from mechtests.cli import main
 from mechtests.claims.evidence import make_entry
 from mechtests.reports import gate
-from mechtests.run.settings import parse_tolerance
+from mechtests.run.parsing import parse_tolerance
 from mechtests.reports.charts import hypothesis_charts
 from mechtests.reports.render_html import render_html
 from mechtests.reports.render_markdown import render_markdown

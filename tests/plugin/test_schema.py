@@ -9,7 +9,7 @@ import pytest
 
 from mechtests.errors import MechtestsError
 from mechtests.reports.gate import baseline_from_results, compare, load_baseline
-from mechtests.run.settings import parse_tolerance
+from mechtests.run.parsing import parse_tolerance
 from mechtests.reports.schema import SCHEMA_VERSION, load_results, upgrade
 
 DATA = Path(__file__).parent / "data"

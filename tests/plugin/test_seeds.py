@@ -6,7 +6,7 @@ import pytest
 
 from mechtests.errors import MechtestsError
 from mechtests.plugin import seeds
-from mechtests.run.settings import parse_seeds
+from mechtests.run.parsing import parse_seeds
 
 SEEDED_SUITE = '''
 import mechtests
