@@ -18,6 +18,7 @@ from typing import Any, Iterator
 
 from mechtests.errors import MechtestsError
 from mechtests.queries.example import Example
+from mechtests.tasks.backward_copy import BackwardCopy
 from mechtests.tasks.base import Draw, Regime, Task
 from mechtests.tasks.countdown import Countdown
 from mechtests.tasks.greater_than import GreaterThan
@@ -45,6 +46,10 @@ def induction_vocabulary(tokenizer: Any) -> tuple[tuple[int, ...], list[int]]:
         return lex.ids([BOS]), list(lex.ids(list(SYMBOLS)))
     vocabulary = NATURAL_TASKS["induction"].prepared(tokenizer)
     return vocabulary.bos, list(vocabulary.ordinary)
+
+
+# Tasks that only a model reading the right context can answer (kept out of TASKS, whose pools need both models).
+MDM_ONLY_TASKS: dict[str, Task] = {"backward_copy": BackwardCopy(induction_vocabulary)}
 
 
 class TaskSet:
@@ -84,6 +89,6 @@ class TaskSet:
 
 
 __all__ = [
-    "NATURAL_TASKS", "TASKS", "Draw", "TaskSet", "Task", "Regime", "build_tokenizer", "first_occurrence_scores",
+    "MDM_ONLY_TASKS", "NATURAL_TASKS", "TASKS", "Draw", "TaskSet", "Task", "Regime", "build_tokenizer", "first_occurrence_scores",
     "first_occurrence_targets", "generators_for", "induction_vocabulary",
 ]
