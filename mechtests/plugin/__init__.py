@@ -22,7 +22,7 @@ import random
 import sys
 import time
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import Any
 
 import pytest
 
@@ -30,8 +30,9 @@ from mechtests.claims import evidence
 from mechtests.claims.hypotheses import MARK_NAME, hypothesis_of
 from mechtests.claims.outcomes import Inconclusive
 from mechtests.errors import MechtestsError
-from mechtests.plugin import junit, parts, preflight, progress, seeds
+from mechtests.plugin import expectations, junit, parts, preflight, progress, seeds
 from mechtests.plugin.collect import EVIDENCE_PROP, GROUP_PREFIX, case_of
+from mechtests.plugin.collection_errors import pytest_testnodedown, stop_collection  # noqa: F401
 from mechtests.plugin.controller import DESELECTED_OUTPUT_KEY, WORKER_OUTPUT_KEY, Controller
 from mechtests.plugin.fixtures import mech_budget, mech_loader, mech_models, mech_seed, mech_tasks  # noqa: F401
 from mechtests.plugin.opt_in import (active_for, asked_for, declares_mechtests, offer_pair_fixtures,  # noqa: F401
@@ -62,6 +63,7 @@ def pytest_configure(config: pytest.Config) -> None:
     declared = declares_mechtests(rootdir)
     try:
         settings = resolve(given(config.getoption), read_settings(rootdir) if declared else {}, rootdir, invocation_dir)
+        expectations.configure(config, settings)
         checked = preflight.check(settings) if not _is_worker(config) and asked_for(config) else None
     except MechtestsError as err:
         raise pytest.UsageError(f"mechtests: {err}") from None
@@ -161,13 +163,13 @@ def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config
         try:
             case = case_of(item)
         except MechtestsError as err:
-            _stop_collection(state, str(err))
+            stop_collection(config, items, str(err))
         if case is None:
             continue
         slot = (case["key"], case["model"])
         if slot in seen:
-            _stop_collection(state, f"hypothesis id {case['key']!r} [{case['model']}] is used by both {seen[slot]} and "
-                                    f"{item.nodeid}; give one of them @mechtests.hypothesis(id=...)")
+            stop_collection(config, items, f"hypothesis id {case['key']!r} [{case['model']}] is used by both {seen[slot]} and "
+                                           f"{item.nodeid}; give one of them @mechtests.hypothesis(id=...)")
         seen[slot] = item.nodeid
         item.stash[CASE_KEY] = case
         item.stash[parts.INLINE_KEY] = not with_parts
@@ -183,13 +185,6 @@ def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config
                 part.add_marker(pytest.mark.xdist_group(name=GROUP_PREFIX + seeds.group(own, part)))
                 measurements.append(part)
     items[:0] = measurements
-
-
-def _stop_collection(state: MechtestsState, problem: str) -> NoReturn:
-    """A usage error found while collecting: forget what was collected, so that no report (of
-    the cases before it, all unrun) replaces the last run's."""
-    state.collected.clear()
-    raise pytest.UsageError(f"mechtests: {problem}") from None
 
 
 def pytest_deselected(items: list[pytest.Item]) -> None:

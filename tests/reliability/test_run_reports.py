@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import shlex
 
+import pytest
+
 from mechtests.testing.suite import suite  # noqa: F401 - the fixture
 
 TWO = '''
@@ -20,14 +22,21 @@ def test_b(subject):
 '''
 
 
-def test_a_duplicate_hypothesis_id_stops_the_run_and_leaves_the_reports_alone(suite) -> None:
+@pytest.mark.parametrize("workers", [["-n", "0"], ["-p", "xdist", "-n", "2"]], ids=["inline", "xdist"])
+def test_a_duplicate_hypothesis_id_stops_the_run_and_leaves_the_reports_alone(suite, workers) -> None:
+    """Under -n 2 the workers find it while collecting; the controller stops the run with their
+    line (it was an INTERNALERROR, exit 3, once xdist had scheduled the tests)."""
     suite.write(test_s=TWO)
     assert suite.run().ret == 0
     before = {p.name: p.read_bytes() for p in suite.reports.iterdir()}
     suite.write(test_t='import mechtests\n\n@mechtests.hypothesis(id="same")\ndef test_c(subject):\n    pass\n')
-    result = suite.run()
+    result = suite.run(*workers)
     assert result.ret == 4, result.stdout.str() + result.stderr.str()
-    result.stderr.fnmatch_lines(["*hypothesis id 'same' [[]arm[]] is used by both*give one of them @mechtests.hypothesis(id=...)*"])
+    errors = [line for line in result.stderr.lines if line.startswith("ERROR")]
+    assert errors == ["ERROR: mechtests: hypothesis id 'same' [arm] is used by both test_s.py::test_a[arm] and "
+                      "test_t.py::test_c[arm]; give one of them @mechtests.hypothesis(id=...)"], result.stderr.str()
+    assert "INTERNALERROR" not in result.stdout.str() + result.stderr.str()
+    assert "passed" not in result.stdout.str()
     assert {p.name: p.read_bytes() for p in suite.reports.iterdir()} == before
 
 
