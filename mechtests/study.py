@@ -36,8 +36,15 @@ if TYPE_CHECKING:
 
 def correctness(subject: "Subject", task: str, examples: Sequence[Example]) -> torch.Tensor:
     """(N,) bool: does `subject` answer each example correctly (cached)."""
+    return scores(subject, task, examples)[1]
+
+
+def scores(subject: "Subject", task: str, examples: Sequence[Example]) -> tuple[torch.Tensor, torch.Tensor]:
+    """(N,) task metric and (N,) bool correct of `subject` on each example, from one cached
+    evaluation: the entry `mechtests eval` fills is the one the suites' pools read."""
     key = cache.cache_key(subject, task, examples, "correct")
-    return cache.cached(key, lambda: {"correct": evaluate(subject, examples)[1]})["correct"].bool()
+    stored = cache.cached(key, lambda: dict(zip(("metric", "correct"), evaluate(subject, examples))))
+    return stored["metric"], stored["correct"].bool()
 
 
 def common_pool(arm: "Subject", mdm: "Subject", task: str, examples: Sequence[Example], size: int | None = None) -> list[Example]:

@@ -3,7 +3,7 @@
     mechtests eval                          # the default pair from pyproject.toml (the bundled one)
     mechtests eval --pair tiny --json
     mechtests eval --arm PATH --mdm PATH --n 1000 --seed 0
-    mechtests eval --pair smollm2 --json    # a one-model pair: the ARM's accuracy and own pool
+    mechtests eval --pair smollm2 --json    # the pair's budget (quick): 200 candidates per task
     mechtests eval --task ioi --task greater_than
 
 Per task and per model: accuracy and mean logit difference (correct minus wrong), read through
@@ -11,6 +11,11 @@ the query layer, the model's own pool (examples it answers correctly: per-model 
 draw from it) and the common-correct pool (examples both models answer correctly), which is
 the pool every circuit comparison draws from. On a terminal, a line on stderr shows which task
 and model are being scored and how many answers are done (commands/status_line.py).
+
+The candidates are the run budget's (`--mech-budget`, the pair table's `budget`, [tool.mechtests]
+budget: mechtests.run.settings), drawn as the suites draw them, and each model's answers are
+scored through mechtests.study.scores: a later `pytest suites/` on the same pair, seed and budget
+reads its pools from the cache that eval filled instead of scoring them again.
 """
 
 from __future__ import annotations
@@ -20,14 +25,15 @@ import json
 import sys
 from typing import Any
 
-from mechtests import queries
-from mechtests.commands.project import add_draw_arguments, add_pair_arguments, options_given, settings_for
+from mechtests import study
+from mechtests.commands.project import add_draw_arguments, add_pair_arguments, candidates, options_given, settings_for
 from mechtests.commands.status_line import status_line
 from mechtests.errors import MechtestsError
 from mechtests.models import load_subject
 from mechtests.reports.schema import json_safe
 from mechtests.run import progress
-from mechtests.run.pairs import PairPaths, check_role
+from mechtests.run.pairs import check_role
+from mechtests.run.settings import RunSettings
 from mechtests.stats import bootstrap
 from mechtests.tasks import TaskSet
 from mechtests.tasks.consistency import check_pair
@@ -41,19 +47,27 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--json", action="store_true", help="print JSON instead of a table")
 
 
-def load(paths: PairPaths) -> dict[str, Any]:
-    """role -> Subject, each loaded with its pair table's options."""
-    return {role: check_role(role, load_subject(paths.path(role), **paths.load_options(role))) for role in paths.roles}
+def load(settings: RunSettings) -> dict[str, Any]:
+    """role -> Subject, each loaded with the run's options for it (its pair table's, with device and
+    dtype by the one precedence, unset meaning auto), as the suites load it: the same model
+    identity, so the same cache keys."""
+    subjects = {}
+    for role in settings.pair.roles:
+        options = settings.load_options(role)
+        options.update({key: options[key] or "auto" for key in ("device", "dtype")})
+        subjects[role] = check_role(role, load_subject(settings.pair.path(role), **options))
+    return subjects
 
 
 # ---------------------------------------------------------------------------------------------
 # scoring
 
 
-def score(subject, examples: list) -> tuple[list[bool], list[float]]:
+def score(subject: Any, task: str, examples: list) -> tuple[list[bool], list[float]]:
     """Per example: answered correctly, and the task metric (logit difference correct minus wrong,
-    or for greater-than the probability mass above the threshold minus at/below it)."""
-    metric, correct = queries.evaluate(subject, examples)
+    or for greater-than the probability mass above the threshold minus at/below it); cached, in
+    the entry the suites' pools read (mechtests.study.scores)."""
+    metric, correct = study.scores(subject, task, examples)
     return [bool(c) for c in correct.tolist()], [float(m) for m in metric.tolist()]
 
 
@@ -83,7 +97,7 @@ def evaluate(subjects: dict[str, Any], n: int, seed: int, only: list[str] | None
         verdicts = {}
         for role, s in subjects.items():
             progress.step(f"{name} ({role})")
-            correct, diffs = score(s, examples)
+            correct, diffs = score(s, name, examples)
             verdicts[role] = correct
             accuracy, metric = bootstrap([float(c) for c in correct], seed=seed), bootstrap(diffs, seed=seed)
             row[role] = {"accuracy": round(accuracy.value, 4), "accuracy_ci": [round(accuracy.lo, 4), round(accuracy.hi, 4)],
@@ -108,7 +122,7 @@ def render_table(report: dict[str, Any]) -> str:
         rows.append((name, r["regime"], f"{r['kept']}/{r['candidates']}", *cells, common))
     widths = [max(len(row[i]) for row in rows) for i in range(len(head))]
     models = ", ".join(f"{r.upper()} {report['models'][r]['path']}" for r in roles)
-    lines = [f"pair {report['pair']}: {models} (n={report['n']}, seed={report['seed']})"]
+    lines = [f"pair {report['pair']}: {models} (n={report['n']}, seed={report['seed']}, budget {report['budget']})"]
     for i, row in enumerate(rows):
         lines.append("  ".join(c.ljust(w) for c, w in zip(row, widths)).rstrip())
         if i == 0:
@@ -132,10 +146,11 @@ def to_json(report: dict[str, Any]) -> str:
 
 def run(args: argparse.Namespace) -> int:
     settings = settings_for(options_given(args))
+    n = candidates(args, settings)
     if len(settings.pair.roles) == 2:  # the suites' pair check: tokenizers and shapes agree
-        check_pair(settings.pair, {role: settings.load_options(role) for role in settings.pair.roles}, n=args.n, seed=settings["seed"])
-    subjects = load(settings.pair)
+        check_pair(settings.pair, {role: settings.load_options(role) for role in settings.pair.roles}, n=n, seed=settings["seed"])
+    subjects = load(settings)
     with status_line():
-        report = {"pair": settings.pair.label, **evaluate(subjects, args.n, settings["seed"], args.tasks)}
+        report = {"pair": settings.pair.label, "budget": settings.budget.name, **evaluate(subjects, n, settings["seed"], args.tasks)}
     print(to_json(report) if args.json else render_table(report), file=sys.stdout)
     return 0

@@ -21,9 +21,6 @@ from mechtests.run.command_line import add_option, add_options, given
 from mechtests.run.pairs import read_settings
 from mechtests.run.settings import RunSettings, resolve
 
-DEFAULT_N = 1000
-
-
 def positive_int(text: str) -> int:
     try:
         value = int(text)
@@ -40,10 +37,19 @@ def add_pair_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def add_draw_arguments(parser: argparse.ArgumentParser) -> None:
-    """--n and --seed: how the task examples are drawn."""
-    parser.add_argument("--n", type=positive_int, default=DEFAULT_N, metavar="N",
-                        help=f"candidate examples per task (default: {DEFAULT_N})")
+    """--n, --seed and the run budget: how the task examples are drawn; device and dtype: how the
+    models run (the suites' cache keys name both)."""
+    parser.add_argument("--n", type=positive_int, default=None, metavar="N",
+                        help="candidate examples per task (default: the run budget's, as the suites draw them: "
+                             "1000 under default, 200 under quick)")
     add_seed_argument(parser)
+    add_options(parser.add_argument, ("budget", "device", "dtype"))
+
+
+def candidates(args: argparse.Namespace, settings: RunSettings) -> int:
+    """Candidate examples per task: --n, else the run budget's (by the one precedence: --mech-budget,
+    the pair table's `budget`, [tool.mechtests] budget, default)."""
+    return args.n or settings.budget.candidates
 
 
 def add_seed_argument(parser: argparse.ArgumentParser) -> None:

@@ -4,6 +4,9 @@
     mechtests tasks --pair tiny --task ioi --show 2
     mechtests tasks --arm PATH                   # one model (a folder or a .gguf file)
 
+The candidates per task are the run budget's (the pair table's `budget`, as `mechtests eval` and
+the suites draw them), or `--n`.
+
 Per model and task: how many of the candidates were kept (and why the rest were dropped), then
 for the first examples the clean and corrupted input exactly as the query layer builds it for
 that model (tokens between `|`, the MDM's mask token included, padding left out) and where the
@@ -16,7 +19,7 @@ import argparse
 from typing import Any
 
 from mechtests.commands.eval import load
-from mechtests.commands.project import add_draw_arguments, add_pair_arguments, options_given, positive_int, settings_for
+from mechtests.commands.project import add_draw_arguments, add_pair_arguments, candidates, options_given, positive_int, settings_for
 from mechtests.queries import pose
 from mechtests.run.pairs import NONE, ROLES
 from mechtests.tasks import TaskSet
@@ -59,11 +62,11 @@ def render_example(subject: Any, example: Any) -> list[str]:
 
 def run(args: argparse.Namespace) -> int:
     settings = settings_for(alone(options_given(args)))
-    seed = settings["seed"]
-    for role, subject in load(settings.pair).items():
-        tasks = TaskSet(subject.tokenizer, n=args.n, seed=seed)
+    seed, n = settings["seed"], candidates(args, settings)
+    for role, subject in load(settings).items():
+        tasks = TaskSet(subject.tokenizer, n=n, seed=seed)
         names = [args.task] if args.task else list(tasks)
-        print(f"{role} {subject.path} ({subject.kind}), seed {seed}:")
+        print(f"{role} {subject.path} ({subject.kind}), seed {seed}, {n} candidates per task ({settings.budget.name} budget):")
         for name in names:
             draw = tasks.draw(name)
             print(f"  {name} ({tasks.generators[name].regime}): {draw.summary()}")

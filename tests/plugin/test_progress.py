@@ -113,7 +113,7 @@ def test_long_measurements_on_the_bundled_pair_report_progress() -> None:
 
 
 @pytest.mark.parametrize("terminal", [True, False], ids=["tty", "pipe"])
-def test_mechtests_eval_draws_one_status_line_on_a_terminal_only(terminal, monkeypatch) -> None:
+def test_mechtests_eval_draws_one_status_line_on_a_terminal_only(terminal, monkeypatch, isolated_cache) -> None:
     monkeypatch.delenv("CI", raising=False)
     subjects = {role: mechtests.load_subject(PAIR / role) for role in ("arm", "mdm")}
     stream = _Stream(terminal)
