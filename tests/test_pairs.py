@@ -13,7 +13,7 @@ from mechtests.measure import circuits
 from mechtests.errors import MechtestsError
 from mechtests.run.pairs import check_role, locate, resolve_pair
 from mechtests.run.settings import resolve
-from mechtests.tasks.consistency import check_pair, first_token_difference
+from mechtests.tasks.consistency import check_pair, first_token_difference, task_ids
 
 ROOT = Path(__file__).resolve().parents[1]
 TINY = ROOT / "fixtures" / "tiny-pair"
@@ -176,13 +176,13 @@ def test_a_token_id_that_means_another_token_is_the_first_difference(tiny_tokeni
     swapped = {"s0": vocab["s1"], "s1": vocab["s0"]}
     other.backend_tokenizer.model = type(other.backend_tokenizer.model)(
         vocab={**vocab, **swapped}, unk_token=other.unk_token)
-    first = first_token_difference(tiny_tokenizer, other, n=20, seed=0, mask_token_id=None)
+    first = first_token_difference(tiny_tokenizer, other, task_ids(tiny_tokenizer, n=20, seed=0), mask_token_id=None)
     assert first is not None and first.startswith("task induction, example ") and "to the ARM but" in first
 
 
 def test_the_mask_token_among_the_examples_is_a_difference(tiny_tokenizer) -> None:
     used = tiny_tokenizer.convert_tokens_to_ids("s0")
-    first = first_token_difference(tiny_tokenizer, tiny_tokenizer, n=50, seed=0, mask_token_id=used)
+    first = first_token_difference(tiny_tokenizer, tiny_tokenizer, task_ids(tiny_tokenizer, n=50, seed=0), mask_token_id=used)
     assert first is not None and f"id {used} is the MDM's mask token" in first
 
 

@@ -25,9 +25,8 @@ from typing import Any, Callable, Mapping, Sequence
 import pytest
 
 from mechtests.errors import MechtestsError
-from mechtests.claims.outcomes import HOLDS, VERDICTS
+from mechtests.claims.outcomes import HOLDS, MODEL_KEYS, VERDICTS
 
-MODEL_KEYS: tuple[str, ...] = ("arm", "mdm", "pair")
 MARK_NAME = "mechtests_hypothesis"
 
 
@@ -44,7 +43,8 @@ class Hypothesis:
     models: tuple[str, ...] = ("arm", "mdm")  # the models a `subject` test runs on
 
     def expected(self, model: str) -> str:
-        """The expected verdict on `model`; a model without an expectation is expected to hold."""
+        """The verdict this hypothesis's own `expect=` names for `model`; a model it leaves out is
+        expected to hold. (A run may use other expectations: mechtests.claims.expectations.)"""
         return self.expect.get(model, HOLDS)
 
     def to_json(self) -> dict[str, Any]:

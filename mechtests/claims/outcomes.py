@@ -19,15 +19,18 @@ fails, else inconclusive if any part is inconclusive, else holds (`Parts`).
 Against its expectation (holds, fails or inconclusive) each outcome gets a *grade*, and the
 grade decides what pytest shows (`grade`, `as_pytest`):
 
-    outcome \ expected   holds            fails            inconclusive
-    holds                ok: passed       mismatch: failed warning: passed
-    fails                mismatch: failed ok: xfailed      warning: passed
-    inconclusive         warning: passed  warning: passed  ok: xfailed
+    outcome \ expected   holds            fails            inconclusive     none
+    holds                ok: passed       mismatch: failed warning: passed  reported: passed
+    fails                mismatch: failed ok: xfailed      warning: passed  reported: passed
+    inconclusive         warning: passed  warning: passed  ok: xfailed      reported: passed
     error                error: failed (whatever was expected)
     not_applicable       not_applicable: skipped, with the reason
     not_selected         not_selected: deselected, never run
 
 A warning is a pytest warning, not a failure; with strict (`--mech-strict`) it is a mismatch.
+"none" is a result without an expectation (`--mech-expect=none`, discovery; or a pair's
+expectations file that leaves the hypothesis out: mechtests.claims.expectations): its verdict
+is reported and only an error fails the run.
 The baseline gate reads outcomes the same way (`transition`): holds <-> fails and any move
 into or out of error is a change; a move into or out of inconclusive is a warning unless
 strict; not_applicable and not_selected are not compared.
@@ -49,6 +52,11 @@ NOT_SELECTED = "not_selected"
 OUTCOMES: tuple[str, ...] = (HOLDS, FAILS, INCONCLUSIVE, ERROR, NOT_APPLICABLE, NOT_SELECTED)
 # What a hypothesis may declare in expect=...: the outcomes a judged claim can have.
 VERDICTS: tuple[str, ...] = (HOLDS, FAILS, INCONCLUSIVE)
+# What a result is about, and the keys of an expectation: one model of the pair, or the pair.
+MODEL_KEYS: tuple[str, ...] = ("arm", "mdm", "pair")
+# A result's expectation when it has none (discovery, or a pair's file that leaves it out):
+# results.json writes null, the reports "no expectation".
+NO_EXPECTATION = None
 # Outcomes that are no verdict on the claim: nothing to compare against an expectation or a baseline.
 UNJUDGED: tuple[str, ...] = (NOT_APPLICABLE, NOT_SELECTED)
 
@@ -56,7 +64,8 @@ UNJUDGED: tuple[str, ...] = (NOT_APPLICABLE, NOT_SELECTED)
 OK = "ok"
 WARNING = "warning"
 MISMATCH = "mismatch"
-GRADES: tuple[str, ...] = (OK, WARNING, MISMATCH, ERROR, NOT_APPLICABLE, NOT_SELECTED)
+REPORTED = "reported"  # a verdict with no expectation to meet: shown, never red
+GRADES: tuple[str, ...] = (OK, WARNING, MISMATCH, REPORTED, ERROR, NOT_APPLICABLE, NOT_SELECTED)
 
 # Results schema version 1 (before these six outcomes) had holds, fails, error and skipped;
 # "skipped" covered pytest.skip and, in incomplete runs, tests that never ran.
@@ -83,23 +92,25 @@ class MeasurementError(Exception):
     """A thresholded statistic is NaN or infinite: the measurement did not work (`error`)."""
 
 
-def grade(outcome: str, expected: str, strict: bool = False) -> str:
-    """How `outcome` stands against the expectation `expected` (see the table above)."""
+def grade(outcome: str, expected: str | None, strict: bool = False) -> str:
+    """How `outcome` stands against the expectation `expected` (None: none; see the table above)."""
     if outcome not in OUTCOMES:
         raise ValueError(f"unknown outcome {outcome!r}; one of {OUTCOMES}")
     if outcome in (ERROR, *UNJUDGED):
         return outcome
+    if expected is NO_EXPECTATION:
+        return REPORTED
     if outcome == expected:
         return OK
     return MISMATCH if strict or INCONCLUSIVE not in (outcome, expected) else WARNING
 
 
-def as_pytest(outcome: str, expected: str, strict: bool = False) -> str:
+def as_pytest(outcome: str, expected: str | None, strict: bool = False) -> str:
     """passed, xfailed, failed, skipped or deselected: what pytest reports for this outcome."""
     graded = grade(outcome, expected, strict)
     if graded == OK:
         return "passed" if outcome == HOLDS else "xfailed"
-    return {WARNING: "passed", MISMATCH: "failed", ERROR: "failed", NOT_APPLICABLE: "skipped",
+    return {WARNING: "passed", REPORTED: "passed", MISMATCH: "failed", ERROR: "failed", NOT_APPLICABLE: "skipped",
             NOT_SELECTED: "deselected"}[graded]
 
 

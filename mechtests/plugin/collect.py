@@ -21,6 +21,7 @@ import pytest
 
 from mechtests.claims.hypotheses import default_id, hypothesis_of
 from mechtests.claims.outcomes import ERROR, NOT_APPLICABLE, NOT_SELECTED, grade
+from mechtests.plugin.expectations import expectations_of
 
 CASE_PROP = "mechtests.case"
 PART_PROP = "mechtests.part_failed"  # a part item's failure, for the hypothesis it measured for (mechtests.plugin.parts)
@@ -70,6 +71,7 @@ def case_of(item: Any) -> dict[str, Any] | None:
         model = "?"
     model = model or "pair"
     hid = hyp.id if hyp else default_id(getattr(item, "obj", None)) if getattr(item, "obj", None) else item.name
+    key = hid + (f"[{variant}]" if variant else "")
     problem = None
     if hyp is not None:
         keys = set(hyp.expect)
@@ -80,14 +82,14 @@ def case_of(item: Any) -> dict[str, Any] | None:
             problem = (f"hypothesis {hid!r} takes `subject` (one run per model) but expect has 'pair'; "
                        "write expect={'arm': ..., 'mdm': ...}")
     return {
-        "key": hid + (f"[{variant}]" if variant else ""),
+        "key": key,
         "id": hid,
         "variant": variant,
         "model": model,
         "claim": hyp.claim if hyp else "",
         "source": hyp.source if hyp else None,
         "reason": hyp.reason if hyp else None,
-        "expected": hyp.expected(model) if hyp else "holds",
+        "expected": expectations_of(item.config).expected(hyp, key, model),  # the run's (mechtests.claims.expectations)
         "file": item.location[0],
         "problem": problem,
     }
@@ -225,9 +227,10 @@ class Collector:
         return [by_key[k] for k in sorted(by_key, key=lambda k: (by_key[k]["file"], k))]
 
 
-def matched(outcome: str, expected: str) -> bool | None:
-    """Did the claim come out as expected: None when it was not judged (not applicable, not selected)."""
-    if outcome in (NOT_APPLICABLE, NOT_SELECTED):
+def matched(outcome: str, expected: str | None) -> bool | None:
+    """Did the claim come out as expected: None when it was not judged (not applicable, not
+    selected) or had no expectation."""
+    if outcome in (NOT_APPLICABLE, NOT_SELECTED) or expected is None:
         return None
     return outcome == expected
 

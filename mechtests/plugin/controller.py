@@ -23,7 +23,7 @@ from typing import Any, Callable
 import pytest
 
 from mechtests.errors import MechtestsError
-from mechtests.plugin import seeds
+from mechtests.plugin import expectations, seeds
 from mechtests.plugin.runinfo import git_info, versions
 from mechtests.plugin.state import MechtestsState
 from mechtests.reports import gate
@@ -129,6 +129,7 @@ class Controller:
                 "finished": _iso(finished),
                 "duration_s": round(finished - state.started, 3),
                 "invocation": {"args": list(self.config.invocation_params.args), "workers": self.workers},
+                "expectations": expectations.stated(expectations.expectations_of(self.config), hypotheses),
             },
             "totals": totals(hypotheses),
             "hypotheses": hypotheses,
@@ -164,6 +165,12 @@ class Controller:
         state.messages.append(f"reports: {out / 'results.json'}, report.html, summary.md")
         if state.save_baseline is not None:
             state.messages.append(self.save_baseline(results))
+        if state.settings.paths["save-expectations"] is not None:
+            state.messages.append(expectations.save(state.settings.paths["save-expectations"], results))
+        unmatched = results["run"]["expectations"]["unmatched"]
+        if unmatched:
+            state.messages.append(f"could not match {len(unmatched)} expectation(s) to a result of this run (a misspelt id or "
+                                  f"model, or a hypothesis outside the files collected): {', '.join(unmatched[:5])}")
 
     def save_baseline(self, results: dict[str, Any]) -> str:
         """Write --mech-save-baseline; a selection updates those entries of an existing baseline

@@ -8,7 +8,7 @@ parsing anything:
     mechtests.hypothesis   overlap[ioi]                 (the hypothesis key)
     mechtests.subject      arm | mdm | pair             (which model the result is about)
     mechtests.verdict      holds | fails | ...          (mechtests.claims.outcomes)
-    mechtests.expected     holds | fails | ...
+    mechtests.expected     holds | fails | ... | none   (none: no expectation, mechtests.claims.expectations)
     mechtests.seed         0                            (under --mech-seeds, the seed this case ran at)
     mechtests.evidence.<name>  0.94                     (one per scalar evidence value)
 
@@ -52,7 +52,7 @@ class JUnitProperties:
         verdict, _ = record.outcome()
         props: list[tuple[str, Any]] = [
             (PREFIX + "hypothesis", case["key"]), (PREFIX + "subject", case["model"]),
-            (PREFIX + "verdict", verdict), (PREFIX + "expected", case["expected"]),
+            (PREFIX + "verdict", verdict), (PREFIX + "expected", case["expected"] or "none"),
             (PREFIX + "seed", single_seed(report.nodeid, self.state.settings["seed"])[1]),
         ]
         for entry in record.evidence:

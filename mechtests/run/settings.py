@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Mapping, Sequence
 
+from mechtests.claims.expectations import AUTO, NONE
 from mechtests.errors import MechtestsError
 from mechtests.run.budget import BUDGETS, Budget, parse_budget
 from mechtests.run.parsing import (imported_on_use, parse_expectations, parse_flag, parse_max_memory, parse_name, parse_path,
@@ -106,7 +107,7 @@ class RunSettings:
     values: Mapping[str, Any]
     where: Mapping[str, str]  # key -> the flag as typed or the pyproject key; absent: the default
     pair: PairPaths
-    paths: Mapping[str, Path | None]  # PATH_KEYS, placed (see `place`)
+    paths: Mapping[str, Path | None]  # PATH_KEYS, placed (see `place`), and "expect" when it names a file
 
     def __getitem__(self, key: str) -> Any:
         return self.values[key]
@@ -162,6 +163,8 @@ def resolve(given: Mapping[str, tuple[Any, str]], table: dict[str, Any], rootdir
     pair_table = declared_pairs(table)[pair.name] if pair.name is not None else {}
     take(BY_KEY["budget"], [(f"[tool.mechtests.pairs.{pair.name}]", pair_table), project])
     paths = {key: place(values[key], key in given, invocation_dir, rootdir) for key in PATH_KEYS}
+    if values["expect"] not in (AUTO, NONE):  # --mech-expect=FILE; auto and none are not paths
+        paths["expect"] = place(values["expect"], "expect" in given, invocation_dir, rootdir)
     return RunSettings(values=values, where=where, pair=pair, paths=paths)
 
 
