@@ -7,6 +7,9 @@ difference, when:
 - a token id that a generated task example uses means another token to the MDM (the MDM may
   add tokens beyond the ARM's vocabulary, such as its mask token, but not reuse an id), or is
   the MDM's mask token;
+- a token id that a task example uses has no row in a model's embedding (its config's
+  vocab_size): an MDM saved with a smaller embedding than the tokenizer it ships would
+  otherwise stop every test in an IndexError;
 - the two configs differ in the layer/head shape pair-level measurements assume (layers,
   attention heads, key/value heads, hidden size), read as mechtests.models.shape reads them
   for every family (LLaDA's n_layers as Llama's num_hidden_layers).
@@ -56,20 +59,28 @@ def check_pair(pair: PairPaths, options: dict[str, dict[str, Any]], n: int, seed
     mask = options["mdm"].get("mask_token_id")
     if mask is None and configs["mdm"] is not None:
         mask = (getattr(configs["mdm"], "mechtests", None) or {}).get("mask_token_id")
-    first = first_token_difference(tokenizers["arm"], tokenizers["mdm"], n=n, seed=seed, mask_token_id=mask)
+    used = task_ids(tokenizers["arm"], n=n, seed=seed)
+    first = first_token_difference(tokenizers["arm"], tokenizers["mdm"], used, mask_token_id=mask)
     if first is not None:
         raise MechtestsError(
             f"the pair's tokenizers disagree: {first}",
             "pair an MDM with the ARM it was post-trained from, whose tokenizer it extends (--arm / --mdm, or the pair table)",
         )
+    for role, config in configs.items():
+        beyond = _beyond_embedding(used, config)
+        if beyond is not None:
+            raise MechtestsError(
+                f"the {role.upper()}'s embedding is smaller than its tokenizer: {beyond} ({pair.path(role)})",
+                f"give the {role.upper()} an embedding for its whole tokenizer (resize_token_embeddings(len(tokenizer)) "
+                "before saving it), or pair the checkpoints whose tokenizer and weights belong together",
+            )
 
 
-def first_token_difference(arm_tokenizer: Any, mdm_tokenizer: Any, n: int, seed: int, mask_token_id: int | None) -> str | None:
-    """Where the task examples posed in the ARM's tokenizer first mean something else to the
-    MDM's, as one phrase; None when they agree. Tasks the ARM's tokenizer cannot pose are left
-    to the tests that need them."""
-    tasks = TaskSet(arm_tokenizer, n=n, seed=seed)
-    first_use: dict[int, str] = {}  # token id -> where it is first used, in order of first use
+def task_ids(tokenizer: Any, n: int, seed: int) -> dict[int, str]:
+    """token id -> where it is first used, in order of first use, over the task examples posed in
+    `tokenizer`. Tasks the tokenizer cannot pose are left to the tests that need them."""
+    tasks = TaskSet(tokenizer, n=n, seed=seed)
+    first_use: dict[int, str] = {}
     for name in tasks:
         try:
             examples = tasks[name]
@@ -78,7 +89,13 @@ def first_token_difference(arm_tokenizer: Any, mdm_tokenizer: Any, n: int, seed:
         for index, example in enumerate(examples):
             for token_id in _ids(example):
                 first_use.setdefault(token_id, f"task {name}, example {index}")
-    for token_id, where in first_use.items():  # each id once: the check costs a vocabulary, not the examples
+    return first_use
+
+
+def first_token_difference(arm_tokenizer: Any, mdm_tokenizer: Any, used: dict[int, str], mask_token_id: int | None) -> str | None:
+    """Where the task ids `used` (task_ids, in the ARM's tokenizer) first mean something else to
+    the MDM's, as one phrase; None when they agree."""
+    for token_id, where in used.items():  # each id once: the check costs a vocabulary, not the examples
         if token_id == mask_token_id:
             return f"{where}: id {token_id} is the MDM's mask token"
         arm_token = arm_tokenizer.convert_ids_to_tokens(token_id)
@@ -86,6 +103,16 @@ def first_token_difference(arm_tokenizer: Any, mdm_tokenizer: Any, n: int, seed:
         if arm_token != mdm_token:
             return f"{where}: id {token_id} is {arm_token!r} to the ARM but {mdm_token!r} to the MDM"
     return None
+
+
+def _beyond_embedding(used: dict[int, str], config: Any) -> str | None:
+    """The largest task id that a model's embedding (config's vocab_size rows) has no row for, as
+    one phrase; None when every id has one, or the config does not say its size."""
+    rows = ConfigShape.of(config).vocab if config is not None else None
+    if rows is None or not used or max(used) < rows:
+        return None
+    largest = max(used)
+    return f"{used[largest]} uses token id {largest}, but its vocab_size is {rows} (ids 0-{rows - 1})"
 
 
 def _ids(example: Any) -> list[int]:
