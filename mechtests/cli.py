@@ -18,6 +18,7 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "inspect": ("mechtests.commands.inspect", "what the tool detects and checks in a checkpoint (family, kind, mask, attention, map)"),
     "plan": ("mechtests.commands.plan", "estimate a run's passes, time and peak memory, and what is cached, before starting it"),
     "posttrain": ("mechtests.commands.posttrain", "adapt a Hugging Face ARM into a masked diffusion LM (MDM)"),
+    "timeline": ("mechtests.commands.timeline", "judge every hypothesis at every checkpoint of a post-training run"),
 }
 
 

@@ -38,6 +38,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--device", type=parse_device, default=DEFAULTS.device, metavar="D",
                         help="cpu (default), cuda, cuda:N or auto: where the model trains and samples its corpus; "
                              "the masks and data order are drawn on the CPU, so only float rounding depends on it")
+    parser.add_argument("--save-every", type=int, metavar="N",
+                        help="also write an MDM folder every N steps under OUT/checkpoints/step-NNNNNN, for "
+                             "`mechtests timeline` (default: off)")
     parser.add_argument("--checkpoint-minutes", type=float, default=DEFAULTS.checkpoint_minutes, metavar="M",
                         help=f"default: {DEFAULTS.checkpoint_minutes}")
 
@@ -51,7 +54,7 @@ def run(args: argparse.Namespace) -> int:
                     train_tokens=args.tokens, corpus_rows=args.corpus_rows, minutes=args.minutes,
                     checkpoint_minutes=args.checkpoint_minutes, text_files=tuple(args.text),
                     device=args.device)
-    card = posttrain(args.arm_path, args.out, recipe, gguf_file=args.gguf_file, resume=args.resume)
+    card = posttrain(args.arm_path, args.out, recipe, gguf_file=args.gguf_file, resume=args.resume, save_every=args.save_every)
     progress = card["progress"]
     print(f"{args.out}: step {progress['step']} of {card['total_steps']}, sha256 {card['sha256']}")
     return 0

@@ -9,8 +9,9 @@ until the recipe says stop, writes a checkpoint every `checkpoint_minutes` and a
 the stop writes the MDM folder and its card.
 
 Out folder: the MDM (config.json with the mechtests block, model.safetensors, tokenizer,
-CARD.md, card.json) and train/ (state.safetensors to resume, delta.safetensors to ship,
-corpus.safetensors, the training text).
+CARD.md, card.json), train/ (state.safetensors to resume, delta.safetensors to ship,
+corpus.safetensors, the training text) and, with `save_every`, checkpoints/step-NNNNNN/: an MDM
+folder every that many steps, for a timeline of the mechanisms over training.
 """
 
 from __future__ import annotations
@@ -42,6 +43,8 @@ from mechtests.posttrain.folder import mdm_block, save_delta, sha256_of, write_f
 from mechtests.posttrain.masktoken import ensure_mask_token
 from mechtests.posttrain.objective import StepLoss, masked_diffusion_loss
 from mechtests.posttrain.recipe import Recipe, batch_rows, step_generator
+
+CHECKPOINTS = "checkpoints"  # out/checkpoints/step-NNNNNN: the MDM every --save-every steps
 
 
 def check_is_arm(arm_path: Path, gguf_file: str | None) -> None:
@@ -95,7 +98,10 @@ class Run:
     """One invocation of posttrain: loads, builds the corpus, trains, checkpoints, writes."""
 
     def __init__(self, arm_path: str | Path, out: str | Path, recipe: Recipe, gguf_file: str | None = None,
-                 resume: bool = False, log: Callable[[str], None] = tqdm.write) -> None:
+                 resume: bool = False, log: Callable[[str], None] = tqdm.write, save_every: int | None = None) -> None:
+        if save_every is not None and save_every < 1:
+            raise MechtestsError(f"save_every must be a positive number of steps, got {save_every}", "pass e.g. --save-every 50")
+        self.save_every = save_every
         if recipe.minutes == 0 and not resume:
             raise MechtestsError("posttrain got minutes=0 for a new run: it would train zero steps and write the ARM's own "
                                  "weights as the MDM", "pass --minutes above 0, or --resume to write the folder of the run in --out")
@@ -176,6 +182,8 @@ class Run:
                 window.clear()
             if p["step"] % r.eval_every == 0:
                 self._evaluate()
+            if self.save_every and p["step"] % self.save_every == 0:
+                self.snapshot()
             if time.time() - last_checkpoint > 60 * r.checkpoint_minutes:
                 self.checkpoint()
                 last_checkpoint = time.time()
@@ -234,6 +242,17 @@ class Run:
         cards.write(self.train_dir, self.card(sha256=sha256_of(self.adapter.merged_state())))
         self.log(f"checkpoint at step {self.progress['step']} -> {self.state_path}")
 
+    def snapshot(self) -> Path:
+        """An MDM folder of the weights as they are now, under checkpoints/step-NNNNNN: what a timeline
+        over training (mechtests timeline) judges. A step before the attention is fully open
+        (`openness` in its card) is still judged as an MDM, bidirectionally, as a user would load it."""
+        step = self.progress["step"]
+        folder = self.out / CHECKPOINTS / f"step-{step:06d}"
+        sha = write_folder(self.adapter.merged_state(), self.model.config, self.tokenizer, folder, mdm_block(self.mask.id))
+        cards.write(folder, {**self.card(sha256=sha), "snapshot": {"step": step, "openness": self.recipe.openness_at(step)}})
+        self.log(f"saved the MDM at step {step} -> {folder}")
+        return folder
+
     def card(self, sha256: str | None) -> dict[str, Any]:
         r = self.recipe
         return {"command": r.command(self.source["path"], str(self.out), self.source["gguf_file"]),
@@ -253,6 +272,7 @@ class Run:
 
 
 def posttrain(arm_path: str | Path, out: str | Path, recipe: Recipe | None = None, gguf_file: str | None = None,
-              resume: bool = False) -> dict[str, Any]:
-    """Adapt the ARM at `arm_path` into an MDM written to `out`; returns the card (see module doc)."""
-    return Run(arm_path, out, recipe or Recipe(), gguf_file, resume).train()
+              resume: bool = False, save_every: int | None = None) -> dict[str, Any]:
+    """Adapt the ARM at `arm_path` into an MDM written to `out`, with an MDM folder every `save_every`
+    steps under out/checkpoints/; returns the card (see module doc)."""
+    return Run(arm_path, out, recipe or Recipe(), gguf_file, resume, save_every=save_every).train()
