@@ -4,6 +4,7 @@ that is not its own."""
 
 from __future__ import annotations
 
+import errno
 import shutil
 import warnings
 
@@ -30,6 +31,29 @@ def test_a_cache_folder_that_is_a_file_goes_on_uncached_with_one_warning(isolate
     assert torch.equal(first["x"], torch.arange(4.0)) and torch.equal(second["x"], first["x"]) and calls == [1, 1]
     message = str(caught[0].message)
     assert len(caught) == 1 and "cannot be written" in message and "going on uncached" in message and cache.CACHE_DIR_ENV in message
+
+
+class _ReadOnlyFolderLock:
+    """An entry's lock in a read-only folder: creating the lock file is refused. (This box runs the
+    tests as root, whom a folder's mode bits do not stop, so the refusal is handed in here, as the
+    operating system gives it to anyone else.)"""
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+
+    def acquire(self) -> None:
+        raise PermissionError(errno.EACCES, "Permission denied", self.path)
+
+
+def test_a_read_only_cache_folder_goes_on_uncached_with_one_warning(isolated_cache, monkeypatch) -> None:
+    """What the catalogue found: every cached hypothesis ended in `PermissionError ... .lock`."""
+    monkeypatch.setattr(cache, "FileLock", _ReadOnlyFolderLock)
+    calls: list[int] = []
+    with pytest.warns(CacheWarning) as caught:
+        first = cache.cached("k1", _compute(calls))
+        second = cache.cached("k2", _compute(calls))
+    assert torch.equal(first["x"], torch.arange(4.0)) and torch.equal(second["x"], first["x"]) and calls == [1, 1]
+    assert len(caught) == 1 and "cannot be written (Permission denied): going on uncached" in str(caught[0].message)
 
 
 def test_a_cache_folder_deleted_during_a_measurement_keeps_the_measurement(isolated_cache) -> None:
