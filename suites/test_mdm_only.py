@@ -30,7 +30,7 @@ from mechtests.stats import bootstrap, sample_key
 from mechtests.tasks import MDM_ONLY_TASKS, induction_vocabulary
 from mechtests.tasks.induction import LENGTH
 
-HEAD_BAR = 0.4  # suites/test_heads.py's bar for an induction head: the mirror is held to the same standard
+HEAD_BAR = 0.4  # the absolute bar suites/test_heads.py held an induction head to when this was written: the mirror gets the same
 COPY_BAR = 0.5  # answers at least half of the backward copies
 SLOPE_BAR = 0.05  # early-layer share per unit of mask ratio
 GLOBAL = "globally-constrained"
@@ -44,7 +44,7 @@ GLOBAL = "globally-constrained"
     "of its attention on the target (its best forward induction head about 0.87); the ARM's put exactly 0 (causal attention)",
 )
 def test_mdm_has_backward_induction_heads(pair, mech_budget, mech_seed):
-    """Threshold: 0.4, the bar of an induction head (suites/test_heads.py), fixed before measuring.
+    """Threshold: 0.4, the bar an induction head was held to (suites/test_heads.py), fixed before measuring.
     Holds when the MDM's best head's interval lies at or above it and the ARM's best below it.
     Input: random sequences of the induction task's tokens repeated once (every token of the first
     half has a later occurrence), `check_pool` of them, drawn with the run's seed."""
