@@ -180,7 +180,7 @@ class Parts:
         verdict = judge(name, lo, hi, bar, above)
         shown = "" if value is None else f"{value:.3g} "
         self.verdicts[name] = verdict
-        self.details[name] = f"{name} {shown}[{lo:.3g}, {hi:.3g}] {'>=' if above else '<'} {bar:.3g}: {verdict}"
+        self.details[name] = f"{name} {shown}[{lo:.3g}, {hi:.3g}] against the claim {'>=' if above else '<'} {bar:.3g}: {verdict}"
         return verdict
 
     def add(self, name: str, verdict: str, detail: str = "") -> None:

@@ -13,6 +13,13 @@ the head's mass on keys at or before the query (identical to the plain score for
 - duplicate_token: query t whose token occurred earlier; targets all earlier occurrences
   (summed mass). Later duplicates, visible only to a bidirectional model, are not credited.
 
+Each result also carries the chance level: the score a head would get if it attended uniformly
+over the keys its model lets it see (keys at or before the query for an ARM, every key for an
+MDM, padding never), computed from the same targets and queries. A claim that a head "is" an
+induction or previous-token head compares its score with this baseline of the same model, so
+the bar means the same on a 4-layer and a 30-layer model, on short and long sequences, and for
+causal and bidirectional attention (each against its own indifferent head).
+
 Padding, masked answer slots (MDM) and special tokens are neither queries nor targets.
 Inputs: a sequence of Examples (posed through the query layer, clean side) or a (B, T) token
 tensor, e.g. `repeated_tokens(...)`.
@@ -40,16 +47,19 @@ Targets = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
 
 @dataclass
 class HeadScores:
-    """scores, causal: (L, H); per_example, causal_per_example: (B, L, H), NaN where an example has no query.
+    """scores, causal: (L, H); per_example, causal_per_example: (B, L, H), NaN where an example has no query;
+    uniform_per_example: (B,), the score of a head attending uniformly over its allowed keys.
 
-    Each head's score is an estimate over the examples: `scores[layer, head]` and `scores.best()`
-    are Estimates (bootstrap over examples, the running test's seed) that a hypothesis asserts
-    on; `scores.layers(0, 3)` keeps layers 0-3 and their numbering."""
+    Each head's score is an estimate over the examples: `scores[layer, head]`, `scores.best()`
+    and `scores.uniform()` are Estimates (bootstrap over examples, the running test's seed, all
+    of one sample, so `best / uniform` is a paired ratio) that a hypothesis asserts on;
+    `scores.layers(0, 3)` keeps layers 0-3 and their numbering."""
 
     scores: torch.Tensor
     per_example: torch.Tensor
     causal: torch.Tensor
     causal_per_example: torch.Tensor
+    uniform_per_example: torch.Tensor
     name: str = "head"  # the detector's rule, e.g. "induction"
     sample: str = ""  # the examples' identity (mechtests.stats.sample_key): same examples pair up
     first_layer: int = 0  # the model layer of row 0 (after .layers())
@@ -74,6 +84,12 @@ class HeadScores:
         """The best head's estimate (the head with the highest mean score), named for the report."""
         layer, head, _ = self.top(1)[0]
         return self[layer, head].named(f"best {self.name} head {layer}.{head}")
+
+    def uniform(self) -> Estimate:
+        """The chance level: the mean score of a head that attends uniformly over the keys its model
+        allows (see the module docstring), with its bootstrap interval over the same examples."""
+        return bootstrap(self.uniform_per_example, seed=current_seed(), name=f"{self.name} score under uniform attention",
+                         sample=self.sample)
 
     def layers(self, first: int, last: int) -> HeadScores:
         """The heads of layers `first` to `last` (inclusive), keeping the model's layer numbers."""
@@ -156,6 +172,22 @@ def score_from_probs(probs: torch.Tensor, target: torch.Tensor) -> tuple[torch.T
     return per_example, per_example_causal
 
 
+def uniform_probs(attention: torch.Tensor, bidirectional: bool) -> torch.Tensor:
+    """(B, 1, T, T): attention spread evenly over the keys a query may see (non-padding keys; for
+    a causal model only those at or before the query), the detectors' chance level."""
+    T = attention.shape[1]
+    allowed = attention.bool()[:, None, None, :].expand(-1, 1, T, T)
+    if not bidirectional:
+        allowed = allowed & torch.ones(T, T, dtype=torch.bool).tril()
+    allowed = allowed.float()
+    return allowed / allowed.sum(-1, keepdim=True).clamp_min(1.0)
+
+
+def _bidirectional(subject: "Subject") -> bool:
+    """As measured at load (mechtests.models.validate), or from the kind where it was not measured."""
+    return subject.direction == "bidirectional" if subject.direction != "unmeasured" else subject.is_mdm
+
+
 def _inputs(subject: "Subject", data: "Sequence[Example] | torch.Tensor") -> tuple[torch.Tensor, torch.Tensor]:
     if isinstance(data, torch.Tensor):
         if data.ndim != 2:
@@ -192,17 +224,18 @@ def head_scores(
         raise MechtestsError("head detector got no examples", "pass at least one example or sequence")
     rule = getattr(targets, "__name__", "head").removesuffix("_targets").replace("_", "-")
 
-    def chunk(start: int, stop: int, _rows: int) -> tuple[torch.Tensor, torch.Tensor]:
+    def chunk(start: int, stop: int, _rows: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         b_ids, b_att = ids[start:stop], attention[start:stop]
         target = targets(b_ids, _valid(subject, b_ids, b_att))  # (b, T, T)
         layers = [score_from_probs(p, target) for p in attention_patterns(subject, b_ids, b_att)]
-        return torch.stack([s for s, _ in layers], dim=1), torch.stack([c for _, c in layers], dim=1)  # (b, L, H) each
+        uniform, _ = score_from_probs(uniform_probs(b_att, _bidirectional(subject)), target)  # (b, 1)
+        return torch.stack([s for s, _ in layers], dim=1), torch.stack([c for _, c in layers], dim=1), uniform[:, 0]
 
     rows = batch_size or batching.rows_for(subject, ids.shape[1], patterns=True)
     parts = batching.in_batches(chunk, ids.shape[0], rows, f"{rule} scores on {subject.kind}", "examples")
-    per_example, per_example_causal = torch.cat([p for p, _ in parts]), torch.cat([c for _, c in parts])  # (B, L, H)
-    return HeadScores(per_example.nanmean(0), per_example, per_example_causal.nanmean(0), per_example_causal, name=rule,
-                      sample=sample_key(data))
+    per_example, per_example_causal, uniform = (torch.cat([p[i] for p in parts]) for i in range(3))  # (B, L, H) twice, (B,)
+    return HeadScores(per_example.nanmean(0), per_example, per_example_causal.nanmean(0), per_example_causal, uniform,
+                      name=rule, sample=sample_key(data))
 
 
 def _detector(targets: Targets, doc: str) -> Callable[..., HeadScores]:
@@ -211,7 +244,8 @@ def _detector(targets: Targets, doc: str) -> Callable[..., HeadScores]:
 
     detect.__doc__ = doc + (
         "\n\n    Returns a HeadScores: `.scores` (n_layers, n_heads) in [0, 1], `.per_example` (B, L, H), the causal-"
-        "normalised variants, and per-head estimates (`[layer, head]`, `.best()`, `.layers(a, b)`). See the module"
+        "normalised variants, and per-head estimates (`[layer, head]`, `.best()`, `.layers(a, b)`) with the chance"
+        " level `.uniform()`. See the module"
         " docstring for how attention to future positions is treated."
     )
     return detect
@@ -226,5 +260,5 @@ duplicate_token.__name__ = "duplicate_token"
 
 __all__ = [
     "HeadScores", "attention_patterns", "duplicate_token", "duplicate_token_targets", "head_scores", "induction",
-    "induction_targets", "previous_token", "previous_token_targets", "repeated_tokens", "score_from_probs",
+    "induction_targets", "previous_token", "previous_token_targets", "repeated_tokens", "score_from_probs", "uniform_probs",
 ]

@@ -34,7 +34,7 @@ def test_parts_conclude_on_the_worst_part() -> None:
     parts.check("ioi", 0.5, 0.7, 0.4)
     assert parts.conclude() == "holds"
     parts.check("gt", 0.3, 0.5, 0.4, value=0.45)
-    with pytest.raises(Inconclusive, match=r"gt 0.45 \[0.3, 0.5\] >= 0.4: inconclusive"):
+    with pytest.raises(Inconclusive, match=r"gt 0.45 \[0.3, 0.5\] against the claim >= 0.4: inconclusive"):
         parts.conclude()
     parts.add("countdown", "fails", "countdown reversed")
     with pytest.raises(ClaimFailed, match="^countdown reversed$"):
