@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from functools import partial
 
+import numpy as np
 import torch
 
 import mechtests
@@ -78,15 +79,18 @@ def test_mdm_copies_backward(subject, tasks, mech_budget):
     assert bootstrap(right.float().numpy(), seed=tasks.seed, name="backward copies answered", sample=sample_key(examples)) >= COPY_BAR
 
 
-def _mask_ratio_measurements(pair, tasks, mech_budget, mech_seed, *, task: str):
-    """(pool, the MDM's early-share profile over the mask-ratio grid, the ARM's attribution) on the
-    task's common-correct pool of `check_pool` examples; the profile cached as study caches attributions."""
-    pool = study.common_pool(pair.arm, pair.mdm, task, tasks[task], size=mech_budget.check_pool)
-    params = {"grid": mask_sweep.GRID, "seed": mech_seed, "steps": mech_budget.ig_steps, "early": study.EARLY}
-    stored = cache.cached(cache.cache_key(pair.mdm, task, pool, "mask-ratio early share", params), lambda: {"values": torch.from_numpy(
-        mask_sweep.early_share(pair.mdm, pool, seed=mech_seed, steps=mech_budget.ig_steps, early=study.EARLY).values)})
-    profile = mask_sweep.RatioProfile(mask_sweep.GRID, stored["values"].numpy(), "early-layer share", sample_key(pool))
-    return pool, profile, study.attribution(pair.arm, task, pool)
+def _mask_ratio_measurements(pools, mech_budget, mech_seed, *, task: str):
+    """(pool, the MDM's early-share profile over the mask-ratio grid, the ARM's early shares) on the
+    first `check_pool` examples of the task's common-correct pool. Ratio 0 is the plain pose, so
+    both models' shares there come from the pool's attributions that the depth suites compute
+    too (rows are independent of their batch); the masked ratios are cached as study caches those."""
+    pool = pools[task][: mech_budget.check_pool]
+    arm, mdm = pools.attributions(task)
+    params = {"grid": mask_sweep.GRID[1:], "seed": mech_seed, "steps": mech_budget.ig_steps, "early": study.EARLY}
+    masked = cache.cached(cache.cache_key(pools.pair.mdm, task, pool, "mask-ratio early share", params), lambda: {"values": torch.from_numpy(
+        mask_sweep.early_share(pools.pair.mdm, pool, mask_sweep.GRID[1:], mech_seed, mech_budget.ig_steps, study.EARLY).values)})
+    values = np.column_stack([study.early_shares(mdm)[: len(pool)], masked["values"].numpy()])
+    return pool, mask_sweep.RatioProfile(mask_sweep.GRID, values, "early-layer share", sample_key(pool)), study.early_shares(arm)[: len(pool)]
 
 
 @mechtests.hypothesis(
@@ -98,7 +102,7 @@ def _mask_ratio_measurements(pair, tasks, mech_budget, mech_seed, *, task: str):
     "ratio goes from 0 to 0.75 (slope -0.124 [-0.164, -0.084]: holds); on countdown its slope, -0.022 [-0.056, 0.011], "
     "has a size 0.022 [0.001, 0.056] that straddles 0.05",
 )
-def test_mdm_attribution_moves_with_mask_ratio(pair, tasks, regime_tasks, mech_budget, mech_seed):
+def test_mdm_attribution_moves_with_mask_ratio(pair, pools, regime_tasks, mech_budget, mech_seed):
     """Threshold: 0.05 per unit of mask ratio on the size of the slope (|mean per-example
     least-squares slope| over the grid 0, 0.25, 0.5, 0.75, bootstrap over the examples): an
     early-layer share that changes by under 0.05 from nothing masked to everything is no move of
@@ -107,11 +111,11 @@ def test_mdm_attribution_moves_with_mask_ratio(pair, tasks, regime_tasks, mech_b
     which has no mask ratio, is the reference line: its early share on the same examples."""
     claims = []
     for task in regime_tasks(GLOBAL):
-        pool, profile, arm_attribution = _mask_ratio_measurements(pair, tasks, mech_budget, mech_seed, task=task)
+        pool, profile, arm_shares = _mask_ratio_measurements(pools, mech_budget, mech_seed, task=task)
         chart, correct_chart = f"{task}: early-layer share by mask ratio", f"{task}: correct by mask ratio"
         for ratio, point in zip(profile.ratios, profile.points()):
             mechtests.record(f"{task}: MDM {point.name}", point, **sweeps.at(chart, ratio, "MDM"))
-        arm_share = bootstrap(study.early_shares(arm_attribution), seed=mech_seed, name="early-layer share", sample=sample_key(pool))
+        arm_share = bootstrap(arm_shares, seed=mech_seed, name="early-layer share", sample=sample_key(pool))
         mechtests.record(f"{task}: ARM early-layer share", arm_share, **sweeps.reference(chart, "ARM"))
         correct = mask_sweep.correctness(pair.mdm, pool, seed=mech_seed)
         for ratio, point in zip(correct.ratios, correct.points()):
