@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 import mechtests
@@ -11,6 +13,7 @@ from mechtests.tasks import MDM_ONLY_TASKS, TASKS, build_tokenizer, induction_vo
 from mechtests.tasks.induction import LENGTH
 
 TASK = MDM_ONLY_TASKS["backward_copy"]
+PAIR = Path(__file__).resolve().parents[2] / "fixtures" / "tiny-pair"
 
 
 def later_predecessor(tokens: tuple[int, ...], answer_at: int) -> int:
@@ -37,8 +40,7 @@ def test_it_stays_out_of_the_tasks_both_models_pool():
 
 
 def test_an_arm_reads_only_the_start_and_an_mdm_the_whole_sequence():
-    arm = mechtests.load_subject("fixtures/tiny-pair/arm")
-    mdm = mechtests.load_subject("fixtures/tiny-pair/mdm")
+    arm, mdm = (mechtests.load_subject(PAIR / kind) for kind in ("arm", "mdm"))
     examples = TASK.generate(arm.tokenizer, 4, 0)
     assert pose(arm, examples).input_ids.shape[1] == 1  # the slot's read position is the start token
     posed = pose(mdm, examples)
