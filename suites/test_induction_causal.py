@@ -13,7 +13,10 @@ layers (from the nearest layer when the targets are every head of theirs), the b
 and more until their mean drop is known to 10% (mechtests.measure.ablations.CONTROL_PRECISION). Fixed
 from the claim's words, before any run. Each share lost is judged on its 95% interval (for the
 controls, examples and control draws resampled together): clear of 0.5 on the claimed side
-holds, clear on the other side fails, straddling 0.5 is inconclusive.
+holds, clear on the other side fails, straddling 0.5 is inconclusive. With sequential decisions
+on (the `default` and `quick` budgets), each share is measured on 64, 128, 256 examples, then the
+whole pool, and decided at the first look whose interval, widened to that look's boundary, is
+clear of 0.5 (mechtests.stats.sequential); the report says which look decided.
 """
 
 from __future__ import annotations
@@ -21,9 +24,10 @@ from __future__ import annotations
 import mechtests
 from mechtests import study
 from mechtests.claims import figures
+from mechtests.measure.ablation_rounds import ablation_rounds
 from mechtests.models import Site
 from mechtests.queries import evaluate
-from mechtests.stats import bootstrap, bootstrap_with_controls, ratio_of_means
+from mechtests.stats import sequential
 
 INDUCTION_BAR = 0.4
 DESTROYED = 0.5
@@ -31,11 +35,14 @@ DESTROYED = 0.5
 
 def _ablation(subject, tasks, mech_seed, mech_budget):
     """The induction examples, the heads that clear the bar (at least the best one) and their
-    mean-ablation against random and same-layer controls."""
+    mean-ablation against random and same-layer controls (with sequential decisions on, measured
+    only when a claim asks, on as many examples and control draws as it needs)."""
     examples = tasks.induction[:mech_budget.pool_size]
     ranked = mechtests.detect.induction(subject, examples).top(k=subject.n_layers * subject.n_heads)
     heads = [(l, h) for l, h, score in ranked if score >= INDUCTION_BAR] or [ranked[0][:2]]
     targets = [Site("head", l, h) for l, h in heads]
+    if sequential.active():  # measured in rounds, as far as each claim needs (mechtests.stats.sequential)
+        return examples, targets, ablation_rounds(subject, examples, targets, method="mean", seed=mech_seed)
     return examples, targets, study.ablation(subject, "induction", examples, targets, method="mean", seed=mech_seed)
 
 
@@ -52,11 +59,9 @@ def _ablation(subject, tasks, mech_seed, mech_budget):
 def test_induction_heads_are_causal(subject, tasks, mech_seed, mech_budget):
     examples, targets, result = _ablation(subject, tasks, mech_seed, mech_budget)
     clean = _clean_metric(subject, examples)
-    drop = bootstrap(result.target, clean, statistic=ratio_of_means, seed=mech_seed, name="copying lost, induction heads")
-    random_drop = bootstrap_with_controls(clean, controls=result.random, statistic=_share_lost, seed=mech_seed,
-                                          name="copying lost, random heads")
-    layer_drop = bootstrap_with_controls(clean, controls=result.same_depth, statistic=_share_lost, seed=mech_seed,
-                                         name="copying lost, same-layer heads")
+    drop = result.share_lost("target", clean, seed=mech_seed, name="copying lost, induction heads")
+    random_drop = result.share_lost("random", clean, seed=mech_seed, name="copying lost, random heads")
+    layer_drop = result.share_lost("same_depth", clean, seed=mech_seed, name="copying lost, same-layer heads")
     mechtests.record("ablated heads", len(targets), heads=", ".join(str(t) for t in targets))
     chart = "share of copying lost when ablated"
     mechtests.record(drop.name, drop, **figures.point(chart, x="induction heads"))
@@ -67,8 +72,3 @@ def test_induction_heads_are_causal(subject, tasks, mech_seed, mech_budget):
 
 def _clean_metric(subject, examples):
     return evaluate(subject, examples)[0]
-
-
-def _share_lost(clean, drop) -> float:
-    """The share of the clean logit difference that an ablation removes: mean(drop) / mean(clean)."""
-    return ratio_of_means(drop, clean)

@@ -68,22 +68,31 @@ def straddling() -> list[str]:
     return [] if log is None else list(log.straddling)
 
 
-def note_decision(name: str, estimate: Any, bar: float) -> None:
+def note_decision(name: str, estimate: Any, bar: float, **how: Any) -> None:
     """An estimate compared with a bar inside a running test is evidence: its entry (recorded
     earlier under the same name, with charts or extras) gets the bar, or a new entry is
-    recorded. Outside a test nothing is recorded."""
+    recorded. `how`: for an estimate measured in rounds (mechtests.stats.sequential), the look
+    that decided it and the examples and draws it used; its entry then takes the deciding look's
+    value and interval in place of the first look's it was recorded with. Outside a test
+    nothing is recorded."""
     log = _LOG.get()
     if log is None:
         return
     for entry in log.entries:
         if entry["name"] != name or isinstance(entry["value"], list) or entry["threshold"] not in (None, bar):
             continue
+        if how:
+            settled = make_entry(name, estimate, **how)
+            entry.update(value=settled["value"], ci=settled["ci"])
+            entry["extra"].update(settled["extra"])
+            if settled.get("flags"):
+                entry.setdefault("flags", []).extend(settled["flags"])
         if entry["threshold"] is None:
             entry["threshold"] = _number(bar, "threshold", entry.setdefault("flags", []))
             if not entry["flags"]:
                 del entry["flags"]
         return
-    record(name, estimate, threshold=bar)
+    record(name, estimate, threshold=bar, **how)
 
 
 def note_inconclusive(text: str) -> bool:
@@ -139,6 +148,8 @@ def _unpack_estimate(value: Any, ci: Any, extra: dict[str, Any]) -> tuple[Any, A
     extra.setdefault("seed", value.seed)
     if getattr(value, "n", 0):
         extra.setdefault("n", value.n)
+    if getattr(value, "growth", None) is not None:  # recorded before a bar grew it: say so until one does
+        extra.setdefault("sequential", f"first look only: n={value.n}, not yet compared with a bar")
     return value.value, (value.lo, value.hi) if ci is None else ci
 
 

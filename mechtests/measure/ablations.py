@@ -15,6 +15,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Callable, Sequence
 
+import numpy as np
 import torch
 
 from mechtests.errors import MechtestsError
@@ -23,7 +24,7 @@ from mechtests.models.components import Site
 from mechtests.queries import answer_logits, metric
 from mechtests.run import budget as run_budget
 from mechtests.run import progress
-from mechtests.stats import draws_halfwidth
+from mechtests.stats import Estimate, bootstrap, bootstrap_with_controls, draws_halfwidth, ratio_of_means
 
 if TYPE_CHECKING:
     from mechtests.models.subject import Subject
@@ -54,10 +55,16 @@ class AblationComparison:
     def precision(self, family: str) -> dict[str, float]:
         """For a control family: its draws, and the half-width of its mean's 95% interval relative
         to the mean (the quantity the precision target bounds)."""
-        return _precision(getattr(self, family))
+        return control_precision(getattr(self, family))
+
+    def share_lost(self, family: str, clean: torch.Tensor, seed: int, name: str = "") -> Estimate:
+        """The share of the clean metric (per example) that ablating the targets (family "target")
+        or a control family removes (`share_lost`), over the whole pool."""
+        return share_lost(getattr(self, family), clean, seed=seed, name=name)
 
 
-def _precision(effects: torch.Tensor) -> dict[str, float]:
+def control_precision(effects: torch.Tensor) -> dict[str, float]:
+    """(n_draws, B) control effects: the draws, and their mean's relative 95% half-width."""
     mean, half = draws_halfwidth(effects.double().mean(1).numpy())
     return {"draws": int(effects.shape[0]), "relative_halfwidth": half / abs(mean) if mean != 0 else float("inf")}
 
@@ -123,6 +130,36 @@ def control_sets(
     return out
 
 
+def check_ablation(targets: Sequence[Site], n_controls: int, max_controls: int, precision: float, controls: Sequence[str],
+                   band: tuple[int, int] | None) -> tuple[str, ...]:
+    """The control families an ablation draws, its arguments checked (a MechtestsError naming the fix)."""
+    if not targets:
+        raise MechtestsError("targeted_ablation got no target components", "pass e.g. [Site('head', 0, 1)]")
+    if any(t.name not in ("head", "mlp_out") for t in targets):
+        raise MechtestsError("targeted_ablation ablates heads and MLPs", "pass Site('head', l, h) or Site('mlp_out', l)")
+    families = tuple(dict.fromkeys([*controls, *(["band"] if band is not None else [])]))
+    if not families or set(families) - set(CONTROL_FAMILIES) or ("band" in families and band is None):
+        raise MechtestsError(f"unknown or unusable control families {list(controls)} (band={band})",
+                             f"name some of {CONTROL_FAMILIES[:2]}; 'band' needs band=(first, last)")
+    if n_controls < 2 or max_controls < n_controls or not precision > 0:
+        raise MechtestsError(f"control draws need 2 <= n_controls <= max_controls and precision > 0, got {n_controls}, "
+                             f"{max_controls}, {precision}", "pass e.g. n_controls=10, max_controls=100, precision=0.1")
+    return families
+
+
+def share_lost(effects: torch.Tensor, clean: torch.Tensor, seed: int, name: str = "") -> Estimate:
+    """The share of the clean metric an ablation removes, mean(effect) / mean(clean), with its
+    interval: over the examples for the targets' effects (B,), over the examples and the control
+    draws resampled together for a control family's (n_draws, B)."""
+    if effects.ndim == 1:
+        return bootstrap(effects, clean, statistic=ratio_of_means, seed=seed, name=name)
+    return bootstrap_with_controls(clean, controls=effects, statistic=_share_of_clean, seed=seed, name=name)
+
+
+def _share_of_clean(clean: np.ndarray, effect: np.ndarray) -> float:
+    return ratio_of_means(effect, clean)
+
+
 def targeted_ablation(
     subject: "Subject",
     data: "Sequence[Example] | tuple[Posed, Posed]",
@@ -140,18 +177,8 @@ def targeted_ablation(
     per family, more in batches of `n_controls` until the family's mean effect is known to
     `precision` (relative 95% half-width) or `max_controls` (default: the run budget's control_cap)
     are drawn."""
-    if not targets:
-        raise MechtestsError("targeted_ablation got no target components", "pass e.g. [Site('head', 0, 1)]")
-    if any(t.name not in ("head", "mlp_out") for t in targets):
-        raise MechtestsError("targeted_ablation ablates heads and MLPs", "pass Site('head', l, h) or Site('mlp_out', l)")
-    families = tuple(dict.fromkeys([*controls, *(["band"] if band is not None else [])]))
-    if not families or set(families) - set(CONTROL_FAMILIES) or ("band" in families and band is None):
-        raise MechtestsError(f"unknown or unusable control families {list(controls)} (band={band})",
-                             f"name some of {CONTROL_FAMILIES[:2]}; 'band' needs band=(first, last)")
     max_controls = run_budget.active().control_cap if max_controls is None else max_controls
-    if n_controls < 2 or max_controls < n_controls or not precision > 0:
-        raise MechtestsError(f"control draws need 2 <= n_controls <= max_controls and precision > 0, got {n_controls}, "
-                             f"{max_controls}, {precision}", "pass e.g. n_controls=10, max_controls=100, precision=0.1")
+    families = check_ablation(targets, n_controls, max_controls, precision, controls, band)
     clean, _ = as_pair(subject, data)
     m_clean = metric(answer_logits(subject, clean), clean)
     values: dict[Site, torch.Tensor] = {}
@@ -168,12 +195,13 @@ def targeted_ablation(
         drawn = min(drawn + n_controls, max_controls)
         sets = control_sets(subject, targets, drawn, seed, band)
         for name in families:
-            if len(effects[name]) < n_controls or _precision(torch.stack(effects[name]))["relative_halfwidth"] > precision:
+            if len(effects[name]) < n_controls or control_precision(torch.stack(effects[name]))["relative_halfwidth"] > precision:
                 effects[name] += [effect(s) for s in progress.iterate(sets[name][len(effects[name]):], f"{name} component sets")]
-        if all(_precision(torch.stack(effects[name]))["relative_halfwidth"] <= precision for name in families):
+        if all(control_precision(torch.stack(effects[name]))["relative_halfwidth"] <= precision for name in families):
             break
     stacked = {name: torch.stack(rows) for name, rows in effects.items()}
     return AblationComparison(effect(list(targets)), *(stacked.get(name) for name in CONTROL_FAMILIES), seed)
 
 
-__all__ = ["AblationComparison", "CONTROL_DRAW", "CONTROL_FAMILIES", "CONTROL_PRECISION", "control_sets", "targeted_ablation"]
+__all__ = ["AblationComparison", "CONTROL_DRAW", "CONTROL_FAMILIES", "CONTROL_PRECISION", "check_ablation", "control_precision",
+           "control_sets", "share_lost", "targeted_ablation"]

@@ -38,8 +38,10 @@ def mech_seed(request: pytest.FixtureRequest) -> int:
 
 @pytest.fixture(scope="session")
 def mech_budget(request: pytest.FixtureRequest) -> run_budget.Budget:
-    """The run's budget (mechtests.run.budget), made the active one for every test of the session."""
-    budget = state_of(request.config).settings.budget
+    """The run's budget (mechtests.run.budget), made the active one for every test of the session;
+    --mech-sequential, when given, replaces its `sequential` (mechtests.stats.sequential reads it)."""
+    settings = state_of(request.config).settings
+    budget = run_budget.with_sequential(settings.budget, settings["sequential"])
     run_budget.activate(budget)
     return budget
 

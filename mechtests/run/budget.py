@@ -71,8 +71,11 @@ class Budget:
     faithfulness_target: the normalised faithfulness a circuit must reach to be "the" circuit.
     fixed_k: when set, every circuit has this many edges, whatever its curve (`paper`: 1000, as
         the paper did).
-    sequential: whether verdicts are decided in growing rounds (mechtests.stats) by default.
-    first_round: the examples (and control draws' multiple) of a sequential decision's first look.
+    sequential: whether a measurement that feeds a verdict is made in growing rounds and stops
+        once the verdict is decided (mechtests.stats.sequential), unless --mech-sequential says
+        otherwise: on for `default` and `quick`, off for `paper` (the paper measured every example).
+    first_round: the examples of a sequential decision's first look; later looks double it up
+        to the pool (control draws follow their precision rule at every look).
     infilling_facts, countdown_operands: the difficulty of the tasks whose difficulty is a number.
     """
 
@@ -139,6 +142,11 @@ def parse_budget(value: Any) -> Budget:
     if not isinstance(value, str) or value not in BUDGETS:
         raise MechtestsError(f"unknown budget {value!r}", f"use one of {', '.join(BUDGETS)}")
     return BUDGETS[value]
+
+
+def with_sequential(budget: Budget, flag: bool | None) -> Budget:
+    """The budget a run activates: --mech-sequential (`flag`), when given, replaces its `sequential`."""
+    return budget if flag is None else dataclasses.replace(budget, sequential=flag)
 
 
 def active() -> Budget:

@@ -59,7 +59,10 @@ class Estimate:
     """A point value with a percentile bootstrap interval over examples.
 
     draws: the statistic on each bootstrap resample (kept for arithmetic, not recorded);
-    sample: which examples and resample indices the draws come from (same sample: paired).
+    sample: which examples and resample indices the draws come from (same sample: paired);
+    growth: for an estimate measured in rounds (mechtests.stats.sequential.grown), what measures
+    the further looks: a comparison with a bar settles on the look that decides it, arithmetic
+    uses the whole pool; None: the values above are the whole measurement.
     """
 
     value: float
@@ -72,6 +75,7 @@ class Estimate:
     name: str = ""
     draws: np.ndarray | None = field(default=None, repr=False, compare=False)
     sample: str = field(default_factory=new_sample, repr=False, compare=False)
+    growth: Any = field(default=None, repr=False, compare=False)
 
     def as_dict(self) -> dict[str, float | int]:
         """The interval's JSON-able fields, as saved files (post-training cards) keep them."""
@@ -141,7 +145,9 @@ def percentile_interval(draws: np.ndarray, level: float) -> tuple[float, float]:
 
 def combine(op: Callable[[Any, Any], Any], a: Any, b: Any, symbol: str) -> Estimate:
     """`a op b` for estimates (and plain numbers): the value from the values, the interval from
-    the draws combined draw by draw (paired for the same sample, independent otherwise)."""
+    the draws combined draw by draw (paired for the same sample, independent otherwise). An
+    estimate measured in rounds enters with its whole pool: arithmetic has no bar to stop at."""
+    a, b = (x.growth.whole() if isinstance(x, Estimate) and x.growth is not None else x for x in (a, b))
     first = a if isinstance(a, Estimate) else b
     for x in (a, b):
         if not isinstance(x, (Estimate, numbers.Real)) or isinstance(x, bool):
@@ -224,9 +230,13 @@ class Decision:
 
 
 def _compare_and_record(est: Estimate, op: str, bar: Any) -> Decision:
-    """The three-way decision, and its evidence recorded with the running test."""
+    """The three-way decision, and its evidence recorded with the running test; an estimate
+    measured in rounds is first grown to the look that decides it (its evidence says which)."""
+    how: dict[str, Any] = {}
+    if est.growth is not None:
+        est, how = est.growth.settle(op, bar)
     decision = decide(est, op, bar)
-    evidence.note_decision(est.name or "estimate", est, decision.bar)
+    evidence.note_decision(est.name or "estimate", est, decision.bar, **how)
     return decision
 
 
@@ -242,12 +252,15 @@ def explain(left: Any, op: str, right: Any) -> list[str] | None:
 
 def decide(est: Estimate, op: str, bar: Any) -> Decision:
     """`est <op> bar` judged on the interval: at or beyond the bar on the claimed side holds,
-    clear of it on the other side fails, else inconclusive (ties as in >=, >, <=, <)."""
+    clear of it on the other side fails, else inconclusive (ties as in >=, >, <=, <); an estimate
+    measured in rounds, at the look that decides it (mechtests.stats.sequential)."""
     if isinstance(bar, Estimate):
         raise TypeError(f"compare an estimate with a number; for two estimates compare their difference: "
                         f"assert ({est.name or 'a'}) - ({bar.name or 'b'}) {op} 0")
     if isinstance(bar, bool) or not isinstance(bar, numbers.Real):
         raise TypeError(f"an estimate is compared with a number, not {type(bar).__name__}")
+    if est.growth is not None:  # measured in rounds: judged at the look that decides it
+        est = est.growth.settle(op, bar)[0]
     bar = float(bar)
     if not all(math.isfinite(v) for v in (est.value, est.lo, est.hi, bar)):
         raise MeasurementError(f"{est.name or 'estimate'}: the statistic or its interval is not finite "
