@@ -21,6 +21,7 @@ from mechtests.run.command_line import add_option, add_options, given
 from mechtests.run.pairs import read_settings
 from mechtests.run.settings import RunSettings, resolve
 
+
 def positive_int(text: str) -> int:
     try:
         value = int(text)
