@@ -10,7 +10,9 @@ attribution with no signal left once the corruption is masked away) has no slope
 
 - correctness: does the MDM still answer every answer slot right with `ratio` of its context masked;
 - early share: the share of |EAP-IG attribution| (heads and MLPs) in the first half of the layers,
-  clean and corrupted inputs masked alike (mechtests.measure.contrasts.depth_per_example).
+  clean and corrupted inputs masked alike (mechtests.measure.contrasts.depth_per_example);
+- head score: one head's score under a head detector (mechtests.measure.detect, .backward), whose
+  rules leave masked positions out as queries and as targets.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from mechtests.claims.evidence import current_seed
 from mechtests.errors import MechtestsError
 from mechtests.measure.attribution import attribute
 from mechtests.measure.contrasts import depth_per_example
+from mechtests.measure.detect import HeadScores
 from mechtests.queries import answer_logits, correct
 from mechtests.queries.mask_ratio import masked_pairs
 from mechtests.queries.pose import Posed
@@ -98,4 +101,17 @@ def early_share(subject: "Subject", examples: "Sequence[Example]", ratios: Seque
     return sweep(subject, examples, measure, "early-layer share", ratios, seed)
 
 
-__all__ = ["GRID", "RatioProfile", "correctness", "early_share", "sweep"]
+def head_score(subject: "Subject", examples: "Sequence[Example]", detector: Callable[..., HeadScores], layer: int, head: int,
+               ratios: Sequence[float] = GRID, seed: int = 0) -> RatioProfile:
+    """Head `layer.head`'s per-example score under `detector` (e.g. detect.induction) at each mask ratio.
+    The detector reads the masked batch as a token tensor, so the examples must share one input length."""
+    def measure(clean: Posed, _corrupted: Posed) -> np.ndarray:
+        if not bool(clean.attention_mask.all()):
+            raise MechtestsError("a head score over mask ratios got examples of different input lengths",
+                                 "pass examples of one length (one task of the bundled vocabulary, or group them by length)")
+        return detector(subject, clean.input_ids.cpu()).per_example[:, layer, head].numpy()
+
+    return sweep(subject, examples, measure, f"{getattr(detector, '__name__', 'head')} score of head {layer}.{head}", ratios, seed)
+
+
+__all__ = ["GRID", "RatioProfile", "correctness", "early_share", "head_score", "sweep"]

@@ -8,6 +8,7 @@ import torch
 
 from mechtests.errors import MechtestsError
 from mechtests.measure import mask_sweep, sinks
+from mechtests.measure.detect import induction
 from mechtests.queries import evaluate, pose
 from mechtests.queries.mask_ratio import masked_pairs
 from mechtests.stats import sample_key
@@ -80,6 +81,15 @@ def test_bad_ratios_and_an_arm_are_refused_in_one_line(mdm, mixed):
 def test_correctness_at_ratio_zero_is_the_plain_evaluation(mdm, mixed):
     profile = mask_sweep.correctness(mdm, mixed, ratios=(0.0, 0.5), seed=0)
     assert profile.values[:, 0].tolist() == evaluate(mdm, mixed)[1].float().tolist()
+
+
+def test_a_head_score_at_ratio_zero_is_the_detectors_and_masked_queries_drop_out(mdm):
+    examples = TaskSet(mdm.tokenizer, n=8, seed=1).induction
+    profile = mask_sweep.head_score(mdm, examples, induction, 1, 0, ratios=(0.0, 0.75), seed=0)
+    np.testing.assert_allclose(profile.values[:, 0], induction(mdm, examples).per_example[:, 1, 0].numpy(), rtol=0, atol=1e-6)
+    assert not np.isnan(profile.values[:, 0]).any() and np.isnan(profile.values[:, 1]).sum() >= len(examples) // 2  # repeats masked away
+    with pytest.raises(MechtestsError, match="one input length"):
+        mask_sweep.head_score(mdm, TaskSet(mdm.tokenizer, n=2, seed=0).infilling + examples[:1], induction, 1, 0)
 
 
 def test_slope_is_each_examples_least_squares_slope():
