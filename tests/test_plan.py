@@ -1,4 +1,5 @@
-"""`mechtests plan`: estimates before a run, and cache status that matches the keys the suites use."""
+"""`mechtests plan`: per-hypothesis estimates from the suites' own code, `-k` as pytest takes it,
+cache status under the keys the suites use, and a throughput kept once per machine."""
 
 from __future__ import annotations
 
@@ -9,28 +10,38 @@ import pytest
 
 import mechtests
 from mechtests import study
-from mechtests.run import budget
 from mechtests.cli import main
+from mechtests.run import budget, throughput
 from mechtests.tasks import TaskSet
 
-PAIR = Path(__file__).resolve().parents[1] / "fixtures" / "tiny-pair"
+ROOT = Path(__file__).resolve().parents[1]
+PAIR = ROOT / "fixtures" / "tiny-pair"
+SUITES = str(ROOT / "suites")
 pytestmark = pytest.mark.skipif(not (PAIR / "arm" / "config.json").is_file(), reason="fixtures/tiny-pair is not built")
 
 
 def _plan(capsys, *extra: str) -> dict:
-    assert main(["plan", "--pair", "tiny", "--mech-budget", "quick", "--threads", "1", "--json", *extra]) == 0
+    assert main(["plan", "--pair", "tiny", "--mech-budget", "quick", "--threads", "1", "--json", *extra, SUITES]) == 0
     return json.loads(capsys.readouterr().out)
 
 
-def test_plan_prints_passes_time_and_memory_for_every_task_and_model(isolated_cache, capsys):
-    assert main(["plan", "--pair", "tiny", "--mech-budget", "quick", "--threads", "1"]) == 0
-    text = capsys.readouterr().out
-    assert "to compute: 20 of 20 measurements (0 cached)" in text and "peak memory about" in text and "GFLOP/s (measured now)" in text
-    report = _plan(capsys)
-    assert report["device"] == "cpu" and report["dtype"] == "float32" and report["budget"] == "quick"
-    for line in report["lines"]:
-        assert line["passes"] >= 1 and line["seconds"] > 0 and line["peak_bytes"] > 0 and line["rows_forward"] > 0
-        assert line["rows_backward"] == (0 if line["measurement"].startswith("correct") else 4 * line["rows_forward"] // 2)
+def test_plan_gives_each_selected_hypothesis_its_measurements_time_and_memory(isolated_cache, capsys):
+    report = _plan(capsys, "-k", "heads_present or arm_more_specialized")
+    assert set(report["hypotheses"]) == {
+        "suites/test_heads.py::test_induction_heads_present[arm]", "suites/test_heads.py::test_induction_heads_present[mdm]",
+        "suites/test_heads.py::test_previous_token_heads_present[arm]", "suites/test_heads.py::test_previous_token_heads_present[mdm]",
+        "suites/test_specialization.py::test_arm_more_specialized"}
+    special = report["hypotheses"]["suites/test_specialization.py::test_arm_more_specialized"]
+    kinds = {(line["measurement"], line["model"]) for line in special["lines"]}
+    assert {("correct (answers)", "arm"), ("correct (answers)", "mdm"), ("eap-ig (EAP-IG)", "arm"), ("logit lens", "mdm")} <= kinds
+    quick = budget.BUDGETS["quick"]
+    eap = [line for line in special["lines"] if line["measurement"] == "eap-ig (EAP-IG)" and line["model"] == "arm"]
+    assert eap and all(line["rows_forward_backward"] == quick.ig_steps * line["examples"] for line in eap)
+    for h in report["hypotheses"].values():
+        assert h["seconds"] > 0 and h["partly_counted"] is None
+        assert all(line["passes"] >= 1 and line["peak_bytes"] > 0 for line in h["lines"])
+        assert h["seconds_first_look"] <= h["seconds"]  # quick decides sequentially: the likely figure, then the bound
+    assert report["sequential"] and report["total"]["seconds"] < sum(h["seconds"] for h in report["hypotheses"].values())
 
 
 def test_plan_sees_what_the_study_cached_under_the_same_keys(isolated_cache, capsys):
@@ -40,12 +51,28 @@ def test_plan_sees_what_the_study_cached_under_the_same_keys(isolated_cache, cap
     with budget.using(quick):
         pool = study.common_pool(arm, mdm, "ioi", examples)
         study.attribution(arm, "ioi", pool)
-    lines = {(line["measurement"].split()[0], line["model"]): line for line in _plan(capsys)["lines"] if line["task"] == "ioi"}
-    assert lines["correct", "arm"]["cached"] == lines["correct", "mdm"]["cached"] == "yes"
-    assert lines["eap-ig", "arm"]["cached"] == "yes" and lines["eap-ig", "mdm"]["cached"] == "no"
-    assert lines["eap-ig", "arm"]["rows_forward"] == 2 * len(pool)
-    others = [line for line in _plan(capsys)["lines"] if line["task"] != "ioi"]
-    assert {line["cached"] for line in others} == {"no", "?"}
+    lines = _plan(capsys, "-k", "arm_more_specialized")["hypotheses"]["suites/test_specialization.py::test_arm_more_specialized"]["lines"]
+    ioi = {(line["measurement"], line["model"]): line for line in lines if line["task"] == "ioi"}
+    assert ioi["correct", "arm"]["cached"] and ioi["correct", "mdm"]["cached"] and ioi["eap-ig", "arm"]["cached"]
+    assert not ioi["eap-ig (EAP-IG)", "mdm"]["cached"] and ioi["eap-ig (EAP-IG)", "mdm"]["examples"] == len(pool)
+    assert ioi["eap-ig", "arm"]["seconds"] == 0 and ioi["eap-ig (EAP-IG)", "mdm"]["seconds"] > 0
+
+
+def test_plan_prints_a_table_and_keeps_the_throughput_until_asked_to_measure_again(isolated_cache, capsys):
+    assert main(["plan", "--pair", "tiny", "--mech-budget", "quick", "--threads", "1", "-k", "induction_heads_present", SUITES]) == 0
+    text = capsys.readouterr().out
+    assert "suites/test_heads.py::test_induction_heads_present[arm]" in text and "the run: 2 test(s)" in text and "(measured now)" in text
+    kept = (isolated_cache / throughput.FILE).read_text()
+    assert "kept, measured" in (main(["plan", "--pair", "tiny", "--threads", "1", "-k", "induction_heads_present", SUITES]), capsys.readouterr().out)[1]
+    assert (isolated_cache / throughput.FILE).read_text() == kept
+    assert main(["plan", "--pair", "tiny", "--threads", "1", "--measure", "-k", "induction_heads_present", SUITES]) == 0
+    assert "(measured now)" in capsys.readouterr().out
+
+
+def test_plan_says_when_k_selects_nothing(isolated_cache, capsys):
+    assert main(["plan", "--pair", "tiny", "--threads", "1", "-k", "no_such_hypothesis", SUITES]) == 2
+    err = capsys.readouterr().err
+    assert "no hypothesis selected by -k 'no_such_hypothesis'" in err and err.count("\n") == 1
 
 
 def test_plan_rejects_a_bad_device_with_the_options_choices(isolated_cache, capsys):
