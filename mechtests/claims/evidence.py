@@ -231,7 +231,8 @@ def record(name: str, value: Any, ci: Any = None, threshold: Any = None, **extra
 
 
 def describe(entry: dict[str, Any]) -> str:
-    """One line for the terminal: `name = value [lo, hi] vs threshold t`."""
+    """One line for the terminal and the Markdown summary: `name = value [lo, hi] vs threshold t`,
+    and for an estimate measured in rounds the look that decided it."""
     value = entry["value"]
     if isinstance(value, list):
         text = f"{entry['name']} = list of {len(value)}"
@@ -241,6 +242,8 @@ def describe(entry: dict[str, Any]) -> str:
         text += f" [{fmt(entry['ci'][0])}, {fmt(entry['ci'][1])}]"
     if entry.get("threshold") is not None:
         text += f" vs threshold {fmt(entry['threshold'])}"
+    if entry.get("extra", {}).get("sequential"):  # measured in rounds: which look decided, on how many examples
+        text += f" ({entry['extra']['sequential']})"
     return text
 
 

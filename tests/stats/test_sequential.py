@@ -75,6 +75,7 @@ def test_a_clear_effect_is_decided_at_an_early_look_with_its_evidence() -> None:
     assert entry["extra"]["sequential"].startswith("decided at look 1 of 4: n=64 of 500")
     assert entry["extra"]["examples_used"] == 64 and entry["extra"]["examples_pool"] == POOL
     assert entry["ci"][0] >= 0.2 and entry["threshold"] == 0.2
+    assert evidence.describe(entry).endswith("vs threshold 0.2 (decided at look 1 of 4: n=64 of 500 (interval widened to z=6.16))")
     widened = est.growth.settle(">=", 0.2)[0]
     assert widened.hi - widened.lo > 3 * (est.hi - est.lo)  # decided on the look's boundary, not on 1.96
 
