@@ -88,7 +88,7 @@ def test_a_head_score_at_ratio_zero_is_the_detectors_and_masked_queries_drop_out
     profile = mask_sweep.head_score(mdm, examples, induction, 1, 0, ratios=(0.0, 0.75), seed=0)
     np.testing.assert_allclose(profile.values[:, 0], induction(mdm, examples).per_example[:, 1, 0].numpy(), rtol=0, atol=1e-6)
     assert not np.isnan(profile.values[:, 0]).any() and np.isnan(profile.values[:, 1]).sum() >= len(examples) // 2  # repeats masked away
-    with pytest.raises(MechtestsError, match="one input length"):
+    with pytest.raises(MechtestsError, match="different input lengths"):
         mask_sweep.head_score(mdm, TaskSet(mdm.tokenizer, n=2, seed=0).infilling + examples[:1], induction, 1, 0)
 
 
