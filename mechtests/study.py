@@ -8,6 +8,9 @@
 - Each model's EAP-IG attribution on a task, kept in memory and on disk (mechtests.run.cache),
   keyed by the weights' sha256, the task, the examples and every parameter, so that xdist
   workers and later runs reuse it and a new checkpoint never gets a stale result.
+- Each attribution's faithfulness curve (mechtests.measure.curves), cached the same way, and the
+  circuit size K it picks: the smallest grid size whose faithfulness clears the budget's target,
+  unless the budget fixes K. A comparison of two models takes the larger of their two Ks.
 """
 
 from __future__ import annotations
@@ -22,6 +25,7 @@ from mechtests.errors import MechtestsError
 from mechtests.measure.ablations import CONTROL_DRAW, CONTROL_FAMILIES, CONTROL_PRECISION, AblationComparison, targeted_ablation
 from mechtests.measure.attribution import Attribution, Graph, attribute, graph_for
 from mechtests.measure.circuits import top_edge_indices
+from mechtests.measure.curves import CircuitSize, Curve, measure_curve, smallest_faithful
 from mechtests.measure.contrasts import component_attribution, depth_per_example, depth_profile, gini, jaccard
 from mechtests.models import Site
 from mechtests.queries import Example, evaluate
@@ -96,6 +100,52 @@ def attribution(
     )
 
 
+def faithfulness_curve(subject: "Subject", task: str, examples: Sequence[Example], attributed: Attribution) -> Curve:
+    """The faithfulness curve of the circuits `attributed` ranks (cached), edge-patched on the
+    first `check_pool` of `examples` at every size of the budget's `faithfulness_grid`."""
+    run = run_budget.active()
+    patched = list(examples)[: run.check_pool]
+    scores = attributed.scores * _toward_the_model(attributed)
+    params = {"grid": list(run.faithfulness_grid), "scores": cache.checksum({"scores": scores})}
+    key = cache.cache_key(subject, task, patched, "faithfulness-curve", params)
+
+    def compute() -> dict[str, torch.Tensor]:
+        progress.step(f"faithfulness curve {task} ({subject.kind})")
+        curve = measure_curve(subject, patched, scores, attributed.graph, run.faithfulness_grid)
+        return {"signed": curve.signed, "absolute": curve.absolute, "clean": curve.clean, "empty": curve.empty,
+                "sizes": torch.tensor(curve.sizes)}
+
+    stored = cache.cached(key, compute, meta={"task": task, "method": "faithfulness-curve", **params, "model": subject.path})
+    return Curve(tuple(run.faithfulness_grid), tuple(stored["sizes"].tolist()), stored["signed"], stored["absolute"], stored["clean"],
+                 stored["empty"])
+
+
+def _toward_the_model(attributed: Attribution) -> float:
+    """+1, or -1 where the corrupted input scores higher than the clean one (greater-than's
+    metric can): an edge's score estimates its share of m(clean) - m(corrupted), so this sign
+    makes a positive score one that moves the metric toward the model's, as CPR's signed ranking
+    means (MIB's metrics are higher on the clean input)."""
+    return 1.0 if float(attributed.metric_clean.mean()) >= float(attributed.metric_corrupted.mean()) else -1.0
+
+
+def circuit_size(subject: "Subject", task: str, examples: Sequence[Example], attributed: Attribution, seed: int) -> CircuitSize:
+    """K for `subject`'s circuit on `task`: the budget's fixed_k (at most the graph's edges), or the
+    smallest grid size whose faithfulness interval clears the budget's target (curves.smallest_faithful)."""
+    run = run_budget.active()
+    if run.fixed_k is not None:
+        k = min(run.fixed_k, attributed.graph.n_edges)
+        return CircuitSize(k, f"K={k}: fixed by the {run.name} budget (fixed_k={run.fixed_k}, at most the graph's {attributed.graph.n_edges} edges)")
+    return smallest_faithful(faithfulness_curve(subject, task, examples, attributed), run.faithfulness_target, seed)
+
+
+def pair_circuit_size(models: Sequence["Subject"], task: str, examples: Sequence[Example], attributed: Sequence[Attribution], seed: int) -> CircuitSize:
+    """One K for comparing the models' circuits on `task`: the larger of their Ks, so that both
+    circuits clear the target; the reason names each model's."""
+    sizes = [circuit_size(model, task, examples, a, seed) for model, a in zip(models, attributed)]
+    k = max(size.k for size in sizes)
+    return CircuitSize(k, f"K={k}, the larger of the models' ({'; '.join(f'{m.kind.upper()} {s.why}' for m, s in zip(models, sizes))})")
+
+
 # --- pair-level statistics over the shared pool -----------------------------------------------------
 EARLY = 0.5  # "early layers" in the suites: the first half of the layers (layers 0-1 of 4)
 
@@ -141,8 +191,8 @@ def check_same_shape(attributions: Sequence[Attribution]) -> None:
                              "pair an MDM with the ARM it was post-trained from (the same layers and heads)")
 
 
-def edge_jaccard(graph: Graph, k: int | None = None) -> Callable[[torch.Tensor, torch.Tensor], float]:
-    """statistic(scores_a, scores_b): Jaccard of the two top-K edge sets (K from the budget when not given)."""
+def edge_jaccard(graph: Graph, k: int) -> Callable[[torch.Tensor, torch.Tensor], float]:
+    """statistic(scores_a, scores_b): Jaccard of the two top-K edge sets."""
     top = lambda s: set(top_edge_indices(s, graph, k).tolist())  # noqa: E731
     return lambda a, b: jaccard(top(a), top(b))
 
@@ -157,8 +207,8 @@ def early_shares(attr: Attribution, early: float = EARLY) -> np.ndarray:
     return depth_per_example(attr, early)[0]
 
 
-def circuit_early_share(scores: torch.Tensor, graph: Graph, k: int | None = None, early: float = EARLY) -> float:
-    """Early-layer share of the attribution on the top-K circuit's edges (K from the budget when not given)."""
+def circuit_early_share(scores: torch.Tensor, graph: Graph, k: int, early: float = EARLY) -> float:
+    """Early-layer share of the attribution on the top-K circuit's edges."""
     keep = torch.zeros(scores.numel(), dtype=torch.bool)
     keep[top_edge_indices(scores, graph, k)] = True
     return depth_profile(scores * keep.view_as(scores), graph, early=early).early_share

@@ -17,7 +17,6 @@ import numpy as np
 import mechtests
 from mechtests import study
 from mechtests.claims import figures
-from mechtests.measure.circuits import budget
 from mechtests.stats import Estimate, bootstrap, bootstrap_with_controls, independent_difference, interval, paired_difference, profile_bands
 from mechtests.tasks import TASKS, TaskSet
 
@@ -57,13 +56,13 @@ def _front_loading(attributions, tasks: list[str]) -> np.ndarray:
     return np.concatenate(diffs)
 
 
-def _circuit_front_loading(attributions, tasks: list[str], k: int, seed: int) -> np.ndarray:
-    """MDM - ARM early share of the top-K circuits, mean over the tasks, on the pool (entry 0)
-    and its bootstrap resamples (the circuits recomputed on every resample)."""
+def _circuit_front_loading(attributions, sizes: dict[str, int], seed: int) -> np.ndarray:
+    """MDM - ARM early share of the top-K circuits (K per task: `sizes`), mean over the tasks, on
+    the pool (entry 0) and its bootstrap resamples (the circuits recomputed on every resample)."""
     draws = []
-    for task in tasks:
+    for task, k in sizes.items():
         arm, mdm = attributions(task)
-        share = lambda scores, g=arm.graph: study.circuit_early_share(scores, g, k)  # noqa: E731
+        share = lambda scores, g=arm.graph, k=k: study.circuit_early_share(scores, g, k)  # noqa: E731
         draws.append(study.resampled([arm, mdm], lambda a, m: share(m) - share(a), seed))
     return np.mean(draws, axis=0)
 
@@ -137,10 +136,12 @@ def test_mdm_early_components_are_causal(pair, pools, attributions, regime_tasks
     "share is negative on globally constrained tasks (-0.077 [-0.088, -0.073] to -0.123 [-0.135, -0.111]) and below the "
     "prefix-dominant share (global - prefix -0.082 to -0.135, every interval below 0)",
 )
-def test_depth_pattern_is_robust(pair, attributions, regime_tasks, make_pools, mech_seed, mech_budget):
+def test_depth_pattern_is_robust(pair, pools, attributions, regime_tasks, make_pools, mech_seed, mech_budget):
     """The pattern: MDM - ARM early share is positive on globally constrained tasks and larger
     there than on prefix-dominant tasks (means over tasks). Variants: two fresh prompt samples
-    (seeds +1, +2; the budget's candidates and check pools, 1000 and 200 by default), two circuit budgets (the budget's K and twice it) and two
+    (seeds +1, +2; the budget's candidates and check pools, 1000 and 200 by default), two circuit
+    sizes (each task's K, sized by the faithfulness curve as study.pair_circuit_size says, and
+    twice it, at most every edge; each task's K and why are recorded) and two
     denoising step counts (1 and 2 steps for the MDM's multi-token answers). Thresholds: zero,
     twice per variant; the global share's interval lies above 0, and so does the interval of
     global minus prefix (the two regimes' examples resampled each on their own)."""
@@ -152,12 +153,15 @@ def test_depth_pattern_is_robust(pair, attributions, regime_tasks, make_pools, m
 
     tasks = {regime: regime_tasks(regime) for regime in (GLOBAL, PREFIX)}
     for offset in PROMPT_SEED_OFFSETS:
-        pools = _prompt_pools(pair, make_pools, mech_budget, mech_seed + offset)
-        variants[f"prompts seed {mech_seed + offset}"] = per_example(pools.attributions, {r: pools.with_pools(tasks[r]) for r in tasks})
-    k = budget(attributions(tasks[PREFIX][0])[0].graph.n_edges)
-    for size in (k, 2 * k):
-        glob, prefix = (_circuit_front_loading(attributions, tasks[r], size, mech_seed) for r in (GLOBAL, PREFIX))
-        variants[f"circuit top {size} edges"] = tuple(interval(d, mech_seed) for d in (glob, prefix, glob - prefix))
+        fresh = _prompt_pools(pair, make_pools, mech_budget, mech_seed + offset)
+        variants[f"prompts seed {mech_seed + offset}"] = per_example(fresh.attributions, {r: fresh.with_pools(tasks[r]) for r in tasks})
+    sizes = {task: study.pair_circuit_size(pair, task, pools[task], attributions(task), mech_seed) for task in tasks[GLOBAL] + tasks[PREFIX]}
+    for task, size in sizes.items():
+        mechtests.record(f"{task}: circuit size K", size.k, why=size.why)
+    for times, variant in ((1, "circuit top K edges"), (2, "circuit top 2K edges")):
+        k = {task: min(times * size.k, attributions(task)[0].graph.n_edges) for task, size in sizes.items()}
+        glob, prefix = (_circuit_front_loading(attributions, {t: k[t] for t in tasks[r]}, mech_seed) for r in (GLOBAL, PREFIX))
+        variants[variant] = tuple(interval(d, mech_seed) for d in (glob, prefix, glob - prefix))
     for steps in (1, 2):
         get = lambda t, k=steps: attributions(t, denoise_steps=k if study.regime_of(t) == GLOBAL else 1)  # noqa: E731
         variants[f"{steps} denoising step(s)"] = per_example(get, tasks)

@@ -1,20 +1,22 @@
-"""Each task's circuit is faithful: its K edges alone recover most of the task metric.
+"""Each task's circuit is faithful: a small share of the edges alone recovers most of the task metric.
 
-Source: PAPER, Method (circuits from EAP-IG scores; faithfulness validates them), and Hanna et
-al. 2024 ("Have faith in faithfulness") for how the circuit is built.
+Source: PAPER, Method (circuits from EAP-IG scores; faithfulness validates them), measured as MIB
+measures it (Mueller et al. 2025, circuit localization track; mechtests.measure.curves): the
+normalised faithfulness f = (m(C) - m(empty)) / (m(M) - m(empty)) of the top edges by |EAP-IG
+score| at every size of the budget's `faithfulness_grid` (% of the edges; `paper`: MIB's ten
+points), every edge outside the circuit patched to its corrupted activation, and the curve's
+two areas, CPR (edges by signed score, higher is better) and CMD (by |score|, 0 is best), each
+with a bootstrap interval over examples.
 
-Circuit: K edges grown greedily back from the logits by |EAP-IG score|
-(mechtests.measure.circuits.connected_edges), so every edge lies on a path to the output. K is the
-run budget's (mechtests.measure.circuits.budget: the paper's share of the graph, at least 39 edges, the
-smallest K whose edge Jaccard resolves 0.05; 39 of the bundled pair's 207). The paper's top-K
-summary is recorded beside it: it need not be connected, and when it keeps a head's inputs
-but not its path to the logits it recovers nothing. A 25% circuit is recorded too, to show how
-many edges the metric takes. Faithfulness = (m_circuit - m_corrupted) / (m_clean - m_corrupted),
-every edge outside the circuit patched to its corrupted activation. Threshold: "most of the
-metric" is more than half, 0.5, for every task, at the budget's K, judged on the bootstrap
-interval (below 0.5 fails, around 0.5 inconclusive). Examples: the model's own
-correctly answered examples (up to the budget's check pool per task, 200 by default); the pair-level hypotheses use the
-common-correct pool instead.
+Bars, fixed from the claim's words before any run: "most of the metric" is the budget's
+faithfulness target, 0.8 (the share the circuit size K of the pair-level hypotheses must reach,
+mechtests.study.circuit_size); "a small share" is at most a fifth of the edges, WITHIN = 20 %.
+Why 20 %: a circuit is a minority of the model; on GPT-2 IOI, MIB's best edge rankings reach
+f near 1 within about 5 % of the edges (EAP-IG-inputs' CMD is 0.03), and 20 % leaves room for
+a 4-layer graph a thousand times smaller, where one edge is half a percent. The claim is judged
+at the largest grid size within 20 %, on its interval: at or above 0.8 holds, below fails,
+across it inconclusive. Examples: the model's own correctly answered examples (the budget's
+check pool per task, 200 by default); the pair-level hypotheses use the common-correct pool.
 """
 
 from __future__ import annotations
@@ -23,44 +25,45 @@ from functools import partial
 
 import mechtests
 from mechtests import study
-from mechtests.run import progress
-from mechtests.measure.circuits import connected_edges, edge_patched_metric, top_edges
-from mechtests.stats import bootstrap, normalised
+from mechtests.claims import figures
+from mechtests.measure.curves import smallest_faithful
 from mechtests.tasks import TASKS
 
-MOST = 0.5
-WIDER = 0.25  # the larger budget recorded beside the verdict's
+WITHIN = 20.0  # % of the graph's edges: "a small share"
 
 
 def _own_attribution(subject, tasks, mech_budget, *, task: str):
-    """The model's own correctly answered examples of `task` (the budget's check pool) and its
-    EAP-IG attribution on them."""
+    """The model's own correctly answered examples of `task` (the budget's check pool), its EAP-IG
+    attribution on them and its faithfulness curve (all cached)."""
     examples = study.own_pool(subject, task, tasks[task], size=mech_budget.check_pool)
-    return examples, study.attribution(subject, task, examples)
+    attribution = study.attribution(subject, task, examples)
+    return attribution, study.faithfulness_curve(subject, task, examples, attribution)
 
 
 @mechtests.hypothesis(
-    claim="On every task, a K-edge circuit alone recovers most of the clean metric",
-    source="PAPER, Method (faithfulness of EAP-IG circuits)",
-    expect={"arm": "holds", "mdm": "holds"},
+    claim="On every task, a circuit of at most 20% of the edges recovers at least 0.8 of the clean metric",
+    source="PAPER, Method (faithfulness of EAP-IG circuits); MIB's faithfulness curve (Mueller et al. 2025)",
+    expect={"arm": "fails", "mdm": "fails"},
+    reason="bundled pair (built with seed 1, run seed 0): at 20% of the edges (41 of 207) induction and infilling recover "
+    "0.90-0.99 in both models, but countdown does not (ARM 0.736 [0.707, 0.764], MDM 0.751 [0.716, 0.784]), nor does the "
+    "MDM's ioi (0.602 [0.569, 0.635]) or greater-than (0.714 [0.669, 0.756]); every task reaches 0.8 at 50% (103 edges)",
     parts={task: partial(_own_attribution, task=task) for task in TASKS},
 )
 def test_task_circuits_are_faithful(subject, tasks, own_tasks, mech_seed, mech_budget):
+    target = mech_budget.faithfulness_target
     claims = []
     for task in own_tasks(subject, list(tasks)):
-        examples, attribution = _own_attribution(subject, tasks, mech_budget, task=task)
-
-        def faithfulness(circuit, how):
-            progress.step(f"edge patching {task} ({subject.kind}): K={circuit.k}, {how}")
-            m_circuit, m_clean, m_corrupt = edge_patched_metric(subject, examples, circuit.mask)
-            return bootstrap(m_circuit, m_corrupt, m_clean, statistic=normalised, seed=mech_seed)
-
-        circuit = connected_edges(attribution)
-        faith = faithfulness(circuit, "connected").named(f"{task}: faithfulness (K={circuit.k}, connected)")
-        claims.append(faith >= MOST)
-        wider = connected_edges(attribution, fraction=WIDER)
-        mechtests.record(f"{task}: faithfulness (K={wider.k}, connected)", faithfulness(wider, "connected"))
-        mechtests.record(f"{task}: faithfulness (K={circuit.k}, top edges)", faithfulness(top_edges(attribution), "top edges"))
+        attribution, curve = _own_attribution(subject, tasks, mech_budget, task=task)
+        per_size = curve.faithfulness(mech_seed)
+        rows = [[p, f.value, f.lo, f.hi] for p, f in zip(curve.percents, per_size)]
+        mechtests.record(f"{task}: faithfulness curve", rows, **figures.curve(f"{task}: faithfulness by circuit size", subject.kind.upper()))
+        mechtests.record(f"{task}: CPR", curve.cpr(mech_seed), ranking="signed score", grid=str(curve.percents))
+        mechtests.record(f"{task}: CMD", curve.cmd(mech_seed), ranking="|score|", grid=str(curve.percents))
+        size = smallest_faithful(curve, target, mech_seed)  # on the pair's pool, this rule sizes the pair-level circuits
+        mechtests.record(f"{task}: smallest faithful circuit", size.k, why=size.why)
+        within = max((i for i, p in enumerate(curve.percents) if p <= WITHIN), default=0)
+        f = per_size[within].named(f"{task}: faithfulness at {curve.percents[within]:g}% ({curve.sizes[within]} edges)")
+        claims.append(f >= target)
         summed, gap = attribution.completeness()
         mechtests.record(f"{task}: EAP-IG completeness error", abs(summed - gap) / max(abs(gap), 1e-12), steps=attribution.steps)
     assert all(claims)

@@ -3,10 +3,11 @@ the ARM's circuit still carries the task inside the MDM.
 
 Source: PAPER findings 1 and 2. Both models are measured on the same common-correct pool
 (up to 500 examples per task that both answer correctly), with EAP-IG (8 steps) and the top
-K edges as each model's circuit, K from the run budget's rule (mechtests.run.budget: the paper's
-share of the graph, but at least the K whose coarsest Jaccard step is 0.05: 39 of the bundled
-pair's 207 edges; with 10 edges one edge moved the Jaccard by 0.18). K and the Jaccard's
-resolution are recorded next to it. Intervals: bootstrap over the pool's examples, the same resample for both models,
+K edges by |score| as each model's circuit. K is sized by the faithfulness curve
+(mechtests.study.pair_circuit_size): per model and task, the smallest grid size whose
+faithfulness interval clears the budget's target (0.8), and for the two models' overlap the
+larger of their two, so that both circuits carry the task; the `paper` budget fixes K at 1000
+as the paper did. K, why, and the Jaccard's resolution are recorded next to it. Intervals: bootstrap over the pool's examples, the same resample for both models,
 the circuits recomputed on every draw; every part is judged on its interval (straddling its bar:
 inconclusive).
 """
@@ -20,7 +21,7 @@ import numpy as np
 import mechtests
 from mechtests import study
 from mechtests.claims import figures
-from mechtests.measure.circuits import budget, top_edges
+from mechtests.measure.circuits import top_edges
 from mechtests.measure.contrasts import jaccard_resolution, overlap
 from mechtests.models import Site
 from mechtests.stats import bootstrap, bootstrap_with_controls, interval, paired_difference, ratio_of_means
@@ -30,19 +31,25 @@ FAR_MORE = 2.0  # "far more than random": at least twice the random components' 
 
 
 def _arm_circuit_ablation(pair, pools, attributions, mech_seed, *, task: str):
-    """The heads and MLPs of the ARM's top-K circuit on `task`, and their mean-ablation in the
-    MDM against random components."""
+    """The heads and MLPs of the ARM's top-K circuit on `task` (K: the ARM's, study.circuit_size),
+    their mean-ablation in the MDM against random components, and the K with its reason."""
     arm_attr, _ = attributions(task)
-    targets = _circuit_components(top_edges(arm_attr))
-    return targets, study.ablation(pair.mdm, task, pools[task], targets, method="mean", seed=mech_seed, controls=("random",))
+    size = study.circuit_size(pair.arm, task, pools[task], arm_attr, mech_seed)
+    targets = _circuit_components(top_edges(arm_attr, k=size.k))
+    return targets, study.ablation(pair.mdm, task, pools[task], targets, method="mean", seed=mech_seed, controls=("random",)), size
 
 
-def _overlaps(attributions, tasks: list[str], seed: int) -> dict[str, np.ndarray]:
-    """task -> edge Jaccard of the two circuits on the pool (entry 0) and on bootstrap resamples."""
+def _sizes(pair, pools, attributions, tasks: list[str], seed: int) -> dict:
+    """task -> the circuit size both models' circuits on it are compared at (study.pair_circuit_size)."""
+    return {task: study.pair_circuit_size(pair, task, pools[task], attributions(task), seed) for task in tasks}
+
+
+def _overlaps(attributions, sizes: dict, seed: int) -> dict[str, np.ndarray]:
+    """task -> edge Jaccard of the two top-K circuits on the pool (entry 0) and on bootstrap resamples."""
     out = {}
-    for task in tasks:
+    for task, size in sizes.items():
         arm, mdm = attributions(task)
-        out[task] = study.resampled([arm, mdm], study.edge_jaccard(arm.graph), seed)
+        out[task] = study.resampled([arm, mdm], study.edge_jaccard(arm.graph, size.k), seed)
     return out
 
 
@@ -51,20 +58,21 @@ def _overlaps(attributions, tasks: list[str], seed: int) -> dict[str, np.ndarray
     source="PAPER finding 1",
     expect={"pair": "holds"},
 )
-def test_prefix_pathways_preserved(pair, attributions, regime_tasks, mech_seed):
+def test_prefix_pathways_preserved(pair, pools, attributions, regime_tasks, mech_seed):
     """Threshold: the Jaccard interval's lower end is at least twice the null mean and above the
     null's 97.5th percentile (random K-edge circuits of the same graph, 1000 draws)."""
     claims = []
-    for task, draws in _overlaps(attributions, regime_tasks("prefix-dominant"), mech_seed).items():
+    sizes = _sizes(pair, pools, attributions, regime_tasks("prefix-dominant"), mech_seed)
+    for task, draws in _overlaps(attributions, sizes, mech_seed).items():
         arm, mdm = attributions(task)
-        k = budget(arm.graph.n_edges)
-        null = overlap(top_edges(arm), top_edges(mdm), seed=mech_seed)
+        k = sizes[task].k
+        null = overlap(top_edges(arm, k=k), top_edges(mdm, k=k), seed=mech_seed)
         est = interval(draws, mech_seed, name=f"{task}: edge Jaccard")
-        mechtests.record(est.name, est, null_mean=null.null_mean, k=k, resolution=jaccard_resolution(k),
+        mechtests.record(est.name, est, null_mean=null.null_mean, k=k, why=sizes[task].why, resolution=jaccard_resolution(k),
                          **figures.point("edge Jaccard per task", x=task, band=(null.null_lo, null.null_hi)))
         claims.append(est >= max(WELL_ABOVE * null.null_mean, null.null_hi))
         for label, attr in (("ARM", arm), ("MDM", mdm)):
-            mechtests.record(f"{task}: {label} circuit", _grid(attr), **_circuit_chart(task, label, attr))
+            mechtests.record(f"{task}: {label} circuit", _grid(attr, k), **_circuit_chart(task, label, attr, k))
     assert all(claims)
 
 
@@ -73,24 +81,26 @@ def test_prefix_pathways_preserved(pair, attributions, regime_tasks, mech_seed):
     source="PAPER finding 2",
     expect={"pair": "holds"},
 )
-def test_global_pathways_reorganised(pair, attributions, regime_tasks, mech_seed):
+def test_global_pathways_reorganised(pair, pools, attributions, regime_tasks, mech_seed):
     """Threshold: zero. The difference, mean Jaccard over prefix-dominant tasks minus mean Jaccard
     over globally constrained tasks, has an interval above 0 (each task's pool resampled on its
     own, the difference taken draw by draw)."""
     draws = {}
     for regime in ("prefix-dominant", "globally-constrained"):
-        per_task = _overlaps(attributions, regime_tasks(regime), mech_seed)
+        sizes = _sizes(pair, pools, attributions, regime_tasks(regime), mech_seed)
+        per_task = _overlaps(attributions, sizes, mech_seed)
         draws[regime] = np.mean(list(per_task.values()), axis=0)
         mechtests.record(f"{regime}: mean edge Jaccard", interval(draws[regime], mech_seed),
                          **figures.point("mean edge Jaccard per regime", x=regime))
         for task, task_draws in per_task.items():
             arm, mdm = attributions(task)
-            null = overlap(top_edges(arm), top_edges(mdm), seed=mech_seed)
-            mechtests.record(f"{task}: edge Jaccard", interval(task_draws, mech_seed), null_mean=null.null_mean,
-                             **figures.point("edge Jaccard per task", x=task, series=regime, band=(null.null_lo, null.null_hi)))
+            k = sizes[task].k
+            null = overlap(top_edges(arm, k=k), top_edges(mdm, k=k), seed=mech_seed)
+            mechtests.record(f"{task}: edge Jaccard", interval(task_draws, mech_seed), null_mean=null.null_mean, k=k,
+                             why=sizes[task].why, **figures.point("edge Jaccard per task", x=task, series=regime, band=(null.null_lo, null.null_hi)))
             if regime == "globally-constrained":
                 for label, attr in (("ARM", arm), ("MDM", mdm)):
-                    mechtests.record(f"{task}: {label} circuit", _grid(attr), **_circuit_chart(task, label, attr))
+                    mechtests.record(f"{task}: {label} circuit", _grid(attr, k), **_circuit_chart(task, label, attr, k))
     gap = interval(draws["prefix-dominant"] - draws["globally-constrained"], mech_seed)
     assert gap.named("prefix - global mean edge Jaccard") >= 0.0
 
@@ -112,7 +122,8 @@ def test_arm_circuit_causal_in_mdm(pair, pools, attributions, regime_tasks, mech
     each judged on an interval that resamples the examples and the control draws together."""
     claims = []
     for task in regime_tasks("prefix-dominant"):
-        targets, result = _arm_circuit_ablation(pair, pools, attributions, mech_seed, task=task)
+        targets, result, size = _arm_circuit_ablation(pair, pools, attributions, mech_seed, task=task)
+        mechtests.record(f"{task}: ARM circuit size K", size.k, why=size.why)
         random = result.random.mean(0)
         diff = bootstrap_with_controls(result.target, controls=result.random, statistic=paired_difference, seed=mech_seed)
         ratio = bootstrap_with_controls(result.target, controls=result.random, statistic=ratio_of_means, seed=mech_seed)
@@ -124,13 +135,12 @@ def test_arm_circuit_causal_in_mdm(pair, pools, attributions, regime_tasks, mech
     assert all(claims)
 
 
-def _grid(attr) -> list[list[int]]:
+def _grid(attr, k: int) -> list[list[int]]:
     """The model's top-K circuit as edges on the layer grid, for the report's circuit drawing."""
-    return figures.grid_edges(top_edges(attr).edges(), attr.graph.n_layers, attr.graph.n_heads)
+    return figures.grid_edges(top_edges(attr, k=k).edges(), attr.graph.n_layers, attr.graph.n_heads)
 
 
-def _circuit_chart(task: str, label: str, attr) -> dict:
-    k = budget(attr.graph.n_edges)
+def _circuit_chart(task: str, label: str, attr, k: int) -> dict:
     return figures.circuit(f"{task}: both circuits (top {k} edges)", label, attr.graph.n_layers, attr.graph.n_heads)
 
 

@@ -9,7 +9,6 @@ import pytest
 from transformers import AutoTokenizer
 
 from mechtests.run import budget as run_budget
-from mechtests.measure import circuits
 from mechtests.errors import MechtestsError
 from mechtests.run.pairs import check_role, locate, resolve_pair
 from mechtests.run.settings import resolve
@@ -122,19 +121,15 @@ def test_the_default_budget_is_the_bundled_settings() -> None:
     default = run_budget.DEFAULT
     assert (default.candidates, default.pool_size, default.ig_steps, default.bootstrap_draws, default.control_draws) == (
         1000, 500, 8, 200, 10)
-    assert (default.k_fraction, default.k_min, default.k_max) == (0.0032, 39, None)
-    assert run_budget.active() is default and circuits.budget(207) == 39 and circuits.budget(100_000) == 320
+    assert (default.faithfulness_target, default.fixed_k) == (0.8, None) and run_budget.active() is default
 
 
-def test_k_follows_the_paper_on_large_graphs_and_a_share_on_small_ones() -> None:
+def test_the_paper_budget_fixes_k_and_measures_mibs_ten_points() -> None:
     paper = run_budget.BUDGETS["paper"]
-    assert paper.k(320_307) == 1000 and paper.k(207) == 39 and paper.k(5) == 5
-    assert paper.k(4000) == 39 and paper.k(4000, fraction=0.05) == 200 and paper.k(4000, fraction=0.5) == 1000
+    assert paper.fixed_k == 1000 and paper.faithfulness_grid == (0.1, 0.2, 0.5, 1.0, 2.0, 5.0, 10.0, 20.0, 50.0, 100.0)
     with run_budget.using(paper):
-        assert circuits.budget(320_307) == 1000  # the active budget reaches circuits
+        assert run_budget.active() is paper
     assert run_budget.active() is run_budget.DEFAULT
-    with pytest.raises(MechtestsError, match=r"fraction must lie in \(0, 1\]"):
-        paper.k(100, fraction=0)
 
 
 def test_the_budget_comes_from_the_command_line_then_the_pair_then_the_project(tmp_path) -> None:

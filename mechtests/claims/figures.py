@@ -1,7 +1,7 @@
 """What a hypothesis records so that the report can draw its models on shared axes.
 
 A chart is named by the `chart` extra of record(); every entry with the same name, from any
-model of the hypothesis, lands on one chart. Three kinds:
+model of the hypothesis, lands on one chart. Four kinds:
 
     # a point with its interval, at category x, in series s (default: the result's model)
     mechtests.record("ioi: edge Jaccard", est, **figures.point("edge Jaccard per task", x="ioi", band=(lo, hi)))
@@ -9,6 +9,8 @@ model of the hypothesis, lands on one chart. Three kinds:
     mechtests.record("ioi: attribution by layer, ARM", bands, **figures.profile("ioi: attribution by layer", "ARM"))
     # a circuit on the layer grid: value = [[up_layer, up_col, down_layer, down_col], ...] (see `grid_edges`)
     mechtests.record("ioi: ARM circuit", edges, **figures.circuit("ioi: circuits", "ARM", n_layers=4, n_heads=4))
+    # a curve over a numeric x: value = [[x, value, lo, hi], ...] (faithfulness by circuit size, reports/curves.py)
+    mechtests.record("ioi: faithfulness curve, ARM", rows, **figures.curve("ioi: faithfulness by circuit size", "ARM"))
 
 Plain data only (record() takes str/number extras and nested lists of numbers), so the
 vocabulary travels through xdist and results.json; the renderer (reports/charts.py) reads it
@@ -24,8 +26,8 @@ from typing import Any, Sequence
 CHART, KIND, X, SERIES = "chart", "chart_kind", "chart_x", "chart_series"
 BAND_LO, BAND_HI = "chart_band_lo", "chart_band_hi"
 LAYERS, HEADS = "chart_layers", "chart_heads"
-POINT, PROFILE, CIRCUIT = "point", "profile", "circuit"
-KINDS = (POINT, PROFILE, CIRCUIT)
+POINT, PROFILE, CIRCUIT, CURVE = "point", "profile", "circuit", "curve"
+KINDS = (POINT, PROFILE, CIRCUIT, CURVE)
 
 
 def point(chart: str, x: str, series: str | None = None, band: tuple[float, float] | None = None) -> dict[str, Any]:
@@ -46,6 +48,11 @@ def profile(chart: str, series: str) -> dict[str, Any]:
 def circuit(chart: str, series: str, n_layers: int, n_heads: int) -> dict[str, Any]:
     """Extras for a circuit's edges on the layer grid (n_heads head columns, then the MLP)."""
     return {CHART: chart, KIND: CIRCUIT, SERIES: series, LAYERS: int(n_layers), HEADS: int(n_heads)}
+
+
+def curve(chart: str, series: str) -> dict[str, Any]:
+    """Extras for a curve recorded as [[x, value, lo, hi], ...] (x in % of the graph's edges, drawn on a log axis)."""
+    return {CHART: chart, KIND: CURVE, SERIES: series}
 
 
 _NODE = re.compile(r"a(\d+)\.h(\d+)|m(\d+)")

@@ -1,19 +1,19 @@
 """Circuits from attribution scores: top-K edges, node scores, and faithfulness.
 
-Budget. The paper keeps K = 1000 edges of 7B models, whose graphs have ~3-5 x 10^5 edges (28
-layers x 28 heads: 320,307): about 0.3% of them. Our graphs are tiny (4 layers x 4 heads: 207
-edges, where 0.3% is less than one edge), so a fixed K means nothing across sizes; K is a
-per-model rule owned by the run budget (mechtests.run.budget.Budget.k):
-K = max(k_min, round(k_fraction * n_edges)), at most k_max where the budget sets one and at
-most n_edges. Every budget takes the paper's share (k_fraction 0.0032) and k_min 39 (the
-smallest K whose edge Jaccard resolves 0.05); `paper` and `quick` cap K at the paper's 1000,
-`default` does not. Vary it (`k=` or `fraction=`) as the paper varies K, as a robustness check.
+Size. A circuit's K is not a fixed share of the graph: the paper's 1000 edges of a 7B graph
+(~0.3%) recover almost nothing of a 30-layer 135M model's metric, and less than one edge of
+the bundled pair's 207. K is chosen per model and task from the faithfulness curve
+(mechtests.measure.curves: the smallest grid size that recovers the budget's target), or fixed
+by the budget (`paper`: 1000); every function here takes K (`k=`) or a share of the graph
+(`fraction=`) from its caller.
 
 Faithfulness of a circuit: the metric when only its edges carry clean activations and every
 other edge reads the corrupted (or mean) activation of its upstream node, normalised as
 (m_circuit - m_corrupt) / (m_clean - m_corrupt): 1 means the circuit alone carries the effect.
 Edges are patched with torch hooks that give every head its own input
-(mechtests.measure.attribution.engine), so that heads of one layer can read different streams.
+(mechtests.measure.attribution.engine), so that heads of one layer can read different streams;
+several circuits of the same examples share each pass (`stacked_metrics`), one row block per
+circuit, as many rows as the memory budget holds (mechtests.run.batching).
 """
 
 from __future__ import annotations
@@ -30,18 +30,11 @@ from mechtests.measure.attribution.graph import Graph
 from mechtests.measure.attribution.layout import Layout
 from mechtests.measure.attribution.patching import capture, patched_logits
 from mechtests.queries import Posed, StepPairs, answer_metric, step_pairs
-from mechtests.run import batching, progress
-from mechtests.run import budget as run_budget
+from mechtests.run import batching
 
 if TYPE_CHECKING:
     from mechtests.models.subject import Subject
     from mechtests.queries import Example
-
-
-def budget(n_edges: int, fraction: float | None = None) -> int:
-    """K for a graph of `n_edges` edges under the run's budget (the rule in the module docstring);
-    `fraction` overrides the budget's k_fraction."""
-    return run_budget.active().k(n_edges, fraction)
 
 
 @dataclass
@@ -77,8 +70,13 @@ class Circuit:
 
 
 def _k(graph: Graph, k: int | None, fraction: float | None) -> int:
-    """K: given, or from `budget`; refused outside 1..n_edges."""
-    k = budget(graph.n_edges, fraction) if k is None else k
+    """K: given, or `fraction` of the graph's edges (at least one); refused outside 1..n_edges."""
+    if k is None and fraction is None:
+        raise MechtestsError("a circuit needs its size", "pass k= (e.g. mechtests.study.circuit_size's) or fraction= (a share of the edges)")
+    if k is None:
+        if not 0.0 < fraction <= 1.0:
+            raise MechtestsError(f"circuit fraction must lie in (0, 1], got {fraction}", "pass e.g. fraction=0.05")
+        k = max(1, round(fraction * graph.n_edges))
     if not 1 <= k <= graph.n_edges:
         raise MechtestsError(f"circuit size k={k} is outside 1..{graph.n_edges} (the graph's edges)", "pass a smaller k")
     return k
@@ -88,7 +86,7 @@ def top_edge_indices(
     scores: torch.Tensor, graph: Graph, k: int | None = None, fraction: float | None = None, absolute: bool = True
 ) -> torch.Tensor:
     """Flat indices into an (n_up, n_down) score matrix of its K highest-scoring edges (by |score|
-    unless absolute=False; K from `budget` when not given): the top-K that `top_edges` makes a
+    unless absolute=False; K given or `fraction` of the edges): the top-K that `top_edges` makes a
     Circuit of, and that a statistic rebuilding a circuit on every bootstrap draw takes as it is."""
     edges = graph.edge_mask.flatten().nonzero().squeeze(1)
     key = scores.flatten()[edges]
@@ -96,7 +94,7 @@ def top_edge_indices(
 
 
 def top_edges(attribution: Attribution, k: int | None = None, fraction: float | None = None, absolute: bool = True) -> Circuit:
-    """The K highest-scoring edges (by |score| unless absolute=False); K from `budget` when not given.
+    """The K highest-scoring edges (by |score| unless absolute=False); K given or `fraction` of the edges.
 
     The paper's equal-size summary. It need not be connected: when the top edges miss every path
     from a component to the logits, patching only them recovers nothing (see `connected_edges`).
@@ -152,22 +150,23 @@ def _graph_rows(subject: "Subject", posed: Posed, rows_per_pass: int | None) -> 
     return rows_per_pass or batching.rows_for(subject, posed.input_ids.shape[1], per_head_inputs=True)
 
 
-def edge_patched_metric(
-    subject: "Subject", data: "Sequence[Example] | StepPairs", keep: torch.Tensor, reference: str = "corrupted", denoise_steps: int = 1,
+def stacked_metrics(
+    subject: "Subject", data: "Sequence[Example] | StepPairs", keeps: torch.Tensor, reference: str = "corrupted", denoise_steps: int = 1,
     rows_per_pass: int | None = None,
-) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """(m with only `keep` edges clean, m clean, m reference) per example, each (B,), mean over steps.
+) -> torch.Tensor:
+    """(B, S): the metric of each example with only the edges of circuit s clean, mean over steps.
 
-    keep: (n_up, n_down) bool, or (B, n_up, n_down) for a different circuit per row.
-    reference: 'corrupted' (activations of the corrupted input) or 'mean' (mean over the batch
-    of the corrupted activations, the same for every row). `rows_per_pass` rows per pass, or
-    None for as many as the memory budget holds.
+    keeps: (S, n_up, n_down) bool, one circuit per entry, or (S, B, n_up, n_down) for a circuit
+    per entry and row. All S circuits of a batch of examples run in one pass, one row block each,
+    so a curve of S circuit sizes costs one pass per batch, not S. reference: 'corrupted'
+    (activations of the corrupted input) or 'mean' (their mean over the batch, the same for every
+    row). `rows_per_pass` rows per pass (S rows per example), or None for as many as the memory
+    budget holds.
     """
     if reference not in ("corrupted", "mean"):
         raise MechtestsError(f"unknown reference {reference!r}", "use 'corrupted' or 'mean'")
     layout = Layout(subject)
-    everything = torch.ones_like(layout.graph.edge_mask)
-    drop = ~keep
+    n_circuits = keeps.shape[0]
     steps = []
     for clean, corrupt in step_pairs(subject, data, denoise_steps):
         rows = _graph_rows(subject, clean, rows_per_pass)
@@ -180,14 +179,32 @@ def edge_patched_metric(
             ref = ref.mean(0, keepdim=True)
 
         def metrics(start: int, stop: int, _rows: int, clean: Posed = clean, ref: torch.Tensor = ref) -> torch.Tensor:
-            part = clean.rows(start, stop)
-            part_ref = ref if ref.shape[0] == 1 else ref[start:stop]
-            part_drop = drop if drop.ndim == 2 else drop[start:stop]
-            runs = progress.iterate((part_drop, ~everything, everything), "edge-patched runs (circuit, clean, reference)")
-            return torch.stack([answer_metric(patched_logits(layout, part.input_ids, part.attention_mask, part_ref, d), part) for d in runs])
+            b = stop - start
+            drop = ~(keeps[:, start:stop] if keeps.ndim == 4 else keeps[:, None].expand(n_circuits, b, *keeps.shape[1:]))
+            part_ref = ref if ref.shape[0] == 1 else ref[start:stop].repeat(n_circuits, *[1] * (ref.ndim - 1))
+            posed = clean.rows(start, stop).repeat(n_circuits)  # row s * b + i: example i under circuit s
+            logits = patched_logits(layout, posed.input_ids, posed.attention_mask, part_ref, drop.reshape(n_circuits * b, *drop.shape[2:]))
+            return answer_metric(logits, posed).view(n_circuits, b).T  # (b, S)
 
-        steps.append(torch.cat(batching.in_batches(metrics, len(clean), rows, f"edge-patched passes on {subject.kind}", "examples"), dim=1))
-    return tuple(torch.stack(steps).mean(0))  # type: ignore[return-value]
+        per_pass = max(1, rows // n_circuits)
+        steps.append(torch.cat(batching.in_batches(metrics, len(clean), per_pass, f"edge-patched passes on {subject.kind}", "examples")))
+    return torch.stack(steps).mean(0)
+
+
+def edge_patched_metric(
+    subject: "Subject", data: "Sequence[Example] | StepPairs", keep: torch.Tensor, reference: str = "corrupted", denoise_steps: int = 1,
+    rows_per_pass: int | None = None,
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """(m with only `keep` edges clean, m clean, m reference) per example, each (B,): the circuit,
+    every edge and no edge, side by side in one pass (`stacked_metrics`).
+
+    keep: (n_up, n_down) bool, or (B, n_up, n_down) for a different circuit per row.
+    """
+    everything = torch.ones_like(Layout(subject).graph.edge_mask)
+    if keep.ndim == 3:
+        everything = everything.expand_as(keep)
+    m = stacked_metrics(subject, data, torch.stack([keep, everything, ~everything]), reference, denoise_steps, rows_per_pass)
+    return m[:, 0], m[:, 1], m[:, 2]
 
 
 def faithfulness(
@@ -239,6 +256,6 @@ def edge_effects(
 
 
 __all__ = [
-    "Circuit", "Faithfulness", "budget", "connected_edges", "edge_effects", "edge_patched_metric", "faithfulness", "top_edge_indices",
+    "Circuit", "Faithfulness", "connected_edges", "edge_effects", "edge_patched_metric", "faithfulness", "stacked_metrics", "top_edge_indices",
     "top_edges",
 ]

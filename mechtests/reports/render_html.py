@@ -20,6 +20,7 @@ from mechtests.claims.figures import chart_of, is_chart_key
 from mechtests.reports import svg
 from mechtests.reports.baseline_view import BaselineView, MetricRow, baseline_view, interval_text
 from mechtests.reports.charts import hypothesis_charts
+from mechtests.reports.curves import curve_charts
 from mechtests.reports.matrix import (ONE_MODEL, budget_text, cell_text, columns, expectations_text, headline, key_evidence,
                                       multi_seed, outcome_name, resolved_setting, seed_dependent, seed_note, seed_span, status)
 from mechtests.reports.profiles import profile_charts
@@ -193,7 +194,7 @@ def _hypothesis(hyp: dict[str, Any]) -> str:
     meta = [f"source: {e(hyp['source'])}" if hyp.get("source") else "", f"file: <code>{e(hyp['file'])}</code>",
             f"why expected: {e(hyp['reason'])}" if hyp.get("reason") else ""]
     out.append("<p class='meta'>" + " · ".join(m for m in meta if m) + "</p>")
-    charts = hypothesis_charts(hyp) + profile_charts(hyp)
+    charts = hypothesis_charts(hyp) + curve_charts(hyp) + profile_charts(hyp)
     if charts:
         out.append("<div class='plots'>" + "".join(charts) + "</div>")
     out.append(_plots(hyp))

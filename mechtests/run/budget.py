@@ -9,9 +9,9 @@ parameters of each entry) and is written into the report.
 
 - `default`: the bundled pair's settings (1000 candidates, pools of 500, check pools of 200, 8
   EAP-IG steps, 200 circuit bootstrap draws, control draws from 10 up to 50, 40 property examples, K
-  by the rule below).
-- `paper`: PAPER.md's analysis: pools of 500, K by the rule below and at most the paper's 1000,
-  32 EAP-IG steps, 1000 bootstrap draws.
+  by the rule below, its curve at 0.5, 1, 2, 5, 10, 20, 50 and 100 % of the edges; `quick` too).
+- `paper`: PAPER.md's analysis: pools of 500, K fixed at the paper's 1000 (at most the graph's
+  edges), MIB's ten faithfulness-curve points, 32 EAP-IG steps, 1000 bootstrap draws.
 - `quick`: what 2 CPU cores finish in minutes on a 135M model: 200 candidates per task,
   pools of 100, check pools of 50, 4 EAP-IG steps, 100 circuit bootstrap draws, 5 to 10 control
   draws (each draw is a forward pass over the pool: on SmolLM2 ~100 s on a shared CPU), 10
@@ -20,20 +20,23 @@ parameters of each entry) and is written into the report.
 
 Every size a hypothesis in suites/ uses comes from these fields, so `quick` shrinks the whole run.
 
-The K rule (issue #12): the paper's share of the graph, K = 1000 of a 7B graph's ~3.2 x 10^5
-edges (k_fraction 0.0032), but never fewer than 39 edges (k_min), the smallest K whose edge
-Jaccard moves by at most 0.05 when one shared edge is swapped (2 / (K + 1):
-mechtests.measure.contrasts.jaccard_resolution). With K = 10, the earlier 5% of the bundled pair's 207
-edges, one edge moved the Jaccard by 0.18 and "pathways reorganised" rested on one or two
-edges per task. Control draws start at `control_draws` and go on until the controls' mean is
-known to 10% (mechtests.measure.ablations.CONTROL_PRECISION), at most `control_cap` draws.
+The K rule (issue #31): a circuit is sized by its faithfulness curve. Per model and task, the
+normalised faithfulness of the top edges is measured at every size of `faithfulness_grid` (% of
+the graph's edges, MIB's definition: mechtests.measure.curves), and K is the smallest grid size
+below 100 % whose interval lies at or above `faithfulness_target` (0.8); when none does, the
+largest grid size below 100 %, and the report says so (mechtests.study.circuit_size). Two models
+compared edge by edge take the larger of their Ks. `fixed_k` overrides the curve (`paper`: 1000,
+as the paper did). The earlier rule, the paper's share of the graph (0.32 %, at least 39 edges),
+gave 142 edges of a 30-layer 135M model that recovered 0.04-0.17 of the metric.
+
+Control draws start at `control_draws` and go on until the controls' mean is known to 10%
+(mechtests.measure.ablations.CONTROL_PRECISION), at most `control_cap` draws.
 
 A hypothesis whose task pool has fewer than `min_pool` examples is not applicable (with the
-pool size): its intervals would mean nothing. Issue #12 (verdicts that replicate) sets the
-values of the K rule and the control draws; the fields and their meaning stay here.
+pool size): its intervals would mean nothing.
 
 The active budget is a ContextVar, like evidence.record's sink: the plugin activates the
-run's budget once, and mechtests.study and mechtests.measure.circuits read their defaults from it, so
+run's budget once, and mechtests.study reads its defaults from it, so
 a hypothesis never passes it around and a library call outside a run gets `default`.
 """
 
@@ -65,7 +68,6 @@ class Budget:
     property_examples: examples the `hypothesis` package generates per property-based claim.
     shrink: whether it then shrinks a counterexample to a minimal one (every step is a forward
         pass: on a real model, minutes that a quick run does not spend).
-    k_fraction, k_min, k_max: the per-model rule for a circuit's K (see `k`).
     faithfulness_grid: circuit sizes, in % of the graph's edges, at which a faithfulness curve is
         measured (MIB's ten points for `paper`).
     faithfulness_target: the normalised faithfulness a circuit must reach to be "the" circuit.
@@ -76,7 +78,11 @@ class Budget:
         otherwise: on for `default` and `quick`, off for `paper` (the paper measured every example).
     first_round: the examples of a sequential decision's first look; later looks double it up
         to the pool (control draws follow their precision rule at every look).
-    infilling_facts, countdown_operands: the difficulty of the tasks whose difficulty is a number.
+    infilling_facts, countdown_operands: the difficulty of the tasks whose difficulty is a number:
+        the animal-colour facts Infilling lists and the numbers Countdown gives (mechtests.tasks
+        poses them in every tokenizer; a TaskSet takes the active budget's, its Draws say which).
+        4 and 3 in every budget: the bundled pair's examples, and SmolLM2-135M's ARM answers most
+        of both tasks at those in natural language (docs/real-models.md, issue #31).
     """
 
     name: str
@@ -90,9 +96,6 @@ class Budget:
     control_cap: int
     property_examples: int
     shrink: bool
-    k_fraction: float
-    k_min: int
-    k_max: int | None
     faithfulness_grid: tuple[float, ...] = (0.5, 1.0, 2.0, 5.0, 10.0, 20.0, 50.0, 100.0)
     faithfulness_target: float = 0.8
     fixed_k: int | None = None
@@ -100,17 +103,6 @@ class Budget:
     first_round: int = 32
     infilling_facts: int = 4
     countdown_operands: int = 3
-
-    def k(self, n_edges: int, fraction: float | None = None) -> int:
-        """K for a graph of `n_edges`: round(fraction * n_edges), at least k_min, at most k_max
-        (when set) and n_edges. `fraction` overrides the budget's, as a robustness variant."""
-        fraction = self.k_fraction if fraction is None else fraction
-        if not 0.0 < fraction <= 1.0:
-            raise MechtestsError(f"circuit fraction must lie in (0, 1], got {fraction}", "pass e.g. fraction=0.05")
-        k = max(self.k_min, round(fraction * n_edges))
-        if self.k_max is not None:
-            k = min(k, self.k_max)
-        return min(n_edges, k)
 
     def as_dict(self) -> dict[str, Any]:
         """Plain builtins, for results.json and cache metadata."""
@@ -121,15 +113,12 @@ BUDGETS: dict[str, Budget] = {
     b.name: b
     for b in (
         Budget("default", candidates=1000, pool_size=500, min_pool=20, check_pool=200, ig_steps=8,
-               bootstrap_draws=200, control_draws=10, control_cap=50, property_examples=40, shrink=True,
-               k_fraction=0.0032, k_min=39, k_max=None),
+               bootstrap_draws=200, control_draws=10, control_cap=50, property_examples=40, shrink=True),
         Budget("paper", candidates=1000, pool_size=500, min_pool=100, check_pool=200, ig_steps=32,
-               bootstrap_draws=1000, control_draws=20, control_cap=50, property_examples=40, shrink=True,
-               k_fraction=0.0032, k_min=39, k_max=1000, fixed_k=1000, sequential=False,
+               bootstrap_draws=1000, control_draws=20, control_cap=50, property_examples=40, shrink=True, fixed_k=1000, sequential=False,
                faithfulness_grid=(0.1, 0.2, 0.5, 1.0, 2.0, 5.0, 10.0, 20.0, 50.0, 100.0)),
         Budget("quick", candidates=200, pool_size=100, min_pool=20, check_pool=50, ig_steps=4,
-               bootstrap_draws=100, control_draws=5, control_cap=10, property_examples=10, shrink=False,
-               k_fraction=0.0032, k_min=39, k_max=1000),
+               bootstrap_draws=100, control_draws=5, control_cap=10, property_examples=10, shrink=False),
     )
 }
 DEFAULT = BUDGETS["default"]

@@ -13,7 +13,7 @@ import mechtests
 from mechtests.run import cache as mcache
 from mechtests.measure.attribution import Graph, eap_ig
 from mechtests.measure.attribution.eap import Attribution
-from mechtests.measure.circuits import budget, connected_edges, faithfulness, top_edges
+from mechtests.measure.circuits import connected_edges, faithfulness, top_edges
 from mechtests.measure.ablations import control_sets, targeted_ablation
 from mechtests.measure.contrasts import depth_profile, gini, jaccard, logit_lens, overlap, specialization, top_share
 from mechtests.errors import MechtestsError
@@ -35,10 +35,13 @@ def test_graph_edges_follow_the_forward_order():
     assert g.n_edges == 7 + 2 * 5 + 4 + 2 * 2 + 1
 
 
-def test_budget_scales_with_the_graph():
-    assert budget(190) == 39 and budget(100_000) == 320 and budget(5) == 5 and budget(10_000, fraction=0.05) == 500
-    with pytest.raises(MechtestsError):
-        budget(100, fraction=0)
+def test_a_circuit_takes_its_size_or_a_share_of_the_edges(attribution):
+    n = attribution.graph.n_edges
+    assert top_edges(attribution, fraction=0.1).k == round(0.1 * n) and top_edges(attribution, fraction=1e-6).k == 1
+    with pytest.raises(MechtestsError, match="a circuit needs its size"):
+        top_edges(attribution)
+    with pytest.raises(MechtestsError, match=r"fraction must lie in \(0, 1\]"):
+        connected_edges(attribution, fraction=0)
 
 
 def test_top_edges_and_node_scores(attribution):

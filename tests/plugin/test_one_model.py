@@ -89,7 +89,7 @@ def test_budget(subject, mech_budget):
 ''')
     result = suite.run("--mech-budget=paper")
     assert result.ret == 0, result.stdout.str()
-    assert suite.results()["run"]["budget"]["k_max"] == 1000
+    assert suite.results()["run"]["budget"]["fixed_k"] == 1000
 
 
 def test_the_gate_against_a_full_baseline_of_the_same_arm_passes(suite) -> None:

@@ -86,7 +86,7 @@ def test_a_status_shows_the_stage_and_each_loop_outer_first() -> None:
 
 def test_long_measurements_on_the_bundled_pair_report_progress() -> None:
     """Each long loop (answers, EAP-IG batches and passes, head sweeps, control draws,
-    the bootstrap with controls, edge patching and its three runs per batch) counts up to its total."""
+    the bootstrap with controls, edge patching) counts up to its total."""
     arm = mechtests.load_subject(PAIR / "arm")
     examples = TaskSet(arm.tokenizer, n=40, seed=0)["ioi"][:6]
     steps: list[progress.Step] = []
@@ -106,8 +106,7 @@ def test_long_measurements_on_the_bundled_pair_report_progress() -> None:
         "random component sets": (2, 2),
         "bootstrap resamples": (50, 50),
         "reference activations on arm: examples": (6, 6),
-        "edge-patched passes on arm: examples": (6, 6),
-        "edge-patched runs (circuit, clean, reference)": (3, 3),
+        "edge-patched passes on arm: examples": (6, 6),  # circuit, clean and reference side by side: 3 rows per example
     }
     assert steps[0] == progress.Step("answers of the arm", 0, 6)  # a loop says its size before it starts
 
