@@ -12,11 +12,14 @@ from transformers import AutoModelForCausalLM
 from transformers.models.llama.modeling_llama import apply_rotary_pos_emb
 
 from measure_helpers import PAIR, bundled
+from mechtests import study
 from mechtests.errors import MechtestsError
 from mechtests.measure import curves
 from mechtests.measure.attribution import graph_for
+from mechtests.measure.attribution.eap import Attribution
 from mechtests.measure.curves import Curve, area, grid_sizes, measure_curve, smallest_faithful
 from mechtests.queries import answer_metric, pose
+from mechtests.run import budget as run_budget
 from mechtests.tasks import TaskSet
 
 
@@ -140,3 +143,13 @@ def test_every_size_shares_one_pass_and_the_batch_changes_nothing(subjects, exam
     monkeypatch.setattr(curves, "stacked_metrics", counted)
     measure_curve(subject, examples, scores, graph, (10.0, 50.0, 100.0))
     assert len(passes) == 1 and passes[0] <= 2 * 3 + 2  # one stacked call: distinct circuits of both rankings, model, empty
+
+
+def test_the_paper_budget_fixes_k_at_most_the_graphs_edges(subjects, examples):
+    subject = subjects("llama", "arm")
+    graph = graph_for(subject)
+    attribution = Attribution(graph=graph, scores=torch.ones(graph.edge_mask.shape), per_example=torch.ones(1, *graph.edge_mask.shape),
+                              metric_clean=torch.ones(1), metric_corrupted=torch.zeros(1), method="eap-ig", steps=1, denoise_steps=1)
+    with run_budget.using(run_budget.BUDGETS["paper"]):
+        size = study.circuit_size(subject, "ioi", examples, attribution, seed=0)
+    assert size.k == graph.n_edges and size.why == f"K={graph.n_edges}: fixed by the paper budget (fixed_k=1000, at most the graph's {graph.n_edges} edges)"
