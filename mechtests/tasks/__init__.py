@@ -9,15 +9,20 @@
 prefix-dominant: induction, ioi, greater_than; globally-constrained: countdown, infilling.
 The bundled vocabulary cannot express natural-language prompts, so the generators are chosen
 by tokenizer: the bundled ones (TASKS) for a tokenizer holding every bundled word as one token,
-the natural-language ones (NATURAL_TASKS) for every other tokenizer. Both share names and regimes.
+the natural-language ones (NATURAL_TASKS) for every other tokenizer. Both share the paper's five
+names and regimes, which a TaskSet iterates; a real tokenizer also poses `repeat_text`, by name.
+The difficulty of Countdown and Infilling (how many operands, how many facts) is the run budget's
+(mechtests.run.budget: `countdown_operands`, `infilling_facts`), and each Draw says it.
 """
 
 from __future__ import annotations
 
+from functools import lru_cache
 from typing import Any, Iterator
 
 from mechtests.errors import MechtestsError
 from mechtests.queries.example import Example
+from mechtests.run import budget as run_budget
 from mechtests.tasks.backward_copy import BackwardCopy
 from mechtests.tasks.base import Draw, Regime, Task
 from mechtests.tasks.countdown import Countdown
@@ -25,26 +30,44 @@ from mechtests.tasks.greater_than import GreaterThan
 from mechtests.tasks.induction import Induction, first_occurrence_scores, first_occurrence_targets
 from mechtests.tasks.infilling import Infilling
 from mechtests.tasks.ioi import IOI
-from mechtests.tasks.natural import NATURAL_TASKS
+from mechtests.tasks.natural import NATURAL_TASKS, natural_tasks
 from mechtests.tasks.vocab import BOS, SYMBOLS, WORDS, Lexicon, build_tokenizer
 
-TASKS: dict[str, Task] = {t.name: t for t in (Induction(), IOI(), GreaterThan(), Countdown(), Infilling())}
+PAPER_TASKS: tuple[str, ...] = ("induction", "ioi", "greater_than", "countdown", "infilling")  # what a TaskSet iterates
+_INDUCTION, _IOI, _GREATER_THAN = Induction(), IOI(), GreaterThan()
 
 
-def generators_for(tokenizer: Any) -> dict[str, Task]:
-    """The bundled generators for a tokenizer of the bundled vocabulary, else the natural-language ones."""
+@lru_cache(maxsize=None)
+def bundled_tasks(infilling_facts: int, countdown_operands: int) -> dict[str, Task]:
+    """The bundled generators at one difficulty, the same dict for the same one."""
+    return {t.name: t for t in (_INDUCTION, _IOI, _GREATER_THAN, Countdown(countdown_operands), Infilling(infilling_facts))}
+
+
+TASKS: dict[str, Task] = bundled_tasks(run_budget.DEFAULT.infilling_facts, run_budget.DEFAULT.countdown_operands)
+
+
+def is_bundled(tokenizer: Any) -> bool:
+    """Whether the tokenizer holds every bundled word as one token (the bundled pair's)."""
     vocab = tokenizer.get_vocab()
-    return TASKS if all(w in vocab for w in WORDS) else NATURAL_TASKS
+    return all(w in vocab for w in WORDS)
+
+
+def generators_for(tokenizer: Any, budget: run_budget.Budget | None = None) -> dict[str, Task]:
+    """The bundled generators for a tokenizer of the bundled vocabulary, else the natural-language
+    ones, at the difficulty of `budget` (default: the active run budget)."""
+    run = budget or run_budget.active()
+    make = bundled_tasks if is_bundled(tokenizer) else natural_tasks
+    return make(run.infilling_facts, run.countdown_operands)
 
 
 def induction_vocabulary(tokenizer: Any) -> tuple[tuple[int, ...], list[int]]:
     """(start ids, token ids) that the induction task draws its sequences from in this tokenizer:
     <bos> and the bundled symbols, or the declared BOS (if any) and the ordinary word tokens.
     For measurements that build their own repeated spans in the task's format."""
-    if generators_for(tokenizer) is TASKS:
+    if is_bundled(tokenizer):
         lex = Lexicon(tokenizer, (BOS,) + SYMBOLS, "induction")
         return lex.ids([BOS]), list(lex.ids(list(SYMBOLS)))
-    vocabulary = NATURAL_TASKS["induction"].prepared(tokenizer)
+    vocabulary = NATURAL_TASKS["induction"].prepared(tokenizer)  # the same instance at every difficulty
     return vocabulary.bos, list(vocabulary.ordinary)
 
 
@@ -57,11 +80,13 @@ class TaskSet:
 
     n: candidates drawn per task; the bundled tasks keep all of them, the natural-language ones
     drop (and count, see `draw`) those the tokenizer cannot express.
+    budget: whose difficulty the tasks take (default: the active run budget's).
+    Iterating gives the paper's five tasks; `generators` holds every task this tokenizer can pose.
     """
 
-    def __init__(self, tokenizer: Any, n: int = 1000, seed: int = 0) -> None:
+    def __init__(self, tokenizer: Any, n: int = 1000, seed: int = 0, budget: run_budget.Budget | None = None) -> None:
         self.tokenizer, self.n, self.seed = tokenizer, n, seed
-        self.generators = generators_for(tokenizer)
+        self.generators = generators_for(tokenizer, budget)
         self._cache: dict[str, Draw] = {}
 
     def draw(self, name: str) -> Draw:
@@ -76,10 +101,10 @@ class TaskSet:
         return self.draw(name).examples
 
     def __iter__(self) -> Iterator[str]:
-        return iter(self.generators)
+        return iter(PAPER_TASKS)
 
     def __len__(self) -> int:
-        return len(self.generators)
+        return len(PAPER_TASKS)
 
     induction = property(lambda self: self["induction"])
     ioi = property(lambda self: self["ioi"])
@@ -89,6 +114,7 @@ class TaskSet:
 
 
 __all__ = [
-    "MDM_ONLY_TASKS", "NATURAL_TASKS", "TASKS", "Draw", "TaskSet", "Task", "Regime", "build_tokenizer", "first_occurrence_scores",
-    "first_occurrence_targets", "generators_for", "induction_vocabulary",
+    "MDM_ONLY_TASKS", "NATURAL_TASKS", "PAPER_TASKS", "TASKS", "Draw", "TaskSet", "Task", "Regime", "build_tokenizer",
+    "bundled_tasks", "first_occurrence_scores", "first_occurrence_targets", "generators_for", "induction_vocabulary",
+    "is_bundled",
 ]

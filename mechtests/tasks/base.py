@@ -36,18 +36,21 @@ class Draw:
     examples: list[Example]
     requested: int
     reasons: Counter = field(default_factory=Counter)
+    difficulty: str = ""  # the generator's, e.g. "4 facts"; empty for a task without one
 
     @property
     def dropped(self) -> int:
         return self.requested - len(self.examples)
 
     def summary(self) -> str:
-        """'987 of 1000 candidates kept (13 dropped: 13 name is not one token)'."""
-        text = f"{len(self.examples)} of {self.requested} candidates kept"
+        """'987 of 1000 candidates kept (13 dropped: 13 name is not one token)'; a task whose
+        difficulty is a number says it: '200 of 200 candidates kept (4 facts)'."""
+        notes = [self.difficulty] if self.difficulty else []
         if self.dropped:
             why = ", ".join(f"{n} {reason}" for reason, n in self.reasons.most_common(3))
-            text += f" ({self.dropped} dropped: {why})"
-        return text
+            notes.append(f"{self.dropped} dropped: {why}")
+        text = f"{len(self.examples)} of {self.requested} candidates kept"
+        return f"{text} ({'; '.join(notes)})" if notes else text
 
 
 def describe(tokenizer: Any) -> str:
@@ -61,6 +64,11 @@ class Task(ABC):
     name: str
     regime: Regime
 
+    @property
+    def difficulty(self) -> str:
+        """What sets how hard the task is, for reports ("4 facts"); empty when nothing does."""
+        return ""
+
     def generate(self, tokenizer: Any, n: int, seed: int = 0) -> list[Example]:
         """The examples kept out of `n` candidates, identical for the same (task, n, seed) everywhere."""
         return self.draw(tokenizer, n, seed).examples
@@ -71,7 +79,7 @@ class Task(ABC):
             raise MechtestsError(f"task {self.name!r} was asked for n={n!r} examples", "pass a positive integer")
         context = self.prepared(tokenizer)
         rng = random.Random(f"{self.name}:{seed}")  # str seeds hash stably across runs and platforms
-        draw = Draw(examples=[], requested=n)
+        draw = Draw(examples=[], requested=n, difficulty=self.difficulty)
         for _ in range(n):
             try:
                 draw.examples.append(self.example(context, rng))

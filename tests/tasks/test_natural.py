@@ -11,14 +11,14 @@ from transformers import PreTrainedTokenizerFast
 
 from mechtests.errors import MechtestsError
 from mechtests.queries import Example
-from mechtests.tasks import NATURAL_TASKS, TASKS, TaskSet, generators_for
+from mechtests.tasks import NATURAL_TASKS, PAPER_TASKS, TASKS, TaskSet, generators_for
 
 hypothesis = pytest.importorskip("hypothesis", reason="the property tests need the hypothesis package (pip install hypothesis)")
 given, settings, st = hypothesis.given, hypothesis.settings, hypothesis.strategies
 
 REQUESTED = 1000
-MUST_KEEP = {"ioi": 500, "greater_than": 500, "induction": 500}  # of 1000 candidates (issue #10)
-ONE_ANSWER = {"induction", "ioi", "infilling"}
+MUST_KEEP = {"ioi": 500, "greater_than": 500, "induction": 500, "repeat_text": 500}  # of 1000 candidates (issue #10)
+ONE_ANSWER = {"induction", "ioi", "infilling", "repeat_text"}
 
 
 def words(tok, ids) -> str:
@@ -145,8 +145,9 @@ def test_the_bundled_tokenizer_keeps_the_bundled_generators(bpe_single_digits):
 
     assert generators_for(build_tokenizer()) is TASKS
     assert generators_for(bpe_single_digits) is NATURAL_TASKS
-    assert list(NATURAL_TASKS) == list(TASKS)
-    assert {n: t.regime for n, t in NATURAL_TASKS.items()} == {n: t.regime for n, t in TASKS.items()}
+    assert list(TASKS) == list(PAPER_TASKS) == [n for n in NATURAL_TASKS if n != "repeat_text"]
+    assert {n: NATURAL_TASKS[n].regime for n in TASKS} == {n: t.regime for n, t in TASKS.items()}
+    assert list(TaskSet(bpe_single_digits, n=5)) == list(TaskSet(build_tokenizer(), n=5)) == list(PAPER_TASKS)
 
 
 def test_induction_vocabulary_is_what_the_induction_task_draws_from(bpe_single_digits):

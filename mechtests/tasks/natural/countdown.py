@@ -1,10 +1,12 @@
-"""Countdown in natural language: three numbers and a target; the answer names the two that reach it.
+"""Countdown in natural language: numbers and a target; the answer names the two that reach it.
 
 "Use two of the numbers 3, 8 and 5 to make 13. The two numbers are 8 and 5". The operands are
 answered in the order they were given, so the first answer token already depends on the target
-and on every number (the whole plan, as in the bundled task). Three distinct numbers have three
-distinct pair sums, so the solution is unique. The corrupted twin asks for another pair's sum
-(a target of the same token length; with none, the candidate is dropped), so the answer changes.
+and on every number (the whole plan, as in the bundled task). The target is a pair sum no other
+pair reaches, so the solution is unique (mechtests.tasks.countdown.draw_operands). The corrupted
+twin asks for another such pair's sum (a target of the same token length; with none, the
+candidate is dropped), so the answer changes. How many numbers are given is the task's
+difficulty (the run budget's `countdown_operands`).
 """
 
 from __future__ import annotations
@@ -14,27 +16,35 @@ from typing import Any
 
 from mechtests.queries.example import Example
 from mechtests.tasks.base import Task, Unposable
+from mechtests.tasks.countdown import OPERANDS, draw_operands, left_out, operands_checked
 from mechtests.tasks.natural.writer import Writer, Written, same_shape
 
-OPERANDS = range(1, 10)  # one content token in every tokenizer; targets are 3..17
-PAIRS = ((0, 1), (0, 2), (1, 2))
+__all__ = ["OPERANDS", "NaturalCountdown"]  # OPERANDS: one content token in every tokenizer; targets are 3..17
 
 
 class NaturalCountdown(Task):
     name = "countdown"
     regime = "globally-constrained"
 
+    def __init__(self, operands: int = 3) -> None:
+        self.operands = operands_checked(operands)
+
+    @property
+    def difficulty(self) -> str:
+        return f"{self.operands} operands"
+
     def prepare(self, tokenizer: Any) -> Writer:
         return Writer(tokenizer)
 
     def example(self, writer: Writer, rng: random.Random) -> Example:
-        nums = rng.sample(OPERANDS, 3)
-        pair, *others = rng.sample(PAIRS, 3)
+        nums, solvable = draw_operands(rng, self.operands)
+        pair, *others = rng.sample(solvable, len(solvable))
         number = {n: writer.one_token(str(n)) for n in nums}
+        listed = ", ".join(map(str, nums[:-1])) + f" and {nums[-1]}"
 
         def write(p: tuple[int, int]) -> Written:
             x, y = nums[p[0]], nums[p[1]]
-            prompt = f"Use two of the numbers {nums[0]}, {nums[1]} and {nums[2]} to make {x + y}. The two numbers are"
+            prompt = f"Use two of the numbers {listed} to make {x + y}. The two numbers are"
             return writer.write([prompt, f" {x}", " and", f" {y}"], answers=[1, 3])
 
         clean = write(pair)
@@ -46,7 +56,7 @@ class NaturalCountdown(Task):
                 same_shape(clean, corrupt)
             except Unposable:
                 continue
-            excluded = number[nums[({0, 1, 2} - set(pair)).pop()]]
+            excluded = number[left_out(nums, pair)]
             # Contrast: the corrupted answer where it differs, else the number left out of the sum.
             wrong = tuple(c if c != a else excluded for a, c in zip(clean.answer, corrupt.answer))
             return Example(tokens=clean.tokens, answer_positions=clean.answer_positions, wrong=wrong,

@@ -1,10 +1,20 @@
-"""Induction in natural language: a span of random ordinary tokens recurs; the answer is the token
-that followed it. The layout is the bundled task's (mechtests.tasks.induction.repeated_span),
-drawn from this tokenizer's ordinary tokens: lower-case words of three or more letters that
-encode back to themselves with their leading space, so no special token, byte fragment or
-piece of a longer word appears. The tokenizer's BOS comes first when it has one (unlike the
-prompt tasks, which begin as the tokenizer begins a text): a random sequence needs a start
-position to attend to, as the bundled task's <bos>.
+"""Induction in natural-language tokenizers: a random token sequence repeated, as in Olsson et al.
+2022 ("In-context learning and induction heads"): the answer is the next token of the repeat.
+
+A sequence of distinct random tokens is given in full and then again up to the last token,
+which is the answer: only copying from the first occurrence predicts it. Its length is drawn per
+example (LENGTHS), so the distance back to the token to copy varies and a head looking a fixed
+number of positions back cannot solve it. The corrupted twin swaps the answer with another token
+of the sequence in its first occurrence, so the copied token (the answer, last) changes while
+every token of the context stays in it; the wrong token is the one the twin copies. The tokens
+are this tokenizer's ordinary tokens: lower-case words of three or more letters that encode back
+to themselves with their leading space, so no special token, byte fragment or piece of a longer
+word appears. The tokenizer's BOS comes first when it has one (unlike the prompt tasks, which
+begin as the tokenizer begins a text): a random sequence needs a start position to attend to.
+
+Why not the bundled task's layout (a 1-6 token span repeated once among 23 random tokens): a
+real model rarely completes a span that short among random word pieces (SmolLM2-135M: 27 of 200),
+while it copies a whole repeated sequence (issue #31); the bundled pair keeps its own layout.
 """
 
 from __future__ import annotations
@@ -14,7 +24,8 @@ from typing import Any
 
 from mechtests.queries.example import Example
 from mechtests.tasks.base import Task, Unposable
-from mechtests.tasks.induction import LENGTH, repeated_span
+
+LENGTHS = (5, 15)  # shortest and longest random sequence; the example is twice that (BOS aside)
 
 
 class Vocabulary:
@@ -38,6 +49,18 @@ def _wordlike(text: str) -> bool:
     return len(text) >= 3 and text.isascii() and text.isalpha() and text.islower()
 
 
+def repeated_sequence(pool: list[int], rng: random.Random) -> tuple[list[int], list[int]]:
+    """(clean, corrupted) token lists: a random sequence of distinct tokens from `pool`, then the
+    same again whose last token is the answer; the twin's first occurrence has the answer swapped
+    with another token that is not the one before it, so the twin copies that token instead."""
+    length = rng.randint(*LENGTHS)
+    seq = rng.sample(pool, length)
+    swap = rng.randrange(length - 2)  # neither the answer (last) nor the token before it
+    twin = list(seq)
+    twin[swap], twin[-1] = seq[-1], seq[swap]
+    return seq + seq, twin + seq[:-1] + [seq[swap]]
+
+
 class NaturalInduction(Task):
     name = "induction"
     regime = "prefix-dominant"
@@ -46,9 +69,9 @@ class NaturalInduction(Task):
         return Vocabulary(tokenizer)
 
     def example(self, vocab: Vocabulary, rng: random.Random) -> Example:
-        if len(vocab.ordinary) < LENGTH:
-            raise Unposable(f"fewer than {LENGTH} ordinary word tokens")
-        clean, corrupt = repeated_span(vocab.ordinary, rng)
+        if len(vocab.ordinary) < LENGTHS[1]:
+            raise Unposable(f"fewer than {LENGTHS[1]} ordinary word tokens")
+        clean, corrupt = repeated_sequence(vocab.ordinary, rng)
         tokens = vocab.bos + tuple(clean)
         return Example(
             tokens=tokens, answer_positions=(len(tokens) - 1,), wrong=(corrupt[-1],),

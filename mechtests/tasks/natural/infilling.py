@@ -5,7 +5,8 @@ So the [blue] one is the dog." -- the left context lists animal-colour facts, th
 names the animal, and neither side alone fixes the slot. ARM form (`Example.arm`, as the bundled
 task defines it): the right context moves before the slot, "... So the dog is [blue]", since an
 ARM never reads past its answer. The corrupted twin asks about another animal, so the answer
-changes. Colours and animals must be single tokens with their leading space.
+changes. Colours and animals must be single tokens with their leading space. How many facts are
+listed is the task's difficulty (the run budget's `infilling_facts`).
 """
 
 from __future__ import annotations
@@ -15,9 +16,9 @@ from typing import Any
 
 from mechtests.queries.example import Example
 from mechtests.tasks.base import Task
+from mechtests.tasks.infilling import facts_checked
 from mechtests.tasks.natural.writer import Writer, Written, same_shape
 
-FACTS = 4  # animal-colour facts before the slot
 ANIMALS: tuple[str, ...] = (
     "cat", "dog", "fox", "owl", "cow", "pig", "duck", "horse", "sheep", "goat", "bird", "fish", "frog",
     "mouse", "bear", "lion", "wolf", "rabbit",
@@ -29,12 +30,19 @@ class NaturalInfilling(Task):
     name = "infilling"
     regime = "globally-constrained"
 
+    def __init__(self, facts: int = 4) -> None:
+        self.facts = facts_checked(facts, min(len(COLORS), len(ANIMALS)))
+
+    @property
+    def difficulty(self) -> str:
+        return f"{self.facts} facts"
+
     def prepare(self, tokenizer: Any) -> Writer:
         return Writer(tokenizer)
 
     def example(self, writer: Writer, rng: random.Random) -> Example:
-        colors, animals = rng.sample(COLORS, FACTS), rng.sample(ANIMALS, FACTS)
-        ask, other = rng.sample(range(FACTS), 2)
+        colors, animals = rng.sample(COLORS, self.facts), rng.sample(ANIMALS, self.facts)
+        ask, other = rng.sample(range(self.facts), 2)
         for word in colors + animals:
             writer.one_token(word)
         said = [f"{a} is {c}" for a, c in zip(animals, colors)]
