@@ -5,8 +5,8 @@ depth-matched controls).
 
 Targets: every head whose induction score is at least 3 times the model's score under uniform
 attention (test_heads.py's bar, relative so that it picks a 30-layer model's induction heads as
-it does a 4-layer one's), at least the best one. Each is mean-ablated (replaced by its mean over the batch) on the induction task's first
-examples (the budget's pool size, 500 by default).
+it does a 4-layer one's), at least the best one. Each is mean-ablated (replaced by its mean over
+the batch) on the induction task's first examples (the budget's pool size, 500 by default).
 Thresholds: "destroys copying" means the ablation removes at least half of the clean logit
 difference (drop >= 0.5); "does not" means a control set of as many heads removes less than
 half. Controls: random sets of as many heads (any layer), and sets drawn from the targets' own
