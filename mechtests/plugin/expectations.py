@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from mechtests.claims.expectations import Expectations, choose, dumps
-from mechtests.claims.outcomes import VERDICTS
+from mechtests.claims.outcomes import NOT_SELECTED, VERDICTS
 from mechtests.errors import MechtestsError
 from mechtests.reports.schema import atomic_write
 from mechtests.run.settings import RunSettings
@@ -41,7 +41,8 @@ def stated(expectations: Expectations, hypotheses: list[dict[str, Any]]) -> dict
 def save(path: Path, results: dict[str, Any]) -> str:
     """Write this run's verdicts (holds, fails, inconclusive) per hypothesis key and model to
     `path`, in the format a pair table's `expect` and --mech-expect read; results without a
-    verdict are listed in the file's header. Returns what was done, for the terminal."""
+    verdict (error, not applicable; not the deselected, which did not run) are listed in the
+    file's header. Returns what was done, for the terminal."""
     run = results["run"]
     if run["incomplete"]:
         return f"not saving expectations {path}: this run is incomplete"
@@ -51,7 +52,7 @@ def save(path: Path, results: dict[str, Any]) -> str:
         for model, res in hyp["results"].items():
             if res["outcome"] in VERDICTS:
                 verdicts.setdefault(hyp["key"], {})[model] = res["outcome"]
-            else:
+            elif res["outcome"] != NOT_SELECTED:
                 unjudged.append(f"{hyp['key']} [{model}]: {res['outcome']}")
     seeds = f"seeds {run['seeds']}" if run.get("seeds") else f"seed {run['seed']}"
     header = [f"mechtests expectations: the verdicts of a run on pair {run['pair']} ({seeds}, budget "
