@@ -108,7 +108,8 @@ def test_mdm_attribution_moves_with_mask_ratio(pair, pools, regime_tasks, mech_b
     early-layer share that changes by under 0.05 from nothing masked to everything is no move of
     where the task is computed. Holds on a globally constrained task when the interval lies at or
     above 0.05, fails below it; every globally constrained task with a pool must hold. The ARM,
-    which has no mask ratio, is the reference line: its early share on the same examples."""
+    which has no mask ratio, is the reference line: its early share on the same examples, and its
+    correctness there (1 on a common-correct pool, against which the MDM's fall is read)."""
     claims = []
     for task in regime_tasks(GLOBAL):
         pool, profile, arm_shares = _mask_ratio_measurements(pools, mech_budget, mech_seed, task=task)
