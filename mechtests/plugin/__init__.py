@@ -30,7 +30,7 @@ from mechtests.claims import evidence
 from mechtests.claims.hypotheses import MARK_NAME, hypothesis_of
 from mechtests.claims.outcomes import Inconclusive
 from mechtests.errors import MechtestsError
-from mechtests.plugin import expectations, junit, parts, preflight, progress, seeds
+from mechtests.plugin import cluster, expectations, junit, parts, preflight, progress, seeds
 from mechtests.plugin.collect import EVIDENCE_PROP, GROUP_PREFIX, case_of
 from mechtests.plugin.collection_errors import pytest_testnodedown, stop_collection  # noqa: F401
 from mechtests.plugin.controller import DESELECTED_OUTPUT_KEY, WORKER_OUTPUT_KEY, Controller
@@ -77,6 +77,12 @@ def pytest_configure(config: pytest.Config) -> None:
         _export_max_memory(config, settings["max-memory"])
     if not state.is_worker:
         config.pluginmanager.register(Controller(config, state), "mechtests-controller")
+    if settings["ray"] is not None and not state.is_worker and asked_for(config):
+        try:
+            run_on = cluster.connect(settings["ray"], state, config.getoption("numprocesses", None))
+        except MechtestsError as err:
+            raise pytest.UsageError(f"mechtests: {err}") from None
+        config.pluginmanager.register(cluster.ClusterRun(config, state, run_on), "mechtests-cluster")
     junit.register(config, state)
     progress.register(config, state)
 

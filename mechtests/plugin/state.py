@@ -33,6 +33,7 @@ class MechtestsState:
     baseline_lines: list[str] = field(default_factory=list)
     messages: list[str] = field(default_factory=list)
     started: float = 0.0
+    cluster: dict[str, Any] | None = None  # --mech-ray: the cluster the tests ran on, and any retries (mechtests.plugin.cluster)
 
     @property
     def pair(self) -> PairPaths:

@@ -75,6 +75,9 @@ OPTIONS: tuple[Option, ...] = (
     Option("--mech-sequential", "sequential", "on|off", parse_sequential, None,
            "decide each verdict as soon as its evidence is in, measuring in growing rounds (on), or measure the whole "
            "sample (off) (default: the budget's: on, but off for paper)"),
+    Option("--mech-ray", "ray", "ADDRESS", parse_path, None,
+           "run the tests on the Ray cluster at ADDRESS (auto, HOST:PORT or ray://HOST:PORT; needs the ray extra); this "
+           "process collects, schedules and writes the reports (default: off)"),
     Option("--mech-strict", "strict", "", parse_flag, False,
            "an inconclusive verdict against its expectation, or a move into or out of inconclusive against the "
            "baseline, fails the run instead of warning (default: off)", const=True),
