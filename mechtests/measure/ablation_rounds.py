@@ -9,7 +9,8 @@ look's examples (batches of `n_controls` until the family's mean is known to `pr
 most `max_controls`), using the first of the seeded, prefix-stable control sets, so the look at
 the whole pool measures what targeted_ablation measures. A mean ablation replaces a component
 by its mean over the whole pool at every look (as targeted_ablation does), so an example's
-effect does not depend on the look it was measured at.
+effect does not depend on the look it was measured at; those means are taken in one pass over
+the pool for every component the targets and the capped control sets may ablate.
 """
 
 from __future__ import annotations
@@ -19,9 +20,10 @@ from typing import TYPE_CHECKING, Any, Sequence
 import torch
 
 from mechtests.measure.ablations import CONTROL_PRECISION, check_ablation, control_precision, control_sets, share_lost
-from mechtests.measure.interventions import ablation_values, as_pair, run_with
+from mechtests.measure.interventions import ablation_values, as_pair, cache, run_with
 from mechtests.models.components import Site
 from mechtests.queries import answer_logits, metric
+from mechtests.run import batching
 from mechtests.run import budget as run_budget
 from mechtests.run import progress
 from mechtests.stats import Estimate
@@ -111,13 +113,33 @@ class AblationRounds:
     def _measure(self, sets: Sequence[Sequence[Site]], start: int, stop: int) -> torch.Tensor:
         """(len(sets), stop - start): each set's effect, m(clean) - m(ablated), on examples start..stop-1."""
         missing = sorted({s for sites in sets for s in sites if s not in self.values}, key=lambda s: s.order)
-        if missing:  # one pass over the pool for every new component of these sets
-            self.values.update(ablation_values(self.subject, self.clean, missing, self.method, self.seed))
+        if missing:
+            self.values.update(self._ablated_values(missing))
         rows = self.clean.rows(start, stop)
         m_clean = self._clean_metric(stop)[start:stop]
-        out = [m_clean - metric(run_with(self.subject, rows, {s: self._rows_of(self.values[s], start, stop) for s in sites}), rows)
-               for sites in progress.iterate(sets, f"component sets on examples {start}-{stop}")]
+        out = []
+        for sites in progress.iterate(sets, f"component sets on examples {start}-{stop}"):
+            ablated = {s: self._rows_of(self.values[s], start, stop) for s in sites}
+            out.append(m_clean - metric(run_with(self.subject, rows, ablated), rows))
         return torch.stack(out)
+
+    def _ablated_values(self, missing: list[Site]) -> dict[Site, torch.Tensor]:
+        """The replacement values of `missing` components. A mean ablation takes every component
+        any control set of the cap or the targets ablates at once: one pass over the pool, its
+        sums kept per batch of rows, instead of a pass per set with new components (the pool's
+        pass costs as much as a whole look at a few examples)."""
+        if self.method != "mean":
+            return ablation_values(self.subject, self.clean, missing, self.method, self.seed)
+        every = {s for family in self.families for sites in self.sets[family] for s in sites} | set(self.targets) | set(missing)
+        sites = sorted(every - set(self.values), key=lambda s: s.order)
+        rows = batching.rows_for(self.subject, self.clean.input_ids.shape[1])
+        sums: dict[Site, torch.Tensor] = {}
+        dtypes: dict[Site, torch.dtype] = {}
+        for start in progress.iterate(range(0, self.pool, rows), "mean activations over the pool"):
+            for site, acts in cache(self.subject, self.clean.rows(start, min(start + rows, self.pool)), sites, rows).items():
+                total = acts.sum(0, keepdim=True, dtype=torch.float64)
+                sums[site], dtypes[site] = (total if site not in sums else sums[site] + total), acts.dtype
+        return {site: (total / self.pool).to(dtypes[site]) for site, total in sums.items()}
 
     def _rows_of(self, value: torch.Tensor, start: int, stop: int) -> torch.Tensor:
         """An ablated value for examples start..stop-1: one for every row, or per row of the pool."""
