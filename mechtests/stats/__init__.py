@@ -1,5 +1,6 @@
 """Estimates with their uncertainty: seeded bootstrap intervals over examples, and the
-three-way comparison of an estimate with a bar that decides a hypothesis (`assert est >= bar`)."""
+three-way comparison of an estimate with a bar that decides a hypothesis (`assert est >= bar`),
+at the first look that decides it when the estimate is measured in rounds (`sequential`)."""
 
 from mechtests.stats.bootstrap import (RESAMPLES, bootstrap, bootstrap_with_controls, draws_halfwidth, independent_difference,
                                        interval, normalised, paired_difference, percentile_band, profile_bands, ratio_of_means,
