@@ -2,7 +2,8 @@
 
 Skipped, with the reason, where no Chromium is installed (`.ci/run` installs Debian's
 chromium). The page under test is rendered from a committed results.json of the bundled pair
-(tests/browser/data), with a baseline whose verdict differs; set MECHTESTS_REPORT=path to
+(tests/browser/data), with a baseline whose verdict differs, and from the faithfulness run's
+(its curve charts); set MECHTESTS_REPORT=path to
 check a run's own report.html as well (its screenshot lands next to it). The last tests break
 a page on purpose and show that the check fails.
 """
@@ -30,6 +31,7 @@ BROWSER = find_browser()
 pytestmark = [pytest.mark.extras, pytest.mark.skipif(
     BROWSER is None, reason="no Chromium on PATH: apt-get install chromium chromium-driver, or set MECHTESTS_CHROMIUM")]
 DATA = Path(__file__).parent / "data" / "bundled_results.json"
+CURVES = Path(__file__).parent / "data" / "faithfulness_results.json"  # `pytest suites/ -n auto -k faithful`, bundled pair
 CHANGED = "pathways.arm_circuit_causal_in_mdm"
 
 
@@ -88,6 +90,24 @@ def test_a_multi_seed_report_reads_well_at_1280px(tmp_path) -> None:
     findings = check(page, BROWSER)
     assert findings.problems() == []
     assert all(link["landed"] for link in findings.layout["links"])
+
+
+def test_the_faithfulness_curves_draw_both_models_with_bands(tmp_path) -> None:
+    """report.html of the bundled `pytest suites/ -k faithful` run (tests/browser/data): one curve
+    chart per task, the ARM and the MDM on shared axes, each a line with its interval band."""
+    results = json.loads(CURVES.read_text())
+    page = tmp_path / "report.html"
+    page.write_text(render_html(results))
+    findings = check(page, BROWSER)
+    assert findings.problems() == []
+    curves = [c for c in findings.layout["charts"] if c["kind"] == "curve"]
+    hyp = next(h for h in results["hypotheses"] if h["key"] == "faithfulness.task_circuits_are_faithful")
+    tasks = {ev["name"].split(":")[0] for res in hyp["results"].values() for ev in res["evidence"] if ev["name"].endswith("faithfulness curve")}
+    assert sorted(c["label"] for c in curves) == sorted(f"{task}: faithfulness by circuit size" for task in tasks) and len(tasks) == 5
+    assert all(c["width"] >= 400 and c["height"] >= 200 for c in curves)
+    for svg in page.read_text().split('data-chart="curve"')[1:]:
+        drawn = svg.split("</svg>")[0]
+        assert drawn.count("<polyline") == 2 and drawn.count('class="band"') == 2 and ">ARM<" in drawn and ">MDM<" in drawn
 
 
 @pytest.mark.skipif(not os.environ.get("MECHTESTS_REPORT"), reason="set MECHTESTS_REPORT=reports/report.html to check a run's report")
