@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any, Sequence
 
 import torch
 
+from mechtests.errors import MechtestsError
 from mechtests.measure.ablations import CONTROL_PRECISION, check_ablation, control_precision, control_sets, share_lost
 from mechtests.measure.interventions import ablation_values, as_pair, cache, run_with
 from mechtests.models.components import Site
@@ -80,6 +81,11 @@ class AblationRounds:
         """The share of the clean metric (`clean`, per example of the pool) that ablating the targets
         (family "target") or a control family removes, measured in rounds (`grown`): its evidence
         names the examples and, for a control family, the draws the deciding look used."""
+        if family not in (TARGET, *self.families):
+            raise MechtestsError(f"this ablation has no {family!r} to measure", f"ask for one of {[TARGET, *self.families]}")
+        if len(clean) != self.pool:
+            raise MechtestsError(f"clean metric has {len(clean)} values for a pool of {self.pool}", "pass one per example of the pool")
+
         def measure(n: int) -> Estimate:
             effects = self.target(n) if family == TARGET else self.controls(family, n)
             return share_lost(effects, clean[:n], seed=seed, name=name)

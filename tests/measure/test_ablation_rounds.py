@@ -66,3 +66,8 @@ def test_a_clear_claim_is_decided_on_the_first_look(subjects, pool):
 def test_bad_arguments_are_refused_as_targeted_ablation_refuses_them(subjects, pool):
     with pytest.raises(MechtestsError, match="n_controls"):
         ablation_rounds(subjects("llama", "arm"), pool, TARGETS, n_controls=5, max_controls=3)
+    rounds = ablation_rounds(subjects("llama", "arm"), pool, TARGETS, n_controls=3, max_controls=3, controls=("random",))
+    with pytest.raises(MechtestsError, match="no 'same_depth'"):
+        rounds.share_lost("same_depth", torch.ones(POOL), seed=0)
+    with pytest.raises(MechtestsError, match="pool of 40"):
+        rounds.share_lost("random", torch.ones(8), seed=0)
