@@ -4,7 +4,9 @@ passes and peak memory of a measurement's rows on it.
 The cost model: FLOPs per row about 2 x the parameters that multiply per token plus attention
 (QK and AV); a forward+backward row costs 1 + BACKWARD_PER_FORWARD forwards (the weights are
 frozen, attribution.engine.frozen_weights, so the backward computes input gradients only, one
-matmul per weight where training computes two). FLOPs become seconds at MATMUL_SHARE of the
+matmul per weight where training computes two); an edge-patched row PATCHED_ROW_FORWARDS (each
+head computes from its own mix of upstream outputs: measured on the bundled pair, 50 examples x
+18 circuits took 2.8x the time of EAP-IG's rows per FLOP charged, one thread). FLOPs become seconds at MATMUL_SHARE of the
 matmul throughput kept for this machine (mechtests.run.throughput), plus PASS_OVERHEAD_S per
 layer per pass (Python, hooks and kernel launches, which dominate small models). Both constants
 are documented guesses checked against cold runs (BENCHMARKS.md, bench/bench_plan.py).
@@ -27,6 +29,7 @@ from mechtests.run import batching, cache
 
 BACKWARD_PER_FORWARD = 1.0  # an input-gradient-only backward: one matmul per weight matmul of the forward
 MATMUL_SHARE = 0.5  # share of the kept matmul throughput a whole forward/backward achieves
+PATCHED_ROW_FORWARDS = 3.0  # an edge-patched row, in plain forward rows (BENCHMARKS.md, "mechtests plan per hypothesis")
 PASS_OVERHEAD_S = {"cpu": 4e-4, "cuda": 1.5e-4}  # per layer and pass: Python, hooks, kernel launches
 
 
@@ -91,10 +94,11 @@ def cost(work: Work, model: ModelFacts, device: torch.device, memory: int, flops
         per_row = batching.row_bytes(shape, work.seq_len, grad=runs.grad, per_head_inputs=runs.per_head)
         per_pass = batching.rows_within(memory, per_row, device)
         n_passes += passes(runs, per_pass)
-        flops += forward_flops(model, work.seq_len) * runs.rows * runs.calls * (1 + (BACKWARD_PER_FORWARD if runs.grad else 0))
+        forwards = PATCHED_ROW_FORWARDS if runs.patched else 1 + (BACKWARD_PER_FORWARD if runs.grad else 0)
+        flops += forward_flops(model, work.seq_len) * runs.rows * runs.calls * forwards
         peak = max(peak, min(runs.rows, per_pass) * per_row)
     seconds = flops / (MATMUL_SHARE * flops_per_s) + n_passes * shape.n_layers * PASS_OVERHEAD_S.get(device.type, PASS_OVERHEAD_S["cuda"])
     return Cost(n_passes, seconds, model.n_params * shape.element_bytes + peak)
 
 
-__all__ = ["BACKWARD_PER_FORWARD", "Cost", "MATMUL_SHARE", "ModelFacts", "PASS_OVERHEAD_S", "cost", "forward_flops", "read_model"]
+__all__ = ["BACKWARD_PER_FORWARD", "Cost", "MATMUL_SHARE", "PATCHED_ROW_FORWARDS", "ModelFacts", "PASS_OVERHEAD_S", "cost", "forward_flops", "read_model"]

@@ -48,6 +48,7 @@ class Runs:
     calls: int = 1
     grad: bool = False  # forward+backward (EAP-IG's gradient passes)
     per_head: bool = False  # through the per-head graph engine (more memory per row)
+    patched: bool = False  # edge-patched: every head reads its own mix of upstream outputs (more time per row)
 
 
 @dataclass
@@ -155,7 +156,7 @@ def eap_ig_runs(first: bool, subject: Any, data: Sequence[Any], steps: int = 32,
 def patching_runs(first: bool, subject: Any, data: Sequence[Any], keep: torch.Tensor, reference: str = "corrupted",
                   denoise_steps: int = 1, rows_per_pass: int | None = None) -> tuple[tuple[Runs, ...], int, int]:
     n, k = _first(_count(data), first), _denoising(subject, data, denoise_steps)
-    return (*_schedule(subject, data, n, k), Runs(n, k, per_head=True), Runs(n, 3 * k, per_head=True)), _length(data), _count(data)
+    return (*_schedule(subject, data, n, k), Runs(n, k, per_head=True), Runs(n, 3 * k, per_head=True, patched=True)), _length(data), _count(data)
 
 
 def stacked_runs(first: bool, subject: Any, data: Sequence[Any], keeps: torch.Tensor, reference: str = "corrupted",
@@ -163,7 +164,7 @@ def stacked_runs(first: bool, subject: Any, data: Sequence[Any], keeps: torch.Te
     """Several circuits side by side: the reference captured, then one row per example and circuit."""
     n, k = _first(_count(data), first), _denoising(subject, data, denoise_steps)
     circuits = int(keeps.shape[0])
-    return (*_schedule(subject, data, n, k), Runs(n, k, per_head=True), Runs(n * circuits, k, per_head=True)), _length(data), _count(data)
+    return (*_schedule(subject, data, n, k), Runs(n, k, per_head=True), Runs(n * circuits, k, per_head=True, patched=True)), _length(data), _count(data)
 
 
 def posed_runs(first: bool, subject: Any, posed: Posed, *args: Any, **kwargs: Any) -> tuple[tuple[Runs, ...], int, int]:
@@ -179,7 +180,7 @@ def ablation_runs(first: bool, subject: Any, data: Sequence[Any], targets: Seque
     stops somewhere between); the caching passes replayed on the sets the real code draws."""
     n = _first(_count(data), first)
     cap = run_budget.active().control_cap if max_controls is None else max_controls
-    draws = n_controls if first else cap
+    draws = n_controls if first and run_budget.active().sequential else cap
     families = list(dict.fromkeys([*controls, *(["band"] if band is not None else [])]))
     known: set[Any] = set()
     values, runs, drawn = 0, 0, 0
