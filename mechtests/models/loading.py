@@ -166,7 +166,7 @@ GGUF_READ_ERRORS = (ValueError, KeyError, IndexError, EOFError, struct.error)
 
 def unreadable_gguf(path: Path, err: BaseException) -> MechtestsError:
     """The one-line error for a GGUF file the readers refused, naming the file, not the library's frame."""
-    reason = (str(err).strip().splitlines() or [type(err).__name__])[0]
+    reason = (str(err).strip().splitlines() or [type(err).__name__])[0].replace(str(path), "the file")  # named once, before
     return MechtestsError(f"{path} is not a readable GGUF file ({reason:.120})",
                           "re-download it (a partial download is the usual cause), or check the path")
 
