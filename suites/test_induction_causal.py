@@ -55,7 +55,9 @@ def _ablation(subject, tasks, mech_seed, mech_budget):
     reason="bundled pair (built with seed 1, run seed 0): the four heads that clear 3x uniform attention (all of layer 1) remove all "
     "copying (ARM 1.01 [0.99, 1.03], MDM 1.00 [1.00, 1.01]), but as many heads of the nearest layer remove 0.78 "
     "[0.67, 0.89] (both models), clear of 0.5, and 4 random heads of the 16 remove 0.62 [0.49, 0.75]: in a 16-head "
-    "model, four heads that are not induction heads also remove most of the copying",
+    "model, four heads that are not induction heads also remove most of the copying (whole-pool intervals, as "
+    "--mech-sequential=off gives them; with sequential decisions the induction heads' shares are decided on 64 "
+    "examples and the same-layer ones on 128, with wider intervals, and the random ones on the whole pool)",
     parts={"ablation": _ablation},
 )
 def test_induction_heads_are_causal(subject, tasks, mech_seed, mech_budget):
