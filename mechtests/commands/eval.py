@@ -32,6 +32,7 @@ from mechtests.errors import MechtestsError
 from mechtests.models import load_subject
 from mechtests.reports.schema import json_safe
 from mechtests.run import progress
+from mechtests.run.budget import Budget
 from mechtests.run.pairs import check_role
 from mechtests.run.settings import RunSettings
 from mechtests.stats import bootstrap
@@ -71,13 +72,14 @@ def score(subject: Any, task: str, examples: list) -> tuple[list[bool], list[flo
     return [bool(c) for c in correct.tolist()], [float(m) for m in metric.tolist()]
 
 
-def evaluate(subjects: dict[str, Any], n: int, seed: int, only: list[str] | None = None) -> dict[str, Any]:
+def evaluate(subjects: dict[str, Any], n: int, seed: int, only: list[str] | None = None, budget: Budget | None = None) -> dict[str, Any]:
     """The eval report as plain builtins (the --json output). Tasks are posed in the ARM's
     tokenizer (the MDM's in an MDM-only run): per task the candidates drawn, how many were kept
     and why the rest were dropped; accuracy is over the kept ones. A task the tokenizer cannot
-    pose is reported with the reason instead of numbers."""
+    pose is reported with the reason instead of numbers. `budget` sets the tasks' difficulty
+    (default: the active run budget's)."""
     first = subjects.get("arm") or subjects["mdm"]
-    tasks = TaskSet(first.tokenizer, n=n, seed=seed)
+    tasks = TaskSet(first.tokenizer, n=n, seed=seed, budget=budget)  # the task difficulty of the run budget, as the suites pose them
     report: dict[str, Any] = {
         "models": {r: {"path": str(s.path), "sha256": s.weights_sha256} for r, s in subjects.items()},
         "n": n, "seed": seed, "tasks": {},
@@ -151,6 +153,6 @@ def run(args: argparse.Namespace) -> int:
         check_pair(settings.pair, {role: settings.load_options(role) for role in settings.pair.roles}, n=n, seed=settings["seed"])
     subjects = load(settings)
     with status_line():
-        report = {"pair": settings.pair.label, "budget": settings.budget.name, **evaluate(subjects, n, settings["seed"], args.tasks)}
+        report = {"pair": settings.pair.label, "budget": settings.budget.name, **evaluate(subjects, n, settings["seed"], args.tasks, settings.budget)}
     print(to_json(report) if args.json else render_table(report), file=sys.stdout)
     return 0

@@ -64,7 +64,7 @@ def run(args: argparse.Namespace) -> int:
     settings = settings_for(alone(options_given(args)))
     seed, n = settings["seed"], candidates(args, settings)
     for role, subject in load(settings).items():
-        tasks = TaskSet(subject.tokenizer, n=n, seed=seed)
+        tasks = TaskSet(subject.tokenizer, n=n, seed=seed, budget=settings.budget)
         names = [args.task] if args.task else list(tasks)
         print(f"{role} {subject.path} ({subject.kind}), seed {seed}, {n} candidates per task ({settings.budget.name} budget):")
         for name in names:
