@@ -12,7 +12,7 @@ import pytest
 import torch
 
 from mechtests.run import batching
-from mechtests.commands.plan import read_model
+from mechtests.commands.plan_models import read_model
 from mechtests.errors import MechtestsError
 from mechtests.models.shape import ConfigShape
 from mechtests.run.pairs import PairPaths, resolve_pair

@@ -46,7 +46,7 @@ def test_inspect_reads_the_shipped_arm_from_its_package_location(capsys, smollm2
 @pytest.mark.parametrize(("argv", "expected"), [
     (["tasks", "--arm", SMOLLM2, "--task", "ioi", "--n", "5", "--show", "1"], "ioi (prefix-dominant): 5 of 5 candidates kept"),
     (["eval", "--arm", SMOLLM2, "--mdm", "none", "--task", "ioi", "--n", "5"], "ioi"),
-    (["plan", "--arm", SMOLLM2, "--mdm", "none"], "to compute: "),
+    (["plan", "--arm", SMOLLM2, "--mdm", "none", "-k", "heads_present"], "the run: 4 test(s)"),
 ])
 def test_the_other_commands_take_a_package_location(capsys, smollm2_pair, argv, expected) -> None:
     assert cli_main(argv) == 0
