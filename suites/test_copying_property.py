@@ -106,11 +106,14 @@ def test_copies_repeated_spans(subject, tasks, mech_seed, mech_budget):
         mechtests.record(f"missed span {i + 1}: p(answer)", o.p_answer, **_shown(subject, start, items, o))
     mechtests.record("missed spans", len(missed), of=len(outcomes), shown=min(len(missed), SHOWN))
     note = ""
-    if missed and mech_budget.shrink:
-        shrunk = _shrunk(pool, mech_seed, mech_budget.property_examples, outcome, missed[0][0])
-        shown = _shown(subject, start, shrunk, outcome(shrunk))
-        mechtests.record("shrunk counterexample: p(answer)", outcome(shrunk).p_answer, **shown)
-        note = f"; shrunk counterexample: {shown['text']!r} -> expected {shown['expected']!r}, predicted {shown['predicted']!r}"
+    if missed:  # the failure text names one counterexample: the shrunk first miss, or the first miss as generated
+        label, example = "first missed span", missed[0][0]
+        if mech_budget.shrink:
+            label, example = "shrunk counterexample", _shrunk(pool, mech_seed, mech_budget.property_examples, outcome, example)
+        shown = _shown(subject, start, example, outcome(example))
+        if mech_budget.shrink:  # the generated misses are recorded above; the shrunk one is new
+            mechtests.record(f"{label}: p(answer)", outcome(example).p_answer, **shown)
+        note = f"; {label}: {shown['text']!r} -> expected {shown['expected']!r}, predicted {shown['predicted']!r}"
     assert all([copied >= BAR, attends >= BAR]), f"{len(missed)} of {len(outcomes)} spans missed{note}"
 
 
