@@ -56,7 +56,11 @@ def _overlaps(attributions, sizes: dict, seed: int) -> dict[str, np.ndarray]:
 @mechtests.hypothesis(
     claim="On prefix-dominant tasks the two models' circuits overlap well above random circuits of equal size",
     source="PAPER finding 1",
-    expect={"pair": "holds"},
+    expect={"pair": "inconclusive"},
+    reason="bundled pair (built with seed 1, run seed 0): induction and greater-than overlap well above random (0.864 [0.782, "
+    "0.907] against a bar of 0.226; 0.731 [0.717, 0.776] against 0.665), but ioi's circuits are sized at 103 of 207 edges "
+    "(the MDM's circuit reaches f >= 0.8 only at 50%), where random circuits already overlap 0.333, and its Jaccard 0.689 "
+    "[0.635, 0.717] straddles twice that (0.665)",
 )
 def test_prefix_pathways_preserved(pair, pools, attributions, regime_tasks, mech_seed):
     """Threshold: the Jaccard interval's lower end is at least twice the null mean and above the
