@@ -74,13 +74,12 @@ def plan(models: dict[str, ModelFacts], recorder: Any, budget: Budget, memory: i
                           "examples": work.examples, "rows_forward": fwd, "rows_forward_backward": bwd, "passes": whole.passes,
                           "seconds": whole.seconds, "seconds_first_look": look.seconds, "peak_bytes": whole.peak_bytes})
             full, first = full + whole.seconds, first + look.seconds
-            if work.key is None or work.key not in seen:
+            if work.key is None or work.key not in seen:  # a key an earlier hypothesis computed: in memory by now
                 total["full"] += whole.seconds
                 total["first"] += look.seconds
                 total["passes"] += whole.passes
                 total["peak_bytes"] = max(total["peak_bytes"], whole.peak_bytes)
-            if work.key is not None:
-                seen.add(work.key)
+        seen |= {work.key for work in works if work.key is not None}
         hypotheses[test] = {"seconds": full, "seconds_first_look": first, "lines": lines,
                             "rows_forward": sum(line["rows_forward"] for line in lines if not line["cached"]),
                             "rows_forward_backward": sum(line["rows_forward_backward"] for line in lines if not line["cached"]),

@@ -46,7 +46,7 @@ class StandIn:
     """A model as the suites see it, without weights: shape, kind, tokenizer and identity."""
 
     def __init__(self, facts: ModelFacts) -> None:
-        self.facts, self.tokenizer = facts, facts.tokenizer
+        self.tokenizer = facts.tokenizer
         self.kind, self.path, self.spec, self.direction = facts.role, facts.path, None, "unmeasured"
         identity = facts.identity
         self.weights_sha256, self.mask_token_id, self.prediction = identity.weights_sha256, identity.mask_token_id, identity.prediction
