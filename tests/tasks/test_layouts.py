@@ -9,7 +9,7 @@ import json
 import re
 
 from mechtests.tasks import NATURAL_TASKS, TaskSet, first_occurrence_targets
-from mechtests.tasks.natural.induction import LENGTHS
+from mechtests.tasks.natural.induction import COPIES, LENGTHS
 from mechtests.tasks.natural.repeat_text import SENTENCES
 
 N = 300
@@ -41,23 +41,27 @@ def test_the_other_natural_tasks_are_unchanged_under_the_default_budget(request)
 
 def test_induction_repeats_a_random_sequence_and_asks_for_its_last_token(bpe_single_digits, bpe_digit_pairs):
     for tok in (bpe_single_digits, bpe_digit_pairs):
-        start = () if tok.bos_token_id is None else (tok.bos_token_id,)
+        start = tuple(t for t in tok("a")["input_ids"] if t in tok.all_special_ids)  # as the tokenizer begins a text
         lengths = set()
         for e in TaskSet(tok, n=N, seed=0).induction:
             body, twin = e.tokens[len(start):], e.corrupted[len(start):]
             assert e.tokens[: len(start)] == start == e.corrupted[: len(start)]
-            length = len(body) // 2
+            length = len(body) // COPIES
             lengths.add(length)
-            first, second = body[:length], body[length:]
-            assert len(body) == 2 * length and first == second and len(set(first)) == length  # distinct, then repeated
+            copies = [body[i * length:(i + 1) * length] for i in range(COPIES)]
+            first = copies[0]
+            assert len(body) == COPIES * length and len(set(copies)) == 1 and len(set(first)) == length  # distinct, repeated
             assert LENGTHS[0] <= length <= LENGTHS[1] and e.answer_positions == (len(e.tokens) - 1,)
             query, key = first_occurrence_targets(e)  # the head detectors' contract
-            assert e.tokens[key] == e.answer[0] and e.tokens.count(e.tokens[query]) == 2 and e.tokens.count(e.answer[0]) == 2
-            # the twin: the answer swapped with another token of its first occurrence, the repeat left as it was
-            moved = [i for i in range(length) if twin[i] != first[i]]
+            assert e.tokens[key] == e.answer[0] and e.tokens[query] == e.tokens[key - 1]
+            assert e.tokens.count(e.tokens[query]) == e.tokens.count(e.answer[0]) == COPIES
+            # the twin: the answer swapped with another token in the earlier copies, the last one left as it was
+            earlier = twin[:length]
+            moved = [i for i in range(length) if earlier[i] != first[i]]
             assert len(moved) == 2 and moved[1] == length - 1 and moved[0] < length - 2
-            assert sorted(twin[:length]) == sorted(first) and twin[length:-1] == second[:-1]
-            assert twin[-1] == twin[length - 1] == e.wrong[0] != e.answer[0]
+            assert all(twin[i * length:(i + 1) * length] == earlier for i in range(COPIES - 1))
+            assert sorted(earlier) == sorted(first) and twin[-length:-1] == first[:-1]
+            assert twin[-1] == earlier[-1] == e.wrong[0] != e.answer[0]
         assert lengths == set(range(LENGTHS[0], LENGTHS[1] + 1))  # the distance to copy from varies
 
 

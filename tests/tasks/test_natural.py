@@ -12,6 +12,7 @@ from transformers import PreTrainedTokenizerFast
 from mechtests.errors import MechtestsError
 from mechtests.queries import Example
 from mechtests.tasks import NATURAL_TASKS, PAPER_TASKS, TASKS, TaskSet, generators_for
+from mechtests.tasks.natural.induction import COPIES
 
 hypothesis = pytest.importorskip("hypothesis", reason="the property tests need the hypothesis package (pip install hypothesis)")
 given, settings, st = hypothesis.given, hypothesis.settings, hypothesis.strategies
@@ -25,16 +26,14 @@ def words(tok, ids) -> str:
     return tok.decode(list(ids))
 
 
-def starts(tok, name: str) -> list[int]:
-    """Induction: the declared BOS; a prompt: what the tokenizer itself puts before a text."""
-    if name == "induction":
-        return [] if tok.bos_token_id is None else [tok.bos_token_id]
+def starts(tok) -> list[int]:
+    """What the tokenizer itself puts before a text: every task, induction too, begins with it."""
     return [t for t in tok("a")["input_ids"] if t in tok.all_special_ids]
 
 
 def check_twins(tok, name: str, examples: list[Example]) -> None:
     """What every kept example must satisfy, whatever the tokenizer."""
-    start_ids = starts(tok, name)
+    start_ids = starts(tok)
     digits_per_year = None
     for e in examples:
         forms = [e] + ([e.arm] if e.arm is not None else [])
@@ -77,7 +76,7 @@ def check_twins(tok, name: str, examples: list[Example]) -> None:
             animal = re.search(r"one is the (\w+)\.$", text)[1]
             assert re.search(rf"{animal} is{words(tok, e.answer)}\b", text)
         if name == "induction":
-            assert e.tokens.count(e.answer[0]) == 2 and e.answer != e.corrupted[-1:]
+            assert e.tokens.count(e.answer[0]) == COPIES and e.answer != e.corrupted[-1:]
 
 
 @pytest.fixture(params=["bpe_single_digits", "bpe_digit_pairs"])
