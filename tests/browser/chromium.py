@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterator
 
+import pytest
 import websocket  # websocket-client, a test dependency
 
 BROWSERS = ("chromium", "chromium-browser", "google-chrome", "chrome")
@@ -35,6 +36,12 @@ def find_browser() -> str | None:
     if named:
         return shutil.which(named) or (named if Path(named).is_file() else None)
     return next((found for name in BROWSERS if (found := shutil.which(name))), None)
+
+
+BROWSER = find_browser()
+# Every browser test's marks: the extras lane runs it; without Chromium it skips, saying how to get one.
+NEEDS_BROWSER = [pytest.mark.extras, pytest.mark.skipif(
+    BROWSER is None, reason="no Chromium on PATH: apt-get install chromium chromium-driver, or set MECHTESTS_CHROMIUM")]
 
 
 @dataclass

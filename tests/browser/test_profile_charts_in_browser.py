@@ -13,14 +13,12 @@ import pytest
 
 pytest.importorskip("websocket", reason="the browser tests need websocket-client (pip install websocket-client)")
 
-from chromium import find_browser  # noqa: E402
+from chromium import BROWSER, NEEDS_BROWSER  # noqa: E402
 from pagecheck import check  # noqa: E402
 
 from mechtests.reports.render_html import render_html  # noqa: E402
 
-BROWSER = find_browser()
-pytestmark = [pytest.mark.extras, pytest.mark.skipif(
-    BROWSER is None, reason="no Chromium on PATH: apt-get install chromium chromium-driver, or set MECHTESTS_CHROMIUM")]
+pytestmark = NEEDS_BROWSER
 DATA = Path(__file__).parent / "data" / "mdm_only_results.json"
 
 

@@ -19,7 +19,7 @@ import pytest
 
 pytest.importorskip("websocket", reason="the browser tests need websocket-client (pip install websocket-client)")
 
-from chromium import find_browser  # noqa: E402
+from chromium import BROWSER, NEEDS_BROWSER  # noqa: E402
 from pagecheck import check  # noqa: E402
 
 from mechtests.reports import gate  # noqa: E402
@@ -27,9 +27,7 @@ from mechtests.run.parsing import parse_tolerance  # noqa: E402
 from mechtests.reports.render_html import render_html  # noqa: E402
 from mechtests.reports.schema import dumps  # noqa: E402
 
-BROWSER = find_browser()
-pytestmark = [pytest.mark.extras, pytest.mark.skipif(
-    BROWSER is None, reason="no Chromium on PATH: apt-get install chromium chromium-driver, or set MECHTESTS_CHROMIUM")]
+pytestmark = NEEDS_BROWSER
 DATA = Path(__file__).parent / "data" / "bundled_results.json"
 CURVES = Path(__file__).parent / "data" / "faithfulness_results.json"  # `pytest suites/ -n auto -k faithful`, bundled pair
 CHANGED = "pathways.arm_circuit_causal_in_mdm"
