@@ -30,6 +30,7 @@ import pytest
 
 from mechtests.errors import MechtestsError
 from mechtests.plugin.collect import GROUP_PREFIX
+from mechtests.plugin.scheduling import weights_bytes
 from mechtests.plugin.state import MechtestsState
 from mechtests.run.settings import BY_KEY
 
@@ -39,7 +40,7 @@ MEMORY_PER_WEIGHT_BYTE = 4  # a runner's memory request per byte of the weights 
 # Options a runner's session takes as the driver's user gave them: they decide what is measured and how.
 FORWARDED = ("pair", "arm", "mdm", "budget", "seed", "seeds", "device", "dtype", "max-memory", "verify-weights",
              "sequential", "expect", "strict", "split-pair")
-WEIGHT_SUFFIXES = (".safetensors", ".bin", ".pt", ".gguf")
+ENV_PREFIX = "MECHTESTS_"  # the driver's settings that travel as environment variables (a Ray worker has the raylet's)
 
 
 def ray_module() -> Any:
@@ -99,11 +100,7 @@ def _check_reachable(address: str) -> None:
 
 
 def _weights_bytes(path: str | None) -> int:
-    folder = Path(path) if path else None
-    if folder is None or not folder.exists():
-        return 0
-    files = [folder] if folder.is_file() else [f for f in folder.iterdir() if f.is_file()]
-    return sum(f.stat().st_size for f in files if f.suffix in WEIGHT_SUFFIXES)
+    return weights_bytes(Path(path)) if path and Path(path).exists() else 0  # a missing one: the loader says so
 
 
 def shares(items: list[pytest.Item], runners: int) -> list[list[str]]:
@@ -155,7 +152,8 @@ class ClusterRun:
         # A Ray worker has imported anyio before pytest starts in it; anyio's pytest plugin would then have pytest
         # rewrite anyio's lazily imported submodules, which fails (TypeError in anyio.abc, anyio 4.16), so it stays off.
         args = forwarded_args(self.config) + ["-p", "no:cacheprovider", "-p", "no:xdist", "-p", "no:anyio", "-q"]
-        calls = {actors[i].run.remote(str(self.config.invocation_params.dir), [str(root / n) for n in share], args): share
+        env = {k: v for k, v in os.environ.items() if k.startswith(ENV_PREFIX)}  # the cache folder, the memory budget
+        calls = {actors[i].run.remote(str(self.config.invocation_params.dir), [str(root / n) for n in share], args, env): share
                  for i, share in enumerate(work)}
         pending = list(calls)
         while pending:
@@ -208,11 +206,12 @@ class ClusterRun:
 class Runner:
     """A Ray actor that runs pytest sessions of the driver's tests on its node (see the module doc)."""
 
-    def run(self, folder: str, nodeids: list[str], args: list[str]) -> dict[str, Any]:
+    def run(self, folder: str, nodeids: list[str], args: list[str], env: dict[str, str]) -> dict[str, Any]:
         ray = importlib.import_module("ray")
         context = ray.get_runtime_context()
         reports: list[dict[str, Any]] = []
         os.chdir(folder)
+        os.environ.update(env)
         with tempfile.TemporaryDirectory(prefix="mechtests-runner-") as out:  # the driver writes the run's reports
             pytest.main([*nodeids, *args, f"--mech-report={out}"], plugins=[_Recorder(reports)])
         return {"reports": reports, "restarted": context.was_current_actor_reconstructed, "node": context.get_node_id()}

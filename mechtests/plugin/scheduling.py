@@ -85,8 +85,14 @@ def split_pair(setting: str, pair: PairPaths) -> bool:
         folder = getattr(pair, role)
         if folder is None or not Path(folder).is_dir():
             return False  # loading will say what is wrong; do not guess a size
-        total += sum(f.stat().st_size for f in Path(folder).iterdir() if f.suffix in WEIGHT_SUFFIXES and f.is_file())
+        total += weights_bytes(Path(folder))
     return total < SPLIT_BELOW
+
+
+def weights_bytes(folder: Path) -> int:
+    """The size of a checkpoint folder's weight files (or of one weights file), in bytes."""
+    files = [folder] if folder.is_file() else [f for f in folder.iterdir() if f.is_file()]
+    return sum(f.stat().st_size for f in files if f.suffix in WEIGHT_SUFFIXES)
 
 
 class CrashSafeLoadGroupScheduling(LoadGroupScheduling):
