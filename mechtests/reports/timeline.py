@@ -22,9 +22,11 @@ STEP_W = 56  # horizontal room per step; the axis is linear in the step
 
 
 def _point(step: int, res: dict[str, Any]) -> dict[str, Any]:
-    """One step of one result: its verdict and key statistic (None when the result has none)."""
+    """One step of one result: its verdict and key statistic (None when the result has none): the
+    first estimate compared with a bar (a threshold and an interval), else the matrix's key evidence
+    (a count with a threshold, such as a task left out for its pool, is no statistic to follow)."""
     key = key_evidence(res.get("evidence") or [])
-    ev = key[0] if key else None
+    ev = next((e for e in key if e.get("ci")), key[0] if key else None)
     return {"step": step, "outcome": res["outcome"], "name": ev and ev["name"], "value": ev and ev["value"],
             "ci": ev and ev.get("ci"), "threshold": ev and ev.get("threshold")}
 
