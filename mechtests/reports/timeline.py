@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from typing import Any, Sequence
 
+from mechtests.claims.outcomes import NOT_SELECTED
 from mechtests.reports.charts import PAD_B, PAD_L, PAD_R, PAD_T, PALETTE, PLOT_H, _frame, _legend, _scale, _whisker, _y_axis
 from mechtests.reports.matrix import key_evidence, outcome_name
 from mechtests.reports.svg import esc, num
@@ -40,13 +41,13 @@ def timeline_data(runs: Sequence[tuple[int, dict[str, Any]]]) -> dict[str, Any]:
     for step, results in runs:
         for hyp in results["hypotheses"]:
             for model, res in hyp["results"].items():
-                if model == "arm":
+                if model == "arm" or res["outcome"] == NOT_SELECTED:  # -k left it out: nothing to follow
                     continue
                 row = rows.setdefault((hyp["key"], model), {"key": hyp["key"], "claim": hyp.get("claim", ""),
                                                              "model": model, "arm": None, "points": []})
                 row["points"].append(_point(step, res))
                 arm = hyp["results"].get("arm")
-                if row["arm"] is None and arm is not None:
+                if row["arm"] is None and arm is not None and arm["outcome"] != NOT_SELECTED:
                     row["arm"] = _point(ARM_STEP, arm)
     for row in rows.values():
         start = row["arm"] or row["points"][0]
