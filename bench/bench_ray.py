@@ -6,9 +6,10 @@ Usage (as root, with the ray extra; BENCHMARKS.md gives the command behind its t
 
 It starts a head and a second node, one CPU each, inside a loopback-only network namespace
 (as tests/cluster does: Ray on Linux ignores --node-ip-address=127.0.0.1), then runs the same
-selection with `-n 0` and with `--mech-ray`, alternating, each cold (a fresh cache folder,
+selection with `-n 0`, with `-n 2` (two workers on the same two cores the two nodes have) and
+with `--mech-ray`, in turn, each cold (a fresh cache folder,
 which the runners get through $MECHTESTS_CACHE_DIR) and in a fresh process, and prints each
-wall time, the ratio ray / -n 0 and the machine's load average. The Ray figure includes
+wall time, the ratios and the machine's load average. The Ray figure includes
 starting the runners (one Python process per node that imports torch and loads the models);
 the cluster's own start is not timed. Goal (#29): at most 1.2x on one machine.
 """
@@ -53,15 +54,17 @@ def main() -> None:
         subprocess.run(inside + [RAY, "start", "--address=127.0.0.1:6379", "--num-cpus=1", "--disable-usage-stats"],
                        check=True, env=env, capture_output=True)
         base = [sys.executable, "-m", "pytest", *args.selection, "-p", "no:cacheprovider", "-q"]
-        times: dict[str, list[float]] = {"-n 0": [], "ray": []}
+        times: dict[str, list[float]] = {"-n 0": [], "-n 2": [], "ray": []}
         for repeat in range(args.repeats):
-            for label, command in (("-n 0", base + ["-n", "0"]), ("ray", inside + base + ["--mech-ray=127.0.0.1:6379"])):
+            for label, command in (("-n 0", base + ["-n", "0"]), ("-n 2", base + ["-n", "2"]),
+                                   ("ray", inside + base + ["--mech-ray=127.0.0.1:6379"])):
                 cold = {**env, "MECHTESTS_CACHE_DIR": str(temp / f"cache-{label.strip('- ')}-{repeat}")}
                 seconds = timed(command + [f"--mech-report={temp / 'reports'}"], cold)
                 times[label].append(seconds)
                 print(f"{label:5s} repeat {repeat}: {seconds:6.1f} s (load {os.getloadavg()[0]:.1f})", flush=True)
-        local, ray = statistics.median(times["-n 0"]), statistics.median(times["ray"])
-        print(f"median: -n 0 {local:.1f} s, ray {ray:.1f} s, ratio {ray / local:.2f}x")
+        local, xdist, ray = (statistics.median(times[label]) for label in ("-n 0", "-n 2", "ray"))
+        print(f"median: -n 0 {local:.1f} s, -n 2 {xdist:.1f} s, ray {ray:.1f} s; ray / -n 0 {ray / local:.2f}x, "
+              f"ray / -n 2 {ray / xdist:.2f}x (two one-CPU nodes against two xdist workers: the same cores)")
     finally:
         subprocess.run(inside + [RAY, "stop", "--force"], env=env, capture_output=True, check=False)
         subprocess.run(["ip", "netns", "del", ns], check=False)
