@@ -46,7 +46,7 @@ def correctness(subject: "Subject", task: str, examples: Sequence[Example]) -> t
 def scores(subject: "Subject", task: str, examples: Sequence[Example]) -> tuple[torch.Tensor, torch.Tensor]:
     """(N,) task metric and (N,) bool correct of `subject` on each example, from one cached
     evaluation: the entry `mechtests eval` fills is the one the suites' pools read."""
-    key = cache.cache_key(subject, task, examples, "correct")
+    key = cache.cache_key(subject, task, examples, "scores")  # not "correct": entries of that name hold no metric
     stored = cache.cached(key, lambda: dict(zip(("metric", "correct"), evaluate(subject, examples))))
     return stored["metric"], stored["correct"].bool()
 
