@@ -165,26 +165,31 @@ class ClusterRun:
                 continue
             if answer["restarted"]:
                 self.cluster["retries"].append({"tests": len(calls[done[0]]), "node": answer["node"]})
-            self._replay(answer["reports"], by_id)
+            seen = self._replay(answer["reports"], by_id)
+            unreported = [nodeid for nodeid in calls[done[0]] if nodeid not in seen]  # e.g. its session stopped at a usage error
+            self._lost(unreported, by_id, f"its runner's pytest session ended with exit code {answer['exit']} without running it")
             if session.shouldfail or session.shouldstop:
                 break
         for actor in actors:
             ray.kill(actor)
         return True
 
-    def _replay(self, reports: list[dict[str, Any]], by_id: dict[str, pytest.Item]) -> None:
-        """Each runner report through this session's hooks, as xdist's controller does."""
-        hook = self.config.hook
+    def _replay(self, reports: list[dict[str, Any]], by_id: dict[str, pytest.Item]) -> set[str]:
+        """Each runner report through this session's hooks, as xdist's controller does; returns the
+        node ids reported."""
+        hook, seen = self.config.hook, set()
         for data in reports:
             report = hook.pytest_report_from_serializable(config=self.config, data=data)
             if report is None or report.nodeid not in by_id:
                 continue
+            seen.add(report.nodeid)
             item = by_id[report.nodeid]
             if report.when == "setup":
                 hook.pytest_runtest_logstart(nodeid=item.nodeid, location=item.location)
             hook.pytest_runtest_logreport(report=report)
             if report.when == "teardown":
                 hook.pytest_runtest_logfinish(nodeid=item.nodeid, location=item.location)
+        return seen
 
     def _lost(self, nodeids: list[str], by_id: dict[str, pytest.Item], why: str) -> None:
         """A failed report for each test of a share that never came back: an error, never a verdict."""
@@ -213,8 +218,9 @@ class Runner:
         os.chdir(folder)
         os.environ.update(env)
         with tempfile.TemporaryDirectory(prefix="mechtests-runner-") as out:  # the driver writes the run's reports
-            pytest.main([*nodeids, *args, f"--mech-report={out}"], plugins=[_Recorder(reports)])
-        return {"reports": reports, "restarted": context.was_current_actor_reconstructed, "node": context.get_node_id()}
+            code = pytest.main([*nodeids, *args, f"--mech-report={out}"], plugins=[_Recorder(reports)])
+        return {"reports": reports, "restarted": context.was_current_actor_reconstructed, "node": context.get_node_id(),
+                "exit": int(code)}
 
 
 class _Recorder:
