@@ -33,7 +33,7 @@ def test_plan_gives_each_selected_hypothesis_its_measurements_time_and_memory(is
         "suites/test_specialization.py::test_arm_more_specialized", "suites/test_depth.py::test_mdm_front_loads_global_tasks"}
     special = report["hypotheses"]["suites/test_specialization.py::test_arm_more_specialized"]
     kinds = {(line["measurement"], line["model"]) for line in special["lines"]}
-    assert {("correct (answers)", "arm"), ("correct (answers)", "mdm"), ("eap-ig (EAP-IG)", "arm"), ("logit lens", "mdm")} <= kinds
+    assert {("scores (answers)", "arm"), ("scores (answers)", "mdm"), ("eap-ig (EAP-IG)", "arm"), ("logit lens", "mdm")} <= kinds
     quick = budget.BUDGETS["quick"]
     eap = [line for line in special["lines"] if line["measurement"] == "eap-ig (EAP-IG)" and line["model"] == "arm"]
     assert eap and all(line["rows_forward_backward"] == quick.ig_steps * line["examples"] for line in eap)
@@ -54,7 +54,7 @@ def test_plan_sees_what_the_study_cached_under_the_same_keys(isolated_cache, cap
         study.attribution(arm, "ioi", pool)
     lines = _plan(capsys, "-k", "arm_more_specialized")["hypotheses"]["suites/test_specialization.py::test_arm_more_specialized"]["lines"]
     ioi = {(line["measurement"], line["model"]): line for line in lines if line["task"] == "ioi"}
-    assert ioi["correct", "arm"]["cached"] and ioi["correct", "mdm"]["cached"] and ioi["eap-ig", "arm"]["cached"]
+    assert ioi["scores", "arm"]["cached"] and ioi["scores", "mdm"]["cached"] and ioi["eap-ig", "arm"]["cached"]
     assert not ioi["eap-ig (EAP-IG)", "mdm"]["cached"] and ioi["eap-ig (EAP-IG)", "mdm"]["examples"] == len(pool)
     assert ioi["eap-ig", "arm"]["seconds"] == 0 and ioi["eap-ig (EAP-IG)", "mdm"]["seconds"] > 0
 
