@@ -2,6 +2,10 @@
 
     <bos> [answer] s1 .. sk x1 x2 ... xn        where s1 .. sk = x(j) .. x(j+k-1) and answer = x(j-1)
 
+(A tokenizer that prepends no BOS (GPT-2, Qwen2.5, SmolLM2) gets one more distinct item from
+the pool in its place: a shifted MDM predicts position i from position i - 1, so the slot
+needs a token before it.)
+
 A span of distinct tokens recurs later in the sequence, and the answer is the token that
 precedes its later occurrence: an MDM that sees the right context can fill the masked slot
 by attending from the span to the token before its other occurrence (backward induction,
@@ -52,11 +56,11 @@ class BackwardCopy(Task):
 
     def example(self, context: Vocabulary, rng: random.Random) -> Example:
         start, pool = context
-        if not start:
-            raise Unposable("the tokenizer declares no BOS token to put before the answer")
-        if len(pool) < LENGTH:
-            raise Unposable(f"fewer than {LENGTH} tokens to draw a sequence from")
+        if len(pool) < LENGTH + 1:
+            raise Unposable(f"fewer than {LENGTH + 1} tokens to draw a sequence from")
         clean, corrupt = span_after_answer(pool, rng)
+        if not start:
+            start = (rng.choice(sorted(set(pool) - set(clean) - set(corrupt))),)
         return Example(
             tokens=tuple(start) + tuple(clean), answer_positions=(len(start),), wrong=(corrupt[0],),
             corrupted=tuple(start) + tuple(corrupt), right_context=True,

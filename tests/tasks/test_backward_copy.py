@@ -47,9 +47,16 @@ def test_an_arm_reads_only_the_start_and_an_mdm_the_whole_sequence():
     assert posed.input_ids.shape[1] == LENGTH and bool((posed.input_ids[:, 1] == mdm.mask_token_id).all())
 
 
-def test_a_tokenizer_without_bos_is_refused_in_one_line(bpe_single_digits):
+def test_a_tokenizer_without_bos_gets_a_distinct_item_before_the_slot(bpe_single_digits):
+    pool = list(range(100, 200))
+    for ex in type(TASK)(lambda tok: ((), pool)).generate(bpe_single_digits, 20, 0):
+        assert ex.answer_positions == (1,) and len(ex.tokens) == LENGTH and set(ex.tokens) <= set(pool)
+        assert ex.tokens[0] not in ex.tokens[1:] + ex.corrupted[1:] and ex.answer == (later_predecessor(ex.tokens, 1),)
+
+
+def test_a_vocabulary_too_small_is_refused_in_one_line(bpe_single_digits):
     with pytest.raises(MechtestsError, match="could pose only 0 of 5"):
-        type(TASK)(lambda tok: ((), list(range(100, 200)))).generate(bpe_single_digits, 5, 0)
+        type(TASK)(lambda tok: ((), list(range(100, 100 + LENGTH)))).generate(bpe_single_digits, 5, 0)
 
 
 def test_a_real_tokenizer_poses_it_from_its_ordinary_words(bpe_single_digits):
