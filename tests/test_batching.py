@@ -57,6 +57,7 @@ def test_a_share_of_the_cpu_memory_is_split_among_xdist_workers(monkeypatch):
         monkeypatch.setenv("PYTEST_XDIST_WORKER_COUNT", str(workers))
         expected = 0.5 * batching.available_bytes("cpu") / workers
         assert MemoryLimit(share=0.5).bytes_for("cpu") == pytest.approx(expected, rel=0.2)
+        assert MemoryLimit().bytes_for("cpu") == pytest.approx(min(expected, batching.CPU_CAP), rel=0.2)
 
 
 def test_an_out_of_memory_chunk_is_halved_and_the_result_is_unchanged():

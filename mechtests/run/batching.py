@@ -8,7 +8,8 @@ measurement computes each example's values independently of the others in its pa
 
 The budget (`--mech-max-memory`, parsed by `parse_max_memory`):
 - `auto` (the default): half of the memory available on the CPU (MemAvailable), shared among
-  the xdist workers; 80% of the free memory on a GPU (each worker has its own);
+  the xdist workers and at most CPU_CAP per process; 80% of the free memory on a GPU (each
+  worker has its own);
 - an amount: `8GiB`, `512MB`, `2G` (binary units for G/M/K, as GiB/MiB/KiB);
 - a share: `30%` of what the device has available.
 
@@ -38,6 +39,10 @@ if TYPE_CHECKING:
 T = TypeVar("T")
 MAX_MEMORY_ENV = "MECHTESTS_MAX_MEMORY"  # how a session's budget reaches xdist workers and tools
 CPU_SHARE = 0.5  # of MemAvailable: the rest is for the OS, other processes and allocator slack
+# `auto`'s ceiling per process on a CPU, where passes past a few dozen rows gain no throughput: the
+# SmolLM2 suite's plan is 2% longer at 2 GiB than at 11.4 GiB and its peak 2.7 GB instead of 11.9
+# (BENCHMARKS.md), which keeps a process within 4 GB with both models loaded.
+CPU_CAP = 2 * 2**30
 GPU_SHARE = 0.8  # of the free device memory: the rest is for the CUDA context and fragmentation
 UNITS = {"": 1, "b": 1, "k": 2**10, "kb": 10**3, "kib": 2**10, "m": 2**20, "mb": 10**6, "mib": 2**20,
          "g": 2**30, "gb": 10**9, "gib": 2**30, "t": 2**40, "tb": 10**12, "tib": 2**40}
@@ -65,7 +70,8 @@ class MemoryLimit:
         if device.type == "cuda":  # each xdist worker has a GPU of its own (mechtests.models.placement)
             return int((self.share or GPU_SHARE) * available_bytes(device))
         workers = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1") or 1)  # the CPU's memory is shared among them
-        return int((self.share or CPU_SHARE) * available_bytes(device) / max(1, workers))
+        shared = int((self.share or CPU_SHARE) * available_bytes(device) / max(1, workers))
+        return shared if self.share is not None else min(shared, CPU_CAP)
 
     def __str__(self) -> str:
         if self.amount is not None:
