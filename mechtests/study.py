@@ -23,6 +23,7 @@ import torch
 
 from mechtests.claims.outcomes import NotApplicable
 from mechtests.errors import MechtestsError
+from mechtests.measure.ablation_rounds import AblationRounds, ablation_rounds
 from mechtests.measure.ablations import CONTROL_DRAW, CONTROL_FAMILIES, CONTROL_PRECISION, AblationComparison, targeted_ablation
 from mechtests.measure.attribution import Attribution, Graph, attribute, graph_for
 from mechtests.measure.circuits import top_edge_indices
@@ -252,12 +253,18 @@ def ablation(
     subject: "Subject", task: str, examples: Sequence[Example], targets: Sequence[Site], method: str = "mean",
     n_controls: int | None = None, band: tuple[int, int] | None = None, seed: int = 0,
     controls: Sequence[str] = ("random", "same_depth"),
-) -> AblationComparison:
+) -> AblationComparison | AblationRounds:
     """mechtests.measure.ablations.targeted_ablation, cached like the attributions (keyed by the
     targets and every parameter, the control families, precision target and cap included);
-    `n_controls` (the first batch of control draws) defaults to the budget's control draws."""
+    `n_controls` (the first batch of control draws) defaults to the budget's control draws.
+    With sequential decisions on, the same ablation measured in rounds instead
+    (mechtests.measure.ablation_rounds, kept in memory only): each comparison (`share_lost`,
+    `against`) measures as many examples and control draws as its verdict needs."""
     n_controls = run_budget.active().control_draws if n_controls is None else n_controls
     max_controls = run_budget.active().control_cap
+    if sequential.active():
+        return ablation_rounds(subject, examples, targets, method=method, n_controls=n_controls, band=band, seed=seed,
+                               max_controls=max_controls, controls=controls)
 
     params = {"targets": [str(t) for t in targets], "method": method, "n_controls": n_controls, "band": band, "seed": seed,
               "controls": CONTROL_DRAW, "families": list(controls), "precision": CONTROL_PRECISION, "max_controls": max_controls}
