@@ -32,6 +32,7 @@ import json
 import os
 import tempfile
 import warnings
+from collections import OrderedDict
 from pathlib import Path
 from typing import Any, Callable, Iterator, Mapping, Sequence
 
@@ -49,7 +50,13 @@ PACKAGE_ROOT = Path(mechtests.__file__).resolve().parent  # the whole package, n
 # Presentation and test-support code never changes a measured number, so editing it keeps the keys.
 NOT_MEASUREMENT_CODE = ("plugin", "reports", "commands", "cli.py", "testing")
 LIBRARIES = ("torch", "transformers", "nnsight", "safetensors")
-_MEMORY: dict[str, tuple[dict[str, torch.Tensor], dict[str, Any]]] = {}
+# The in-memory layer: every entry this process used, most recent last. Past MEMORY_LAYER_BYTES the
+# least recently used entries that are also on disk are dropped (read again when asked for): a
+# run on a 30-layer model uses dozens of per-example attributions of about 100 MB each, and
+# keeping them all held a worker at 7 GB (the SmolLM2 suite, BENCHMARKS.md).
+MEMORY_LAYER_BYTES = 512 * 2**20
+_MEMORY: OrderedDict[str, tuple[dict[str, torch.Tensor], dict[str, Any]]] = OrderedDict()
+_ON_DISK: set[str] = set()
 _UNWRITABLE: set[Path] = set()  # cache folders that failed a write in this process: used uncached from then on
 
 
@@ -243,18 +250,46 @@ def _write(key: str, tensors: Mapping[str, torch.Tensor], meta: Mapping[str, Any
                     os.unlink(tmp)
         except OSError as err:
             _unwritable(target.parent, err)
-    _MEMORY[key] = (tensors, plain)
+    _keep(key, (tensors, plain), on_disk=target.is_file())
     return tensors, plain
+
+
+def _remembered(key: str) -> tuple[dict[str, torch.Tensor], dict[str, Any]] | None:
+    """The entry from the in-memory layer (now the most recently used), or None."""
+    if key not in _MEMORY:
+        return None
+    _MEMORY.move_to_end(key)
+    return _MEMORY[key]
+
+
+def _keep(key: str, entry: tuple[dict[str, torch.Tensor], dict[str, Any]], on_disk: bool) -> None:
+    """Put the entry in the in-memory layer, then drop the least recently used entries that are
+    on disk until the layer is within MEMORY_LAYER_BYTES (one that is not on disk is kept: an
+    unwritable folder would make it a recomputation)."""
+    _MEMORY[key] = entry
+    _MEMORY.move_to_end(key)
+    (_ON_DISK.add if on_disk else _ON_DISK.discard)(key)
+    held = sum(_entry_bytes(e) for e in _MEMORY.values())
+    for old in [k for k in _MEMORY if k in _ON_DISK and k != key]:
+        if held <= MEMORY_LAYER_BYTES:
+            break
+        held -= _entry_bytes(_MEMORY.pop(old))
+        _ON_DISK.discard(old)
+
+
+def _entry_bytes(entry: tuple[dict[str, torch.Tensor], dict[str, Any]]) -> int:
+    return sum(t.numel() * t.element_size() for t in entry[0].values())
 
 
 def load(key: str) -> tuple[dict[str, torch.Tensor], dict[str, Any]] | None:
     """The stored (tensors, metadata) for `key`, or None (absent, or damaged: see CacheWarning)."""
-    if key in _MEMORY:
-        return _MEMORY[key]
+    remembered = _remembered(key)
+    if remembered is not None:
+        return remembered
     with _holding(key):
         entry = _read(key)
     if entry is not None:
-        _MEMORY[key] = entry
+        _keep(key, entry, on_disk=True)
     return entry
 
 
@@ -275,8 +310,9 @@ def cached(
     """The tensors stored under `key`, computing and storing them on a miss or a damaged entry."""
     if not enabled:
         return dict(compute())
-    if key in _MEMORY:
-        return dict(_MEMORY[key][0])
+    remembered = _remembered(key)
+    if remembered is not None:
+        return dict(remembered[0])
     with _holding(key):  # another worker computing this key: wait for it, then read its entry
         entry = _read(key)
         if entry is None:
@@ -284,13 +320,15 @@ def cached(
             if not all(isinstance(v, torch.Tensor) for v in tensors.values()):
                 raise MechtestsError("cached() compute must return a dict of tensors", "wrap scalars with torch.tensor(...)")
             entry = _write(key, tensors, meta)
-    _MEMORY[key] = entry
+        else:
+            _keep(key, entry, on_disk=True)
     return dict(entry[0])
 
 
 def clear_memory() -> None:
     """Drop the in-memory layer and forget which folders could not be written (tests; long sessions)."""
     _MEMORY.clear()
+    _ON_DISK.clear()
     _UNWRITABLE.clear()
 
 
