@@ -39,10 +39,10 @@ from typing import TYPE_CHECKING, Callable, Sequence
 import numpy as np
 import torch
 
+from mechtests.claims.outcomes import HOLDS
 from mechtests.errors import MechtestsError
 from mechtests.measure.attribution.graph import Graph
 from mechtests.measure.circuits import stacked_metrics, top_edge_indices
-from mechtests.claims.outcomes import HOLDS
 from mechtests.stats import Estimate, bootstrap, decide, normalised
 from mechtests.stats.sequential import grown
 
