@@ -40,10 +40,10 @@ def _own_attribution(subject, tasks, mech_budget, *, task: str):
     return attribution, study.faithfulness_curve(subject, task, examples, attribution)
 
 
-def _first_look(subject, tasks, mech_budget, *, task: str) -> None:
+def _first_look(subject, tasks, mech_budget, mech_seed, *, task: str) -> None:
     """A part: the attribution and the curve's first look (what a verdict far from its bar needs)."""
     _, rounds = _own_attribution(subject, tasks, mech_budget, task=task)
-    rounds.faithfulness(0)
+    rounds.faithfulness(mech_seed)
 
 
 @mechtests.hypothesis(
