@@ -8,9 +8,10 @@
 - Each model's EAP-IG attribution on a task, kept in memory and on disk (mechtests.run.cache),
   keyed by the weights' sha256, the task, the examples and every parameter, so that xdist
   workers and later runs reuse it and a new checkpoint never gets a stale result.
-- Each attribution's faithfulness curve (mechtests.measure.curves), cached the same way, and the
-  circuit size K it picks: the smallest grid size whose faithfulness clears the budget's target,
-  unless the budget fixes K. A comparison of two models takes the larger of their two Ks.
+- Each attribution's faithfulness curve (mechtests.measure.curves), cached the same way and
+  measured in sequential rounds, and the circuit size K it picks: the smallest grid size whose
+  faithfulness is decided to clear the budget's target, unless the budget fixes K. A comparison
+  of two models takes the larger of their two Ks.
 """
 
 from __future__ import annotations
@@ -22,16 +23,17 @@ import torch
 
 from mechtests.claims.outcomes import NotApplicable
 from mechtests.errors import MechtestsError
+from mechtests.measure.ablation_rounds import AblationRounds, ablation_rounds
 from mechtests.measure.ablations import CONTROL_DRAW, CONTROL_FAMILIES, CONTROL_PRECISION, AblationComparison, targeted_ablation
 from mechtests.measure.attribution import Attribution, Graph, attribute, graph_for
 from mechtests.measure.circuits import top_edge_indices
-from mechtests.measure.curves import CircuitSize, Curve, measure_curve, smallest_faithful
+from mechtests.measure.curves import CircuitSize, Curve, CurveRounds, grid_sizes, measure_curve, smallest_faithful
 from mechtests.measure.contrasts import component_attribution, depth_per_example, depth_profile, gini, jaccard
 from mechtests.models import Site
 from mechtests.queries import Example, evaluate
 from mechtests.run import budget as run_budget
 from mechtests.run import cache, progress
-from mechtests.stats import RESAMPLES, resample_indices
+from mechtests.stats import RESAMPLES, resample_indices, sequential
 from mechtests.tasks import TASKS
 
 if TYPE_CHECKING:
@@ -100,24 +102,39 @@ def attribution(
     )
 
 
-def faithfulness_curve(subject: "Subject", task: str, examples: Sequence[Example], attributed: Attribution) -> Curve:
-    """The faithfulness curve of the circuits `attributed` ranks (cached), edge-patched on the
-    first `check_pool` of `examples` at every size of the budget's `faithfulness_grid`."""
+def faithfulness_curve(subject: "Subject", task: str, examples: Sequence[Example], attributed: Attribution) -> CurveRounds:
+    """The faithfulness curve of the circuits `attributed` ranks, edge-patched on the first
+    `check_pool` of `examples` at every size of the budget's `faithfulness_grid`, measured in
+    rounds (curves.CurveRounds): each stretch of examples between two sequential looks is one
+    cached measurement, so a curve grown from one look to the next patches only the new examples
+    (with sequential decisions off, one stretch: the whole pool)."""
     run = run_budget.active()
     patched = list(examples)[: run.check_pool]
     scores = attributed.scores * _toward_the_model(attributed)
     params = {"grid": list(run.faithfulness_grid), "scores": cache.checksum({"scores": scores})}
-    key = cache.cache_key(subject, task, patched, "faithfulness-curve", params)
+    looks = sequential.design(len(patched), run.first_round)[0] if sequential.active() and len(patched) > run.first_round else (len(patched),)
 
-    def compute() -> dict[str, torch.Tensor]:
-        progress.step(f"faithfulness curve {task} ({subject.kind})")
-        curve = measure_curve(subject, patched, scores, attributed.graph, run.faithfulness_grid)
-        return {"signed": curve.signed, "absolute": curve.absolute, "clean": curve.clean, "empty": curve.empty,
-                "sizes": torch.tensor(curve.sizes)}
+    def stretch(start: int, stop: int) -> dict[str, torch.Tensor]:
+        key = cache.cache_key(subject, task, patched[start:stop], "faithfulness-curve", params)
 
-    stored = cache.cached(key, compute, meta={"task": task, "method": "faithfulness-curve", **params, "model": subject.path})
-    return Curve(tuple(run.faithfulness_grid), tuple(stored["sizes"].tolist()), stored["signed"], stored["absolute"], stored["clean"],
-                 stored["empty"])
+        def compute() -> dict[str, torch.Tensor]:
+            progress.step(f"faithfulness curve {task} ({subject.kind}), examples {start + 1}-{stop}")
+            curve = measure_curve(subject, patched[start:stop], scores, attributed.graph, run.faithfulness_grid)
+            return {"signed": curve.signed, "absolute": curve.absolute, "clean": curve.clean, "empty": curve.empty}
+
+        return cache.cached(key, compute, meta={"task": task, "method": "faithfulness-curve", **params, "model": subject.path})
+
+    sizes = grid_sizes(attributed.graph.n_edges, run.faithfulness_grid)
+
+    def measure(n: int) -> Curve:
+        bounds = [0, *(look for look in looks if look <= n)]
+        if bounds[-1] != n:
+            raise MechtestsError(f"a faithfulness curve is measured at its looks {looks}, not at {n} examples", "ask for a look's size")
+        parts = [stretch(a, b) for a, b in zip(bounds, bounds[1:])]
+        joined = {name: torch.cat([part[name] for part in parts]) for name in ("signed", "absolute", "clean", "empty")}
+        return Curve(tuple(run.faithfulness_grid), sizes, joined["signed"], joined["absolute"], joined["clean"], joined["empty"])
+
+    return CurveRounds(measure, len(patched), run.faithfulness_grid, sizes)
 
 
 def _toward_the_model(attributed: Attribution) -> float:
@@ -236,12 +253,18 @@ def ablation(
     subject: "Subject", task: str, examples: Sequence[Example], targets: Sequence[Site], method: str = "mean",
     n_controls: int | None = None, band: tuple[int, int] | None = None, seed: int = 0,
     controls: Sequence[str] = ("random", "same_depth"),
-) -> AblationComparison:
+) -> AblationComparison | AblationRounds:
     """mechtests.measure.ablations.targeted_ablation, cached like the attributions (keyed by the
     targets and every parameter, the control families, precision target and cap included);
-    `n_controls` (the first batch of control draws) defaults to the budget's control draws."""
+    `n_controls` (the first batch of control draws) defaults to the budget's control draws.
+    With sequential decisions on, the same ablation measured in rounds instead
+    (mechtests.measure.ablation_rounds, kept in memory only): each comparison (`share_lost`,
+    `against`) measures as many examples and control draws as its verdict needs."""
     n_controls = run_budget.active().control_draws if n_controls is None else n_controls
     max_controls = run_budget.active().control_cap
+    if sequential.active():
+        return ablation_rounds(subject, examples, targets, method=method, n_controls=n_controls, band=band, seed=seed,
+                               max_controls=max_controls, controls=controls)
 
     params = {"targets": [str(t) for t in targets], "method": method, "n_controls": n_controls, "band": band, "seed": seed,
               "controls": CONTROL_DRAW, "families": list(controls), "precision": CONTROL_PRECISION, "max_controls": max_controls}

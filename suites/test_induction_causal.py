@@ -25,10 +25,8 @@ from __future__ import annotations
 import mechtests
 from mechtests import study
 from mechtests.claims import figures
-from mechtests.measure.ablation_rounds import ablation_rounds
 from mechtests.models import Site
 from mechtests.queries import evaluate
-from mechtests.stats import sequential
 
 INDUCTION_LIFT = 3.0  # test_heads.py's bar: a head's score over the model's uniform-attention score
 DESTROYED = 0.5
@@ -43,8 +41,6 @@ def _ablation(subject, tasks, mech_seed, mech_budget):
     ranked, bar = scores.top(k=subject.n_layers * subject.n_heads), INDUCTION_LIFT * scores.uniform().value
     heads = [(l, h) for l, h, score in ranked if score >= bar] or [ranked[0][:2]]
     targets = [Site("head", l, h) for l, h in heads]
-    if sequential.active():  # measured in rounds, as far as each claim needs (mechtests.stats.sequential)
-        return examples, targets, ablation_rounds(subject, examples, targets, method="mean", seed=mech_seed)
     return examples, targets, study.ablation(subject, "induction", examples, targets, method="mean", seed=mech_seed)
 
 

@@ -15,8 +15,9 @@ the pool for every component the targets and the capped control sets may ablate.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Sequence
 
+import numpy as np
 import torch
 
 from mechtests.errors import MechtestsError
@@ -27,7 +28,7 @@ from mechtests.queries import answer_logits, metric
 from mechtests.run import batching
 from mechtests.run import budget as run_budget
 from mechtests.run import progress
-from mechtests.stats import Estimate
+from mechtests.stats import Estimate, bootstrap_with_controls
 from mechtests.stats.sequential import grown
 
 if TYPE_CHECKING:
@@ -90,13 +91,28 @@ class AblationRounds:
             effects = self.target(n) if family == TARGET else self.controls(family, n)
             return share_lost(effects, clean[:n], seed=seed, name=name)
 
-        def describe(n: int) -> dict[str, Any]:
-            if family == TARGET:
-                return {}
-            draws = self.controls(family, n)
-            return {**control_precision(draws), "draws_cap": self.max_controls}
+        return grown(measure, self.pool, describe=lambda n: {} if family == TARGET else self._drawn(family, n))
 
-        return grown(measure, self.pool, describe=describe)
+    def against(self, family: str, statistic: Callable[[np.ndarray, np.ndarray], float], seed: int, name: str = "") -> Estimate:
+        """statistic(target effect, the family's mean effect), its interval resampling the examples
+        and the control draws together, measured in rounds (`grown`) like `share_lost`."""
+        if family not in self.families:
+            raise MechtestsError(f"this ablation has no {family!r} controls", f"ask for one of {list(self.families)}")
+
+        def measure(n: int) -> Estimate:
+            return bootstrap_with_controls(self.target(n), controls=self.controls(family, n), statistic=statistic, seed=seed, name=name)
+
+        return grown(measure, self.pool, describe=lambda n: self._drawn(family, n))
+
+    def _drawn(self, family: str, n: int) -> dict[str, Any]:
+        """A look's evidence for a control family: its draws, their precision and the cap."""
+        return {**control_precision(self.controls(family, n)), "draws_cap": self.max_controls}
+
+    def effect(self, family: str) -> torch.Tensor:
+        """(n,): the targets' effect per example (family "target"), or the family's mean over its
+        draws, on the most examples measured so far for it (the whole pool when none were)."""
+        measured = self.effects[family].shape[1] if family in self.effects else self.pool
+        return self.target(measured) if family == TARGET else self.controls(family, measured).mean(0)
 
     # --- measuring and keeping effects --------------------------------------------------------
     def _family(self, family: str, drawn: int, n: int) -> torch.Tensor:

@@ -62,6 +62,15 @@ class AblationComparison:
         or a control family removes (`share_lost`), over the whole pool."""
         return share_lost(getattr(self, family), clean, seed=seed, name=name)
 
+    def against(self, family: str, statistic: Callable[[np.ndarray, np.ndarray], float], seed: int, name: str = "") -> Estimate:
+        """statistic(target effect, the family's mean effect) over the whole pool, its interval
+        resampling the examples and the control draws together (e.g. paired_difference)."""
+        return bootstrap_with_controls(self.target, controls=getattr(self, family), statistic=statistic, seed=seed, name=name)
+
+    def effect(self, family: str) -> torch.Tensor:
+        """(B,): the targets' effect per example (family "target"), or the family's mean over its draws."""
+        return self.target if family == "target" else getattr(self, family).mean(0)
+
 
 def control_precision(effects: torch.Tensor) -> dict[str, float]:
     """(n_draws, B) control effects: the draws, and their mean's relative 95% half-width."""

@@ -23,21 +23,28 @@ changes the edge count MIB reports, not f, and is not done here.
 MIB and the libraries report these as point estimates. Here f at each size, CPR and CMD carry a
 bootstrap interval over examples: each resample recomputes f at every size from the per-example
 metric values (the same rows at every size, the same seed the same draws), then the areas.
+
+With sequential decisions (mechtests.stats.sequential) a curve is measured in rounds
+(`CurveRounds`): f at a size compared with a bar is grown to the look that decides it, and the
+circuit size K is the smallest grid size whose f is decided to clear the target, so a curve far
+from its bar patches only the first round of examples.
 """
 
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Sequence
+from typing import TYPE_CHECKING, Callable, Sequence
 
 import numpy as np
 import torch
 
+from mechtests.claims.outcomes import HOLDS
 from mechtests.errors import MechtestsError
 from mechtests.measure.attribution.graph import Graph
 from mechtests.measure.circuits import stacked_metrics, top_edge_indices
-from mechtests.stats import Estimate, bootstrap, normalised
+from mechtests.stats import Estimate, bootstrap, decide, normalised
+from mechtests.stats.sequential import grown
 
 if TYPE_CHECKING:
     from mechtests.models.subject import Subject
@@ -134,6 +141,32 @@ def measure_curve(
     return Curve(tuple(percents), sizes, m[:, :n], m[:, n:2 * n], m[:, 2 * n], m[:, 2 * n + 1])
 
 
+class CurveRounds:
+    """A faithfulness curve over a pool, measured on its first n examples as comparisons ask for
+    them: `measure(n)` gives the Curve of the first n (a look's size; memoised here).
+
+    faithfulness(seed): f at each grid size, each an estimate grown look by look when compared
+    with a bar (mechtests.stats.sequential.grown); with sequential decisions off, the whole pool."""
+
+    def __init__(self, measure: Callable[[int], Curve], pool: int, percents: Sequence[float], sizes: Sequence[int]) -> None:
+        self.percents, self.sizes, self.pool = tuple(percents), tuple(sizes), pool
+        self._measure = measure
+        self._curves: dict[int, Curve] = {}
+
+    def at(self, n: int) -> Curve:
+        """The curve of the first n examples."""
+        if n not in self._curves:
+            self._curves[n] = self._measure(n)
+        return self._curves[n]
+
+    def widest(self) -> Curve:
+        """The curve on the most examples measured so far (what the decisions made used at most)."""
+        return self.at(max(self._curves, default=self.pool))
+
+    def faithfulness(self, seed: int, ranking: str = "absolute") -> list[Estimate]:
+        return [grown(lambda n, s=s: self.at(n).faithfulness(seed, ranking)[s], self.pool) for s in range(len(self.sizes))]
+
+
 @dataclass(frozen=True)
 class CircuitSize:
     """The K a comparison uses, and why (a line for the report)."""
@@ -142,22 +175,25 @@ class CircuitSize:
     why: str
 
 
-def smallest_faithful(curve: Curve, target: float, seed: int) -> CircuitSize:
-    """The smallest grid size below 100 % whose f interval (edges by |score|) lies at or above
-    `target`. Every edge always recovers f = 1, so 100 % is no circuit and is not a candidate;
-    when no smaller size clears the target, K is the largest grid size below 100 %, said so."""
+def smallest_faithful(curve: "Curve | CurveRounds", target: float, seed: int) -> CircuitSize:
+    """The smallest grid size below 100 % whose f (edges by |score|) is decided at or above
+    `target` on its interval (a curve in rounds: at the look that decides it). Every edge always
+    recovers f = 1, so 100 % is no circuit and is not a candidate; when no smaller size clears
+    the target, K is the largest grid size below 100 %, said so."""
     below = [(p, k, f) for p, k, f in zip(curve.percents, curve.sizes, curve.faithfulness(seed)) if p < 100]
     if not below:
         raise MechtestsError(f"the faithfulness grid {curve.percents} has no size below 100%", "add smaller sizes to the budget's faithfulness_grid")
     for p, k, f in below:
-        if f.lo >= target:
-            return CircuitSize(k, f"K={k}: smallest grid size with f >= {target:g} ({p:g}% of edges, f = {_interval(f)})")
+        decision = decide(f, ">=", target)
+        if decision.verdict == HOLDS:
+            return CircuitSize(k, f"K={k}: smallest grid size with f >= {target:g} ({p:g}% of edges, f = {_interval(decision.estimate)})")
     p, k, f = below[-1]
-    return CircuitSize(k, f"K={k}: no grid size below 100% reaches f >= {target:g}; the largest, {p:g}% of edges (f = {_interval(f)})")
+    last = decide(f, ">=", target).estimate
+    return CircuitSize(k, f"K={k}: no grid size below 100% reaches f >= {target:g}; the largest, {p:g}% of edges (f = {_interval(last)})")
 
 
 def _interval(est: Estimate) -> str:
-    return f"{est.value:.3g} [{est.lo:.3g}, {est.hi:.3g}]"
+    return f"{est.value:.3g} [{est.lo:.3g}, {est.hi:.3g}]" + (f", n={est.n}" if est.n else "")
 
 
-__all__ = ["CircuitSize", "Curve", "area", "grid_sizes", "measure_curve", "normalised_curve", "smallest_faithful", "top_masks"]
+__all__ = ["CircuitSize", "Curve", "CurveRounds", "area", "grid_sizes", "measure_curve", "normalised_curve", "smallest_faithful", "top_masks"]

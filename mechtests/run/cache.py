@@ -1,4 +1,4 @@
-"""A disk cache (plus an in-memory layer) for expensive measurements: attribution, pools, ablations.
+"""A disk cache (plus a bounded in-memory layer, mechtests.run.memory_layer) for expensive measurements.
 
 A cache that cannot lie:
 - The key covers everything that changes a result: the model (weights sha256, kind, mask
@@ -15,7 +15,7 @@ A cache that cannot lie:
 - A worker computing an entry holds a per-entry `filelock` lock (cross-platform), so that
   concurrent xdist workers needing it compute it once and never read a half-replaced entry.
 - A cache folder that cannot be written (read-only, a file, deleted during the run) costs
-  nothing computed: the process goes on uncached for that folder, with one CacheWarning.
+  nothing computed: the process goes on with its entries in memory, with one CacheWarning.
 
     key = cache_key(subject, "induction", examples, "eap-ig", {"steps": 32})
     scores = cached(key, lambda: {"scores": compute()})["scores"]
@@ -41,6 +41,7 @@ from safetensors.torch import load as load_bytes, save_file
 
 import mechtests
 from mechtests.errors import MechtestsError
+from mechtests.run import memory_layer
 
 CACHE_DIR_ENV = "MECHTESTS_CACHE_DIR"
 DEFAULT_DIR = ".mechtests-cache"
@@ -49,7 +50,6 @@ PACKAGE_ROOT = Path(mechtests.__file__).resolve().parent  # the whole package, n
 # Presentation and test-support code never changes a measured number, so editing it keeps the keys.
 NOT_MEASUREMENT_CODE = ("plugin", "reports", "commands", "cli.py", "testing")
 LIBRARIES = ("torch", "transformers", "nnsight", "safetensors")
-_MEMORY: dict[str, tuple[dict[str, torch.Tensor], dict[str, Any]]] = {}
 _UNWRITABLE: set[Path] = set()  # cache folders that failed a write in this process: used uncached from then on
 
 
@@ -202,7 +202,7 @@ def _holding(key: str) -> Iterator[bool]:
 
 
 def _read(key: str) -> tuple[dict[str, torch.Tensor], dict[str, Any]] | None:
-    """The verified entry, or None when absent; a damaged one warns and counts as absent."""
+    """The verified entry (then held in memory too), or None when absent; a damaged one warns and counts as absent."""
     path = _entry_path(key)
     if not path.is_file():
         return None
@@ -220,6 +220,7 @@ def _read(key: str) -> tuple[dict[str, torch.Tensor], dict[str, Any]] | None:
         elif header.get("key") != key:
             problem = f"it holds the entry of another key ({header.get('key') or 'none'})"
         else:
+            memory_layer.keep(key, (tensors, meta), on_disk=True)
             return tensors, meta
     warnings.warn(CacheWarning(f"mechtests cache entry {path} is damaged, {problem}: recomputing it and replacing it"), stacklevel=3)
     return None
@@ -243,24 +244,22 @@ def _write(key: str, tensors: Mapping[str, torch.Tensor], meta: Mapping[str, Any
                     os.unlink(tmp)
         except OSError as err:
             _unwritable(target.parent, err)
-    _MEMORY[key] = (tensors, plain)
+    memory_layer.keep(key, (tensors, plain), on_disk=target.is_file())
     return tensors, plain
 
 
 def load(key: str) -> tuple[dict[str, torch.Tensor], dict[str, Any]] | None:
     """The stored (tensors, metadata) for `key`, or None (absent, or damaged: see CacheWarning)."""
-    if key in _MEMORY:
-        return _MEMORY[key]
-    with _holding(key):
-        entry = _read(key)
-    if entry is not None:
-        _MEMORY[key] = entry
+    entry = memory_layer.remembered(key)
+    if entry is None:
+        with _holding(key):
+            entry = _read(key)
     return entry
 
 
 def stored(key: str) -> bool:
     """Whether an entry for `key` is on disk (not verified: reading it verifies it)."""
-    return key in _MEMORY or _entry_path(key).is_file()
+    return memory_layer.holds(key) or _entry_path(key).is_file()
 
 
 def store(key: str, tensors: Mapping[str, torch.Tensor], meta: Mapping[str, Any] | None = None) -> None:
@@ -275,22 +274,21 @@ def cached(
     """The tensors stored under `key`, computing and storing them on a miss or a damaged entry."""
     if not enabled:
         return dict(compute())
-    if key in _MEMORY:
-        return dict(_MEMORY[key][0])
-    with _holding(key):  # another worker computing this key: wait for it, then read its entry
-        entry = _read(key)
-        if entry is None:
-            tensors = dict(compute())
-            if not all(isinstance(v, torch.Tensor) for v in tensors.values()):
-                raise MechtestsError("cached() compute must return a dict of tensors", "wrap scalars with torch.tensor(...)")
-            entry = _write(key, tensors, meta)
-    _MEMORY[key] = entry
+    entry = memory_layer.remembered(key)
+    if entry is None:
+        with _holding(key):  # another worker computing this key: wait for it, then read its entry
+            entry = _read(key)
+            if entry is None:
+                tensors = dict(compute())
+                if not all(isinstance(v, torch.Tensor) for v in tensors.values()):
+                    raise MechtestsError("cached() compute must return a dict of tensors", "wrap scalars with torch.tensor(...)")
+                entry = _write(key, tensors, meta)
     return dict(entry[0])
 
 
 def clear_memory() -> None:
-    """Drop the in-memory layer and forget which folders could not be written (tests; long sessions)."""
-    _MEMORY.clear()
+    """Drop the in-memory layer and forget the unwritable folders (tests; long sessions)."""
+    memory_layer.clear()
     _UNWRITABLE.clear()
 
 

@@ -13,7 +13,7 @@ from safetensors.torch import load_file
 
 import mechtests
 from mechtests import study
-from mechtests.run import cache
+from mechtests.run import cache, memory_layer
 from mechtests.run.cache import CacheWarning, ModelIdentity
 from mechtests.tasks import TaskSet
 
@@ -89,6 +89,28 @@ def test_an_entry_carries_a_checksum_of_its_numbers_in_its_header(isolated_cache
     header = json.loads(raw[8:_data_start(raw)])["__metadata__"]
     assert header["sha256"] == cache.checksum({"x": torch.arange(6.0)}) and json.loads(header["meta"]) == {"task": "toy"}
     assert not list(isolated_cache.glob("*.json")) and not list(isolated_cache.glob("*.tmp"))
+
+
+def test_the_memory_layer_drops_its_oldest_entries_on_disk_past_its_budget(isolated_cache, monkeypatch):
+    monkeypatch.setattr(memory_layer, "MEMORY_LAYER_BYTES", 3 * 4000)  # three entries of 1000 float32s
+    keys = [_key(params={"steps": i}) for i in range(5)]
+    calls = []
+    for i, key in enumerate(keys):
+        cache.cached(key, lambda i=i: calls.append(i) or {"x": torch.full((1000,), float(i))})
+    assert memory_layer.keys() == keys[2:]  # the two oldest dropped from memory, kept on disk
+    assert float(cache.cached(keys[0], lambda: calls.append("again") or {})["x"][0]) == 0.0 and calls == [0, 1, 2, 3, 4]
+    assert memory_layer.keys() == keys[3:] + keys[:1]  # read back from disk, now the most recent
+
+
+def test_the_memory_layer_keeps_what_could_not_be_written(isolated_cache, monkeypatch):
+    monkeypatch.setattr(memory_layer, "MEMORY_LAYER_BYTES", 4000)
+    monkeypatch.setattr(cache, "save_file", lambda *a, **k: (_ for _ in ()).throw(OSError("read-only")))
+    keys = [_key(params={"steps": i}) for i in range(3)]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", CacheWarning)
+        for i, key in enumerate(keys):
+            cache.cached(key, lambda i=i: {"x": torch.full((1000,), float(i))})
+    assert memory_layer.keys() == keys  # not on disk: dropping one would mean computing it again
 
 
 @pytest.mark.parametrize("damage", ["flip", "truncate", "garbage", "empty"])
