@@ -152,6 +152,7 @@ class CurveRounds:
         self.percents, self.sizes, self.pool = tuple(percents), tuple(sizes), pool
         self._measure = measure
         self._curves: dict[int, Curve] = {}
+        self._estimates: dict[tuple[int, int, str], list[Estimate]] = {}
 
     def at(self, n: int) -> Curve:
         """The curve of the first n examples."""
@@ -164,7 +165,13 @@ class CurveRounds:
         return self.at(max(self._curves, default=self.pool))
 
     def faithfulness(self, seed: int, ranking: str = "absolute") -> list[Estimate]:
-        return [grown(lambda n, s=s: self.at(n).faithfulness(seed, ranking)[s], self.pool) for s in range(len(self.sizes))]
+        return [grown(lambda n, s=s: self._faithfulness(n, seed, ranking)[s], self.pool) for s in range(len(self.sizes))]
+
+    def _faithfulness(self, n: int, seed: int, ranking: str) -> list[Estimate]:
+        """Every size's f on the first n, bootstrapped once per look (each size's estimate reads its own)."""
+        if (n, seed, ranking) not in self._estimates:
+            self._estimates[n, seed, ranking] = self.at(n).faithfulness(seed, ranking)
+        return self._estimates[n, seed, ranking]
 
 
 @dataclass(frozen=True)
