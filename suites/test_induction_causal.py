@@ -6,7 +6,10 @@ depth-matched controls).
 Targets: every head whose induction score is at least 3 times the model's score under uniform
 attention (test_heads.py's bar, relative so that it picks a 30-layer model's induction heads as
 it does a 4-layer one's), at least the best one. Each is mean-ablated (replaced by its mean over
-the batch) on the induction task's first examples (the budget's pool size, 500 by default).
+the batch) on the induction examples the model itself answers correctly (the first of them, up to
+the budget's pool size, 500 by default): copying can only be lost where the model copies, so a
+model that answers fewer than the budget's minimum pool makes the claim not applicable rather
+than a failure measured against a clean metric near zero.
 Thresholds: "destroys copying" means the ablation removes at least half of the clean logit
 difference (drop >= 0.5); "does not" means a control set of as many heads removes less than
 half. Controls: random sets of as many heads (any layer), and sets drawn from the targets' own
@@ -33,10 +36,10 @@ DESTROYED = 0.5
 
 
 def _ablation(subject, tasks, mech_seed, mech_budget):
-    """The induction examples, the heads that clear the bar (at least the best one) and their
-    mean-ablation against random and same-layer controls (with sequential decisions on, measured
-    only when a claim asks, on as many examples and control draws as it needs)."""
-    examples = tasks.induction[:mech_budget.pool_size]
+    """The induction examples the model copies, the heads that clear the bar (at least the best
+    one) and their mean-ablation against random and same-layer controls (with sequential decisions
+    on, measured only when a claim asks, on as many examples and control draws as it needs)."""
+    examples = study.own_pool(subject, "induction", tasks.induction, mech_budget.pool_size)
     scores = mechtests.detect.induction(subject, examples)
     ranked, bar = scores.top(k=subject.n_layers * subject.n_heads), INDUCTION_LIFT * scores.uniform().value
     heads = [(l, h) for l, h, score in ranked if score >= bar] or [ranked[0][:2]]
