@@ -1,12 +1,16 @@
 """Suite time of two revisions, interleaved (A, B, A, B, ...), each run cold in its own cache.
 
-    python bench/ab_suites.py REV_A REV_B [--rounds 2] [--pytest-args "-n 0"]
+    python bench/ab_suites.py REV_A REV_B [--rounds 2] [--pytest-args "-n 0"] [--link PATH ...]
+    python bench/ab_suites.py A B --pytest-args "--pair smollm2 -n 0 -k previous_token" --link fixtures/smollm2/mdm
 
-Each revision is checked out once into a temporary git worktree; every run starts from an empty
-disk cache (MECHTESTS_CACHE_DIR), with one torch thread, on the bundled pair. Interleaving
-spreads slow drifts of a shared machine over both sides. Prints each run's wall time, the ratio
-B/A per round, and the ratio of the totals, with the range of the per-round ratios as its spread;
-each side's last results.json is kept (its path is printed) for `mechtests compare`.
+Each revision is checked out once into a temporary git worktree (each --link, a path under the
+repository that git ignores such as an assembled checkpoint, is linked into it); every run
+starts from an empty disk cache (MECHTESTS_CACHE_DIR), with one torch thread, on the bundled
+pair unless the pytest arguments name another. Interleaving spreads slow drifts of a shared
+machine over both sides. Prints each run's wall, user and system time, minor page faults and
+peak resident memory (GNU time), the ratio B/A per round and the ratio of the totals, with the
+range of the per-round ratios as its spread; each side's last results.json is kept (its path is
+printed) for `mechtests compare`.
 """
 
 from __future__ import annotations
@@ -19,32 +23,39 @@ import statistics
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def checkout(rev: str, into: Path) -> Path:
-    """A detached worktree of `rev` under `into`."""
+TIME_FORMAT = "%e %U %S %R %M"  # GNU time: wall s, user s, system s, minor faults, peak resident kB of the largest process
+
+
+def checkout(rev: str, into: Path, links: list[str]) -> Path:
+    """A detached worktree of `rev` under `into`, with each of `links` linked to the repository's own."""
     path = into / rev.replace("/", "_")
     subprocess.run(["git", "-C", str(ROOT), "worktree", "add", "-q", "--detach", str(path), rev], check=True)
+    for link in links:
+        if not (ROOT / link).exists():
+            sys.exit(f"ab_suites: --link {link}: not found under {ROOT}; build it first")
+        (path / link).parent.mkdir(parents=True, exist_ok=True)
+        (path / link).symlink_to(ROOT / link)
     return path
 
 
-def timed_run(tree: Path, pytest_args: list[str], scratch: Path) -> float:
-    """Wall seconds of one cold `pytest suites/` in `tree`; a failing run (exit >= 2) aborts."""
-    cache = scratch / "cache"
+def timed_run(tree: Path, pytest_args: list[str], scratch: Path) -> dict[str, float]:
+    """Wall, user and system seconds, minor faults and peak kB of one cold `pytest suites/` in
+    `tree`; a failing run (exit >= 2) aborts."""
+    cache, timing = scratch / "cache", scratch / "time.txt"
     shutil.rmtree(cache, ignore_errors=True)
     env = {**os.environ, "PYTHONPATH": str(tree), "MECHTESTS_CACHE_DIR": str(cache), "OMP_NUM_THREADS": "1"}
-    start = time.perf_counter()
-    done = subprocess.run([sys.executable, "-m", "pytest", "suites/", "-q", "-p", "no:cacheprovider",
-                           "--mech-report", str(scratch / "reports"), *pytest_args],
+    done = subprocess.run(["/usr/bin/time", "-f", TIME_FORMAT, "-o", str(timing), sys.executable, "-m", "pytest", "suites/", "-q",
+                           "-p", "no:cacheprovider", "--mech-report", str(scratch / "reports"), *pytest_args],
                           cwd=tree, env=env, capture_output=True, text=True)
-    seconds = time.perf_counter() - start
     if done.returncode not in (0, 1):  # 1: a hypothesis against its expectation is still a timed run
         sys.exit(f"ab_suites: pytest exited {done.returncode} in {tree}:\n{done.stdout[-2000:]}{done.stderr[-2000:]}")
-    return seconds
+    wall, user, system, faults, peak = timing.read_text().split()[-5:]
+    return {"wall": float(wall), "user": float(user), "sys": float(system), "faults": float(faults), "peak_gb": float(peak) / 2**20}
 
 
 def main() -> int:
@@ -53,16 +64,19 @@ def main() -> int:
     parser.add_argument("rev_b")
     parser.add_argument("--rounds", type=int, default=2)
     parser.add_argument("--pytest-args", default="-n 0")
+    parser.add_argument("--link", action="append", default=[], help="a git-ignored path to link into each worktree")
     args = parser.parse_args()
     work = Path(tempfile.mkdtemp(prefix="ab_suites_"))
-    trees = {"A": checkout(args.rev_a, work), "B": checkout(args.rev_b, work)}
+    trees = {"A": checkout(args.rev_a, work, args.link), "B": checkout(args.rev_b, work, args.link)}
     times: dict[str, list[float]] = {"A": [], "B": []}
     try:
         for round_ in range(args.rounds):
             for side in ("A", "B"):
-                seconds = timed_run(trees[side], shlex.split(args.pytest_args), work / side)
-                times[side].append(seconds)
-                print(f"round {round_ + 1} {side} ({getattr(args, 'rev_' + side.lower())}): {seconds:.1f} s", flush=True)
+                run = timed_run(trees[side], shlex.split(args.pytest_args), work / side)
+                times[side].append(run["wall"])
+                print(f"round {round_ + 1} {side} ({getattr(args, 'rev_' + side.lower())}): {run['wall']:.1f} s wall, "
+                      f"{run['user']:.1f} s user, {run['sys']:.1f} s system, {run['faults']:.3g} minor faults, "
+                      f"peak {run['peak_gb']:.2f} GiB", flush=True)
     finally:
         for tree in trees.values():
             subprocess.run(["git", "-C", str(ROOT), "worktree", "remove", "--force", str(tree)], check=False)
