@@ -16,7 +16,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Callable, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Sequence
 
 import numpy as np
 import torch
@@ -258,13 +258,18 @@ def ablation(
     targets and every parameter, the control families, precision target and cap included);
     `n_controls` (the first batch of control draws) defaults to the budget's control draws.
     With sequential decisions on, the same ablation measured in rounds instead
-    (mechtests.measure.ablation_rounds, kept in memory only): each comparison (`share_lost`,
-    `against`) measures as many examples and control draws as its verdict needs."""
+    (mechtests.measure.ablation_rounds): each comparison (`share_lost`, `against`) measures as
+    many examples and control draws as its verdict needs, each stretch of them cached."""
     n_controls = run_budget.active().control_draws if n_controls is None else n_controls
     max_controls = run_budget.active().control_cap
     if sequential.active():
+        def keep(stretch: dict[str, Any], compute: Callable[[], torch.Tensor]) -> torch.Tensor:
+            key = cache.cache_key(subject, task, examples, "ablation-stretch", {"method": method, "seed": seed, **stretch})
+            return cache.cached(key, lambda: {"effects": compute()}, meta={"task": task, "method": "ablation-stretch", "model": subject.path,
+                                                                          "examples": f"{stretch['start']}-{stretch['stop']}"})["effects"]
+
         return ablation_rounds(subject, examples, targets, method=method, n_controls=n_controls, band=band, seed=seed,
-                               max_controls=max_controls, controls=controls)
+                               max_controls=max_controls, controls=controls, keep=keep)
 
     params = {"targets": [str(t) for t in targets], "method": method, "n_controls": n_controls, "band": band, "seed": seed,
               "controls": CONTROL_DRAW, "families": list(controls), "precision": CONTROL_PRECISION, "max_controls": max_controls}

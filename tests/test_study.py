@@ -14,6 +14,7 @@ from mechtests import study
 from mechtests.run import cache
 from mechtests.errors import MechtestsError
 from mechtests.models import Site
+from mechtests.claims import evidence
 from mechtests.claims.outcomes import NotApplicable
 from mechtests.queries import Example, evaluate
 from mechtests.stats import interval
@@ -110,3 +111,17 @@ def test_node_names_map_to_sites_and_top_components_rank_by_attribution(tiny_pat
     col = arm.n_heads if best.name == "mlp_out" else best.head
     assert comp[best.layer, col] == comp.max()
     assert all(s.layer == 0 for s in study.top_components(attr.scores, attr.graph, 3, layers=[0]))
+
+
+def test_an_ablation_in_rounds_is_read_from_disk_on_a_rerun(tiny_paths, isolated_cache):
+    arm = mechtests.load_subject(tiny_paths["llama", "arm"])
+    examples, clean, targets = _examples(40), torch.ones(40), [Site("head", 0, 1)]
+    looks = dataclasses.replace(run_budget.active(), sequential=True, first_round=8, control_draws=3, control_cap=9)
+    passes = []
+    with run_budget.using(looks), evidence.collecting(lambda entry: None):
+        first = study.ablation(arm, "toy", examples, targets, seed=0).share_lost("random", clean, seed=0) >= 0.0
+        cache.clear_memory()
+        arm.model.register_forward_pre_hook(lambda *args: passes.append(1))
+        again = study.ablation(arm, "toy", examples, targets, seed=0).share_lost("random", clean, seed=0) >= 0.0
+    assert passes == []  # every stretch the first run measured is read back, none measured again
+    assert again.estimate.n > 8 and again == first  # grown past the first look, to the same decision on the same numbers

@@ -11,6 +11,10 @@ the whole pool measures what targeted_ablation measures. A mean ablation replace
 by its mean over the whole pool at every look (as targeted_ablation does), so an example's
 effect does not depend on the look it was measured at; those means are taken in one pass over
 the pool for every component the targets and the capped control sets may ablate.
+
+Each measured stretch (some component sets on examples start..stop-1) goes through `keep`, which
+mechtests.study.ablation points at the measurement cache: the looks of a run are the same on a
+rerun, so a warm rerun reads every stretch instead of measuring it again.
 """
 
 from __future__ import annotations
@@ -36,6 +40,12 @@ if TYPE_CHECKING:
     from mechtests.queries import Example
 
 TARGET = "target"
+Keep = Callable[[dict[str, Any], Callable[[], torch.Tensor]], torch.Tensor]  # (stretch, compute) -> effects
+
+
+def measured_now(stretch: dict[str, Any], compute: Callable[[], torch.Tensor]) -> torch.Tensor:
+    """The `keep` that keeps nothing: every stretch is measured."""
+    return compute()
 
 
 class AblationRounds:
@@ -43,8 +53,8 @@ class AblationRounds:
 
     def __init__(self, subject: "Subject", examples: "Sequence[Example]", targets: Sequence[Site], method: str,
                  n_controls: int, band: tuple[int, int] | None, seed: int, precision: float, max_controls: int,
-                 families: Sequence[str]) -> None:
-        self.subject, self.targets, self.method, self.seed = subject, list(targets), method, seed
+                 families: Sequence[str], keep: Keep = measured_now) -> None:
+        self.subject, self.targets, self.method, self.seed, self.keep = subject, list(targets), method, seed, keep
         self.n_controls, self.precision_target, self.max_controls = n_controls, precision, max_controls
         self.families = tuple(families)
         self.clean, _ = as_pair(subject, examples)  # the whole pool, padded as targeted_ablation pads it
@@ -133,17 +143,21 @@ class AblationRounds:
             self.effects[family] = torch.cat([have, more], dim=1)
 
     def _measure(self, sets: Sequence[Sequence[Site]], start: int, stop: int) -> torch.Tensor:
-        """(len(sets), stop - start): each set's effect, m(clean) - m(ablated), on examples start..stop-1."""
-        missing = sorted({s for sites in sets for s in sites if s not in self.values}, key=lambda s: s.order)
-        if missing:
-            self.values.update(self._ablated_values(missing))
-        rows = self.clean.rows(start, stop)
-        m_clean = self._clean_metric(stop)[start:stop]
-        out = []
-        for sites in progress.iterate(sets, f"component sets on examples {start}-{stop}"):
-            ablated = {s: self._rows_of(self.values[s], start, stop) for s in sites}
-            out.append(m_clean - metric(run_with(self.subject, rows, ablated), rows))
-        return torch.stack(out)
+        """(len(sets), stop - start): each set's effect, m(clean) - m(ablated), on examples
+        start..stop-1, through `keep`."""
+        def compute() -> torch.Tensor:
+            missing = sorted({s for sites in sets for s in sites if s not in self.values}, key=lambda s: s.order)
+            if missing:
+                self.values.update(self._ablated_values(missing))
+            rows = self.clean.rows(start, stop)
+            m_clean = self._clean_metric(stop)[start:stop]
+            out = []
+            for sites in progress.iterate(sets, f"component sets on examples {start}-{stop}"):
+                ablated = {s: self._rows_of(self.values[s], start, stop) for s in sites}
+                out.append(m_clean - metric(run_with(self.subject, rows, ablated), rows))
+            return torch.stack(out)
+
+        return self.keep({"sets": [[str(s) for s in sites] for sites in sets], "start": start, "stop": stop}, compute)
 
     def _ablated_values(self, missing: list[Site]) -> dict[Site, torch.Tensor]:
         """The replacement values of `missing` components. A mean ablation takes every component
@@ -178,13 +192,13 @@ class AblationRounds:
 def ablation_rounds(subject: "Subject", examples: "Sequence[Example]", targets: Sequence[Site], method: str = "mean",
                     n_controls: int | None = None, band: tuple[int, int] | None = None, seed: int = 0,
                     precision: float = CONTROL_PRECISION, max_controls: int | None = None,
-                    controls: Sequence[str] = ("random", "same_depth")) -> AblationRounds:
+                    controls: Sequence[str] = ("random", "same_depth"), keep: Keep = measured_now) -> AblationRounds:
     """An AblationRounds, its arguments checked as targeted_ablation checks them; the control
     draws' first batch and cap default to the run budget's (as mechtests.study.ablation's)."""
     n_controls = run_budget.active().control_draws if n_controls is None else n_controls
     max_controls = run_budget.active().control_cap if max_controls is None else max_controls
     families = check_ablation(targets, n_controls, max_controls, precision, controls, band)
-    return AblationRounds(subject, examples, targets, method, n_controls, band, seed, precision, max_controls, families)
+    return AblationRounds(subject, examples, targets, method, n_controls, band, seed, precision, max_controls, families, keep)
 
 
-__all__ = ["AblationRounds", "TARGET", "ablation_rounds"]
+__all__ = ["AblationRounds", "Keep", "TARGET", "ablation_rounds", "measured_now"]
