@@ -157,7 +157,8 @@ def checksum(tensors: Mapping[str, torch.Tensor]) -> str:
     """sha256 over each tensor's name, dtype, shape and bytes, in name order."""
     digest = hashlib.sha256()
     for name in sorted(tensors):
-        t = tensors[name].detach().cpu().contiguous()
+        # standard strides: a one-element slice counts as contiguous with any stride, and cannot be viewed as bytes
+        t = tensors[name].detach().cpu().clone(memory_format=torch.contiguous_format)
         digest.update(f"{name}\0{t.dtype}\0{tuple(t.shape)}\0".encode())
         digest.update(t.reshape(-1).view(torch.uint8).numpy())
     return digest.hexdigest()

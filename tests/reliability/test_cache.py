@@ -91,6 +91,17 @@ def test_an_entry_carries_a_checksum_of_its_numbers_in_its_header(isolated_cache
     assert not list(isolated_cache.glob("*.json")) and not list(isolated_cache.glob("*.tmp"))
 
 
+def test_a_one_element_slice_is_stored_and_read_back(isolated_cache):
+    """A one-example stretch of a curve: shape (1,) with the stride of its parent row, which torch
+    calls contiguous and which cannot be viewed as bytes as it is (SmolLM2 run, session 12)."""
+    sliced = torch.arange(36.0).reshape(2, 18)[:1, 5]
+    assert sliced.stride() == (18,) and sliced.is_contiguous()
+    stored = cache.cached(_key(), lambda: {"clean": sliced})
+    cache.clear_memory()
+    assert torch.equal(cache.cached(_key(), lambda: {"clean": torch.zeros(1)})["clean"], torch.tensor([5.0]))
+    assert cache.checksum({"clean": sliced}) == cache.checksum({"clean": torch.tensor([5.0])}) and torch.equal(stored["clean"], sliced)
+
+
 def test_the_memory_layer_drops_its_oldest_entries_on_disk_past_its_budget(isolated_cache, monkeypatch):
     monkeypatch.setattr(memory_layer, "MEMORY_LAYER_BYTES", 3 * 4000)  # three entries of 1000 float32s
     keys = [_key(params={"steps": i}) for i in range(5)]
