@@ -50,6 +50,7 @@ def timed_run(tree: Path, pytest_args: list[str], scratch: Path, extra_env: dict
     `tree`; a failing run (exit >= 2) aborts."""
     cache, timing = scratch / "cache", scratch / "time.txt"
     shutil.rmtree(cache, ignore_errors=True)
+    scratch.mkdir(parents=True, exist_ok=True)
     env = {**os.environ, "PYTHONPATH": str(tree), "MECHTESTS_CACHE_DIR": str(cache), "OMP_NUM_THREADS": "1", **extra_env}
     done = subprocess.run(["/usr/bin/time", "-f", TIME_FORMAT, "-o", str(timing), sys.executable, "-m", "pytest", "suites/", "-q",
                            "-p", "no:cacheprovider", "--mech-report", str(scratch / "reports"), *pytest_args],
