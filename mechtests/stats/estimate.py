@@ -232,12 +232,20 @@ class Decision:
 def _compare_and_record(est: Estimate, op: str, bar: Any) -> Decision:
     """The three-way decision, and its evidence recorded with the running test; an estimate
     measured in rounds is first grown to the look that decides it (its evidence says which)."""
-    how: dict[str, Any] = {}
-    if est.growth is not None:
-        est, how = est.growth.settle(op, bar)
+    est, how = _settled(est, op, bar)
     decision = decide(est, op, bar)
     evidence.note_decision(est.name or "estimate", est, decision.bar, **how)
     return decision
+
+
+def _settled(est: Estimate, op: str, bar: Any) -> tuple[Estimate, dict[str, Any]]:
+    """An estimate measured in rounds at the look that decides `est <op> bar`, under the name it
+    carries (one given with `named` after measuring is the one the report shows), and the
+    evidence of how that look was reached; any other estimate as it is."""
+    if est.growth is None:
+        return est, {}
+    look, how = est.growth.settle(op, bar)
+    return (replace(look, name=est.name) if est.name else look), how
 
 
 def explain(left: Any, op: str, right: Any) -> list[str] | None:
@@ -259,8 +267,7 @@ def decide(est: Estimate, op: str, bar: Any) -> Decision:
                         f"assert ({est.name or 'a'}) - ({bar.name or 'b'}) {op} 0")
     if isinstance(bar, bool) or not isinstance(bar, numbers.Real):
         raise TypeError(f"an estimate is compared with a number, not {type(bar).__name__}")
-    if est.growth is not None:  # measured in rounds: judged at the look that decides it
-        est = est.growth.settle(op, bar)[0]
+    est = _settled(est, op, bar)[0]  # measured in rounds: judged at the look that decides it
     bar = float(bar)
     if not all(math.isfinite(v) for v in (est.value, est.lo, est.hi, bar)):
         raise MeasurementError(f"{est.name or 'estimate'}: the statistic or its interval is not finite "

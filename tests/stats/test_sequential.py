@@ -95,6 +95,19 @@ def test_an_effect_at_the_bar_uses_the_whole_pool_and_ends_as_the_full_sample_es
     assert entry["extra"]["sequential"] == "pool exhausted at look 4 of 4: n=500 of 500" and entry["extra"]["n"] == POOL
 
 
+def test_a_name_given_after_measuring_is_the_one_decided_and_recorded() -> None:
+    """Several tasks' f at 20% share one measured name; each claim is renamed with its task, and
+    the look that decides it keeps that name (session 12: the renamed claims were recorded under
+    the shared name, one overwriting the next in the report)."""
+    values, calls = np.random.default_rng(1).normal(1.0, 1.0, POOL), []
+    with sequential.using(True), evidence.collecting(lambda entry: None) as log:
+        ioi = sequential.grown(_measured(values, calls), POOL).named("ioi: effect")
+        countdown = sequential.grown(_measured(values, calls), POOL).named("countdown: effect")
+        assert decide(ioi, ">=", 0.2).estimate.name == "ioi: effect"
+        assert (ioi >= 0.2) and (countdown >= 0.2)
+    assert [entry["name"] for entry in log.entries] == ["ioi: effect", "countdown: effect"]
+
+
 def test_off_the_estimate_is_the_full_sample_one_measured_once() -> None:
     values, calls = np.random.default_rng(3).normal(1.0, 1.0, POOL), []
     with sequential.using(False):
