@@ -64,7 +64,7 @@ def own_pool(subject: "Subject", task: str, examples: Sequence[Example], size: i
     """The first `size` (default: the budget's pool size) examples that `subject` answers correctly."""
     progress.step(f"correct examples: {task} ({subject.kind})")
     ok = correctness(subject, task, examples).tolist()
-    return _pool(examples, ok, size, f"{task}: the {subject.kind} answers {{n}} of {len(examples)} candidates correctly")
+    return _pool(examples, ok, size, f"{task}: the {subject.kind.upper()} answers {{n}} of {len(examples)} candidates correctly")
 
 
 def _pool(examples: Sequence[Example], correct: Sequence[bool], size: int | None, says: str) -> list[Example]:

@@ -68,7 +68,7 @@ def test_an_empty_pool_is_not_applicable_even_without_a_minimum(tiny_paths, isol
     base = _examples(3)
     wrong = _with_answers(base, [(p + 1) % 50 + 5 for p in _predictions(arm, base)])
     with run_budget.using(dataclasses.replace(run_budget.DEFAULT, min_pool=0)):
-        with pytest.raises(NotApplicable, match="toy: the arm answers 0 of 3 candidates correctly"):
+        with pytest.raises(NotApplicable, match="toy: the ARM answers 0 of 3 candidates correctly"):
             study.own_pool(arm, "toy", wrong)
 
 
