@@ -72,9 +72,9 @@ def mech_models(
     request: pytest.FixtureRequest, mech_loader: Callable[[str, str], Any], mech_budget: run_budget.Budget
 ) -> Callable[[str], Any]:
     """`get(role) -> Subject`: each of the pair's models, loaded once per process; NotApplicable
-    for the model a one-model run leaves out. Sets torch's threads and malloc first, once per
-    process, for the default loader and an overriding one alike (mechtests.plugin.loading.prepare_process)."""
-    _loading().prepare_process()
+    for the model a one-model run leaves out. Sets torch's threads first, once per process, for
+    the default loader and an overriding one alike (mechtests.models.placement.apply_threads)."""
+    _loading().apply_threads()
     pair_paths = state_of(request.config).pair
     cache: dict[str, Any] = {}
 

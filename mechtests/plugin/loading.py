@@ -13,10 +13,10 @@ import pytest
 
 from mechtests.models import identity, load_subject, placement
 from mechtests.plugin.state import state_of
-from mechtests.run import allocator, cache
+from mechtests.run import cache
 from mechtests.tasks import TaskSet
 
-__all__ = ["TaskSet", "load", "placed_options", "prepare_process"]
+__all__ = ["TaskSet", "apply_threads", "load", "placed_options"]
 
 
 def placed_options(config: pytest.Config, role: str) -> dict[str, Any]:
@@ -41,9 +41,6 @@ def load(config: pytest.Config, role: str, path: str) -> Any:
     return load_subject(path, **placed_options(config, role))
 
 
-def prepare_process() -> int:
-    """Before the first model: set torch's threads for this process
-    (mechtests.models.placement.apply_threads) and make its malloc reuse freed batches
-    (mechtests.run.allocator); the threads set."""
-    allocator.keep_freed_memory()
+def apply_threads() -> int:
+    """Set torch's threads for this process (mechtests.models.placement.apply_threads)."""
     return placement.apply_threads()
