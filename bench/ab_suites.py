@@ -2,7 +2,7 @@
 
     python bench/ab_suites.py REV_A REV_B [--rounds 2] [--pytest-args "-n 0"] [--link PATH ...]
     python bench/ab_suites.py A B --pytest-args "--pair smollm2 -n 0 -k previous_token" --link fixtures/smollm2/mdm
-    python bench/ab_suites.py HEAD HEAD --env-a MECHTESTS_SYSTEM_MALLOC=1   # one revision, two environments
+    python bench/ab_suites.py HEAD HEAD --env-b OMP_NUM_THREADS=2   # one revision, two environments
 
 Each side's revision is checked out once into a temporary git worktree (each --link, a path under the
 repository that git ignores such as an assembled checkpoint, is linked into it); every run
@@ -35,14 +35,13 @@ TIME_FORMAT = "%e %U %S %R %M"  # GNU time: wall s, user s, system s, minor faul
 
 def checkout(rev: str, into: Path, links: list[str]) -> Path:
     """A detached worktree of `rev` in the folder `into`, with each of `links` linked to the repository's own."""
-    path = into
-    subprocess.run(["git", "-C", str(ROOT), "worktree", "add", "-q", "--detach", str(path), rev], check=True)
+    subprocess.run(["git", "-C", str(ROOT), "worktree", "add", "-q", "--detach", str(into), rev], check=True)
     for link in links:
         if not (ROOT / link).exists():
             sys.exit(f"ab_suites: --link {link}: not found under {ROOT}; build it first")
-        (path / link).parent.mkdir(parents=True, exist_ok=True)
-        (path / link).symlink_to(ROOT / link)
-    return path
+        (into / link).parent.mkdir(parents=True, exist_ok=True)
+        (into / link).symlink_to(ROOT / link)
+    return into
 
 
 def timed_run(tree: Path, pytest_args: list[str], scratch: Path, extra_env: dict[str, str]) -> dict[str, float]:
