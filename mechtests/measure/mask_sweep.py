@@ -31,7 +31,7 @@ from mechtests.queries import answer_logits, correct
 from mechtests.queries.mask_ratio import masked_pairs
 from mechtests.queries.pose import Posed
 from mechtests.run import progress
-from mechtests.stats import Estimate, bootstrap, sample_key
+from mechtests.stats import Estimate, bootstrap, mean_of_defined, sample_key
 
 if TYPE_CHECKING:
     from mechtests.models.subject import Subject
@@ -71,7 +71,7 @@ class RatioProfile:
 
     def slope_size(self) -> Estimate:
         """|mean per-example slope| with its bootstrap interval: how far the profile moves, either way."""
-        return bootstrap(self.slopes(), statistic=lambda s: abs(float(np.nanmean(s))), seed=current_seed(),
+        return bootstrap(self.slopes(), statistic=lambda s: abs(float(mean_of_defined(s))), seed=current_seed(),
                          name=f"{self.name}: size of the slope over the mask ratio", sample=self.sample)
 
 

@@ -33,8 +33,17 @@ def _as_array(values: ArrayLike, name: str) -> np.ndarray:
     return arr
 
 
+def mean_of_defined(values: np.ndarray, axis: int | None = None) -> np.ndarray | float:
+    """The mean of the values that are not NaN (numpy's nanmean); NaN where none is, without
+    the "Mean of empty slice" warning nanmean prints for every bootstrap resample that drew
+    only undefined examples (such draws are then skipped by `percentile_interval`)."""
+    defined = ~np.isnan(values)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(defined, values, 0.0).sum(axis=axis) / defined.sum(axis=axis)
+
+
 def _mean(*xs: np.ndarray) -> float:
-    return float(np.nanmean(xs[0], axis=0).mean()) if xs[0].ndim > 1 else float(np.nanmean(xs[0]))
+    return float(mean_of_defined(xs[0], axis=0).mean()) if xs[0].ndim > 1 else float(mean_of_defined(xs[0]))
 
 
 def bootstrap(
@@ -176,17 +185,17 @@ def draws_halfwidth(per_draw: ArrayLike, level: float = 0.95) -> tuple[float, fl
 
 def ratio_of_means(a: np.ndarray, b: np.ndarray) -> float:
     """mean(a) / mean(b): e.g. recovered over total effect."""
-    return float(np.nanmean(a) / np.nanmean(b))
+    return float(mean_of_defined(a) / mean_of_defined(b))
 
 
 def paired_difference(a: np.ndarray, b: np.ndarray) -> float:
     """mean(a - b) over the same examples."""
-    return float(np.nanmean(a - b))
+    return float(mean_of_defined(a - b))
 
 
 def normalised(m: np.ndarray, low: np.ndarray, high: np.ndarray) -> float:
     """(mean(m) - mean(low)) / (mean(high) - mean(low)): faithfulness and recovered fractions."""
-    return float((np.nanmean(m) - np.nanmean(low)) / (np.nanmean(high) - np.nanmean(low)))
+    return float((mean_of_defined(m) - mean_of_defined(low)) / (mean_of_defined(high) - mean_of_defined(low)))
 
 
 def spearman(a: ArrayLike, b: ArrayLike) -> float:

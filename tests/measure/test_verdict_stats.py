@@ -3,12 +3,14 @@ one clear of it holds or fails; control draws widen the interval they add noise 
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import pytest
 
 from mechtests.errors import MechtestsError
 from mechtests.claims.outcomes import FAILS, HOLDS, INCONCLUSIVE, ClaimFailed, Inconclusive, Parts
-from mechtests.stats import bootstrap, bootstrap_with_controls, draws_halfwidth, independent_difference, ratio_of_means
+from mechtests.stats import bootstrap, bootstrap_with_controls, draws_halfwidth, independent_difference, mean_of_defined, ratio_of_means
 
 BAR = 2.0  # "at least twice the random controls' drop"
 
@@ -80,3 +82,29 @@ def test_independent_difference_covers_the_difference_of_means():
     est = independent_difference(a, b, seed=0)
     assert est.lo < est.value < est.hi and est.value == pytest.approx(a.mean() - b.mean())
     assert est.lo > 0  # 0.3 apart with these sizes: the interval is clear of zero
+
+
+def test_mean_of_defined_is_nanmean_without_the_empty_slice_warning():
+    rng = np.random.default_rng(0)
+    values = rng.normal(size=(50, 4))
+    values[rng.random(values.shape) < 0.3] = np.nan
+    values[:, 2] = np.nan  # a column with nothing defined
+    with warnings.catch_warnings(record=True) as seen:
+        warnings.simplefilter("always")
+        got = mean_of_defined(values, axis=0)
+        nothing = mean_of_defined(np.full(3, np.nan))
+    assert not seen
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        np.testing.assert_array_equal(got, np.nanmean(values, axis=0))
+    assert np.isnan(nothing)
+
+
+def test_a_bootstrap_of_mostly_undefined_examples_warns_nothing():
+    values = np.full(40, np.nan)
+    values[:2] = (0.2, 0.4)  # resamples that draw neither example are skipped, silently
+    with warnings.catch_warnings(record=True) as seen:
+        warnings.simplefilter("always")
+        est = bootstrap(values, seed=0)
+    assert not seen
+    assert est.value == pytest.approx(0.3) and 0.2 <= est.lo <= est.hi <= 0.4
