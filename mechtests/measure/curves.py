@@ -43,7 +43,7 @@ from mechtests.claims.outcomes import HOLDS
 from mechtests.errors import MechtestsError
 from mechtests.measure.attribution.graph import Graph
 from mechtests.measure.circuits import stacked_metrics, top_edge_indices
-from mechtests.stats import Estimate, bootstrap, decide, normalised
+from mechtests.stats import Estimate, bootstrap, decide, mean_of_defined, normalised
 from mechtests.stats.sequential import grown
 
 if TYPE_CHECKING:
@@ -74,7 +74,8 @@ def area(f: np.ndarray, fractions: np.ndarray) -> float:
 
 def normalised_curve(m: np.ndarray, empty: np.ndarray, clean: np.ndarray) -> np.ndarray:
     """f at every size: (mean m[:, s] - mean empty) / (mean clean - mean empty), m (N, S)."""
-    return (np.nanmean(m, axis=0) - np.nanmean(empty)) / (np.nanmean(clean) - np.nanmean(empty))
+    low = mean_of_defined(empty)
+    return (mean_of_defined(m, axis=0) - low) / (mean_of_defined(clean) - low)
 
 
 @dataclass(frozen=True)

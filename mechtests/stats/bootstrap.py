@@ -195,7 +195,8 @@ def paired_difference(a: np.ndarray, b: np.ndarray) -> float:
 
 def normalised(m: np.ndarray, low: np.ndarray, high: np.ndarray) -> float:
     """(mean(m) - mean(low)) / (mean(high) - mean(low)): faithfulness and recovered fractions."""
-    return float((mean_of_defined(m) - mean_of_defined(low)) / (mean_of_defined(high) - mean_of_defined(low)))
+    floor = mean_of_defined(low)
+    return float((mean_of_defined(m) - floor) / (mean_of_defined(high) - floor))
 
 
 def spearman(a: ArrayLike, b: ArrayLike) -> float:
