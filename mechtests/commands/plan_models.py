@@ -5,8 +5,8 @@ The cost model: FLOPs per row about 2 x the parameters that multiply per token p
 (QK and AV); a forward+backward row costs 1 + BACKWARD_PER_FORWARD forwards (the weights are
 frozen, attribution.engine.frozen_weights, so the backward computes input gradients only, one
 matmul per weight where training computes two); an edge-patched row PATCHED_ROW_FORWARDS (each
-head computes from its own mix of upstream outputs: measured on the bundled pair, 50 examples x
-18 circuits took 2.8x the time of EAP-IG's rows per FLOP charged, one thread). FLOPs become seconds at MATMUL_SHARE of the
+head computes from its own mix of upstream outputs: bench/edge_patching.py measures 1.68x a
+plain forward on the bundled ARM and 2.01x on SmolLM2's 30 layers, one thread). FLOPs become seconds at MATMUL_SHARE of the
 matmul throughput kept for this machine (mechtests.run.throughput), plus PASS_OVERHEAD_S per
 layer per pass (Python, hooks and kernel launches, which dominate small models). Both constants
 are documented guesses checked against cold runs (BENCHMARKS.md, bench/bench_plan.py).
@@ -29,7 +29,7 @@ from mechtests.run import batching, cache
 
 BACKWARD_PER_FORWARD = 1.0  # an input-gradient-only backward: one matmul per weight matmul of the forward
 MATMUL_SHARE = 1.0  # share of the kept matmul throughput a whole pass achieves (fitted: BENCHMARKS.md, "mechtests plan per hypothesis")
-PATCHED_ROW_FORWARDS = 3.0  # an edge-patched row, in plain forward rows (BENCHMARKS.md, "mechtests plan per hypothesis")
+PATCHED_ROW_FORWARDS = 2.0  # an edge-patched row, in plain forward rows (BENCHMARKS.md, "edge patching in place")
 PASS_OVERHEAD_S = {"cpu": 4e-4, "cuda": 1.5e-4}  # per layer and pass: Python, hooks, kernel launches
 
 

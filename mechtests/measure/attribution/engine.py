@@ -81,7 +81,8 @@ class GraphRun:
         self.capture_up = capture_up or drop is not None  # patching needs the upstream outputs
         self.drop = None if drop is None else (drop & layout.graph.edge_mask).to(torch.float32)
         self._up: list[torch.Tensor | _HeadWrites] = []  # chunks (B, T, n, d), or heads to project, in upstream order
-        self._diff: list[torch.Tensor] = []
+        self._diff: torch.Tensor | None = None  # edge patching: (B, n_up, T, d), upstream output - reference, node-major
+        self._filled = 0  # upstream nodes whose difference is in _diff
         self.head_in: list[torch.Tensor] = []  # per layer (B, T, H, d): what each head reads (edge patching)
         self.layer_in: list[torch.Tensor] = []  # per layer (B, T, d): what every head reads (gradient passes)
         self.qkv_out: list[list[torch.Tensor]] = [[] for _ in layout.layers]  # per layer: what each q/k/v module output (gradient passes)
@@ -127,19 +128,25 @@ class GraphRun:
     def _add_up(self, acts: torch.Tensor) -> None:  # acts (B, T, n, d)
         if not self.capture_up:
             return
-        start = sum(_width(u) for u in self._up)
         self._up.append(acts)
         if self.drop is not None:
-            ref = self.reference[:, :, start : start + acts.shape[2]]  # type: ignore[index]
-            self._diff.append(acts - ref)
+            B, T, n, d = acts.shape
+            if self._diff is None:
+                self._diff = acts.new_empty(B, len(self.lay.graph.upstream), T, d)
+            start, self._filled = self._filled, self._filled + n
+            ref = self.reference[:, :, start : self._filled]  # type: ignore[index]
+            self._diff[:, start : self._filled].copy_((acts - ref).transpose(1, 2))
 
     def _delta(self, columns: slice) -> torch.Tensor:
-        """Sum of dropped upstream differences at the given downstream inputs: (B, T, n_cols, d)."""
-        diff = torch.cat(self._diff, dim=2)  # (B, T, n_so_far, d)
-        drop = self.drop[..., : diff.shape[2], columns]  # type: ignore[index]
-        if drop.ndim == 2:
-            return torch.einsum("btud,uv->btvd", diff, drop)
-        return torch.einsum("btud,buv->btvd", diff, drop)
+        """Sum of dropped upstream differences at the given downstream inputs: (B, n_cols, T, d).
+
+        One matrix product per call over the differences written so far, read in place: the
+        edges' mix costs n_so_far x n_cols x T x d multiply-adds per row and no copy of the
+        upstream outputs (a growing concatenation per layer made edge patching on 30 layers
+        about 11x a plain forward, mostly copies; BENCHMARKS.md, "edge patching in place")."""
+        diff = self._diff[:, : self._filled]  # type: ignore[index]
+        drop = self.drop[..., : self._filled, columns].transpose(-1, -2)  # type: ignore[index]  # (n_cols, u) or (B, n_cols, u)
+        return torch.matmul(drop, diff.flatten(2)).unflatten(2, diff.shape[2:])
 
     # --- hooks --------------------------------------------------------------------------------
     def _layer_pre(self, layer: int):
@@ -155,8 +162,8 @@ class GraphRun:
             if self.drop is not None or self.record:
                 g = self.lay.graph
                 if self.drop is not None:
-                    x_heads = x.unsqueeze(2).expand(-1, -1, g.n_heads, -1)  # (B, T, H, d)
-                    x_heads = x_heads - self._delta(slice(g.down_index(layer, 0), g.down_index(layer, 0) + g.n_heads))
+                    first = g.down_index(layer, 0)
+                    x_heads = (x.unsqueeze(1) - self._delta(slice(first, first + g.n_heads))).transpose(1, 2)  # (B, T, H, d)
                     self.head_in.append(x_heads)
                     self._qkv_new = self.lay.qkv_outputs(layer, self.lay.attn_norm[layer](x_heads))
                 else:  # every head reads x: the model projects it once; its outputs are recorded (`_qkv`)
@@ -209,7 +216,7 @@ class GraphRun:
         """Under edge patching the MLP reads norm(x - delta): replace the norm's output, whatever reads it."""
         def hook(module, args, output):
             col = self.lay.graph.down_index(layer)
-            return module.forward(self.x_mid[-1] - self._delta(slice(col, col + 1))[:, :, 0])  # no hooks: no recursion
+            return module.forward(self.x_mid[-1] - self._delta(slice(col, col + 1))[:, 0])  # no hooks: no recursion
 
         return hook
 
@@ -222,7 +229,7 @@ class GraphRun:
     def _final_pre(self, module, args):
         x = args[0]
         if self.drop is not None:
-            x = x - self._delta(slice(-1, None))[:, :, 0]
+            x = x - self._delta(slice(-1, None))[:, 0]
         self.final_in = x
         return (x, *args[1:]) if self.drop is not None else None
 
