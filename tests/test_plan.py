@@ -7,12 +7,16 @@ import json
 from pathlib import Path
 
 import pytest
+import torch
+from transformers import AutoModelForCausalLM
 
 import mechtests
 from mechtests import study
 from mechtests.cli import main
+from mechtests.commands.plan_models import read_model
 from mechtests.run import budget, throughput
 from mechtests.tasks import TaskSet
+from mechtests.testing.checkpoints import tiny_config, tiny_tokenizer
 
 ROOT = Path(__file__).resolve().parents[1]
 PAIR = ROOT / "fixtures" / "tiny-pair"
@@ -80,3 +84,31 @@ def test_plan_rejects_a_bad_device_with_the_options_choices(isolated_cache, caps
     assert main(["plan", "--pair", "tiny", "--mech-device", "gpu"]) == 2
     err = capsys.readouterr().err
     assert "mechtests plan: error: --mech-device: unknown device 'gpu'; pass --mech-device auto, cpu, cuda or cuda:N" in err
+
+
+class _Paths:
+    """What read_model asks of a pair's paths: one folder, loaded as an ARM."""
+
+    def __init__(self, folder: Path) -> None:
+        self.folder = folder
+
+    def path(self, role: str) -> Path:
+        return self.folder
+
+    def load_options(self, role: str) -> dict:
+        return {"kind": "arm"}
+
+
+@pytest.mark.parametrize("tied", [True, False])
+def test_the_output_head_multiplies_every_token_whether_or_not_it_is_tied(tmp_path, tied):
+    """Read from the safetensors headers and from the loaded modules, the FLOP-bearing parameters
+    are all but the input embedding, with the head counted once (a tied head stores no tensor of its own)."""
+    config = tiny_config("llama", vocab_size=len(tiny_tokenizer()) + 7)  # no other tensor of the embedding's shape
+    config.tie_word_embeddings = tied
+    model = AutoModelForCausalLM.from_config(config)
+    model.save_pretrained(tmp_path)
+    tiny_tokenizer().save_pretrained(tmp_path)
+    facts = read_model("arm", _Paths(tmp_path), torch.device("cpu"), "float32")
+    embed = model.get_input_embeddings().weight.numel()
+    assert facts.n_params == sum(p.numel() for p in model.parameters())
+    assert facts.matmul_params == facts.n_params - embed + (embed if tied else 0)

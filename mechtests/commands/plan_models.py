@@ -14,6 +14,7 @@ are documented guesses checked against cold runs (BENCHMARKS.md, bench/bench_pla
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -22,7 +23,7 @@ import torch
 
 from mechtests.commands.plan_work import Work, passes
 from mechtests.models import load_subject
-from mechtests.models.checkpoint import tensor_sizes
+from mechtests.models.checkpoint import tensor_shapes
 from mechtests.models.identity import weights_sha256
 from mechtests.models.loading import resolve_checkpoint
 from mechtests.run import batching, cache
@@ -42,7 +43,7 @@ class ModelFacts:
     identity: cache.ModelIdentity
     shape: batching.ModelShape
     n_params: int
-    matmul_params: int  # parameters that multiply every token (all but the input embedding)
+    matmul_params: int  # parameters that multiply every token: all but the input embedding, the output head counted once tied or not
     tokenizer: Any
     allows_padding: bool
 
@@ -57,20 +58,24 @@ def read_model(role: str, paths: Any, device: torch.device, dtype: str) -> Model
     element = torch.finfo(torch_dtype).bits // 8
     if "gguf_file" in options or not sorted(folder.glob("*.safetensors")):
         subject = load_subject(folder, **options)
-        n_params = sum(p.numel() for p in subject.model.parameters())
-        embed = subject.model.get_input_embeddings().weight.numel()
+        n_params = sum(p.numel() for p in subject.model.parameters())  # a tied head's weight counted once, as the embedding
+        embed, head = subject.model.get_input_embeddings().weight, subject.model.get_output_embeddings()
+        matmul = n_params if head is not None and head.weight is embed else n_params - embed.numel()  # a tied head multiplies too
         identity = cache.ModelIdentity(subject.weights_sha256, subject.kind, subject.mask_token_id, subject.prediction, torch_dtype, device)
         shape = batching.ModelShape.from_config(subject.model.config, element, subject.n_layers, subject.vocab_size)
-        return ModelFacts(role, str(folder), identity, shape, n_params, n_params - embed, subject.tokenizer, subject.allows_padding)
+        return ModelFacts(role, str(folder), identity, shape, n_params, matmul, subject.tokenizer, subject.allows_padding)
     checkpoint = resolve_checkpoint(folder, **options)
     spec = checkpoint.spec
-    sizes = tensor_sizes(checkpoint.weights)
+    shapes = tensor_shapes(checkpoint.weights)
+    sizes = {name: math.prod(dims) for name, dims in shapes.items()}
     n_params = sum(sizes.values())
     embed = sum(count for name, count in sizes.items() if "embed_tokens" in name or name.endswith("wte.weight"))
     identity = cache.ModelIdentity(weights_sha256(checkpoint.weights), str(spec.kind), spec.mask_token_id, str(spec.prediction),
                                    torch_dtype, device)
     shape = batching.ModelShape.from_config(checkpoint.raw, element)
-    return ModelFacts(role, str(folder), identity, shape, n_params, n_params - embed, checkpoint.tokenizer, checkpoint.family.allows_padding)
+    tables = sum(1 for dims in shapes.values() if sorted(dims) == sorted((shape.vocab, shape.d_model)))
+    matmul = n_params if tables == 1 else n_params - embed  # one vocab x d table: the head is tied to the embedding and multiplies too
+    return ModelFacts(role, str(folder), identity, shape, n_params, matmul, checkpoint.tokenizer, checkpoint.family.allows_padding)
 
 
 def forward_flops(model: ModelFacts, seq_len: int) -> float:

@@ -38,17 +38,22 @@ def safetensors_names(path: Path) -> list[str]:
     return sorted(_tensor_entries(path))
 
 
-def tensor_sizes(paths: list[Path]) -> dict[str, int]:
-    """name -> element count of every tensor in the safetensors files, read from their headers
-    (what a model's weights take before loading them: placement, `mechtests plan`)."""
-    sizes = {}
+def tensor_shapes(paths: list[Path]) -> dict[str, tuple[int, ...]]:
+    """name -> shape of every tensor in the safetensors files, read from their headers (what a
+    model's weights are before loading them: placement, `mechtests plan`)."""
+    shapes = {}
     for path in paths:
         for name, entry in _tensor_entries(path).items():
             try:
-                sizes[name] = math.prod(int(d) for d in entry["shape"])
+                shapes[name] = tuple(int(d) for d in entry["shape"])
             except (KeyError, TypeError, ValueError):
                 raise MechtestsError(f"{path} is corrupt (tensor {name} has no shape)", "download or save that file again") from None
-    return sizes
+    return shapes
+
+
+def tensor_sizes(paths: list[Path]) -> dict[str, int]:
+    """name -> element count of every tensor in the safetensors files, from their headers."""
+    return {name: math.prod(shape) for name, shape in tensor_shapes(paths).items()}
 
 
 def _tensor_entries(path: Path) -> dict[str, Any]:
