@@ -159,9 +159,10 @@ def stacked_metrics(
     keeps: (S, n_up, n_down) bool, one circuit per entry, or (S, B, n_up, n_down) for a circuit
     per entry and row. All S circuits of a batch of examples run in one pass, one row block each,
     so a curve of S circuit sizes costs one pass per batch, not S. reference: 'corrupted'
-    (activations of the corrupted input) or 'mean' (their mean over the batch, the same for every
-    row). `rows_per_pass` rows per pass (S rows per example), or None for as many as the memory
-    budget holds.
+    (activations of the corrupted input, captured batch by batch beside the patched pass, so that
+    only a batch's are held: on 30 layers they are 35 MB per example) or 'mean' (their mean over
+    the examples, the same for every row). `rows_per_pass` rows per pass (S rows per example), or
+    None for as many as the memory budget holds.
     """
     if reference not in ("corrupted", "mean"):
         raise MechtestsError(f"unknown reference {reference!r}", "use 'corrupted' or 'mean'")
@@ -171,17 +172,19 @@ def stacked_metrics(
     for clean, corrupt in step_pairs(subject, data, denoise_steps):
         rows = _graph_rows(subject, clean, rows_per_pass)
 
-        def captured(start: int, stop: int, _rows: int, corrupt: Posed = corrupt) -> torch.Tensor:
+        def captured(start: int, stop: int, corrupt: Posed = corrupt) -> torch.Tensor:
             return capture(layout, corrupt.input_ids[start:stop], corrupt.attention_mask[start:stop])  # (b, T, n_up, d)
 
-        ref = torch.cat(batching.in_batches(captured, len(corrupt), rows, f"reference activations on {subject.kind}", "examples"))
+        mean = None
         if reference == "mean":
-            ref = ref.mean(0, keepdim=True)
+            sums = batching.in_batches(lambda start, stop, _rows: captured(start, stop).sum(0, keepdim=True), len(corrupt), rows,
+                                       f"reference activations on {subject.kind}", "examples")
+            mean = torch.stack(sums).sum(0) / len(corrupt)
 
-        def metrics(start: int, stop: int, _rows: int, clean: Posed = clean, ref: torch.Tensor = ref) -> torch.Tensor:
+        def metrics(start: int, stop: int, _rows: int, clean: Posed = clean, mean: torch.Tensor | None = mean) -> torch.Tensor:
             b = stop - start
             drop = ~(keeps[:, start:stop] if keeps.ndim == 4 else keeps[:, None].expand(n_circuits, b, *keeps.shape[1:]))
-            part_ref = ref if ref.shape[0] == 1 else ref[start:stop].repeat(n_circuits, *[1] * (ref.ndim - 1))
+            part_ref = mean if mean is not None else captured(start, stop).repeat(n_circuits, 1, 1, 1)
             posed = clean.rows(start, stop).repeat(n_circuits)  # row s * b + i: example i under circuit s
             logits = patched_logits(layout, posed.input_ids, posed.attention_mask, part_ref, drop.reshape(n_circuits * b, *drop.shape[2:]))
             return answer_metric(logits, posed).view(n_circuits, b).T  # (b, S)

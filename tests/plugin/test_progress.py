@@ -105,8 +105,7 @@ def test_long_measurements_on_the_bundled_pair_report_progress() -> None:
         "head sweep on arm: heads": (arm.n_heads, arm.n_heads),
         "random component sets": (2, 2),
         "bootstrap resamples": (50, 50),
-        "reference activations on arm: examples": (6, 6),
-        "edge-patched passes on arm: examples": (6, 6),  # circuit, clean and reference side by side: 3 rows per example
+        "edge-patched passes on arm: examples": (6, 6),  # circuit, clean and reference side by side: 3 rows per example, each batch's reference captured with it
     }
     assert steps[0] == progress.Step("answers of the arm", 0, 6)  # a loop says its size before it starts
 

@@ -64,7 +64,8 @@ class GraphRun:
     in; drop (n_up, n_down) or (B, n_up, n_down) bool, the edges whose upstream value is replaced
     by the reference at the downstream node's input.
     record_grads: keep the tensors needed by `gradients`.
-    capture_up: keep upstream outputs (skip it in gradient-only passes: its hooks cost Python time per call).
+    capture_up: keep upstream outputs (skip it in gradient-only passes, where its hooks cost Python
+    time per call, and in patched passes nobody reads them after: on 30 layers they are 35 MB a row).
     After the pass, `up` holds every upstream node's output (B, T, n_up, d).
     """
 
@@ -78,12 +79,13 @@ class GraphRun:
         capture_up: bool = True,
     ) -> None:
         self.lay, self.embed, self.reference, self.record = layout, embed, reference, record_grads
-        self.capture_up = capture_up or drop is not None  # patching needs the upstream outputs
+        self.keep_up = capture_up
+        self.capture_up = capture_up or drop is not None  # patching reads the upstream outputs as they come
         self.drop = None if drop is None else (drop & layout.graph.edge_mask).to(torch.float32)
         self._up: list[torch.Tensor | _HeadWrites] = []  # chunks (B, T, n, d), or heads to project, in upstream order
         self._diff: torch.Tensor | None = None  # edge patching: (B, n_up, T, d), upstream output - reference, node-major
         self._filled = 0  # upstream nodes whose difference is in _diff
-        self.head_in: list[torch.Tensor] = []  # per layer (B, T, H, d): what each head reads (edge patching)
+        self.head_in: list[torch.Tensor] = []  # per layer (B, T, H, d): what each head reads (edge patching with gradients)
         self.layer_in: list[torch.Tensor] = []  # per layer (B, T, d): what every head reads (gradient passes)
         self.qkv_out: list[list[torch.Tensor]] = [[] for _ in layout.layers]  # per layer: what each q/k/v module output (gradient passes)
         self.x_mid: list[torch.Tensor] = []  # per layer (B, T, d): what the MLP's norm reads
@@ -126,9 +128,8 @@ class GraphRun:
         return out
 
     def _add_up(self, acts: torch.Tensor) -> None:  # acts (B, T, n, d)
-        if not self.capture_up:
-            return
-        self._up.append(acts)
+        if self.keep_up:
+            self._up.append(acts)
         if self.drop is not None:
             B, T, n, d = acts.shape
             if self._diff is None:
@@ -164,7 +165,8 @@ class GraphRun:
                 if self.drop is not None:
                     first = g.down_index(layer, 0)
                     x_heads = (x.unsqueeze(1) - self._delta(slice(first, first + g.n_heads))).transpose(1, 2)  # (B, T, H, d)
-                    self.head_in.append(x_heads)
+                    if self.record:  # kept for the gradient at each head's input; else freed with the layer
+                        self.head_in.append(x_heads)
                     self._qkv_new = self.lay.qkv_outputs(layer, self.lay.attn_norm[layer](x_heads))
                 else:  # every head reads x: the model projects it once; its outputs are recorded (`_qkv`)
                     self.layer_in.append(x)

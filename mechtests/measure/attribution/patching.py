@@ -21,7 +21,7 @@ def patched_logits(
     layout: Layout, input_ids: torch.Tensor, attention_mask: torch.Tensor, reference: torch.Tensor, drop: torch.Tensor
 ) -> torch.Tensor:
     """Logits (B, T, V) with the dropped edges reading `reference` upstream values."""
-    with torch.no_grad(), GraphRun(layout, reference=reference, drop=drop):
+    with torch.no_grad(), GraphRun(layout, reference=reference, drop=drop, capture_up=False):
         return layout.subject.model(**layout.subject.model_inputs(input_ids, attention_mask)).logits
 
 
