@@ -184,7 +184,7 @@ def stacked_metrics(
         def metrics(start: int, stop: int, _rows: int, clean: Posed = clean, mean: torch.Tensor | None = mean) -> torch.Tensor:
             b = stop - start
             drop = ~(keeps[:, start:stop] if keeps.ndim == 4 else keeps[:, None].expand(n_circuits, b, *keeps.shape[1:]))
-            part_ref = mean if mean is not None else captured(start, stop).repeat(n_circuits, 1, 1, 1)
+            part_ref = mean if mean is not None else captured(start, stop)  # row i: example i's, read by every circuit's block
             posed = clean.rows(start, stop).repeat(n_circuits)  # row s * b + i: example i under circuit s
             logits = patched_logits(layout, posed.input_ids, posed.attention_mask, part_ref, drop.reshape(n_circuits * b, *drop.shape[2:]))
             return answer_metric(logits, posed).view(n_circuits, b).T  # (b, S)
@@ -248,9 +248,8 @@ def edge_effects(
             drop = torch.zeros(n, *wanted.shape, dtype=torch.bool)
             drop[torch.arange(n), u, v] = True
             drop = drop.repeat_interleave(B, dim=0)  # (n * B, n_up, n_down)
-            rep = lambda t: t.repeat(n, *[1] * (t.ndim - 1))  # noqa: E731
-            posed = clean.repeat(n)
-            logits = patched_logits(layout, posed.input_ids, posed.attention_mask, rep(ref), drop)
+            posed = clean.repeat(n)  # row j * B + i: example i with edge j dropped, reading reference row i
+            logits = patched_logits(layout, posed.input_ids, posed.attention_mask, ref, drop)
             m = answer_metric(logits, posed).view(n, B)
             effects[u, v] += (base[None] - m).mean(1)
 

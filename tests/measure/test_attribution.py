@@ -75,6 +75,21 @@ def test_a_head_reading_a_corrupted_input_changes_only_through_that_head(subject
     assert logits.shape[0] == len(examples)
 
 
+def test_a_batch_of_circuit_blocks_reads_one_copy_of_the_reference(subjects, examples):
+    """Rows s * b + i (example i under circuit s) read reference row i: the same logits as the
+    reference repeated for every block, without the copy."""
+    subject = subjects("llama", "arm")
+    layout = Layout(subject)
+    clean, corrupt = pose(subject, examples), pose(subject, examples, corrupted=True)
+    ref = capture(layout, corrupt.input_ids, corrupt.attention_mask)
+    blocks = 3
+    drop = torch.rand(blocks * len(clean), *layout.graph.edge_mask.shape, generator=torch.Generator().manual_seed(0)) < 0.5
+    posed = clean.repeat(blocks)
+    tiled = patched_logits(layout, posed.input_ids, posed.attention_mask, ref, drop)
+    repeated = patched_logits(layout, posed.input_ids, posed.attention_mask, ref.repeat(blocks, 1, 1, 1), drop)
+    torch.testing.assert_close(tiled, repeated, rtol=0, atol=0)
+
+
 def test_eap_differs_from_eap_ig_and_node_scores_sum_outgoing_edges(subjects, examples):
     subject = subjects("llama", "arm")
     a, b = eap(subject, examples), eap_ig(subject, examples, steps=4)

@@ -60,8 +60,9 @@ class GraphRun:
     """One forward pass with hooks; use as a context manager around `model(...)`.
 
     embed: (B, T, d) replaces the residual stream entering layer 0 (IG interpolation).
-    reference, drop: edge patching. reference (B or 1, T, n_up, d) upstream activations to patch
-    in; drop (n_up, n_down) or (B, n_up, n_down) bool, the edges whose upstream value is replaced
+    reference, drop: edge patching. reference (r, T, n_up, d) upstream activations to patch in,
+    row i of the batch reading reference row i mod r (r = B, 1, or a block of rows the batch
+    repeats, as several circuits of the same examples do: the reference is not copied per block); drop (n_up, n_down) or (B, n_up, n_down) bool, the edges whose upstream value is replaced
     by the reference at the downstream node's input.
     record_grads: keep the tensors needed by `gradients`.
     capture_up: keep upstream outputs (skip it in gradient-only passes, where its hooks cost Python
@@ -136,7 +137,8 @@ class GraphRun:
                 self._diff = acts.new_empty(B, len(self.lay.graph.upstream), T, d)
             start, self._filled = self._filled, self._filled + n
             ref = self.reference[:, :, start : self._filled]  # type: ignore[index]
-            self._diff[:, start : self._filled].copy_((acts - ref).transpose(1, 2))
+            diff = acts.unflatten(0, (B // ref.shape[0], ref.shape[0])) - ref  # blocks of r rows against the r reference rows
+            self._diff[:, start : self._filled].copy_(diff.flatten(0, 1).transpose(1, 2))
 
     def _delta(self, columns: slice) -> torch.Tensor:
         """Sum of dropped upstream differences at the given downstream inputs: (B, n_cols, T, d).
