@@ -180,6 +180,19 @@ def test_reads_detectors_ablations_and_edge_effects_do_not_depend_on_the_batch_s
             _close(value, reference[name])
 
 
+def test_edge_patching_keeps_every_pass_within_the_row_budget_when_the_circuits_exceed_it(tiny_paths, examples):
+    """Three circuits (the circuit, every edge, none) on a budget of two rows: one example's
+    circuits are split over passes instead of one pass of three rows."""
+    subject = mechtests.load_subject(tiny_paths["llama", "arm"])
+    rows = []
+    handle = subject.model.register_forward_pre_hook(lambda module, args, kwargs: rows.append(kwargs["input_ids"].shape[0]), with_kwargs=True)
+    try:
+        edge_patched_metric(subject, examples, torch.ones_like(Layout(subject).graph.edge_mask), rows_per_pass=2)
+    finally:
+        handle.remove()
+    assert rows and max(rows) <= 2 and sum(rows) == 4 * len(examples)  # per example: its reference, then 3 patched rows
+
+
 def test_an_intervened_pass_out_of_memory_is_halved_with_the_result_unchanged(tiny_paths, examples):
     subject = mechtests.load_subject(tiny_paths["llama", "arm"])
     clean, corrupt = pose(subject, examples), pose(subject, examples, corrupted=True)

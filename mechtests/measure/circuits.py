@@ -158,7 +158,8 @@ def stacked_metrics(
 
     keeps: (S, n_up, n_down) bool, one circuit per entry, or (S, B, n_up, n_down) for a circuit
     per entry and row. All S circuits of a batch of examples run in one pass, one row block each,
-    so a curve of S circuit sizes costs one pass per batch, not S. reference: 'corrupted'
+    so a curve of S circuit sizes costs one pass per batch, not S (where the row budget holds
+    fewer than S rows, one example's circuits take as many passes as it needs). reference: 'corrupted'
     (activations of the corrupted input, captured batch by batch beside the patched pass, so that
     only a batch's are held: on 30 layers they are 35 MB per example) or 'mean' (their mean over
     the examples, the same for every row). `rows_per_pass` rows per pass (S rows per example), or
@@ -181,13 +182,19 @@ def stacked_metrics(
                                        f"reference activations on {subject.kind}", "examples")
             mean = torch.stack(sums).sum(0) / len(corrupt)
 
-        def metrics(start: int, stop: int, _rows: int, clean: Posed = clean, mean: torch.Tensor | None = mean) -> torch.Tensor:
+        def metrics(start: int, stop: int, _rows: int, clean: Posed = clean, mean: torch.Tensor | None = mean, rows: int = rows) -> torch.Tensor:
             b = stop - start
-            drop = ~(keeps[:, start:stop] if keeps.ndim == 4 else keeps[:, None].expand(n_circuits, b, *keeps.shape[1:]))
-            part_ref = mean if mean is not None else captured(start, stop)  # row i: example i's, read by every circuit's block
-            posed = clean.rows(start, stop).repeat(n_circuits)  # row s * b + i: example i under circuit s
-            logits = patched_logits(layout, posed.input_ids, posed.attention_mask, part_ref, drop.reshape(n_circuits * b, *drop.shape[2:]))
-            return answer_metric(logits, posed).view(n_circuits, b).T  # (b, S)
+            ref = mean if mean is not None else captured(start, stop)  # row i: example i's, read by every circuit's block
+            per_pass = max(1, rows // b)  # circuits side by side: all of them, or as many as the row budget holds for one example
+            out = []
+            for first in range(0, n_circuits, per_pass):
+                block = keeps[first : first + per_pass]
+                s = block.shape[0]
+                drop = ~(block[:, start:stop] if keeps.ndim == 4 else block[:, None].expand(s, b, *keeps.shape[1:]))
+                posed = clean.rows(start, stop).repeat(s)  # row j * b + i: example i under circuit first + j
+                logits = patched_logits(layout, posed.input_ids, posed.attention_mask, ref, drop.reshape(s * b, *drop.shape[2:]))
+                out.append(answer_metric(logits, posed).view(s, b))
+            return torch.cat(out).T  # (b, S)
 
         per_pass = max(1, rows // n_circuits)
         steps.append(torch.cat(batching.in_batches(metrics, len(clean), per_pass, f"edge-patched passes on {subject.kind}", "examples")))
