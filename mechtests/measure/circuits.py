@@ -185,10 +185,10 @@ def stacked_metrics(
         def metrics(start: int, stop: int, _rows: int, clean: Posed = clean, mean: torch.Tensor | None = mean, rows: int = rows) -> torch.Tensor:
             b = stop - start
             ref = mean if mean is not None else captured(start, stop)  # row i: example i's, read by every circuit's block
-            per_pass = max(1, rows // b)  # circuits side by side: all of them, or as many as the row budget holds for one example
+            side_by_side = max(1, rows // b)  # circuits in one pass: all of them, or as many as the row budget holds for one example
             out = []
-            for first in range(0, n_circuits, per_pass):
-                block = keeps[first : first + per_pass]
+            for first in range(0, n_circuits, side_by_side):
+                block = keeps[first : first + side_by_side]
                 s = block.shape[0]
                 drop = ~(block[:, start:stop] if keeps.ndim == 4 else block[:, None].expand(s, b, *keeps.shape[1:]))
                 posed = clean.rows(start, stop).repeat(s)  # row j * b + i: example i under circuit first + j

@@ -62,8 +62,9 @@ class GraphRun:
     embed: (B, T, d) replaces the residual stream entering layer 0 (IG interpolation).
     reference, drop: edge patching. reference (r, T, n_up, d) upstream activations to patch in,
     row i of the batch reading reference row i mod r (r = B, 1, or a block of rows the batch
-    repeats, as several circuits of the same examples do: the reference is not copied per block); drop (n_up, n_down) or (B, n_up, n_down) bool, the edges whose upstream value is replaced
-    by the reference at the downstream node's input.
+    repeats, as several circuits of the same examples do: the reference is not copied per block);
+    drop (n_up, n_down) or (B, n_up, n_down) bool, the edges whose upstream value is replaced by
+    the reference at the downstream node's input.
     record_grads: keep the tensors needed by `gradients`.
     capture_up: keep upstream outputs (skip it in gradient-only passes, where its hooks cost Python
     time per call, and in patched passes nobody reads them after: on 30 layers they are 35 MB a row).
