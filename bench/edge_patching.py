@@ -4,6 +4,7 @@ edges dropped, a different circuit per row) against a plain forward pass of the 
 Usage (BENCHMARKS.md gives the command behind its figures):
     python bench/edge_patching.py --model fixtures/smollm2/mdm --batch 8      # SmolLM2-135M: 30 layers, 301 nodes
     python bench/edge_patching.py --model fixtures/tiny-pair/arm --batch 32   # the bundled ARM: 4 layers
+    python bench/edge_patching.py --model fixtures/smollm2/mdm --batch 8 --repeats 1 --profile   # where a pass's time goes
 
 The ratio patched/forward is what the plan charges an edge-patched row (mechtests.commands.
 plan_models); comparing two revisions means running this file in each one's checkout. Each case
@@ -33,6 +34,7 @@ def main() -> None:
     parser.add_argument("--batch", type=int, default=8)
     parser.add_argument("--tokens", type=int, default=25)
     parser.add_argument("--repeats", type=int, default=7)
+    parser.add_argument("--profile", action="store_true", help="also print torch.profiler's top operators of one edge-patched pass")
     args = parser.parse_args()
     torch.set_num_threads(1)
     subject = mechtests.load_subject(args.model)
@@ -55,6 +57,10 @@ def main() -> None:
         print(f"{name}: {1000 * statistics.median(t):.1f} ms")
     ratio, lo, hi = ratio_interval(times["edge-patched"], times["forward"])
     print(f"edge-patched / forward: {ratio:.2f} [{lo:.2f}, {hi:.2f}]")
+    if args.profile:
+        with torch.profiler.profile(activities=[torch.profiler.ProfilerActivity.CPU]) as prof:
+            cases["edge-patched"]()
+        print(prof.key_averages().table(sort_by="self_cpu_time_total", row_limit=8))
 
 
 if __name__ == "__main__":

@@ -82,7 +82,6 @@ class GraphRun:
     ) -> None:
         self.lay, self.embed, self.reference, self.record = layout, embed, reference, record_grads
         self.keep_up = capture_up
-        self.capture_up = capture_up or drop is not None  # patching reads the upstream outputs as they come
         self.drop = None if drop is None else (drop & layout.graph.edge_mask).to(torch.float32)
         self._up: list[torch.Tensor | _HeadWrites] = []  # chunks (B, T, n, d), or heads to project, in upstream order
         self._diff: torch.Tensor | None = None  # edge patching: (B, n_up, T, d), upstream output - reference, node-major
@@ -246,7 +245,8 @@ class GraphRun:
             for i, proj in enumerate(lay.proj[l]):
                 self._forwards.append((proj, proj.__dict__.get("forward", _OWN)))
                 proj.forward = self._qkv(l, i, proj)
-            if self.capture_up:  # a gradient-only pass leaves these modules hook-free (hooks cost Python time per call)
+            # patching reads upstream outputs as they come; a gradient-only pass leaves these modules hook-free (hooks cost Python time)
+            if self.keep_up or self.drop is not None:
                 reg(lay.subject.out_proj_module(l).register_forward_pre_hook(self._out_proj_pre(l)))
                 reg(lay.mlp[l].register_forward_hook(self._mlp_out(l)))
             reg(lay.mlp_norm[l].register_forward_pre_hook(self._mlp_norm_pre(l)))
