@@ -245,8 +245,7 @@ class GraphRun:
             for i, proj in enumerate(lay.proj[l]):
                 self._forwards.append((proj, proj.__dict__.get("forward", _OWN)))
                 proj.forward = self._qkv(l, i, proj)
-            # patching reads upstream outputs as they come; a gradient-only pass leaves these modules hook-free (hooks cost Python time)
-            if self.keep_up or self.drop is not None:
+            if self.keep_up or self.drop is not None:  # patching reads upstream outputs; gradient-only passes skip these hooks
                 reg(lay.subject.out_proj_module(l).register_forward_pre_hook(self._out_proj_pre(l)))
                 reg(lay.mlp[l].register_forward_hook(self._mlp_out(l)))
             reg(lay.mlp_norm[l].register_forward_pre_hook(self._mlp_norm_pre(l)))
