@@ -27,7 +27,7 @@ from mechtests.measure.ablation_rounds import AblationRounds, ablation_rounds
 from mechtests.measure.ablations import CONTROL_DRAW, CONTROL_FAMILIES, CONTROL_PRECISION, AblationComparison, targeted_ablation
 from mechtests.measure.attribution import Attribution, Graph, attribute, graph_for
 from mechtests.measure.circuits import top_edge_indices
-from mechtests.measure.curves import CircuitSize, Curve, CurveRounds, grid_sizes, measure_curve, smallest_faithful
+from mechtests.measure.curves import CircuitSize, Curve, CurveRounds, grid_sizes, measure_curve, measure_ends, measure_size, smallest_faithful
 from mechtests.measure.contrasts import component_attribution, depth_per_example, depth_profile, gini, jaccard
 from mechtests.models import Site
 from mechtests.queries import Example, evaluate
@@ -102,39 +102,49 @@ def attribution(
     )
 
 
-def faithfulness_curve(subject: "Subject", task: str, examples: Sequence[Example], attributed: Attribution) -> CurveRounds:
+def faithfulness_curve(subject: "Subject", task: str, examples: Sequence[Example], attributed: Attribution,
+                       whole_first: bool = True) -> CurveRounds:
     """The faithfulness curve of the circuits `attributed` ranks, edge-patched on the first
-    `check_pool` of `examples` at every size of the budget's `faithfulness_grid`, measured in
-    rounds (curves.CurveRounds): each stretch of examples between two sequential looks is one
-    cached measurement, so a curve grown from one look to the next patches only the new examples
-    (with sequential decisions off, one stretch: the whole pool)."""
+    `check_pool` of `examples` at the budget's `faithfulness_grid`, in rounds (curves.CurveRounds):
+    the whole curve on the first look's stretch, a size alone on each later stretch that a
+    decision grows into; `whole_first=False` (circuit sizing) a size alone on every stretch.
+    Each stretch's measurement is cached, so a curve grown from one look to the next patches only
+    the new examples (with sequential decisions off, one stretch: the whole pool)."""
     run = run_budget.active()
     patched = list(examples)[: run.check_pool]
     scores = attributed.scores * _toward_the_model(attributed)
-    params = {"grid": list(run.faithfulness_grid), "scores": cache.checksum({"scores": scores})}
+    ranked = cache.checksum({"scores": scores})
     looks = sequential.design(len(patched), run.first_round)[0] if sequential.active() and len(patched) > run.first_round else (len(patched),)
-
-    def stretch(start: int, stop: int) -> dict[str, torch.Tensor]:
-        key = cache.cache_key(subject, task, patched[start:stop], "faithfulness-curve", params)
-
-        def compute() -> dict[str, torch.Tensor]:
-            progress.step(f"faithfulness curve {task} ({subject.kind}), examples {start + 1}-{stop}")
-            curve = measure_curve(subject, patched[start:stop], scores, attributed.graph, run.faithfulness_grid)
-            return {"signed": curve.signed, "absolute": curve.absolute, "clean": curve.clean, "empty": curve.empty}
-
-        return cache.cached(key, compute, meta={"task": task, "method": "faithfulness-curve", **params, "model": subject.path})
-
     sizes = grid_sizes(attributed.graph.n_edges, run.faithfulness_grid)
 
-    def measure(n: int) -> Curve:
-        bounds = [0, *(look for look in looks if look <= n)]
-        if bounds[-1] != n:
-            raise MechtestsError(f"a faithfulness curve is measured at its looks {looks}, not at {n} examples", "ask for a look's size")
-        parts = [stretch(a, b) for a, b in zip(bounds, bounds[1:])]
-        joined = {name: torch.cat([part[name] for part in parts]) for name in ("signed", "absolute", "clean", "empty")}
-        return Curve(tuple(run.faithfulness_grid), sizes, joined["signed"], joined["absolute"], joined["clean"], joined["empty"])
+    def kept(stretch: tuple[int, int], method: str, params: dict[str, Any], what: str, compute: Callable[[list[Example]], dict[str, torch.Tensor]]):
+        start, stop = stretch
+        key = cache.cache_key(subject, task, patched[start:stop], method, params)
 
-    return CurveRounds(measure, len(patched), run.faithfulness_grid, sizes)
+        def measured() -> dict[str, torch.Tensor]:
+            progress.step(f"{what} {task} ({subject.kind}), examples {start + 1}-{stop}")
+            return compute(patched[start:stop])
+
+        return cache.cached(key, measured, meta={"task": task, "method": method, **params, "model": subject.path})
+
+    def whole(stretch: tuple[int, int]) -> Curve:
+        def compute(data: list[Example]) -> dict[str, torch.Tensor]:
+            curve = measure_curve(subject, data, scores, attributed.graph, run.faithfulness_grid)
+            return {"signed": curve.signed, "absolute": curve.absolute, "clean": curve.clean, "empty": curve.empty}
+
+        got = kept(stretch, "faithfulness-curve", {"grid": list(run.faithfulness_grid), "scores": ranked}, "faithfulness curve", compute)
+        return Curve(tuple(run.faithfulness_grid), sizes, got["signed"], got["absolute"], got["clean"], got["empty"])
+
+    def size(stretch: tuple[int, int], s: int) -> torch.Tensor:
+        return kept(stretch, "faithfulness-size", {"edges": sizes[s], "scores": ranked}, f"faithfulness at {sizes[s]} edges",
+                    lambda data: {"m": measure_size(subject, data, scores, attributed.graph, sizes[s])})["m"]
+
+    def ends(stretch: tuple[int, int]) -> tuple[torch.Tensor, torch.Tensor]:
+        got = kept(stretch, "faithfulness-ends", {}, "faithfulness ends",
+                   lambda data: dict(zip(("clean", "empty"), measure_ends(subject, data, attributed.graph))))
+        return got["clean"], got["empty"]
+
+    return CurveRounds(looks, run.faithfulness_grid, sizes, whole, size, ends, whole_first=whole_first)
 
 
 def _toward_the_model(attributed: Attribution) -> float:
@@ -152,7 +162,7 @@ def circuit_size(subject: "Subject", task: str, examples: Sequence[Example], att
     if run.fixed_k is not None:
         k = min(run.fixed_k, attributed.graph.n_edges)
         return CircuitSize(k, f"K={k}: fixed by the {run.name} budget (fixed_k={run.fixed_k}, at most the graph's {attributed.graph.n_edges} edges)")
-    return smallest_faithful(faithfulness_curve(subject, task, examples, attributed), run.faithfulness_target, seed)
+    return smallest_faithful(faithfulness_curve(subject, task, examples, attributed, whole_first=False), run.faithfulness_target, seed)
 
 
 def pair_circuit_size(models: Sequence["Subject"], task: str, examples: Sequence[Example], attributed: Sequence[Attribution], seed: int) -> CircuitSize:

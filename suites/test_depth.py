@@ -33,7 +33,11 @@ def _prompt_pools(pair, make_pools, mech_budget, seed: int):
     return make_pools(TaskSet(pair.arm.tokenizer, n=mech_budget.candidates, seed=seed), size=mech_budget.check_pool)
 
 
-def _prompt_attributions(pair, make_pools, mech_seed, mech_budget, *, offset: int, task: str) -> None:
+def _prompt_attributions(pair, pools, make_pools, mech_seed, mech_budget, *, offset: int, task: str) -> None:
+    """A part: a fresh sample's attributions on `task`, only where the run's own sample has a pool
+    for it (the hypothesis compares those tasks alone; NotApplicable otherwise, before any fresh
+    candidate is answered)."""
+    pools[task]
     _prompt_pools(pair, make_pools, mech_budget, mech_seed + offset).attributions(task)
 
 

@@ -17,6 +17,8 @@ a 4-layer graph a thousand times smaller, where one edge is half a percent. The 
 at the largest grid size within 20 %, on its interval: at or above 0.8 holds, below fails,
 across it inconclusive. Examples: the model's own correctly answered examples (the budget's
 check pool per task, 200 by default); the pair-level hypotheses use the common-correct pool.
+With sequential decisions the curve, CPR and CMD are those of the first look's examples, and
+each f compared with a bar grows alone to the look that decides it (each records its n).
 """
 
 from __future__ import annotations
@@ -40,10 +42,10 @@ def _own_attribution(subject, tasks, mech_budget, *, task: str):
     return attribution, study.faithfulness_curve(subject, task, examples, attribution)
 
 
-def _first_look(subject, tasks, mech_budget, mech_seed, *, task: str) -> None:
+def _first_look(subject, tasks, mech_budget, *, task: str) -> None:
     """A part: the attribution and the curve's first look (what a verdict far from its bar needs)."""
     _, rounds = _own_attribution(subject, tasks, mech_budget, task=task)
-    rounds.faithfulness(mech_seed)
+    rounds.first()
 
 
 @mechtests.hypothesis(
@@ -61,11 +63,11 @@ def test_task_circuits_are_faithful(subject, tasks, own_tasks, mech_seed, mech_b
     for task in own_tasks(subject, list(tasks)):
         attribution, rounds = _own_attribution(subject, tasks, mech_budget, task=task)
         within = max((i for i, p in enumerate(rounds.percents) if p <= WITHIN), default=0)
-        f = rounds.faithfulness(mech_seed)[within].named(f"{task}: faithfulness at {rounds.percents[within]:g}% ({rounds.sizes[within]} edges)")
+        f = rounds.faithfulness_at(within, mech_seed).named(f"{task}: faithfulness at {rounds.percents[within]:g}% ({rounds.sizes[within]} edges)")
         claims.append(f >= target)
         size = smallest_faithful(rounds, target, mech_seed)  # on the pair's pool, this rule sizes the pair-level circuits
         mechtests.record(f"{task}: smallest faithful circuit", size.k, why=size.why)
-        curve = rounds.widest()  # the most examples the decisions above used
+        curve = rounds.first()  # the whole curve on the first look's examples; a size a decision grew is measured further alone
         rows = [[p, e.value, e.lo, e.hi] for p, e in zip(curve.percents, curve.faithfulness(mech_seed))]
         mechtests.record(f"{task}: faithfulness curve", rows, n=len(curve.clean),
                          **figures.curve(f"{task}: faithfulness by circuit size", subject.kind.upper()))

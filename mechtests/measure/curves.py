@@ -25,9 +25,10 @@ bootstrap interval over examples: each resample recomputes f at every size from 
 metric values (the same rows at every size, the same seed the same draws), then the areas.
 
 With sequential decisions (mechtests.stats.sequential) a curve is measured in rounds
-(`CurveRounds`): f at a size compared with a bar is grown to the look that decides it, and the
-circuit size K is the smallest grid size whose f is decided to clear the target, so a curve far
-from its bar patches only the first round of examples.
+(`CurveRounds`): the whole curve on the first look's examples, and f at a size compared with a
+bar grown to the look that decides it, that size alone patched on the later examples. The
+circuit size K is the smallest grid size whose f is decided to clear the target, the sizes
+measured one by one in rising order, so sizing patches no size above K.
 """
 
 from __future__ import annotations
@@ -72,6 +73,11 @@ def area(f: np.ndarray, fractions: np.ndarray) -> float:
     return float(np.sum(np.diff(fractions) * (f[1:] + f[:-1]) / 2))
 
 
+def size_faithfulness(m: np.ndarray, empty: np.ndarray, clean: np.ndarray, seed: int, percent: float, k: int) -> Estimate:
+    """f at one grid size with its bootstrap interval: m, empty, clean (N,) per example."""
+    return bootstrap(m, empty, clean, statistic=normalised, seed=seed, name=f"f at {percent:g}% ({k} edges)")
+
+
 def normalised_curve(m: np.ndarray, empty: np.ndarray, clean: np.ndarray) -> np.ndarray:
     """f at every size: (mean m[:, s] - mean empty) / (mean clean - mean empty), m (N, S)."""
     low = mean_of_defined(empty)
@@ -107,8 +113,12 @@ class Curve:
             raise MechtestsError(f"unknown ranking {ranking!r}", "use 'absolute' (by |score|) or 'signed'")
         signed, absolute, empty, clean = self._series()
         m = absolute if ranking == "absolute" else signed
-        return [bootstrap(m[:, s], empty, clean, statistic=normalised, seed=seed, name=f"f at {p:g}% ({k} edges)")
-                for s, (p, k) in enumerate(zip(self.percents, self.sizes))]
+        return [size_faithfulness(m[:, s], empty, clean, seed, p, k) for s, (p, k) in enumerate(zip(self.percents, self.sizes))]
+
+    def faithfulness_at(self, s: int, seed: int) -> Estimate:
+        """f at grid size `s`, edges by |score| (what circuit sizing reads, one size at a time)."""
+        _, absolute, empty, clean = self._series()
+        return size_faithfulness(absolute[:, s], empty, clean, seed, self.percents[s], self.sizes[s])
 
     def cpr(self, seed: int) -> Estimate:
         """CPR: the area under f, edges ranked by signed score, with its interval."""
@@ -142,37 +152,67 @@ def measure_curve(
     return Curve(tuple(percents), sizes, m[:, :n], m[:, n:2 * n], m[:, 2 * n], m[:, 2 * n + 1])
 
 
+def measure_size(subject: "Subject", data: "Sequence[Example] | StepPairs", scores: torch.Tensor, graph: Graph, k: int) -> torch.Tensor:
+    """(N,) the metric with the top `k` edges by |score| clean: one point of a curve, alone."""
+    return stacked_metrics(subject, data, top_masks(scores, graph, [k], absolute=True))[:, 0]
+
+
+def measure_ends(subject: "Subject", data: "Sequence[Example] | StepPairs", graph: Graph) -> tuple[torch.Tensor, torch.Tensor]:
+    """(clean, empty), each (N,): the metric with every edge clean (the model) and with none
+    (the corrupted input), patched as a curve's own ends are, to normalise points measured alone."""
+    everything = graph.edge_mask
+    m = stacked_metrics(subject, data, torch.stack([everything, torch.zeros_like(everything)]))
+    return m[:, 0], m[:, 1]
+
+
+Stretch = tuple[int, int]  # examples [start, stop) between two sequential looks
+
+
 class CurveRounds:
-    """A faithfulness curve over a pool, measured on its first n examples as comparisons ask for
-    them: `measure(n)` gives the Curve of the first n (a look's size; memoised here).
+    """A faithfulness curve over a pool, measured in stretches between sequential looks as
+    comparisons ask for them.
 
-    faithfulness(seed): f at each grid size, each an estimate grown look by look when compared
-    with a bar (mechtests.stats.sequential.grown); with sequential decisions off, the whole pool."""
+    first(): the whole curve (every size, both rankings) on the first look's examples (with
+    sequential decisions off, the whole pool), what a report draws and CPR and CMD read.
+    faithfulness_at(s, seed): f at grid size s, edges by |score|, grown look by look when
+    compared with a bar (mechtests.stats.sequential.grown); each later stretch patches that size
+    alone, not the whole curve. whole_first=False (sizing a circuit, which reads sizes in order
+    and stops at the first that clears) patches even the first stretch size by size, so the
+    sizes above K and the signed ranking cost nothing.
 
-    def __init__(self, measure: Callable[[int], Curve], pool: int, percents: Sequence[float], sizes: Sequence[int]) -> None:
-        self.percents, self.sizes, self.pool = tuple(percents), tuple(sizes), pool
-        self._measure = measure
-        self._curves: dict[int, Curve] = {}
-        self._estimates: dict[tuple[int, int, str], list[Estimate]] = {}
+    whole(stretch) -> Curve; size(stretch, s) -> (N,) metric at size s; ends(stretch) -> (clean,
+    empty): the measurements, each cached by the caller."""
 
-    def at(self, n: int) -> Curve:
-        """The curve of the first n examples."""
-        if n not in self._curves:
-            self._curves[n] = self._measure(n)
-        return self._curves[n]
+    def __init__(self, looks: Sequence[int], percents: Sequence[float], sizes: Sequence[int], whole: Callable[[Stretch], Curve],
+                 size: Callable[[Stretch, int], torch.Tensor], ends: Callable[[Stretch], tuple[torch.Tensor, torch.Tensor]],
+                 whole_first: bool = True) -> None:
+        self.looks, self.percents, self.sizes, self.pool = tuple(looks), tuple(percents), tuple(sizes), looks[-1]
+        self._whole, self._size, self._ends, self._whole_first = whole, size, ends, whole_first
+        self._grown: dict[tuple[int, int], Estimate] = {}
 
-    def widest(self) -> Curve:
-        """The curve on the most examples measured so far (what the decisions made used at most)."""
-        return self.at(max(self._curves, default=self.pool))
+    def first(self) -> Curve:
+        """The whole curve on the first look's examples."""
+        return self._whole((0, self.looks[0]))
 
-    def faithfulness(self, seed: int, ranking: str = "absolute") -> list[Estimate]:
-        return [grown(lambda n, s=s: self._faithfulness(n, seed, ranking)[s], self.pool) for s in range(len(self.sizes))]
+    def faithfulness_at(self, s: int, seed: int) -> Estimate:
+        if (s, seed) not in self._grown:
+            self._grown[s, seed] = grown(lambda n: self._at(n, s, seed), self.pool)
+        return self._grown[s, seed]
 
-    def _faithfulness(self, n: int, seed: int, ranking: str) -> list[Estimate]:
-        """Every size's f on the first n, bootstrapped once per look (each size's estimate reads its own)."""
-        if (n, seed, ranking) not in self._estimates:
-            self._estimates[n, seed, ranking] = self.at(n).faithfulness(seed, ranking)
-        return self._estimates[n, seed, ranking]
+    def _at(self, n: int, s: int, seed: int) -> Estimate:
+        """f at size s on the first n examples (n a look's size), from its stretches."""
+        bounds = [0, *(look for look in self.looks if look <= n)]
+        if bounds[-1] != n:
+            raise MechtestsError(f"a faithfulness curve is measured at its looks {self.looks}, not at {n} examples", "ask for a look's size")
+        parts = []
+        for stretch in zip(bounds, bounds[1:]):
+            if self._whole_first and stretch[0] == 0:
+                curve = self._whole(stretch)
+                parts.append((curve.absolute[:, s], curve.clean, curve.empty))
+            else:
+                parts.append((self._size(stretch, s), *self._ends(stretch)))
+        m, clean, empty = (torch.cat(column).double().numpy() for column in zip(*parts))
+        return size_faithfulness(m, empty, clean, seed, self.percents[s], self.sizes[s])
 
 
 @dataclass(frozen=True)
@@ -188,20 +228,21 @@ def smallest_faithful(curve: "Curve | CurveRounds", target: float, seed: int) ->
     `target` on its interval (a curve in rounds: at the look that decides it). Every edge always
     recovers f = 1, so 100 % is no circuit and is not a candidate; when no smaller size clears
     the target, K is the largest grid size below 100 %, said so."""
-    below = [(p, k, f) for p, k, f in zip(curve.percents, curve.sizes, curve.faithfulness(seed)) if p < 100]
+    below = [s for s, p in enumerate(curve.percents) if p < 100]
     if not below:
         raise MechtestsError(f"the faithfulness grid {curve.percents} has no size below 100%", "add smaller sizes to the budget's faithfulness_grid")
-    for p, k, f in below:
-        decision = decide(f, ">=", target)
+    for s in below:  # in rising order, each size measured only when the ones below it did not clear
+        decision = decide(curve.faithfulness_at(s, seed), ">=", target)
+        p, k = curve.percents[s], curve.sizes[s]
         if decision.verdict == HOLDS:
             return CircuitSize(k, f"K={k}: smallest grid size with f >= {target:g} ({p:g}% of edges, f = {_interval(decision.estimate)})")
-    p, k, f = below[-1]
-    last = decide(f, ">=", target).estimate
-    return CircuitSize(k, f"K={k}: no grid size below 100% reaches f >= {target:g}; the largest, {p:g}% of edges (f = {_interval(last)})")
+    p, k = curve.percents[below[-1]], curve.sizes[below[-1]]
+    return CircuitSize(k, f"K={k}: no grid size below 100% reaches f >= {target:g}; the largest, {p:g}% of edges (f = {_interval(decision.estimate)})")
 
 
 def _interval(est: Estimate) -> str:
     return f"{est.value:.3g} [{est.lo:.3g}, {est.hi:.3g}]" + (f", n={est.n}" if est.n else "")
 
 
-__all__ = ["CircuitSize", "Curve", "CurveRounds", "area", "grid_sizes", "measure_curve", "normalised_curve", "smallest_faithful", "top_masks"]
+__all__ = ["CircuitSize", "Curve", "CurveRounds", "area", "grid_sizes", "measure_curve", "measure_ends", "measure_size", "normalised_curve",
+           "size_faithfulness", "smallest_faithful", "top_masks"]
