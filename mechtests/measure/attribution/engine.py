@@ -71,21 +71,15 @@ class GraphRun:
     After the pass, `up` holds every upstream node's output (B, T, n_up, d).
     """
 
-    def __init__(
-        self,
-        layout: Layout,
-        embed: torch.Tensor | None = None,
-        reference: torch.Tensor | None = None,
-        drop: torch.Tensor | None = None,
-        record_grads: bool = False,
-        capture_up: bool = True,
-    ) -> None:
+    def __init__(self, layout: Layout, embed: torch.Tensor | None = None, reference: torch.Tensor | None = None,
+                 drop: torch.Tensor | None = None, record_grads: bool = False, capture_up: bool = True) -> None:
         self.lay, self.embed, self.reference, self.record = layout, embed, reference, record_grads
         self.keep_up = capture_up
         self.drop = None if drop is None else (drop & layout.graph.edge_mask).to(torch.float32)
         self._up: list[torch.Tensor | _HeadWrites] = []  # chunks (B, T, n, d), or heads to project, in upstream order
         self._diff: torch.Tensor | None = None  # edge patching: (B, n_up, T, d), upstream output - reference, node-major
         self._filled = 0  # upstream nodes whose difference is in _diff
+        self._mlp_early: tuple[torch.Tensor, int] | None = None  # the MLP's mix of earlier nodes, and how many
         self.head_in: list[torch.Tensor] = []  # per layer (B, T, H, d): what each head reads (edge patching with gradients)
         self.layer_in: list[torch.Tensor] = []  # per layer (B, T, d): what every head reads (gradient passes)
         self.qkv_out: list[list[torch.Tensor]] = [[] for _ in layout.layers]  # per layer: what each q/k/v module output (gradient passes)
@@ -140,15 +134,14 @@ class GraphRun:
             diff = acts.unflatten(0, (B // ref.shape[0], ref.shape[0])) - ref  # blocks of r rows against the r reference rows
             self._diff[:, start : self._filled].copy_(diff.flatten(0, 1).transpose(1, 2))
 
-    def _delta(self, columns: slice) -> torch.Tensor:
-        """Sum of dropped upstream differences at the given downstream inputs: (B, n_cols, T, d).
-
-        One matrix product per call over the differences written so far, read in place: the
-        edges' mix costs n_so_far x n_cols x T x d multiply-adds per row and no copy of the
-        upstream outputs (a growing concatenation per layer made edge patching on 30 layers
-        about 11x a plain forward, mostly copies; BENCHMARKS.md, "edge patching in place")."""
-        diff = self._diff[:, : self._filled]  # type: ignore[index]
-        drop = self.drop[..., : self._filled, columns].transpose(-1, -2)  # type: ignore[index]  # (n_cols, u) or (B, n_cols, u)
+    def _delta(self, columns: slice, start: int = 0) -> torch.Tensor:
+        """Sum of the dropped differences of upstream nodes start.. at the given downstream inputs,
+        (B, n_cols, T, d): one matrix product over the differences, read in place (a growing
+        concatenation made edge patching on 30 layers 11x a forward; BENCHMARKS.md, "edge
+        patching in place"). Reading them bounds it, so a layer's heads and MLP share one read
+        (the MLP's mix of earlier nodes taken with the heads', its own layer's heads added later)."""
+        diff = self._diff[:, start : self._filled]  # type: ignore[index]
+        drop = self.drop[..., start : self._filled, columns].transpose(-1, -2)  # type: ignore[index]  # (n_cols, u) or (B, n_cols, u)
         return torch.matmul(drop, diff.flatten(2)).unflatten(2, diff.shape[2:])
 
     # --- hooks --------------------------------------------------------------------------------
@@ -166,7 +159,9 @@ class GraphRun:
                 g = self.lay.graph
                 if self.drop is not None:
                     first = g.down_index(layer, 0)
-                    x_heads = (x.unsqueeze(1) - self._delta(slice(first, first + g.n_heads))).transpose(1, 2)  # (B, T, H, d)
+                    delta = self._delta(slice(first, g.down_index(layer) + 1))  # the heads' columns, then the MLP's
+                    self._mlp_early = delta[:, g.n_heads], self._filled  # the MLP's mix of the nodes before this layer
+                    x_heads = (x.unsqueeze(1) - delta[:, : g.n_heads]).transpose(1, 2)  # (B, T, H, d)
                     if self.record:  # kept for the gradient at each head's input; else freed with the layer
                         self.head_in.append(x_heads)
                     self._qkv_new = self.lay.qkv_outputs(layer, self.lay.attn_norm[layer](x_heads))
@@ -220,7 +215,8 @@ class GraphRun:
         """Under edge patching the MLP reads norm(x - delta): replace the norm's output, whatever reads it."""
         def hook(module, args, output):
             col = self.lay.graph.down_index(layer)
-            return module.forward(self.x_mid[-1] - self._delta(slice(col, col + 1))[:, 0])  # no hooks: no recursion
+            early, since = self._mlp_early
+            return module.forward(self.x_mid[-1] - early - self._delta(slice(col, col + 1), since)[:, 0])  # no hooks: no recursion
 
         return hook
 
