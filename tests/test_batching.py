@@ -13,7 +13,7 @@ from mechtests.run import batching
 from mechtests.measure.attribution import eap_ig
 from mechtests.measure.attribution import Layout
 from mechtests.run.batching import BatchWarning, MemoryLimit, in_batches, parse_max_memory
-from mechtests.measure.circuits import edge_effects, edge_patched_metric
+from mechtests.measure.circuits import edge_effects, edge_patched_metric, stacked_metrics
 from mechtests.errors import MechtestsError
 from mechtests.measure import detect
 from mechtests.measure.interventions import ablation_values, cache, head_sweep, run_with
@@ -181,13 +181,15 @@ def test_reads_detectors_ablations_and_edge_effects_do_not_depend_on_the_batch_s
 
 
 def test_edge_patching_keeps_every_pass_within_the_row_budget_when_the_circuits_exceed_it(tiny_paths, examples):
-    """Three circuits (the circuit, every edge, none) on a budget of two rows: one example's
-    circuits are split over passes instead of one pass of three rows."""
+    """Three circuits (none of them a curve's unpatched ends) on a budget of two rows: one
+    example's circuits are split over passes instead of one pass of three rows."""
     subject = mechtests.load_subject(tiny_paths["llama", "arm"])
+    edges = Layout(subject).graph.edge_mask
+    keeps = torch.rand(3, *edges.shape, generator=torch.Generator().manual_seed(0)) < 0.5
     rows = []
     handle = subject.model.register_forward_pre_hook(lambda module, args, kwargs: rows.append(kwargs["input_ids"].shape[0]), with_kwargs=True)
     try:
-        edge_patched_metric(subject, examples, torch.ones_like(Layout(subject).graph.edge_mask), rows_per_pass=2)
+        stacked_metrics(subject, examples, keeps, rows_per_pass=2)
     finally:
         handle.remove()
     assert rows and max(rows) <= 2 and sum(rows) == 4 * len(examples)  # per example: its reference, then 3 patched rows

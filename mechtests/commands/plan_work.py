@@ -12,8 +12,8 @@ shape and kind that lets the hypothesis go on. The rows are those of the real fu
 - EAP-IG (attribution.attribute): per denoising step, a clean+corrupted pass (2 rows per example,
   through the per-head engine) and `steps` forward+backward rows per example; an MDM first runs
   its denoising schedule, one answer read per example and step.
-- edge patching (circuits.edge_patched_metric): per denoising step, the corrupted reference
-  captured (a row per example) and three patched runs per example (circuit, clean, reference).
+- edge patching (circuits.stacked_metrics): per denoising step, the corrupted reference captured
+  (a row per example) and a patched row per example and circuit, but for a curve's two ends.
 - targeted ablation: the clean answers, one run per control set and one for the targets, and
   one caching pass each time a set brings components whose ablated values are not yet known
   (replayed with the real control_sets, so the count follows the draws).
@@ -34,6 +34,7 @@ import torch
 
 from mechtests.measure.ablations import AblationComparison, control_sets
 from mechtests.measure.attribution import Attribution, graph_for
+from mechtests.measure.circuits import unpatched_ends
 from mechtests.measure.contrasts import LogitLens
 from mechtests.measure.detect import induction_targets
 from mechtests.queries import Posed
@@ -83,8 +84,7 @@ class Stand:
 
 
 def _first(n: int, first: bool) -> int:
-    budget = run_budget.active()
-    return min(n, budget.first_round) if first and budget.sequential else n
+    return min(n, run_budget.active().first_round) if first and run_budget.active().sequential else n
 
 
 def _pairs(data: Any) -> bool:
@@ -153,18 +153,15 @@ def eap_ig_runs(first: bool, subject: Any, data: Sequence[Any], steps: int = 32,
     return runs, _length(data), _count(data)
 
 
-def patching_runs(first: bool, subject: Any, data: Sequence[Any], keep: torch.Tensor, reference: str = "corrupted",
-                  denoise_steps: int = 1, rows_per_pass: int | None = None) -> tuple[tuple[Runs, ...], int, int]:
-    n, k = _first(_count(data), first), _denoising(subject, data, denoise_steps)
-    return (*_schedule(subject, data, n, k), Runs(n, k, per_head=True), Runs(n, 3 * k, per_head=True, patched=True)), _length(data), _count(data)
-
-
 def stacked_runs(first: bool, subject: Any, data: Sequence[Any], keeps: torch.Tensor, reference: str = "corrupted",
                  denoise_steps: int = 1, rows_per_pass: int | None = None) -> tuple[tuple[Runs, ...], int, int]:
-    """Several circuits side by side: the reference captured, then one row per example and circuit."""
+    """Circuits side by side: the reference captured, a patched row per example and circuit but
+    for the ends (circuits.unpatched_ends): a plain row for every edge's, none for no edge's."""
     n, k = _first(_count(data), first), _denoising(subject, data, denoise_steps)
-    circuits = int(keeps.shape[0])
-    return (*_schedule(subject, data, n, k), Runs(n, k, per_head=True), Runs(n * circuits, k, per_head=True, patched=True)), _length(data), _count(data)
+    ends = unpatched_ends(graph_for(subject), keeps, reference)
+    plain = (Runs(n, k),) if "clean" in ends.values() else ()
+    patched = Runs(n * (int(keeps.shape[0]) - len(ends)), k, per_head=True, patched=True)
+    return (*_schedule(subject, data, n, k), Runs(n, k, per_head=True), *plain, patched), _length(data), _count(data)
 
 
 def posed_runs(first: bool, subject: Any, posed: Posed, *args: Any, **kwargs: Any) -> tuple[tuple[Runs, ...], int, int]:
@@ -234,12 +231,6 @@ def eap_ig_result(subject: Any, data: Sequence[Any], steps: int = 32, method: st
                        _denoising(subject, data, denoise_steps))
 
 
-def patching_result(subject: Any, data: Sequence[Any], keep: torch.Tensor, *args: Any, **kwargs: Any) -> tuple[torch.Tensor, ...]:
-    """(m circuit, m clean, m reference): the circuit recovers most of the metric."""
-    n = _count(data)
-    return torch.full((n,), 0.9), torch.ones(n), torch.zeros(n)
-
-
 def stacked_result(subject: Any, data: Sequence[Any], keeps: torch.Tensor, *args: Any, **kwargs: Any) -> torch.Tensor:
     """(B, S): each circuit recovers its share of the graph's edges, to the power 1/4 (a curve that
     rises fast, as real ones do, from 0 for no edge to 1 for all)."""
@@ -282,7 +273,6 @@ STANDS: tuple[Stand, ...] = (
     Stand("mechtests.measure.detect", "attention_patterns", "attention patterns", patterns_runs, patterns_result),
     Stand("mechtests.measure.contrasts", "logit_lens", "logit lens", reads_runs, lens_result),
     Stand("mechtests.measure.attribution.eap", "attribute", "EAP-IG", eap_ig_runs, eap_ig_result),
-    Stand("mechtests.measure.circuits", "edge_patched_metric", "edge patching", patching_runs, patching_result),
     Stand("mechtests.measure.circuits", "stacked_metrics", "edge patching", stacked_runs, stacked_result),
     Stand("mechtests.measure.interventions.core", "run_with", "intervened pass", posed_runs, intervened_result),
     Stand("mechtests.measure.interventions.core", "cache", "activations", posed_runs, activations_result),

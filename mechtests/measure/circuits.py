@@ -28,8 +28,8 @@ from mechtests.errors import MechtestsError
 from mechtests.measure.attribution.eap import Attribution
 from mechtests.measure.attribution.graph import Graph
 from mechtests.measure.attribution.layout import Layout
-from mechtests.measure.attribution.patching import capture, patched_logits
-from mechtests.queries import Posed, StepPairs, answer_metric, step_pairs
+from mechtests.measure.attribution.patching import capture, patched_logits, reference_run
+from mechtests.queries import Posed, StepPairs, answer_metric, forward_logits, step_pairs
 from mechtests.run import batching
 
 if TYPE_CHECKING:
@@ -163,42 +163,69 @@ def stacked_metrics(
     (activations of the corrupted input, captured batch by batch beside the patched pass, so that
     only a batch's are held: on 30 layers they are 35 MB per example) or 'mean' (their mean over
     the examples, the same for every row). `rows_per_pass` rows per pass (S rows per example), or
-    None for as many as the memory budget holds.
+    None for as many as the memory budget holds. A curve's two ends run unpatched (`unpatched_ends`).
     """
     if reference not in ("corrupted", "mean"):
         raise MechtestsError(f"unknown reference {reference!r}", "use 'corrupted' or 'mean'")
     layout = Layout(subject)
-    n_circuits = keeps.shape[0]
+    ends = unpatched_ends(layout.graph, keeps, reference)
+    patched = [s for s in range(keeps.shape[0]) if s not in ends]
     steps = []
     for clean, corrupt in step_pairs(subject, data, denoise_steps):
         rows = _graph_rows(subject, clean, rows_per_pass)
 
-        def captured(start: int, stop: int, corrupt: Posed = corrupt) -> torch.Tensor:
-            return capture(layout, corrupt.input_ids[start:stop], corrupt.attention_mask[start:stop])  # (b, T, n_up, d)
+        def captured(start: int, stop: int, corrupt: Posed = corrupt) -> tuple[torch.Tensor, torch.Tensor]:
+            return reference_run(layout, corrupt.input_ids[start:stop], corrupt.attention_mask[start:stop])  # (b, T, n_up, d), logits
 
         mean = None
         if reference == "mean":
-            sums = batching.in_batches(lambda start, stop, _rows: captured(start, stop).sum(0, keepdim=True), len(corrupt), rows,
+            sums = batching.in_batches(lambda start, stop, _rows: captured(start, stop)[0].sum(0, keepdim=True), len(corrupt), rows,
                                        f"reference activations on {subject.kind}", "examples")
             mean = torch.stack(sums).sum(0) / len(corrupt)
 
         def metrics(start: int, stop: int, _rows: int, clean: Posed = clean, mean: torch.Tensor | None = mean, rows: int = rows) -> torch.Tensor:
             b = stop - start
-            ref = mean if mean is not None else captured(start, stop)  # row i: example i's, read by every circuit's block
+            ref, corrupted = (mean, None) if mean is not None else captured(start, stop)  # row i: example i's, read by every circuit's block
+            own = clean.rows(start, stop)
+            out = torch.empty(b, keeps.shape[0])
+            for s, m in _end_metrics(subject, own, corrupted, ends).items():
+                out[:, s] = m
+            del corrupted  # (b, T, V): read, not held through the patched passes
             side_by_side = max(1, rows // b)  # circuits in one pass: all of them, or as many as the row budget holds for one example
-            out = []
-            for first in range(0, n_circuits, side_by_side):
-                block = keeps[first : first + side_by_side]
-                s = block.shape[0]
-                drop = ~(block[:, start:stop] if keeps.ndim == 4 else block[:, None].expand(s, b, *keeps.shape[1:]))
-                posed = clean.rows(start, stop).repeat(s)  # row j * b + i: example i under circuit first + j
-                logits = patched_logits(layout, posed.input_ids, posed.attention_mask, ref, drop.reshape(s * b, *drop.shape[2:]))
-                out.append(answer_metric(logits, posed).view(s, b))
-            return torch.cat(out).T  # (b, S)
+            for first in range(0, len(patched), side_by_side):
+                which = patched[first : first + side_by_side]
+                block = keeps[which]
+                n = len(which)
+                drop = ~(block[:, start:stop] if keeps.ndim == 4 else block[:, None].expand(n, b, *keeps.shape[1:]))
+                posed = own.repeat(n)  # row j * b + i: example i under circuit which[j]
+                logits = patched_logits(layout, posed.input_ids, posed.attention_mask, ref, drop.reshape(n * b, *drop.shape[2:]))
+                out[:, which] = answer_metric(logits, posed).view(n, b).T
+            return out  # (b, S)
 
-        per_pass = max(1, rows // n_circuits)
+        per_pass = max(1, rows // max(1, len(patched)))
         steps.append(torch.cat(batching.in_batches(metrics, len(clean), per_pass, f"edge-patched passes on {subject.kind}", "examples")))
     return torch.stack(steps).mean(0)
+
+
+def _end_metrics(subject: "Subject", own: Posed, corrupted: torch.Tensor | None, ends: dict[int, str]) -> dict[int, torch.Tensor]:
+    """The metric of each unpatched end: the model's own pass on the clean rows (run here, once),
+    or the corrupted input's pass that captured the reference (its logits, read at the clean rows' answers)."""
+    clean = forward_logits(subject, own) if "clean" in ends.values() else None
+    return {s: answer_metric(clean if end == "clean" else corrupted, own) for s, end in ends.items()}
+
+
+def unpatched_ends(graph: Graph, keeps: torch.Tensor, reference: str) -> dict[int, str]:
+    """Which circuits of `keeps` (S, n_up, n_down) need no patched pass: index -> 'clean' for one
+    of every edge (the model), 'corrupted' for one of no edge with the corrupted reference (its
+    every input reads the corrupted activations: the corrupted input's pass). Per-row circuits
+    (S, B, n_up, n_down) are all patched."""
+    if keeps.ndim != 3:
+        return {}
+    real = keeps & graph.edge_mask
+    ends = {s: "clean" for s in range(keeps.shape[0]) if bool(real[s].sum() == graph.edge_mask.sum())}
+    if reference == "corrupted":
+        ends |= {s: "corrupted" for s in range(keeps.shape[0]) if not bool(real[s].any())}
+    return ends
 
 
 def edge_patched_metric(
@@ -210,11 +237,14 @@ def edge_patched_metric(
 
     keep: (n_up, n_down) bool, or (B, n_up, n_down) for a different circuit per row.
     """
-    everything = torch.ones_like(Layout(subject).graph.edge_mask)
-    if keep.ndim == 3:
-        everything = everything.expand_as(keep)
-    m = stacked_metrics(subject, data, torch.stack([keep, everything, ~everything]), reference, denoise_steps, rows_per_pass)
+    m = stacked_metrics(subject, data, with_ends(keep), reference, denoise_steps, rows_per_pass)
     return m[:, 0], m[:, 1], m[:, 2]
+
+
+def with_ends(keep: torch.Tensor) -> torch.Tensor:
+    """The circuit `keep` (n_up, n_down), or one per row (B, n_up, n_down), then every edge, then none."""
+    everything = torch.ones_like(keep)
+    return torch.stack([keep, everything, ~everything])
 
 
 def faithfulness(
@@ -266,5 +296,5 @@ def edge_effects(
 
 __all__ = [
     "Circuit", "Faithfulness", "connected_edges", "edge_effects", "edge_patched_metric", "faithfulness", "stacked_metrics", "top_edge_indices",
-    "top_edges",
+    "top_edges", "unpatched_ends", "with_ends",
 ]

@@ -6,10 +6,10 @@ import pytest
 import torch
 
 from mechtests.measure.attribution import Graph, Layout, capture, eap, eap_ig, patched_logits
-from mechtests.measure.circuits import edge_effects, edge_patched_metric
+from mechtests.measure.circuits import edge_effects, edge_patched_metric, stacked_metrics, unpatched_ends
 from mechtests.measure.interventions import patch
 from mechtests.models import Site
-from mechtests.queries import gather_answer_logits, metric, pose
+from mechtests.queries import answer_metric, gather_answer_logits, metric, pose
 from mechtests.stats import spearman
 from measure_helpers import bundled
 
@@ -55,6 +55,23 @@ def test_edge_patching_all_of_a_heads_outgoing_edges_equals_patching_the_head(su
     with torch.no_grad():
         plain_corrupt = metric(gather_answer_logits(subject.model(**corrupt.model_inputs(subject)).logits, corrupt), corrupt)
     torch.testing.assert_close(m_corrupt, plain_corrupt, atol=1e-5, rtol=1e-4)
+
+
+@pytest.mark.parametrize("variant", ["arm", "mdm"])
+def test_a_curves_ends_run_unpatched_with_the_values_patching_gives(subjects, examples, variant):
+    """The circuit of every edge runs as a plain forward, the one of no edge is read from the
+    corrupted pass that captures the reference: the metrics patching them would give."""
+    subject = subjects("llama", variant)
+    layout = Layout(subject)
+    g = layout.graph
+    some = torch.rand(g.edge_mask.shape, generator=torch.Generator().manual_seed(0)) < 0.5
+    keeps = torch.stack([torch.ones_like(g.edge_mask), some, torch.zeros_like(g.edge_mask)])
+    assert unpatched_ends(g, keeps, "corrupted") == {0: "clean", 2: "corrupted"}
+    assert unpatched_ends(g, keeps, "mean") == {0: "clean"}
+    clean, corrupt = pose(subject, examples), pose(subject, examples, corrupted=True)
+    ref = capture(layout, corrupt.input_ids, corrupt.attention_mask)
+    patched = [answer_metric(patched_logits(layout, clean.input_ids, clean.attention_mask, ref, ~keep), clean) for keep in keeps]
+    torch.testing.assert_close(stacked_metrics(subject, examples, keeps), torch.stack(patched, 1), atol=1e-5, rtol=1e-4)
 
 
 def test_a_head_reading_a_corrupted_input_changes_only_through_that_head(subjects, examples):

@@ -12,9 +12,15 @@ from mechtests.measure.attribution.layout import Layout
 
 def capture(layout: Layout, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
     """Every upstream node's output (B, T, n_up, d), no grad."""
+    return reference_run(layout, input_ids, attention_mask)[0]
+
+
+def reference_run(layout: Layout, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """(every upstream node's output (B, T, n_up, d), logits (B, T, V)) of one pass, no grad: the
+    reference a patched run reads, and the metric of the input it came from."""
     with torch.no_grad(), GraphRun(layout) as run:
-        layout.subject.model(**layout.subject.model_inputs(input_ids, attention_mask))
-    return run.up
+        logits = layout.subject.model(**layout.subject.model_inputs(input_ids, attention_mask)).logits
+    return run.up, logits
 
 
 def patched_logits(
@@ -25,4 +31,4 @@ def patched_logits(
         return layout.subject.model(**layout.subject.model_inputs(input_ids, attention_mask)).logits
 
 
-__all__ = ["capture", "patched_logits"]
+__all__ = ["capture", "patched_logits", "reference_run"]
