@@ -264,7 +264,7 @@ def ablation_result(subject: Any, data: Sequence[Any], targets: Sequence[Any], m
 def lens_result(subject: Any, data: Sequence[Any], sites: Sequence[Any] | None = None) -> LogitLens:
     names = [str(s) for s in sites] if sites is not None else [f"a{l}.h{h}" for l in range(subject.n_layers) for h in range(subject.n_heads)]
     n = _count(data)
-    return LogitLens(names, torch.randn(n, len(names), generator=_generator(subject.kind, n)), torch.zeros(n, len(names), dtype=torch.long))
+    return LogitLens(names, torch.randn(n, len(names), generator=_generator(subject.kind, n)))
 
 
 STANDS: tuple[Stand, ...] = (

@@ -17,7 +17,9 @@ from mechtests.measure.circuits import connected_edges, faithfulness, top_edges
 from mechtests.measure.ablations import control_sets, targeted_ablation
 from mechtests.measure.contrasts import depth_profile, gini, jaccard, logit_lens, overlap, specialization, top_share
 from mechtests.errors import MechtestsError
+from mechtests.measure.interventions import cache
 from mechtests.models import Site
+from mechtests.queries import pose
 from mechtests.stats import bootstrap, normalised, spearman
 
 
@@ -127,8 +129,20 @@ def test_depth_profile_and_specialization(attribution):
 
 def test_logit_lens_of_a_component_writing_the_answer_direction(subjects, examples):
     subject = subjects("llama", "arm")
-    lens = logit_lens(subject, examples, sites=[Site("mlp_out", 1), Site("head", 0, 0)])
-    assert lens.zscore.shape == (len(examples), 2) and lens.rank.min() >= 0
+    sites = [Site("mlp_out", 1), Site("head", 0, 0)]
+    lens = logit_lens(subject, examples, sites=sites)
+    assert lens.zscore.shape == (len(examples), 2)
+    clean = pose(subject, examples)  # every token's logit, projected the long way
+    acts = cache(subject, clean, sites)
+    rows, read = torch.arange(len(clean)), clean.read_positions[:, 0]
+    gain, w_u = subject.final_norm_module().weight.detach(), subject.unembed_module().weight.detach()
+    for i, site in enumerate(sites):
+        x = acts[site][rows, read]
+        if site.name == "head":
+            x = x @ subject.out_proj_weight(site.layer)[site.head].detach()
+        logits = (x * gain) @ w_u.T
+        answer = logits.gather(1, clean.answer_ids[:, :1]).squeeze(1)
+        torch.testing.assert_close(lens.zscore[:, i], (answer - logits.mean(1)) / logits.std(1), atol=1e-4, rtol=1e-4)
 
 
 def test_targeted_ablation_with_controls(subjects, examples):
