@@ -117,7 +117,8 @@ def faithfulness_curve(subject: "Subject", task: str, examples: Sequence[Example
     looks = sequential.design(len(patched), run.first_round)[0] if sequential.active() and len(patched) > run.first_round else (len(patched),)
     sizes = grid_sizes(attributed.graph.n_edges, run.faithfulness_grid)
 
-    def kept(stretch: tuple[int, int], method: str, params: dict[str, Any], what: str, compute: Callable[[list[Example]], dict[str, torch.Tensor]]):
+    def kept(stretch: tuple[int, int], method: str, params: dict[str, Any], what: str,
+             compute: Callable[[list[Example]], dict[str, torch.Tensor]]) -> dict[str, torch.Tensor]:
         start, stop = stretch
         key = cache.cache_key(subject, task, patched[start:stop], method, params)
 

@@ -237,11 +237,11 @@ def edge_patched_metric(
 
     keep: (n_up, n_down) bool, or (B, n_up, n_down) for a different circuit per row.
     """
-    m = stacked_metrics(subject, data, with_ends(keep), reference, denoise_steps, rows_per_pass)
+    m = stacked_metrics(subject, data, _with_ends(keep), reference, denoise_steps, rows_per_pass)
     return m[:, 0], m[:, 1], m[:, 2]
 
 
-def with_ends(keep: torch.Tensor) -> torch.Tensor:
+def _with_ends(keep: torch.Tensor) -> torch.Tensor:
     """The circuit `keep` (n_up, n_down), or one per row (B, n_up, n_down), then every edge, then none."""
     everything = torch.ones_like(keep)
     return torch.stack([keep, everything, ~everything])
@@ -296,5 +296,5 @@ def edge_effects(
 
 __all__ = [
     "Circuit", "Faithfulness", "connected_edges", "edge_effects", "edge_patched_metric", "faithfulness", "stacked_metrics", "top_edge_indices",
-    "top_edges", "unpatched_ends", "with_ends",
+    "top_edges", "unpatched_ends",
 ]

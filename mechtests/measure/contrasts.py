@@ -191,11 +191,12 @@ def logit_lens(subject: "Subject", data: "Sequence[Example] | tuple[Posed, Posed
     read = clean.read_positions[:, 0]  # (B,)
     rows = torch.arange(len(clean))
     gain = getattr(subject.final_norm_module(), "weight", None)
-    w_u = subject.unembed_module().weight.detach().double()  # (V, d)
-    mean = w_u.mean(0)
-    centred = w_u - mean
-    cov = centred.T @ centred / (w_u.shape[0] - 1)  # (d, d)
-    w_answer = w_u[clean.answer_ids[:, 0].to(w_u.device)]  # (B, d)
+    w_u = subject.unembed_module().weight.detach()  # (V, d), in its own dtype: a float64 copy would be 0.2 GB on SmolLM2
+    mean = w_u.mean(0, dtype=torch.float64)
+    centred = w_u - mean.to(w_u.dtype)
+    cov = (centred.T @ centred).double() / (w_u.shape[0] - 1)  # (d, d)
+    del centred
+    w_answer = w_u[clean.answer_ids[:, 0].to(w_u.device)].double()  # (B, d)
     zs = []
     for site in sites:
         x = acts[site][rows, read]  # (B, d) or (B, d_head)
